@@ -1,0 +1,108 @@
+"""Named personas and a small two-county world every test can stand on.
+
+World: county 周口甲县 (station 甲一所 with grids 甲一网格 and 甲二网格, station 甲二所
+with grid 甲三网格) and county 周口乙县 (station 乙一所, grid 乙一网格). Each grid has
+one village, one transformer with one LV line and two households.
+
+Personas: `company_admin`, `county_admin` (甲县), `station_staff` (甲一所),
+`grid_manager` (甲一网格), `outsider` (grid manager of 乙一网格), `nobody` (no role).
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from tests.factories import (
+    CountyFactory,
+    GridFactory,
+    HouseholdFactory,
+    LVLineFactory,
+    RoleAssignmentFactory,
+    StationFactory,
+    TransformerFactory,
+    UserFactory,
+    VillageFactory,
+)
+from zhoukou_grid.models import Role
+
+
+def _grid_with_assets(grid):
+    village = VillageFactory(grid=grid)
+    transformer = TransformerFactory(grid=grid)
+    line = LVLineFactory(transformer=transformer)
+    households = [
+        HouseholdFactory(village=village, transformer=transformer, line=line),
+        HouseholdFactory(village=village, transformer=transformer, line=line),
+    ]
+    return SimpleNamespace(grid=grid, village=village, transformer=transformer, line=line, households=households)
+
+
+@pytest.fixture
+def world(db):
+    county_a = CountyFactory(code="411601", name="周口甲县")
+    county_b = CountyFactory(code="411602", name="周口乙县")
+    station_a1 = StationFactory(county=county_a, code="JA-GDS-01", name="甲一所")
+    station_a2 = StationFactory(county=county_a, code="JA-GDS-02", name="甲二所")
+    station_b1 = StationFactory(county=county_b, code="YI-GDS-01", name="乙一所")
+    grids = {
+        "a1": _grid_with_assets(GridFactory(station=station_a1, code="JA-WG-01", name="甲一网格")),
+        "a2": _grid_with_assets(GridFactory(station=station_a1, code="JA-WG-02", name="甲二网格")),
+        "a3": _grid_with_assets(GridFactory(station=station_a2, code="JA-WG-03", name="甲三网格")),
+        "b1": _grid_with_assets(GridFactory(station=station_b1, code="YI-WG-01", name="乙一网格")),
+    }
+    return SimpleNamespace(
+        county_a=county_a, county_b=county_b,
+        station_a1=station_a1, station_a2=station_a2, station_b1=station_b1,
+        grids=grids,
+    )
+
+
+def _persona(username, role=None, is_staff=False, **territory):
+    user = UserFactory(username=username, is_staff=is_staff)
+    if role:
+        RoleAssignmentFactory(user=user, role=role, **territory)
+    return user
+
+
+@pytest.fixture
+def company_admin(world):
+    return _persona("company_admin", Role.COMPANY_ADMIN, is_staff=True)
+
+
+@pytest.fixture
+def county_admin(world):
+    return _persona("county_admin", Role.COUNTY_ADMIN, is_staff=True, county=world.county_a)
+
+
+@pytest.fixture
+def station_staff(world):
+    return _persona("station_staff", Role.STATION_STAFF, station=world.station_a1)
+
+
+@pytest.fixture
+def grid_manager(world):
+    user = _persona("grid_manager", Role.GRID_MANAGER, grid=world.grids["a1"].grid)
+    world.grids["a1"].grid.manager = user
+    world.grids["a1"].grid.save(update_fields=["manager"])
+    return user
+
+
+@pytest.fixture
+def outsider(world):
+    """A grid manager of the other county: everything of 甲县 is invisible to them."""
+    return _persona("outsider", Role.GRID_MANAGER, grid=world.grids["b1"].grid)
+
+
+@pytest.fixture
+def nobody(world):
+    return _persona("nobody")
+
+
+@pytest.fixture
+def personas(company_admin, county_admin, station_staff, grid_manager, outsider, nobody):
+    return SimpleNamespace(
+        company_admin=company_admin, county_admin=county_admin, station_staff=station_staff,
+        grid_manager=grid_manager, outsider=outsider, nobody=nobody,
+    )

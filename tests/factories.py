@@ -1,0 +1,91 @@
+"""factory_boy factories for the territory, the network and households."""
+
+from __future__ import annotations
+
+import factory
+from django.contrib.auth import get_user_model
+
+from customers.models import Household
+from zhoukou_grid.models import County, Grid, LVLine, RoleAssignment, Station, Transformer, Village
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    password = factory.django.Password("correct-horse-battery-9")
+
+
+class CountyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = County
+
+    code = factory.Sequence(lambda n: f"41{n:04d}")
+    name = factory.Sequence(lambda n: f"测试县{n}")
+
+
+class StationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Station
+
+    county = factory.SubFactory(CountyFactory)
+    code = factory.Sequence(lambda n: f"GDS-{n:03d}")
+    name = factory.Sequence(lambda n: f"测试供电所{n}")
+
+
+class GridFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Grid
+
+    station = factory.SubFactory(StationFactory)
+    code = factory.Sequence(lambda n: f"WG-{n:04d}")
+    name = factory.Sequence(lambda n: f"测试网格{n}")
+
+
+class VillageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Village
+
+    grid = factory.SubFactory(GridFactory)
+    code = factory.Sequence(lambda n: f"411627{n:06d}")
+    name = factory.Sequence(lambda n: f"测试村{n}")
+
+
+class TransformerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Transformer
+
+    grid = factory.SubFactory(GridFactory)
+    code = factory.Sequence(lambda n: f"TQ{n:06d}")
+    name = factory.Sequence(lambda n: f"测试台区{n}")
+    rated_kva = 200
+
+
+class LVLineFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = LVLine
+
+    transformer = factory.SubFactory(TransformerFactory)
+    code = factory.Sequence(lambda n: f"XL{n:07d}")
+    conductor = "JKLYJ-95"
+    section_mm2 = 95
+    ampacity_a = 275
+
+
+class HouseholdFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Household
+
+    account_no = factory.Sequence(lambda n: f"41{n:08d}")
+    name = factory.Sequence(lambda n: f"户主{n}")
+    village = factory.SubFactory(VillageFactory)
+    transformer = factory.SubFactory(TransformerFactory, grid=factory.SelfAttribute("..village.grid"))
+
+
+class RoleAssignmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = RoleAssignment
+
+    user = factory.SubFactory(UserFactory)

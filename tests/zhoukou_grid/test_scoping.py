@@ -1,0 +1,92 @@
+"""The one place that decides what a user may see, branch by branch."""
+
+import pytest
+from django.http import Http404
+
+from customers.models import Household
+from tests.factories import RoleAssignmentFactory, UserFactory
+from zhoukou_grid.models import County, Grid, LVLine, Role, Station, Transformer, Village
+from zhoukou_grid.scoping import for_user, get_for_user_or_404, writable_for_user
+
+pytestmark = pytest.mark.django_db
+
+
+def codes(qs):
+    return set(qs.values_list("code", flat=True))
+
+
+def test_company_admin_sees_everything(personas, world):
+    assert codes(for_user(personas.company_admin, Grid)) == {"JA-WG-01", "JA-WG-02", "JA-WG-03", "YI-WG-01"}
+    assert for_user(personas.company_admin, Household).count() == 8
+
+
+def test_superuser_without_roles_sees_everything(world):
+    root = UserFactory(username="root", is_superuser=True, is_staff=True)
+    assert for_user(root, Transformer).count() == 4
+
+
+def test_county_admin_sees_their_county_only(personas, world):
+    user = personas.county_admin
+    assert codes(for_user(user, County)) == {"411601"}
+    assert codes(for_user(user, Station)) == {"JA-GDS-01", "JA-GDS-02"}
+    assert codes(for_user(user, Grid)) == {"JA-WG-01", "JA-WG-02", "JA-WG-03"}
+    assert for_user(user, Household).count() == 6
+    assert world.grids["b1"].transformer not in for_user(user, Transformer)
+
+
+def test_station_staff_see_their_station_and_its_county_as_context(personas, world):
+    user = personas.station_staff
+    assert codes(for_user(user, Station)) == {"JA-GDS-01"}
+    assert codes(for_user(user, County)) == {"411601"}
+    assert codes(for_user(user, Grid)) == {"JA-WG-01", "JA-WG-02"}
+    assert for_user(user, LVLine).count() == 2
+    assert codes(writable_for_user(user, County)) == set()
+
+
+def test_grid_manager_sees_only_their_grid(personas, world):
+    user = personas.grid_manager
+    assert codes(for_user(user, Grid)) == {"JA-WG-01"}
+    assert codes(for_user(user, Village)) == {world.grids["a1"].village.code}
+    assert codes(for_user(user, Transformer)) == {world.grids["a1"].transformer.code}
+    assert set(for_user(user, Household).values_list("pk", flat=True)) == {h.pk for h in world.grids["a1"].households}
+    # The station and county of their grid are visible as context, not as territory.
+    assert codes(for_user(user, Station)) == {"JA-GDS-01"}
+    assert codes(writable_for_user(user, Station)) == set()
+
+
+def test_user_with_several_territories_sees_their_union(world):
+    user = UserFactory(username="two_grids")
+    RoleAssignmentFactory(user=user, role=Role.GRID_MANAGER, grid=world.grids["a1"].grid)
+    RoleAssignmentFactory(user=user, role=Role.GRID_MANAGER, grid=world.grids["b1"].grid)
+    assert codes(for_user(user, Grid)) == {"JA-WG-01", "YI-WG-01"}
+
+
+def test_user_without_role_sees_nothing(personas):
+    for model in (County, Station, Grid, Village, Transformer, LVLine, Household):
+        assert not for_user(personas.nobody, model).exists()
+
+
+def test_inactive_user_sees_nothing(personas):
+    personas.grid_manager.is_active = False
+    assert not for_user(personas.grid_manager, Grid).exists()
+
+
+def test_object_outside_territory_is_a_404_like_a_missing_one(personas, world):
+    other = world.grids["b1"].transformer
+    with pytest.raises(Http404):
+        get_for_user_or_404(personas.grid_manager, Transformer, pk=other.pk)
+    with pytest.raises(Http404):
+        get_for_user_or_404(personas.grid_manager, Transformer, pk=10**9)
+    mine = world.grids["a1"].transformer
+    assert get_for_user_or_404(personas.grid_manager, Transformer, pk=mine.pk) == mine
+
+
+def test_verbs_follow_roles(personas):
+    assert personas.county_admin.has_perm("zhoukou_grid.change_transformer")
+    assert personas.county_admin.has_perm("zhoukou_grid.add_importjob")
+    assert personas.grid_manager.has_perm("zhoukou_grid.view_transformer")
+    assert not personas.grid_manager.has_perm("zhoukou_grid.change_transformer")
+    assert not personas.station_staff.has_perm("zhoukou_grid.add_importjob")
+    assert not personas.nobody.has_perm("zhoukou_grid.view_grid")
+    assert personas.company_admin.has_perm("zhoukou_grid.add_county")
+    assert not personas.county_admin.has_perm("zhoukou_grid.add_county")

@@ -1,0 +1,20 @@
+"""Celery application. The beat schedule lives here, in code, not in the database."""
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "zhoukou_grid.settings")
+
+app = Celery("zhoukou_grid")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+# Each later feature adds its periodic task here.
+app.conf.beat_schedule = {
+    "purge-expired-import-files": {
+        "task": "zhoukou_grid.tasks.purge_import_files",
+        "schedule": crontab(hour=3, minute=30),
+    },
+}

@@ -1,0 +1,22 @@
+"""Periodic housekeeping of the portal's ground floor."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.utils import timezone
+
+
+@shared_task(name="zhoukou_grid.tasks.purge_import_files")
+def purge_import_files(days: int = 30) -> int:
+    """Delete uploaded spreadsheets older than `days`; the job rows and counts stay."""
+    from .models import ImportJob
+
+    cutoff = timezone.now() - timedelta(days=days)
+    purged = 0
+    for job in ImportJob.objects.filter(created_at__lt=cutoff).exclude(file="").only("id", "file"):
+        job.file.delete(save=False)
+        ImportJob.objects.filter(pk=job.pk).update(file="")
+        purged += 1
+    return purged

@@ -1,0 +1,96 @@
+"""FilterSets shared by the HTML lists and the API (one definition for both).
+
+Choice lists (stations, grids, ...) are themselves scoped to the requesting user, so a
+filter form never offers, and a query never matches, anything outside the territory.
+"""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from .models import County, Grid, LVLine, Station, Transformer, Village
+from .scoping import for_user
+
+
+def scoped(model):
+    """A queryset callable for ModelChoiceFilter: the model's rows the requester may see."""
+
+    def queryset(request):
+        if request is None:
+            return model._default_manager.none()
+        return for_user(request.user, model)
+
+    return queryset
+
+
+class SearchFilterSet(django_filters.FilterSet):
+    """A FilterSet with a free-text `q` over `search_fields`."""
+
+    search_fields: tuple[str, ...] = ("code", "name")
+    q = django_filters.CharFilter(method="filter_search", label=_("Search"))
+
+    def filter_search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        condition = Q()
+        for field in self.search_fields:
+            condition |= Q(**{f"{field}__icontains": value})
+        return queryset.filter(condition)
+
+
+class CountyFilterSet(SearchFilterSet):
+    class Meta:
+        model = County
+        fields = ["q"]
+
+
+class StationFilterSet(SearchFilterSet):
+    county = django_filters.ModelChoiceFilter(queryset=scoped(County), label=_("County"))
+
+    class Meta:
+        model = Station
+        fields = ["q", "county"]
+
+
+class GridFilterSet(SearchFilterSet):
+    station = django_filters.ModelChoiceFilter(queryset=scoped(Station), label=_("Station"))
+    county = django_filters.ModelChoiceFilter(
+        field_name="station__county", queryset=scoped(County), label=_("County")
+    )
+
+    class Meta:
+        model = Grid
+        fields = ["q", "county", "station"]
+
+
+class VillageFilterSet(SearchFilterSet):
+    grid = django_filters.ModelChoiceFilter(queryset=scoped(Grid), label=_("Grid"))
+    station = django_filters.ModelChoiceFilter(field_name="grid__station", queryset=scoped(Station), label=_("Station"))
+
+    class Meta:
+        model = Village
+        fields = ["q", "station", "grid"]
+
+
+class TransformerFilterSet(SearchFilterSet):
+    grid = django_filters.ModelChoiceFilter(queryset=scoped(Grid), label=_("Grid"))
+    station = django_filters.ModelChoiceFilter(field_name="grid__station", queryset=scoped(Station), label=_("Station"))
+    rated_kva_min = django_filters.NumberFilter(field_name="rated_kva", lookup_expr="gte", label=_("Rated kVA from"))
+    rated_kva_max = django_filters.NumberFilter(field_name="rated_kva", lookup_expr="lte", label=_("Rated kVA to"))
+
+    class Meta:
+        model = Transformer
+        fields = ["q", "station", "grid", "rated_kva_min", "rated_kva_max"]
+
+
+class LVLineFilterSet(SearchFilterSet):
+    search_fields = ("code", "conductor", "transformer__code", "transformer__name")
+    transformer = django_filters.ModelChoiceFilter(queryset=scoped(Transformer), label=_("Transformer"))
+    grid = django_filters.ModelChoiceFilter(field_name="transformer__grid", queryset=scoped(Grid), label=_("Grid"))
+
+    class Meta:
+        model = LVLine
+        fields = ["q", "grid", "transformer"]

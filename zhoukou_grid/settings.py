@@ -277,3 +277,7 @@ LOGGING = {
 
 # SQLite cannot enforce NULLS NOT DISTINCT; PostgreSQL (production, CI) does.
 SILENCED_SYSTEM_CHECKS = ["models.W047"]
+
+if TESTING:
+    # Tests hash many passwords: a fast hasher keeps the suite quick. Never in production.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -49,3 +50,207 @@ class Household(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.account_no})"
+
+
+class Heating(models.TextChoices):
+    ELECTRIC_HEATER = "electric_heater", _("Electric heater")
+    AIR_CONDITIONER = "air_conditioner", _("Air conditioner")
+    ELECTRIC_BLANKET = "electric_blanket", _("Electric blanket")
+    HEAT_PUMP = "heat_pump", _("Heat pump")
+    COAL = "coal", _("Coal")
+    GAS = "gas", _("Gas")
+    NONE = "none", _("None")
+    OTHER = "other", _("Other")
+
+
+class ReturningResident(models.Model):
+    """A person coming home for the festival, from a village committee list or a visit.
+
+    `match_key` is what makes a re-import update instead of duplicate: the ID number when
+    given, otherwise name + phone, otherwise name + village + household account.
+    """
+
+    class Status(models.TextChoices):
+        EXPECTED = "expected", _("Expected")
+        ARRIVED = "arrived", _("Arrived")
+        DEPARTED = "departed", _("Departed")
+
+    class Source(models.TextChoices):
+        IMPORT = "import", _("Import")
+        MANUAL = "manual", _("Manual entry")
+        VISIT = "visit", _("Visit")
+
+    village = models.ForeignKey(Village, on_delete=models.PROTECT, related_name="residents", verbose_name=_("village"))
+    village_group = models.CharField(_("village group"), max_length=32, blank=True)
+    household = models.ForeignKey(
+        Household, on_delete=models.SET_NULL, null=True, blank=True, related_name="residents",
+        verbose_name=_("household"),
+    )
+    account_no = models.CharField(_("account number as listed"), max_length=13, blank=True)
+    head_name = models.CharField(_("head of household"), max_length=64, blank=True)
+    name = models.CharField(_("name"), max_length=64)
+    id_number = models.CharField(_("ID number"), max_length=18, blank=True)
+    phone = models.CharField(_("mobile phone"), max_length=11, blank=True)
+    workplace = models.CharField(_("place of work"), max_length=100, blank=True)
+    persons = models.PositiveSmallIntegerField(_("persons coming home"), default=1)
+    arrival_date = models.DateField(_("arrival date"), db_index=True)
+    departure_date = models.DateField(_("departure date"), null=True, blank=True)
+    heating = models.CharField(_("heating"), max_length=20, choices=Heating.choices, blank=True)
+    extra_load = models.CharField(_("extra load"), max_length=200, blank=True)
+    note = models.CharField(_("note"), max_length=500, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.EXPECTED)
+    arrived_at = models.DateTimeField(_("arrived at"), null=True, blank=True)
+    departed_at = models.DateTimeField(_("departed at"), null=True, blank=True)
+    source = models.CharField(_("source"), max_length=10, choices=Source.choices, default=Source.IMPORT)
+    import_job = models.ForeignKey(
+        "zhoukou_grid.ImportJob", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("import job"),
+    )
+    match_key = models.CharField(max_length=160, unique=True, editable=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    territory_paths = Household.territory_paths
+
+    class Meta:
+        ordering = ["arrival_date", "village_id", "name"]
+        verbose_name = _("returning resident")
+        verbose_name_plural = _("returning residents")
+        indexes = [models.Index(fields=["village", "arrival_date"]), models.Index(fields=["status"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(persons__gte=1) & Q(persons__lte=50), name="resident_persons_range"),
+            models.CheckConstraint(
+                condition=Q(departure_date__isnull=True) | Q(departure_date__gt=models.F("arrival_date")),
+                name="resident_departure_after_arrival",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.village_id})"
+
+    @staticmethod
+    def build_match_key(*, name: str, id_number: str = "", phone: str = "", village_id: int | None = None,
+                        account_no: str = "") -> str:
+        if id_number:
+            return f"id:{id_number}"
+        if phone:
+            return f"np:{name}|{phone}"
+        return f"nv:{name}|{village_id}|{account_no}"
+
+
+class KeyCustomer(models.Model):
+    """A customer whose outage hurts many people: its file (一户一档)."""
+
+    class Category(models.TextChoices):
+        BUSINESS = "business", _("Business")
+        SCHOOL = "school", _("School")
+        NURSING_HOME = "nursing_home", _("Nursing home")
+        HOSPITAL = "hospital", _("Hospital")
+        GOVERNMENT = "government", _("Government office")
+        WATER = "water", _("Water plant")
+        HEATING = "heating", _("Heating plant")
+        TELECOM = "telecom", _("Telecom site")
+        FARM = "farm", _("Large farm")
+        OTHER = "other", _("Other")
+
+    class Importance(models.TextChoices):
+        SPECIAL = "special", _("Special class")
+        FIRST = "first", _("First class")
+        SECOND = "second", _("Second class")
+        TEMPORARY = "temporary", _("Temporary")
+
+    class Supply(models.TextChoices):
+        SINGLE = "single", _("Single supply")
+        DUAL = "dual", _("Dual supply")
+
+    account_no = models.CharField(_("account number"), max_length=13, unique=True)
+    name = models.CharField(_("customer name"), max_length=100)
+    category = models.CharField(_("category"), max_length=20, choices=Category.choices)
+    importance = models.CharField(_("importance"), max_length=10, choices=Importance.choices, blank=True)
+    grid = models.ForeignKey("zhoukou_grid.Grid", on_delete=models.PROTECT, related_name="key_customers",
+                             verbose_name=_("grid"))
+    village = models.ForeignKey(Village, on_delete=models.SET_NULL, null=True, blank=True, related_name="key_customers",
+                                verbose_name=_("village"))
+    transformer = models.ForeignKey(Transformer, on_delete=models.SET_NULL, null=True, blank=True,
+                                    related_name="key_customers", verbose_name=_("transformer"))
+    address = models.CharField(_("address"), max_length=200, blank=True)
+    contact_name = models.CharField(_("contact"), max_length=64, blank=True)
+    contact_phone = models.CharField(_("contact phone"), max_length=11, blank=True)
+    contact_24h_phone = models.CharField(_("24-hour contact phone"), max_length=20, blank=True)
+    supply = models.CharField(_("supply arrangement"), max_length=10, choices=Supply.choices, default=Supply.SINGLE)
+    feeder = models.CharField(_("feeder"), max_length=64, blank=True)
+    backup_kw = models.PositiveIntegerField(_("backup generator (kW)"), null=True, blank=True)
+    main_loads = models.TextField(_("main loads"), blank=True)
+    seasonal_needs = models.TextField(_("seasonal needs"), blank=True)
+    last_inspection = models.DateField(_("last inspection"), null=True, blank=True)
+
+    territory_paths = {"county": "grid__station__county_id", "station": "grid__station_id", "grid": "grid_id"}
+
+    class Meta:
+        ordering = ["account_no"]
+        verbose_name = _("key customer")
+        verbose_name_plural = _("key customers")
+        constraints = [
+            models.CheckConstraint(condition=Q(account_no__regex=r"^[0-9]{10,13}$"), name="keycustomer_account_digits"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ServicePlan(models.Model):
+    """One version of a key customer's "one household, one policy" plan (一户一策)."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        APPROVED = "approved", _("Approved")
+        SUPERSEDED = "superseded", _("Superseded")
+
+    class Cadence(models.TextChoices):
+        WEEKLY = "weekly", _("Weekly")
+        BIWEEKLY = "biweekly", _("Every two weeks")
+        MONTHLY = "monthly", _("Monthly")
+        QUARTERLY = "quarterly", _("Quarterly")
+
+    customer = models.ForeignKey(KeyCustomer, on_delete=models.CASCADE, related_name="plans",
+                                 verbose_name=_("key customer"))
+    version = models.PositiveIntegerField(_("version"))
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.DRAFT)
+    needs = models.TextField(_("needs found"), blank=True)
+    risks = models.TextField(_("risks found"), blank=True)
+    measures = models.TextField(_("agreed measures"), blank=True)
+    hazards = models.JSONField(_("hazards and their remedies"), default=list, blank=True)
+    responsible = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("responsible grid manager"),
+    )
+    cadence = models.CharField(_("visit cadence"), max_length=10, choices=Cadence.choices, default=Cadence.MONTHLY)
+    festival_cadence = models.CharField(_("visit cadence during the festival"), max_length=10,
+                                        choices=Cadence.choices, default=Cadence.WEEKLY)
+    agenda = models.TextField(_("agenda for the next visits"), blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+",
+                                   verbose_name=_("drafted by"))
+    approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                                    verbose_name=_("approved by"))
+
+    territory_paths = {
+        "county": "customer__grid__station__county_id",
+        "station": "customer__grid__station_id",
+        "grid": "customer__grid_id",
+    }
+
+    class Meta:
+        ordering = ["customer_id", "-version"]
+        verbose_name = _("service plan")
+        verbose_name_plural = _("service plans")
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "version"], name="serviceplan_unique_version"),
+            # At most one approved version per customer at a time.
+            models.UniqueConstraint(fields=["customer"], condition=Q(status="approved"),
+                                    name="serviceplan_one_approved"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer} v{self.version}"

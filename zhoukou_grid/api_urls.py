@@ -1,1 +1,46 @@
-urlpatterns: list = []
+"""URLs under /api/v1/: the scoped viewsets, the token, "me", the schema and its docs.
+
+Later apps register their viewsets on `router` here.
+"""
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.routers import DefaultRouter
+
+from customers.api import HouseholdViewSet
+
+from . import api
+
+router = DefaultRouter()
+router.register("counties", api.CountyViewSet, basename="county")
+router.register("stations", api.StationViewSet, basename="station")
+router.register("grids", api.GridViewSet, basename="grid")
+router.register("villages", api.VillageViewSet, basename="village")
+router.register("transformers", api.TransformerViewSet, basename="transformer")
+router.register("lvlines", api.LVLineViewSet, basename="lvline")
+router.register("households", HouseholdViewSet, basename="household")
+
+app_name = "api"
+
+urlpatterns = [
+    path("auth/token/", api.TokenView.as_view(), name="token"),
+    path("me/", api.MeView.as_view(), name="me"),
+    path(
+        "schema/",
+        SpectacularAPIView.as_view(
+            authentication_classes=api.API_AUTHENTICATION_CLASSES, permission_classes=[IsAuthenticated]
+        ),
+        name="schema",
+    ),
+    path(
+        "docs/",
+        SpectacularSwaggerView.as_view(
+            url_name="api:schema",
+            authentication_classes=api.API_AUTHENTICATION_CLASSES,
+            permission_classes=[IsAuthenticated],
+        ),
+        name="docs",
+    ),
+    *router.urls,
+]

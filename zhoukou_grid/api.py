@@ -1,0 +1,360 @@
+"""REST API of the territory and the network (``/api/v1/``).
+
+Every viewset derives from `ScopedModelViewSet`: its rows start from
+`scoping.for_user` (reads) or `scoping.writable_for_user` (writes), so an object
+outside the user's territory answers 404 exactly like a missing one. Which verbs a
+user may use is decided by Django permissions (`api_permissions.ModelPermissions`).
+
+Foreign keys are read and written as codes (the stable identifiers every spreadsheet
+uses); a code outside the writer's territory is rejected as if it did not exist.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import Prefetch, ProtectedError
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import generics, permissions, serializers, viewsets
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.exceptions import APIException
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import SAFE_METHODS
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
+
+from .audit import audit_record
+from .filters import (
+    CountyFilterSet,
+    GridFilterSet,
+    LVLineFilterSet,
+    StationFilterSet,
+    TransformerFilterSet,
+    VillageFilterSet,
+)
+from .models import County, Grid, LVLine, Role, RoleAssignment, Station, Transformer, Village
+from .scoping import for_user, writable_for_user
+
+# Token first: its `WWW-Authenticate` header turns "not logged in" into a 401 (with the
+# session class first DRF answers 403, which a client cannot tell from "not allowed").
+API_AUTHENTICATION_CLASSES = [TokenAuthentication, SessionAuthentication]
+
+
+# --- Schema: the error responses every endpoint can give -------------------------
+class ErrorSerializer(serializers.Serializer):
+    """The body of 401, 403 and 404 answers."""
+
+    detail = serializers.CharField()
+
+
+class ScopedAutoSchema(AutoSchema):
+    """AutoSchema that documents 400 (writes), 401, 403 and 404 (objects) answers.
+
+    drf-spectacular documents only the success answer by default; a client needs to
+    know that an object outside its territory answers 404 like a missing one.
+    """
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        if direction != "response":
+            return responses
+        errors: dict[str, OpenApiResponse] = {}
+        if self.method in ("POST", "PUT", "PATCH"):
+            errors["400"] = OpenApiResponse(
+                response={"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+                description="Invalid input: a list of messages per field (or under non_field_errors).",
+            )
+        if getattr(self.view, "authentication_classes", None):
+            errors["401"] = OpenApiResponse(ErrorSerializer, description="Not authenticated.")
+            errors["403"] = OpenApiResponse(ErrorSerializer, description="The user's role lacks this verb.")
+        if getattr(self.view, "throttle_classes", None):
+            errors["429"] = OpenApiResponse(ErrorSerializer, description="Too many requests; retry later.")
+        if "{" in self.path:
+            errors["404"] = OpenApiResponse(
+                ErrorSerializer, description="No such object, or it lies outside the user's territory."
+            )
+        if self.method == "DELETE" and "{" in self.path:
+            errors["409"] = OpenApiResponse(ErrorSerializer, description="Other records still refer to this object.")
+        for code, response in errors.items():
+            responses.setdefault(code, self._get_response_for_code(response, code, direction=direction))
+        return responses
+
+
+class ApiPagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+def territory_field(model, *, many: bool = False, required: bool = True, allow_null: bool = False):
+    """A foreign key written and read as the target's code.
+
+    The choices are the rows the requesting user may *change*: a code outside the
+    territory is answered "does not exist", the same as a code nobody has.
+    """
+    return ScopedSlugRelatedField(
+        model=model, slug_field="code", many=many, required=required, allow_null=allow_null
+    )
+
+
+class ScopedSlugRelatedField(serializers.SlugRelatedField):
+    """SlugRelatedField whose queryset is `writable_for_user` of the request's user."""
+
+    def __init__(self, *, model, **kwargs):
+        self.scoped_model = model
+        # A queryset is needed for the schema (model and field type); requests use get_queryset.
+        super().__init__(queryset=model._default_manager.none(), **kwargs)
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        if request is None:
+            return self.scoped_model._default_manager.none()
+        return writable_for_user(request.user, self.scoped_model)
+
+
+# --- Base viewset -----------------------------------------------------------------
+class ScopedModelViewSet(viewsets.ModelViewSet):
+    """A model viewset scoped to the user's territory, with shared filters and audit.
+
+    Subclasses set `queryset` (the model and its select_related/prefetch_related, so a
+    list costs a constant number of queries), `serializer_class`, `filterset_class`
+    and `ordering_fields`.
+    """
+
+    authentication_classes = API_AUTHENTICATION_CLASSES
+    pagination_class = ApiPagination
+    schema = ScopedAutoSchema()
+    ordering = None  # the model's Meta.ordering
+    audit_object_type = ""
+
+    def get_queryset(self):
+        base = super().get_queryset()
+        # Changes only inside the own territory: ancestors seen as context are read-only.
+        include_context = self.request.method in SAFE_METHODS
+        return for_user(self.request.user, base, include_context=include_context)
+
+    def _audit(self, action: str, instance, fields=()) -> None:
+        audit_record(
+            user=self.request.user,
+            action=f"api.{action}",
+            object_type=self.audit_object_type or instance._meta.label_lower,
+            object_id=instance.pk,
+            detail={"fields": sorted(fields)} if fields else {},
+        )
+
+    def perform_create(self, serializer):
+        with transaction.atomic():
+            instance = serializer.save()
+            self._audit("create", instance, serializer.validated_data.keys())
+
+    def perform_update(self, serializer):
+        with transaction.atomic():
+            instance = serializer.save()
+            self._audit("update", instance, serializer.validated_data.keys())
+
+    def perform_destroy(self, instance):
+        pk = instance.pk
+        try:
+            with transaction.atomic():
+                instance.delete()
+                instance.pk = pk
+                self._audit("delete", instance)
+        except ProtectedError:
+            raise Conflict(_("It cannot be deleted while other records still refer to it.")) from None
+
+
+class Conflict(APIException):
+    status_code = 409
+    default_detail = _("The request conflicts with existing records.")
+    default_code = "conflict"
+
+
+# --- Serializers ----------------------------------------------------------------
+class CountySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = County
+        fields = ["id", "code", "name"]
+
+
+class StationSerializer(serializers.ModelSerializer):
+    county = territory_field(County)
+    county_name = serializers.CharField(source="county.name", read_only=True)
+
+    class Meta:
+        model = Station
+        fields = ["id", "code", "name", "county", "county_name"]
+
+
+class GridSerializer(serializers.ModelSerializer):
+    station = territory_field(Station)
+    station_name = serializers.CharField(source="station.name", read_only=True)
+    county = serializers.CharField(source="station.county.code", read_only=True)
+    # Managers are assigned with roles (admin), not through this API.
+    manager = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Grid
+        fields = ["id", "code", "name", "station", "station_name", "county", "manager"]
+
+
+class VillageSerializer(serializers.ModelSerializer):
+    grid = territory_field(Grid)
+    grid_name = serializers.CharField(source="grid.name", read_only=True)
+    station = serializers.CharField(source="grid.station.code", read_only=True)
+
+    class Meta:
+        model = Village
+        fields = ["id", "code", "name", "grid", "grid_name", "station"]
+
+
+class TransformerSerializer(serializers.ModelSerializer):
+    grid = territory_field(Grid)
+    grid_name = serializers.CharField(source="grid.name", read_only=True)
+    station = serializers.CharField(source="grid.station.code", read_only=True)
+    ties = territory_field(Transformer, many=True, required=False)
+
+    class Meta:
+        model = Transformer
+        fields = ["id", "code", "name", "grid", "grid_name", "station", "rated_kva", "p0_w", "pk_w", "year", "ties"]
+
+    def validate_ties(self, ties):
+        if self.instance is not None and any(tie.pk == self.instance.pk for tie in ties):
+            raise serializers.ValidationError(_("A transformer cannot be tied to itself."))
+        return ties
+
+
+class LVLineSerializer(serializers.ModelSerializer):
+    transformer = territory_field(Transformer)
+    transformer_name = serializers.CharField(source="transformer.name", read_only=True)
+    grid = serializers.CharField(source="transformer.grid.code", read_only=True)
+
+    class Meta:
+        model = LVLine
+        fields = ["id", "code", "transformer", "transformer_name", "grid", "conductor", "section_mm2",
+                  "ampacity_a", "length_m"]
+
+
+# --- Viewsets -------------------------------------------------------------------
+class CountyViewSet(ScopedModelViewSet):
+    """Counties: company admins change them; everyone sees the county of their territory."""
+
+    queryset = County.objects.all()
+    serializer_class = CountySerializer
+    filterset_class = CountyFilterSet
+    ordering_fields = ["code", "name"]
+
+
+class StationViewSet(ScopedModelViewSet):
+    """Power supply stations; `county` is the county code."""
+
+    queryset = Station.objects.select_related("county")
+    serializer_class = StationSerializer
+    filterset_class = StationFilterSet
+    ordering_fields = ["code", "name", "county__code"]
+
+
+class GridViewSet(ScopedModelViewSet):
+    """Grids; `station` is the station code, `manager` the grid manager's username (read-only)."""
+
+    queryset = Grid.objects.select_related("station__county", "manager")
+    serializer_class = GridSerializer
+    filterset_class = GridFilterSet
+    ordering_fields = ["code", "name", "station__code"]
+
+
+class VillageViewSet(ScopedModelViewSet):
+    """Villages (village committees); `grid` is the grid code."""
+
+    queryset = Village.objects.select_related("grid__station")
+    serializer_class = VillageSerializer
+    filterset_class = VillageFilterSet
+    ordering_fields = ["code", "name", "grid__code"]
+
+
+class TransformerViewSet(ScopedModelViewSet):
+    """Distribution transformers (transformer districts); `grid` and `ties` are codes."""
+
+    queryset = Transformer.objects.select_related("grid__station").prefetch_related(
+        Prefetch("ties", queryset=Transformer.objects.only("id", "code"))
+    )
+    serializer_class = TransformerSerializer
+    filterset_class = TransformerFilterSet
+    ordering_fields = ["code", "name", "rated_kva", "year", "grid__code"]
+
+
+class LVLineViewSet(ScopedModelViewSet):
+    """Low-voltage lines; `transformer` is the transformer code."""
+
+    queryset = LVLine.objects.select_related("transformer__grid")
+    serializer_class = LVLineSerializer
+    filterset_class = LVLineFilterSet
+    ordering_fields = ["code", "ampacity_a", "length_m", "transformer__code"]
+
+
+# --- Me -------------------------------------------------------------------------
+class TerritorySerializer(serializers.Serializer):
+    level = serializers.ChoiceField(choices=["company", "county", "station", "grid"])
+    id = serializers.IntegerField(allow_null=True)
+    code = serializers.CharField(allow_null=True)
+    name = serializers.CharField()
+
+
+class RoleAssignmentSerializer(serializers.ModelSerializer):
+    role_display = serializers.CharField(source="get_role_display", read_only=True)
+    territory = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RoleAssignment
+        fields = ["role", "role_display", "territory"]
+
+    @extend_schema_field(TerritorySerializer)
+    def get_territory(self, assignment: RoleAssignment) -> dict:
+        for level in ("county", "station", "grid"):
+            target = getattr(assignment, level)
+            if target is not None:
+                return {"level": level, "id": target.pk, "code": target.code, "name": target.name}
+        return {"level": "company", "id": None, "code": None, "name": str(_("All counties"))}
+
+
+class MeSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    full_name = serializers.CharField()
+    roles = RoleAssignmentSerializer(many=True)
+    permissions = serializers.ListField(child=serializers.CharField())
+
+
+class MeView(generics.GenericAPIView):
+    """The requesting user: their roles, the territory of each, and their verbs."""
+
+    authentication_classes = API_AUTHENTICATION_CLASSES
+    permission_classes = [permissions.IsAuthenticated]
+    serializer_class = MeSerializer
+    schema = ScopedAutoSchema()
+
+    @extend_schema(summary="The current user's roles and territories")
+    def get(self, request):
+        user = request.user
+        assignments = list(
+            RoleAssignment.objects.filter(user=user).select_related("county", "station", "grid").order_by("role", "pk")
+        )
+        if user.is_superuser and not any(a.role == Role.COMPANY_ADMIN for a in assignments):
+            # A superuser sees everything, like a company admin without an assignment row.
+            assignments.insert(0, RoleAssignment(user=user, role=Role.COMPANY_ADMIN))
+        data = {
+            "username": user.get_username(),
+            "full_name": user.get_full_name(),
+            "roles": assignments,
+            "permissions": sorted(user.get_all_permissions()),
+        }
+        return Response(MeSerializer(data, context={"request": request}).data)
+
+
+class TokenView(ObtainAuthToken):
+    """Exchange a username and password for the user's API token (throttled)."""
+
+    # Anyone may ask; the credentials are the authentication. Axes counts the failures.
+    authentication_classes: list = []
+    permission_classes = [permissions.AllowAny]
+    throttle_classes = [AnonRateThrottle]
+    schema = ScopedAutoSchema()

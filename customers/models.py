@@ -245,6 +245,7 @@ class ServicePlan(models.Model):
         ordering = ["customer_id", "-version"]
         verbose_name = _("service plan")
         verbose_name_plural = _("service plans")
+        permissions = [("approve_serviceplan", "Can approve a service plan")]
         constraints = [
             models.UniqueConstraint(fields=["customer", "version"], name="serviceplan_unique_version"),
             # At most one approved version per customer at a time.

@@ -89,3 +89,25 @@ class RoleAssignmentFactory(factory.django.DjangoModelFactory):
         model = RoleAssignment
 
     user = factory.SubFactory(UserFactory)
+
+
+class ReturningResidentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "customers.ReturningResident"
+
+    village = factory.SubFactory(VillageFactory)
+    name = factory.Sequence(lambda n: f"返乡人{n}")
+    phone = factory.Sequence(lambda n: f"139{n:08d}")
+    arrival_date = factory.Faker("date_between_dates", date_start=__import__("datetime").date(2027, 1, 15),
+                                 date_end=__import__("datetime").date(2027, 2, 4))
+    match_key = factory.LazyAttribute(lambda o: f"np:{o.name}|{o.phone}")
+
+
+class KeyCustomerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "customers.KeyCustomer"
+
+    account_no = factory.Sequence(lambda n: f"88{n:08d}")
+    name = factory.Sequence(lambda n: f"重要客户{n}")
+    category = "school"
+    grid = factory.SubFactory(GridFactory)

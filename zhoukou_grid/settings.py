@@ -124,7 +124,8 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "zg",
+            # Parallel test processes share one Redis: each keeps its own keys.
+            "KEY_PREFIX": "zg-test-" + os.environ.get("PYTEST_XDIST_WORKER", "main") if TESTING else "zg",
             "TIMEOUT": 300,
             # A Redis outage must degrade to cache misses, not to errors.
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
@@ -136,7 +137,9 @@ else:
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
 # Without Redis the portal runs every task in-process, so a laptop needs no worker.
-CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+# Tests run tasks in-process too; the tests that prove the real worker start one and
+# switch this off for their duration.
+CELERY_TASK_ALWAYS_EAGER = not REDIS_URL or TESTING
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -176,12 +179,15 @@ AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLED = env_bool("AXES_ENABLED", default=True)
+# A friendly page in the user's language instead of axes' plain-text answer.
+AXES_LOCKOUT_CALLABLE = "zhoukou_grid.views.lockout_response"
 
 # --- I18N -----------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
 # Only the languages offered: otherwise a browser's Accept-Language would pick others.
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+# The second path holds third-party catalogs copied in as zh_Hans (django-filter ships zh_CN only).
+LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "locale_thirdparty"]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True

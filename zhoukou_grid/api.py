@@ -19,7 +19,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import generics, permissions, serializers, viewsets
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, Throttled, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
@@ -358,3 +358,12 @@ class TokenView(ObtainAuthToken):
     permission_classes = [permissions.AllowAny]
     throttle_classes = [AnonRateThrottle]
     schema = ScopedAutoSchema()
+
+    def post(self, request, *args, **kwargs):
+        try:
+            return super().post(request, *args, **kwargs)
+        except ValidationError:
+            # django-axes refuses even the right password while a lock lasts; say so.
+            if getattr(request, "axes_locked_out", False):
+                raise Throttled(detail=_("Too many failed logins. Try again later.")) from None
+            raise

@@ -1,10 +1,31 @@
+"""The HTML portal: login, password change, the home page and the territory/asset pages."""
+
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
+portal_patterns = [
+    path("counties/", views.CountyListView.as_view(), name="county_list"),
+    path("counties/<int:pk>/", views.CountyDetailView.as_view(), name="county_detail"),
+    path("stations/", views.StationListView.as_view(), name="station_list"),
+    path("stations/<int:pk>/", views.StationDetailView.as_view(), name="station_detail"),
+    path("grids/", views.GridListView.as_view(), name="grid_list"),
+    path("grids/<int:pk>/", views.GridDetailView.as_view(), name="grid_detail"),
+    path("villages/", views.VillageListView.as_view(), name="village_list"),
+    path("villages/<int:pk>/", views.VillageDetailView.as_view(), name="village_detail"),
+    path("transformers/", views.TransformerListView.as_view(), name="transformer_list"),
+    path("transformers/<int:pk>/", views.TransformerDetailView.as_view(), name="transformer_detail"),
+    path("lvlines/", views.LVLineListView.as_view(), name="lvline_list"),
+    path("lvlines/<int:pk>/", views.LVLineDetailView.as_view(), name="lvline_detail"),
+]
+
 urlpatterns = [
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("", views.home, name="home"),
+    path("", include((portal_patterns, "portal"))),
+    path("households/", include("customers.urls")),
 ]

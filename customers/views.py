@@ -1,0 +1,44 @@
+"""Household pages: a scoped, filtered list and a detail page."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from zhoukou_grid.views import Field, ScopedDetailView, ScopedListView, household_columns
+
+from .filters import HouseholdFilterSet
+from .models import Household
+
+
+class HouseholdListView(ScopedListView):
+    model = Household
+    filterset_class = HouseholdFilterSet
+    select_related = ("village", "transformer", "line")
+    default_sort = "account_no"
+    import_kind = "households"
+
+    def get_columns(self):
+        return household_columns()
+
+
+class HouseholdDetailView(ScopedDetailView):
+    model = Household
+    select_related = ("village__grid__station", "transformer", "line")
+    list_url_name = "customers:household_list"
+
+    def get_fields(self, obj):
+        dash = "—"
+        grid = obj.village.grid
+        return [
+            Field(_("Account number"), obj.account_no),
+            Field(_("Account name"), obj.name),
+            Field(_("Village"), obj.village.name, reverse("portal:village_detail", args=[obj.village_id])),
+            Field(_("Grid"), grid.name, reverse("portal:grid_detail", args=[grid.pk])),
+            Field(_("Station"), grid.station.name, reverse("portal:station_detail", args=[grid.station_id])),
+            Field(_("Transformer"), str(obj.transformer), reverse("portal:transformer_detail", args=[obj.transformer_id])),
+            Field(_("LV line"), obj.line.code if obj.line else dash,
+                  reverse("portal:lvline_detail", args=[obj.line_id]) if obj.line_id else None),
+            Field(_("Phase"), obj.get_phase_display() or dash),
+            Field(_("Address"), obj.address or dash),
+        ]

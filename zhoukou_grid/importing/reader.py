@@ -1,0 +1,148 @@
+"""Turn uploaded bytes into rows of cells.
+
+The type is decided by the content, never by the file name: clerks rename files, and
+WPS saves CSV with an .xls name. XLSX/XLS are read with python-calamine (about ten
+times faster than openpyxl on 100,000 rows); CSV is decoded strictly as UTF-8 (with or
+without BOM) first, then as GB18030 (a superset of GBK and GB2312), because UTF-8 bytes
+do not reliably fail as GB18030 while the other order does.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+ZIP_MAGIC = b"PK\x03\x04"
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# Common files that are uploaded by mistake; named so the message can be precise.
+OTHER_MAGICS = (
+    b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"%PDF", b"BM", b"Rar!", b"7z\xbc\xaf", b"\x1f\x8b", b"II*\x00", b"MM\x00*",
+)
+DELIMITERS = (",", "\t", ";")
+
+Row = list[Any]
+
+
+class SpreadsheetError(Exception):
+    """The file as a whole cannot be used. `message` is translated, for the user."""
+
+    def __init__(self, message: str, *, row: int | None = None, column: str = "", value: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.row = row
+        self.column = column
+        self.value = value
+
+    def as_error(self) -> dict:
+        return {"row": self.row, "column": self.column, "value": self.value, "message": self.message}
+
+
+def _not_a_spreadsheet() -> SpreadsheetError:
+    return SpreadsheetError(
+        _("This file is not a spreadsheet. Save it in Excel or WPS as .xlsx (or .xls, or .csv) and upload it again.")
+    )
+
+
+def read_rows(data: bytes, filename: str = "") -> list[Row]:
+    """All rows of the first visible sheet (or of the CSV), as lists of cell values.
+
+    Cells are str, float, int, bool, date/datetime or "" for empty; row i of the result
+    is row i+1 as Excel shows it.
+    """
+    if not data or not data.strip():
+        raise SpreadsheetError(_("The file is empty. Fill in the header row and at least one data row."))
+    if data.startswith(ZIP_MAGIC):
+        return _read_workbook(data)
+    if data.startswith(OLE_MAGIC):
+        return _read_workbook(data)
+    if data.startswith(OTHER_MAGICS):
+        raise _not_a_spreadsheet()
+    return _read_csv(data)
+
+
+def _read_workbook(data: bytes) -> list[Row]:
+    from python_calamine import CalamineWorkbook
+
+    try:
+        workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        visible = [
+            index for index, meta in enumerate(workbook.sheets_metadata) if str(meta.visible).endswith("Visible")
+        ]
+        if not visible:
+            raise _not_a_spreadsheet()
+        sheet = workbook.get_sheet_by_index(visible[0])
+        rows = sheet.to_python(skip_empty_area=False)
+    except SpreadsheetError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - calamine raises many types for damaged files
+        name = type(exc).__name__
+        if "Password" in name:
+            raise SpreadsheetError(_("The workbook is protected by a password. Remove the password and upload it again."))
+        raise SpreadsheetError(
+            _("The workbook cannot be opened: it is damaged or not an Excel file. Open it in Excel or WPS, "
+              "save it again as .xlsx and upload it again.")
+        )
+    if not any(_row_has_data(row) for row in rows):
+        raise SpreadsheetError(_("The file is empty. Fill in the header row and at least one data row."))
+    return [list(row) for row in rows]
+
+
+def _decode(data: bytes) -> str:
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise SpreadsheetError(
+        _("The file cannot be read as text in UTF-8 or GBK. If it is a spreadsheet, save it from Excel or WPS "
+          "as .xlsx and upload it again.")
+    )
+
+
+def _looks_binary(text: str) -> bool:
+    sample = text[:4096]
+    if "\x00" in sample:
+        return True
+    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\r\n\t")
+    return controls > max(2, len(sample) // 100)
+
+
+def sniff_delimiter(lines: Sequence[str]) -> str:
+    """The delimiter (comma, tab or semicolon) found most consistently in the first lines."""
+    best, best_score = ",", -1
+    for delimiter in DELIMITERS:
+        counts = [line.count(delimiter) for line in lines if line.strip()]
+        if not counts:
+            continue
+        # Lines with the delimiter, weighted by how often it occurs in them.
+        score = sum(1 for count in counts if count) * 1000 + min(count for count in counts if count) if any(counts) else 0
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def _read_csv(data: bytes) -> list[Row]:
+    text = _decode(data)
+    if _looks_binary(text):
+        raise _not_a_spreadsheet()
+    head_lines = text[:20000].splitlines()[:30]
+    delimiter = sniff_delimiter(head_lines)
+    try:
+        rows = [list(row) for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
+    except csv.Error:
+        raise _not_a_spreadsheet()
+    if not any(_row_has_data(row) for row in rows):
+        raise SpreadsheetError(_("The file is empty. Fill in the header row and at least one data row."))
+    return rows
+
+
+def _row_has_data(row: Sequence[Any]) -> bool:
+    return any(not (cell is None or (isinstance(cell, str) and not cell.strip())) for cell in row)
+
+
+def row_is_blank(row: Sequence[Any]) -> bool:
+    return not _row_has_data(row)

@@ -1,0 +1,77 @@
+"""python manage.py seed_demo [--scale demo|city] [--seed N] [--if-empty | --reset]"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from zhoukou_grid.demo import SCALES
+from zhoukou_grid.seeding import demo_logins, format_table, has_seeded_data, run_seed, wipe_seeded_data
+
+DEFAULT_SEED = 2027
+
+
+class Command(BaseCommand):
+    help = (
+        "Seed deterministic demo data: territory, transformers, LV lines, households and one login per role. "
+        "Scales: " + "; ".join(f"{s.name} ({s.description}: {s.households:,} households)" for s in SCALES.values())
+        + ". The demo passwords are printed and public: never run this on a production database."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--scale", choices=sorted(SCALES), default="demo")
+        parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="same seed, same data (default %(default)s)")
+        mode = parser.add_mutually_exclusive_group()
+        mode.add_argument("--if-empty", action="store_true",
+                          help="when territory data exists, seed nothing and only print the demo logins")
+        mode.add_argument("--reset", action="store_true",
+                          help="wipe the territory, network and household tables (and every row referring to "
+                               "them, role assignments included) and seed again")
+        parser.add_argument("--stats-json", type=Path, help="also write the per-step figures to this JSON file")
+
+    def handle(self, *args, scale: str, seed: int, if_empty: bool, reset: bool, stats_json: Path | None,
+               verbosity: int = 1, **options):
+        chosen = SCALES[scale]
+        if has_seeded_data():
+            if if_empty:
+                self.stdout.write("The database already holds territory data: nothing seeded.")
+                self._print_logins()
+                return
+            if not reset:
+                raise CommandError(
+                    "The database already holds territory data. Run with --if-empty to keep it, "
+                    "or with --reset to wipe it (and everything referring to it) and seed again."
+                )
+        out = self.stdout.write if verbosity >= 1 else None
+        if out:
+            out(f"Seeding scale '{chosen.name}' with seed {seed}"
+                + (" after wiping the existing territory data" if reset else "") + " ...")
+        started = time.perf_counter()
+        if reset:
+            wipe_seeded_data()
+        ctx, stats = run_seed(scale=chosen, seed=seed, out=out)
+        total = time.perf_counter() - started
+        if out:
+            rows = sum(s.rows for s in stats)
+            out(self.style.SUCCESS(f"Seeded {rows:,} rows in {total:.1f} s ({rows / total:,.0f} rows/s)."))
+        if stats_json:
+            stats_json.write_text(json.dumps({
+                "scale": chosen.name, "seed": seed, "total_seconds": round(total, 3),
+                "steps": [{"name": s.name, "rows": s.rows, "seconds": round(s.seconds, 3)} for s in stats],
+            }, indent=2))
+        self._print_logins()
+
+    def _print_logins(self) -> None:
+        logins = demo_logins()
+        if not logins:
+            self.stdout.write("No demo users in this database (seed_demo --reset creates them).")
+            return
+        self.stdout.write("\nDemo logins (public passwords, demo data only):")
+        self.stdout.write(format_table(
+            ("role", "username", "password", "territory"),
+            [(str(x.role), x.username, x.password, x.territory) for x in logins],
+        ))
+        self.stdout.write("")

@@ -50,7 +50,7 @@ def lunar_new_year(lunar_year: int) -> dt.date:
 def festival_day_kind(day: dt.date) -> FestivalDay:
     """Classify `day` as New Year's Eve, the first day, days 2–5 of the first month, or ordinary."""
     lunar = LunarDate.from_solar_date(day.year, day.month, day.day)
-    if lunar.month == 1 and not lunar.isLeapMonth:
+    if lunar.month == 1 and not lunar.is_leap_month:
         if lunar.day == 1:
             return FestivalDay.FIRST_DAY
         if 2 <= lunar.day <= 5:

@@ -39,20 +39,25 @@ __all__ = [
     "Baseline",
     "BaselineSource",
     "Episodes",
+    "HorizonFactors",
     "Level",
     "Measures",
     "ProjectionResult",
     "ProjectionSettings",
+    "ReturningHouseholds",
     "SettingsError",
     "baseline_from_history",
     "coincidence_factor",
+    "daily_levels",
     "festival_factors",
     "find_episodes",
+    "horizon_factors",
     "hourly_from_quarter_hours",
     "project_lines",
     "project_transformers",
     "rated_current_a",
     "returning_households_present",
+    "size_line_measures",
     "size_measures",
     "temperature_factor",
 ]
@@ -345,11 +350,6 @@ def festival_factors(days: Sequence[dt.date], settings: ProjectionSettings) -> F
         FestivalDay.SECOND_TO_FIFTH_DAY: settings.festival_factor_second_to_fifth_day,
     }
     return np.array([by_kind[festival_day_kind(day)] for day in days], dtype=np.float64)
-
-
-def horizon_dates(run_date: dt.date, settings: ProjectionSettings) -> list[dt.date]:
-    """The projected days D, D+1, …, D+horizon−1."""
-    return [run_date + dt.timedelta(days=offset) for offset in range(settings.horizon_days)]
 
 
 # ---------------------------------------------------------------------------------------

@@ -1,1 +1,14 @@
-urlpatterns: list = []
+from django.urls import path
+
+from . import import_views
+
+app_name = "imports"
+
+urlpatterns = [
+    path("", import_views.history, name="history"),
+    path("new/", import_views.new, name="new"),
+    path("<uuid:job_id>/", import_views.preview, name="preview"),
+    path("<uuid:job_id>/errors.xlsx", import_views.errors, name="errors"),
+    path("template/<slug:kind>.xlsx", import_views.template, name="template"),
+    path("export/<slug:kind>/", import_views.export, name="export"),
+]

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from zhoukou_grid.demo import SCALES
 from zhoukou_grid.seeding import demo_logins, format_table, has_seeded_data, run_seed, wipe_seeded_data
@@ -50,9 +51,10 @@ class Command(BaseCommand):
             out(f"Seeding scale '{chosen.name}' with seed {seed}"
                 + (" after wiping the existing territory data" if reset else "") + " ...")
         started = time.perf_counter()
-        if reset:
-            wipe_seeded_data()
-        ctx, stats = run_seed(scale=chosen, seed=seed, out=out)
+        with transaction.atomic():  # a failed reseed leaves the old data in place
+            if reset:
+                wipe_seeded_data()
+            _, stats = run_seed(scale=chosen, seed=seed, out=out)
         total = time.perf_counter() - started
         if out:
             rows = sum(s.rows for s in stats)
@@ -60,7 +62,7 @@ class Command(BaseCommand):
         if stats_json:
             stats_json.write_text(json.dumps({
                 "scale": chosen.name, "seed": seed, "total_seconds": round(total, 3),
-                "steps": [{"name": s.name, "rows": s.rows, "seconds": round(s.seconds, 3)} for s in stats],
+                "steps": [{"name": s.name, "rows": s.rows, "seconds": round(s.seconds, 4)} for s in stats],
             }, indent=2))
         self._print_logins()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django import forms
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.db.models import Count, Sum
 from django.shortcuts import render
@@ -33,6 +34,7 @@ from .scoping import for_user, get_for_user_or_404, primary_role, territory_of
 from .tables import Column, build_table, count_of, resolve_sort, sum_of
 
 CHILD_ROWS = 50
+MAX_FILTER_CHOICES = 500
 
 
 def url_of(name: str, attr: str = "pk"):
@@ -225,11 +227,23 @@ class ScopedListView(ScopedPermissionMixin, ListView):
     def get_queryset(self):
         queryset = self.annotate(for_user(self.request.user, self.model).select_related(*self.select_related))
         self.filterset = self.filterset_class(self.request.GET or None, queryset=queryset, request=self.request)
+        self.limit_choice_widgets(self.filterset.form)
         self.active_sort, order_by = resolve_sort(self.get_columns(), self.request.GET.get("sort"), self.default_sort)
         return self.filterset.qs.order_by(*order_by)
 
     def get_columns(self) -> list[Column]:
         return self.columns
+
+    def limit_choice_widgets(self, form) -> None:
+        """Drop a drop-down that would list thousands of rows (a county has ~6,000 transformers).
+
+        The filter still works when a link sets it (e.g. "all households of this
+        transformer"); the form then carries the value as a hidden field.
+        """
+        for field in form.fields.values():
+            queryset = getattr(field, "queryset", None)
+            if queryset is not None and queryset.count() > MAX_FILTER_CHOICES:
+                field.widget = forms.HiddenInput()
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

@@ -1,0 +1,169 @@
+"""Django admin for administrators: territory, network, users with their roles, audit
+records and import jobs. Every changelist and every foreign-key choice is scoped to the
+user's writable territory; import/export buttons use resources generated from the same
+column specs as /imports/."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.utils.translation import gettext_lazy as _
+from import_export.admin import ImportExportModelAdmin
+
+from .importing.django_ie import resource_for
+from .importing.jobs import jobs_visible_to
+from .importing.spec import get_kind
+from .models import AuditLog, County, Grid, ImportJob, LVLine, Role, RoleAssignment, Station, Transformer, Village
+from .scoping import roles_of, writable_for_user
+
+
+class ScopedAdminMixin:
+    """Rows, and foreign-key choices, limited to what the user may write."""
+
+    def get_queryset(self, request):
+        return writable_for_user(request.user, super().get_queryset(request))
+
+    def _scope_choices(self, db_field, request, kwargs):
+        related = db_field.remote_field.model
+        if getattr(related, "territory_paths", None):
+            kwargs["queryset"] = writable_for_user(request.user, related)
+        return kwargs
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        return super().formfield_for_foreignkey(db_field, request, **self._scope_choices(db_field, request, kwargs))
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        return super().formfield_for_manytomany(db_field, request, **self._scope_choices(db_field, request, kwargs))
+
+
+class SpecImportExportAdmin(ScopedAdminMixin, ImportExportModelAdmin):
+    """Admin with django-import-export buttons fed by the kind's column spec."""
+
+    import_kind: str = ""
+
+    def get_resource_classes(self, request):
+        return [resource_for(get_kind(self.import_kind))]
+
+    def get_resource_kwargs(self, request, *args, **kwargs):
+        return {**super().get_resource_kwargs(request, *args, **kwargs), "user": request.user}
+
+
+@admin.register(County)
+class CountyAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    list_display = ("code", "name")
+    search_fields = ("code", "name")
+
+
+@admin.register(Station)
+class StationAdmin(SpecImportExportAdmin):
+    import_kind = "stations"
+    list_display = ("code", "name", "county")
+    list_filter = ("county",)
+    list_select_related = ("county",)
+    search_fields = ("code", "name")
+
+
+@admin.register(Grid)
+class GridAdmin(SpecImportExportAdmin):
+    import_kind = "grids"
+    list_display = ("code", "name", "station", "manager")
+    list_filter = ("station__county", "station")
+    list_select_related = ("station", "manager")
+    search_fields = ("code", "name")
+    raw_id_fields = ("manager",)
+
+
+@admin.register(Village)
+class VillageAdmin(SpecImportExportAdmin):
+    import_kind = "villages"
+    list_display = ("code", "name", "grid")
+    list_filter = ("grid__station",)
+    list_select_related = ("grid",)
+    search_fields = ("code", "name")
+
+
+@admin.register(Transformer)
+class TransformerAdmin(SpecImportExportAdmin):
+    import_kind = "transformers"
+    list_display = ("code", "name", "grid", "rated_kva", "year")
+    list_filter = ("grid__station", "rated_kva")
+    list_select_related = ("grid",)
+    search_fields = ("code", "name")
+    filter_horizontal = ("ties",)
+
+
+@admin.register(LVLine)
+class LVLineAdmin(SpecImportExportAdmin):
+    import_kind = "lvlines"
+    list_display = ("code", "transformer", "conductor", "section_mm2", "ampacity_a", "length_m")
+    list_select_related = ("transformer",)
+    search_fields = ("code", "transformer__code")
+    raw_id_fields = ("transformer",)
+
+
+class RoleAssignmentInline(admin.TabularInline):
+    model = RoleAssignment
+    fk_name = "user"
+    extra = 0
+    fields = ("role", "county", "station", "grid")
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name in ("county", "station", "grid"):
+            kwargs["queryset"] = writable_for_user(request.user, db_field.remote_field.model)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+User = get_user_model()
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+
+
+@admin.register(User)
+class PortalUserAdmin(UserAdmin):
+    inlines = [RoleAssignmentInline]
+
+
+def _is_company_admin(user) -> bool:
+    return user.is_superuser or Role.COMPANY_ADMIN in roles_of(user)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AuditLog)
+class AuditLogAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "user", "action", "object_type", "object_id")
+    list_filter = ("action", "created_at", ("user", admin.RelatedOnlyFieldListFilter))
+    date_hierarchy = "created_at"
+    search_fields = ("object_type", "object_id", "user__username")
+    list_select_related = ("user",)
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        # The audit trail is the company's; others see their own actions.
+        return queryset if _is_company_admin(request.user) else queryset.filter(user=request.user)
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "user", "kind", "file_name", "status", "counts_summary")
+    list_filter = ("kind", "status", "created_at")
+    search_fields = ("file_name", "user__username")
+    exclude = ("errors",)
+
+    def get_queryset(self, request):
+        return jobs_visible_to(request.user)
+
+    @admin.display(description=_("counts"))
+    def counts_summary(self, job):
+        counts = job.counts or {}
+        return " / ".join(str(counts.get(k, 0)) for k in ("new", "updated", "unchanged", "rejected"))

@@ -22,6 +22,7 @@ import importlib
 import io
 import json
 import types
+import uuid
 from dataclasses import dataclass, field
 
 import pytest
@@ -32,13 +33,42 @@ from django.urls import URLPattern, URLResolver, get_resolver, path, reverse
 from django.views.generic.list import MultipleObjectMixin
 
 from tests.factories import RoleAssignmentFactory, UserFactory
-from zhoukou_grid.models import Role
+from zhoukou_grid.models import ImportJob, Role
 
 # Routes outside this test's subject: the Django admin has its own staff-only rules.
 SKIPPED_PREFIXES = ("admin/",)
 # URL parameters that name the object of the route's model.
 OBJECT_KWARGS = {"pk", "id", "code", "account_no", "slug"}
 MISSING_PK = 987654321
+
+
+def _import_kinds():
+    from zhoukou_grid.importing.spec import all_kinds
+
+    return [(kind.name, kind.model) for kind in all_kinds()]
+
+
+# Teaching the test about function views (no `model` attribute to read):
+# a parameter that is the primary key of a model ...
+MODEL_OF_KWARG = {"job_id": ImportJob}
+# ... and a parameter that is not an object: each value is a case of its own, whose page
+# lists the rows of a model (imports: an XLSX template or an export per kind of data).
+VALUES_OF_KWARG = {"kind": _import_kinds}
+
+
+def make_import_job(owner, world):
+    """A previewed import by `owner` with one rejected row (so it has an error workbook)."""
+    from zhoukou_grid.importing.jobs import import_job_preview
+    from zhoukou_grid.importing.spec import get_kind
+
+    data = "网格编码,村编码,村名称\r\nNO-SUCH-GRID,411627555001,外村\r\n".encode("utf-8-sig")
+    return import_job_preview(user=owner, kind=get_kind("villages"), data=data, file_name="村名单.csv",
+                              skip_invalid=False)
+
+
+# Models a user sees because they own the row, not through territory: how to make one,
+# and which permission makes a persona its owner.
+OWNED_MODELS = {ImportJob: (make_import_job, "zhoukou_grid.add_importjob")}
 
 
 @dataclass(frozen=True)
@@ -49,9 +79,17 @@ class Route:
     model: type[Model] | None
     kind: str  # "detail", "list" or "page" (no model)
     api: bool
+    # Parameters that are not an object (e.g. an import kind), fixed per case.
+    fixed: tuple[tuple[str, str], ...] = ()
 
     def __str__(self) -> str:
-        return self.name
+        return self.name + "".join(f"[{value}]" for _, value in self.fixed)
+
+    def url(self, obj=None) -> str:
+        kwargs = dict(self.fixed)
+        for kwarg in self.kwargs:
+            kwargs[kwarg] = obj.pk if kwarg in ("pk", "id") or kwarg in MODEL_OF_KWARG else getattr(obj, kwarg)
+        return reverse(self.name, kwargs=kwargs)
 
 
 @dataclass
@@ -102,31 +140,36 @@ def discover() -> Discovery:
             model = _model_of_queryset_holder(api_class)
             api = True
         else:
-            model = _model_of_queryset_holder(view_class) if view_class else None
+            model = _model_of_queryset_holder(view_class or callback)
             api = False
+        if not name:
+            found.problems.append(f"{route}: give the URL a name so the test can reverse it")
+            continue
+        value_kwargs = [kwarg for kwarg in kwargs if kwarg in VALUES_OF_KWARG]
+        if value_kwargs == list(kwargs) and len(kwargs) == 1:
+            for value, kind_model in VALUES_OF_KWARG[kwargs[0]]():
+                found.routes.append(Route(name, route, (), kind_model, "list", api, fixed=((kwargs[0], value),)))
+            continue
+        if model is None and len(kwargs) == 1 and kwargs[0] in MODEL_OF_KWARG:
+            model = MODEL_OF_KWARG[kwargs[0]]
         if model is None:
             if kwargs:
                 found.problems.append(
                     f"{route} ({name}) takes {kwargs} but its model is unknown: give the view a `model` or "
-                    f"`queryset` so tests/test_outsiders.py can check it"
+                    f"`queryset` (or teach tests/test_outsiders.py in MODEL_OF_KWARG / VALUES_OF_KWARG)"
                 )
-            elif name:
-                found.routes.append(Route(name, route, (), None, "page", api))
             else:
-                found.problems.append(f"{route}: give the URL a name so the test can reverse it")
+                found.routes.append(Route(name, route, (), None, "page", api))
             continue
         if not kwargs:
             found.routes.append(Route(name, route, (), model, "list", api))
             continue
-        unknown = [kwarg for kwarg in kwargs if kwarg not in OBJECT_KWARGS]
-        if unknown or (view_class is not None and issubclass(view_class, MultipleObjectMixin)):
+        unknown = [kwarg for kwarg in kwargs if kwarg not in OBJECT_KWARGS and kwarg not in MODEL_OF_KWARG]
+        if unknown or len(kwargs) > 1 or (view_class is not None and issubclass(view_class, MultipleObjectMixin)):
             found.problems.append(
                 f"{route} ({name}): cannot fill URL parameters {unknown or kwargs} with an object of "
                 f"{model.__name__}; teach tests/test_outsiders.py how"
             )
-            continue
-        if not name:
-            found.problems.append(f"{route}: give the URL a name so the test can reverse it")
             continue
         found.routes.append(Route(name, route, kwargs, model, "detail", api))
     return found
@@ -167,8 +210,13 @@ def _territory_level(model, world):
     raise AssertionError(f"{model.__name__}.territory_paths names no known level: {paths}")
 
 
-def inside_object(model, world):
+def inside_object(model, world, personas):
     """An object of `model` in grid 甲一网格 (or its station/county), found or made."""
+    if model in OWNED_MODELS:
+        maker, perm = OWNED_MODELS[model]
+        owner = insider_and_outsider(model, personas, world, perm=perm)[0]
+        existing = model._default_manager.filter(user=owner).first()
+        return existing or maker(owner, world)
     lookup, territory = _territory_level(model, world)
     if lookup == "pk":
         return territory
@@ -185,13 +233,16 @@ def inside_object(model, world):
     field_name = head.removesuffix("_id") if not rest else head
     if not rest:
         return factory(**{field_name: territory})
-    parent = inside_object(model._meta.get_field(field_name).related_model, world)
+    parent = inside_object(model._meta.get_field(field_name).related_model, world, personas)
     return factory(**{field_name: parent})
 
 
-def objects_in_county_a(model, world) -> list:
-    paths = model.territory_paths
-    return list(model._default_manager.filter(**{paths["county"]: world.county_a.pk}).order_by("pk")[:50])
+def objects_in_county_a(model, world, personas) -> list:
+    """Every object of `model` the outsider must not see (at most 50)."""
+    if model in OWNED_MODELS:
+        return [inside_object(model, world, personas)]
+    county_lookup = model.territory_paths["county"]
+    return list(model._default_manager.filter(**{county_lookup: world.county_a.pk}).order_by("pk")[:50])
 
 
 def markers(obj) -> set[str]:
@@ -199,15 +250,18 @@ def markers(obj) -> set[str]:
     found = {str(getattr(obj, attr)) for attr in ("code", "account_no") if getattr(obj, attr, None)}
     for route in DETAIL_ROUTES:
         if route.model is type(obj) and not route.api:
-            found.add(reverse(route.name, kwargs=_fill(route, obj)))
+            found.add(route.url(obj))
     return found
 
 
-def _fill(route: Route, obj) -> dict:
-    values = {}
-    for kwarg in route.kwargs:
-        values[kwarg] = obj.pk if kwarg in ("pk", "id") else getattr(obj, kwarg)
-    return values
+def markers_of_county_a(world, personas) -> set[str]:
+    """Markers of every object of 周口甲县, of every model some route shows."""
+    result = set()
+    for model in MODELS:
+        inside_object(model, world, personas)  # make sure every kind has something to leak
+        for obj in objects_in_county_a(model, world, personas):
+            result |= markers(obj)
+    return result
 
 
 # --- Who looks ---------------------------------------------------------------------
@@ -215,22 +269,28 @@ _INSIDERS = (("grid_manager", Role.GRID_MANAGER, "grid"), ("station_staff", Role
              ("county_admin", Role.COUNTY_ADMIN, "county"))
 
 
-def insider_and_outsider(model, personas, world):
-    """The narrowest persona of 甲县 allowed to view `model`, and the same role in 乙县.
+def _twin(attr, role, level, world):
+    """The same role as persona `attr`, over the matching territory of 周口乙县."""
+    user = UserFactory(username=f"outsider_{attr}")
+    territory = {"grid": world.grids["b1"].grid, "station": world.station_b1, "county": world.county_b}
+    if not user.role_assignments.exists():
+        RoleAssignmentFactory(user=user, role=role, **{level: territory[level]})
+    return user
+
+
+def insider_and_outsider(model, personas, world, *, perm=None, allowed=None):
+    """The narrowest persona of 甲县 allowed to see the thing, and the same role in 乙县.
 
     Comparing like with like makes the outsider's 404 meaningful: a 403 would only say
-    the role lacks the verb.
+    the role lacks the verb. `allowed(user)` overrides the permission test.
     """
-    perm = f"{model._meta.app_label}.view_{model._meta.model_name}"
+    perm = perm or f"{model._meta.app_label}.view_{model._meta.model_name}"
     for attr, role, level in _INSIDERS:
         insider = getattr(personas, attr)
-        if insider.has_perm(perm):
+        if (allowed(insider) if allowed else insider.has_perm(perm)):
             if attr == "grid_manager":
                 return insider, personas.outsider
-            twin = UserFactory(username=f"outsider_{attr}")
-            territory = {"grid": world.grids["b1"].grid, "station": world.station_b1, "county": world.county_b}
-            RoleAssignmentFactory(user=twin, role=role, **{level: territory[level]})
-            return insider, twin
+            return insider, _twin(attr, role, level, world)
     return None, personas.outsider
 
 
@@ -257,11 +317,15 @@ def readable_text(response) -> str:
     if "spreadsheetml" in content_type:
         from openpyxl import load_workbook
 
-        workbook = load_workbook(io.BytesIO(body), read_only=True)
-        return "\n".join(
-            str(cell) for sheet in workbook.worksheets for row in sheet.iter_rows(values_only=True)
-            for cell in row if cell is not None
-        )
+        workbook = load_workbook(io.BytesIO(body))
+        texts = [str(cell) for sheet in workbook.worksheets for row in sheet.iter_rows(values_only=True)
+                 for cell in row if cell is not None]
+        # Drop-down lists (data validation) name codes too.
+        for sheet in workbook.worksheets:
+            texts += [str(rule.formula1) for rule in sheet.data_validations.dataValidation]
+        for sheet_name in workbook.sheetnames:
+            texts.append(sheet_name)
+        return "\n".join(texts)
     if content_type.startswith(("text/", "application/json", "application/vnd.oai")) or not body:
         return body.decode(response.charset or "utf-8")
     raise AssertionError(f"cannot read a {content_type!r} answer: teach tests/test_outsiders.py how")
@@ -271,6 +335,14 @@ def api_ids(response) -> set:
     body = json.loads(response.content)
     rows = body["results"] if isinstance(body, dict) and "results" in body else body
     return {row["id"] for row in rows}
+
+
+def missing_url(route: Route, target) -> str:
+    missing = uuid.uuid4() if isinstance(target.pk, uuid.UUID) else MISSING_PK
+    kwargs = dict(route.fixed)
+    for kwarg in route.kwargs:
+        kwargs[kwarg] = missing if kwarg in ("pk", "id") or kwarg in MODEL_OF_KWARG else "0000000000"
+    return reverse(route.name, kwargs=kwargs)
 
 
 # --- The tests ---------------------------------------------------------------------
@@ -305,26 +377,26 @@ def test_a_detail_route_whose_model_is_unknown_is_reported():
 
 @pytest.mark.parametrize("route", DETAIL_ROUTES, ids=str)
 def test_a_detail_inside_the_other_county_answers_404(route, personas, world):
-    target = inside_object(route.model, world)
-    insider, outsider = insider_and_outsider(route.model, personas, world)
-    url = reverse(route.name, kwargs=_fill(route, target))
+    perm = OWNED_MODELS[route.model][1] if route.model in OWNED_MODELS else None
+    insider, outsider = insider_and_outsider(route.model, personas, world, perm=perm)
+    target = inside_object(route.model, world, personas)
+    url = route.url(target)
     as_outsider = get(client_for(outsider), route, url)
     if insider is None:
         # No role below company admin may view this model: the verb is refused, whatever the id.
         assert as_outsider.status_code == 403, url
         return
     assert as_outsider.status_code == 404, f"{url} as {outsider.username}: {as_outsider.status_code}"
-    missing = reverse(route.name, kwargs={k: MISSING_PK if k in ("pk", "id") else "0000000000" for k in route.kwargs})
-    assert get(client_for(outsider), route, missing).status_code == 404
+    assert get(client_for(outsider), route, missing_url(route, target)).status_code == 404
     as_insider = get(client_for(insider), route, url)
     assert as_insider.status_code == 200, f"{url} as {insider.username}: {as_insider.status_code}"
 
 
-@pytest.mark.parametrize("route", LIST_ROUTES, ids=str)
+@pytest.mark.parametrize("route", [r for r in LIST_ROUTES if not r.fixed], ids=str)
 def test_no_list_shows_the_other_county_to_an_outsider(route, personas, world):
-    target = inside_object(route.model, world)
     insider, outsider = insider_and_outsider(route.model, personas, world)
-    url = reverse(route.name)
+    target = inside_object(route.model, world, personas)
+    url = route.url()
     as_outsider = get(client_for(outsider), route, url)
     if insider is None:
         assert as_outsider.status_code == 403, url
@@ -332,7 +404,7 @@ def test_no_list_shows_the_other_county_to_an_outsider(route, personas, world):
     assert as_outsider.status_code == 200, f"{url} as {outsider.username}: {as_outsider.status_code}"
     as_insider = get(client_for(insider), route, url)
     assert as_insider.status_code == 200, f"{url} as {insider.username}: {as_insider.status_code}"
-    inside = objects_in_county_a(route.model, world)
+    inside = objects_in_county_a(route.model, world, personas)
     if route.api:
         assert target.pk in api_ids(as_insider), f"{url}: the insider's own object is missing, the check is void"
         assert not api_ids(as_outsider) & {obj.pk for obj in inside}, url
@@ -347,17 +419,39 @@ def test_no_list_shows_the_other_county_to_an_outsider(route, personas, world):
     assert not leaked, f"{url} shows {leaked} of 周口甲县 to {outsider.username}"
 
 
+@pytest.mark.parametrize("route", [r for r in LIST_ROUTES if r.fixed], ids=str)
+def test_no_download_per_kind_shows_the_other_county_to_an_outsider(route, personas, world):
+    """Exports and templates per kind of data: the outsider's file names nothing of 甲县."""
+    county_a = markers_of_county_a(world, personas)
+    url = route.url()
+
+    def shows_county_a(user) -> bool:
+        response = get(client_for(user), route, url)
+        if response.status_code != 200:
+            return False
+        text = readable_text(response)
+        return any(m in text for m in county_a)
+
+    # The narrowest persona whose file shows something of 甲县; the outsider has the same role.
+    insider, outsider = insider_and_outsider(route.model, personas, world, allowed=shows_county_a)
+    if insider is None:
+        assert get(client_for(personas.county_admin), route, url).status_code in (403, 404), (
+            f"{url}: no persona of 甲县 finds anything of 甲县 in it, so the outsider check would be void"
+        )
+        return
+    as_outsider = get(client_for(outsider), route, url)
+    assert as_outsider.status_code == 200, f"{url} as {outsider.username}: {as_outsider.status_code}"
+    outsider_text = readable_text(as_outsider)
+    leaked = {m for m in county_a if m in outsider_text}
+    assert not leaked, f"{url} shows {leaked} of 周口甲县 to {outsider.username}"
+
+
 @pytest.mark.parametrize("route", PAGES, ids=str)
 def test_pages_without_a_model_show_nothing_of_the_other_county(route, personas, world):
-    every_inside = set()
-    for model in MODELS:
-        inside_object(model, world)  # make sure every kind has something to leak
-    for model in MODELS:
-        for obj in objects_in_county_a(model, world):
-            every_inside |= markers(obj)
-    response = get(client_for(personas.outsider), route, reverse(route.name))
+    county_a = markers_of_county_a(world, personas)
+    response = get(client_for(personas.outsider), route, route.url())
     assert response.status_code < 500
     if response.status_code == 200:
         text = readable_text(response)
-        leaked = {m for m in every_inside if m in text}
+        leaked = {m for m in county_a if m in text}
         assert not leaked, f"{route.route} shows {leaked} of 周口甲县 to the outsider"

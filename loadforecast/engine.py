@@ -406,6 +406,7 @@ def baseline_from_history(
     hourly_kw: NDArray[Any] | None,
     daily_max_kw: NDArray[Any] | None,
     settings: ProjectionSettings,
+    chunk_assets: int = 8192,
 ) -> Baseline:
     """Baseline B(h) of each asset from the metered history before the run date.
 
@@ -429,11 +430,12 @@ def baseline_from_history(
         if hourly.ndim != 3 or hourly.shape[2] != HOURS:
             raise ValueError("hourly_kw must have shape (assets, days, 24)")
         complete = ~np.isnan(hourly).any(axis=2)
-        median, count = _median_of_last_valid_days(hourly, complete, settings.baseline_days)
-        has = count > 0
-        kw[has] = median[has]
-        source[has] = BaselineSource.HOURLY
-        days_used[has] = count[has]
+        # In chunks of the assets that have any complete day: the median sorts a masked copy.
+        for rows in _chunks(np.flatnonzero(complete.any(axis=1)), chunk_assets):
+            median, count = _median_of_last_valid_days(hourly[rows], complete[rows], settings.baseline_days)
+            kw[rows] = median
+            source[rows] = BaselineSource.HOURLY
+            days_used[rows] = count
     if daily_max_kw is not None:
         daily = np.asarray(daily_max_kw, dtype=np.float64)
         if daily.ndim != 2 or daily.shape[0] != assets:
@@ -609,22 +611,70 @@ def _nanmax_rows(values: FloatArray) -> FloatArray:
     return result
 
 
-def _extra_load_kw(returning: NDArray[Any], factors: HorizonFactors, settings: ProjectionSettings) -> FloatArray:
-    """n·p_hh·k_c(n)·s(h)·e(d)·g(T_d), shape (assets, days, 24)."""
+def _extra_load_per_day(returning: NDArray[Any], factors: HorizonFactors, settings: ProjectionSettings) -> FloatArray:
+    """n·p_hh·k_c(n)·e(d)·g(T_d), shape (assets, days); times s(h) it is the hourly extra load."""
     n = np.asarray(returning, dtype=np.float64)
     per_day = n * settings.household_extra_peak_kw * coincidence_factor(n, settings)
-    per_day = per_day * (factors.festival * factors.temperature)[None, :]
-    return per_day[:, :, None] * np.asarray(settings.extra_demand_shape)[None, None, :]
+    return per_day * (factors.festival * factors.temperature)[None, :]
 
 
-def _has_run(mask: NDArray[np.bool_], hours: int) -> NDArray[np.bool_]:
-    """Whether each (asset, day) has a run of at least `hours` consecutive True hours."""
+class _Workspace:
+    """Hourly buffers reused from chunk to chunk: allocating fresh (assets, days, 24) arrays
+    for every step cost more than the arithmetic (page faults), and small chunks stay in cache.
+    """
+
+    def __init__(self, rows: int, days: int) -> None:
+        self.load_kw = np.empty((rows, days, HOURS))
+        self.load_rate = np.empty((rows, days, HOURS))
+        self.window = np.empty((rows, days, HOURS - 1))
+        self.flags = np.empty((rows, days, HOURS), dtype=bool)
+
+    def view(self, rows: int) -> tuple[FloatArray, FloatArray, FloatArray, NDArray[np.bool_]]:
+        return self.load_kw[:rows], self.load_rate[:rows], self.window[:rows], self.flags[:rows]
+
+
+def _hourly_load(
+    extra_per_day: FloatArray, baseline_kw: FloatArray, settings: ProjectionSettings, out: FloatArray
+) -> FloatArray:
+    """P(d,h) = B(h) + extra(d)·s(h) into `out` (assets, days, 24)."""
+    np.multiply(extra_per_day[:, :, None], np.asarray(settings.extra_demand_shape)[None, None, :], out=out)
+    out += baseline_kw[:, None, :]
+    return out
+
+
+def _longest_run_floor(load_rate: FloatArray, hours: int, window: FloatArray) -> FloatArray:
+    """Per (asset, day): the highest value v such that β ≥ v for `hours` consecutive hours.
+
+    max over h of min(β[h … h+hours−1]): "β ≥ t for ≥ k consecutive hours" is exactly
+    "this value ≥ t", so one pass serves every threshold with the same duration.
+    """
     if hours <= 1:
-        return mask.any(axis=-1)
-    running = np.zeros(mask.shape[:-1] + (HOURS + 1,), dtype=np.int8)
-    np.cumsum(mask, axis=-1, dtype=np.int8, out=running[..., 1:])
-    window = running[..., hours:] - running[..., :-hours]
-    return (window == hours).any(axis=-1)
+        return load_rate.max(axis=-1)
+    width = HOURS - 1
+    current = window[..., :width]
+    np.minimum(load_rate[..., 1:], load_rate[..., :-1], out=current)
+    for size in range(2, hours):  # durations above 2 h: widen the window one hour at a time
+        width -= 1
+        np.minimum(current[..., :width], load_rate[..., size:], out=window[..., :width])
+        current = window[..., :width]
+    return current.max(axis=-1)
+
+
+def _levels_from_peaks(
+    peak_rate: FloatArray,
+    heavy_floor: FloatArray,
+    overload_floor: FloatArray,
+    settings: ProjectionSettings,
+    thermal_exceeded: NDArray[np.bool_] | None = None,
+) -> NDArray[np.int8]:
+    level = (peak_rate >= settings.watch_load_rate).astype(np.int8)
+    level[heavy_floor >= settings.heavy_load_rate] = Level.HEAVY
+    level[overload_floor >= settings.overload_load_rate] = Level.OVERLOAD
+    thermal_day = peak_rate >= settings.thermal_load_rate
+    if thermal_exceeded is not None:
+        thermal_day |= thermal_exceeded
+    level[thermal_day] = Level.THERMAL
+    return level
 
 
 def daily_levels(
@@ -638,15 +688,42 @@ def daily_levels(
     β ≥ 100 % for ≥ 2 consecutive hours (the longest run within the day); thermal: β ≥ 150 %
     at any hour or `thermal_exceeded` (assets, days) from the temperature check.
     """
-    level = np.zeros(load_rate.shape[:-1], dtype=np.int8)
-    level[(load_rate >= settings.watch_load_rate).any(axis=-1)] = Level.WATCH
-    level[_has_run(load_rate >= settings.heavy_load_rate, settings.heavy_duration_hours)] = Level.HEAVY
-    level[_has_run(load_rate >= settings.overload_load_rate, settings.overload_duration_hours)] = Level.OVERLOAD
-    thermal_day = (load_rate >= settings.thermal_load_rate).any(axis=-1)
-    if thermal_exceeded is not None:
-        thermal_day |= thermal_exceeded
-    level[thermal_day] = Level.THERMAL
-    return level
+    load_rate = np.asarray(load_rate, dtype=np.float64)
+    window = np.empty(load_rate.shape[:-1] + (HOURS - 1,))
+    heavy_floor = _longest_run_floor(load_rate, settings.heavy_duration_hours, window)
+    if settings.overload_duration_hours == settings.heavy_duration_hours:
+        overload_floor = heavy_floor
+    else:
+        overload_floor = _longest_run_floor(load_rate, settings.overload_duration_hours, window)
+    return _levels_from_peaks(load_rate.max(axis=-1), heavy_floor, overload_floor, settings, thermal_exceeded)
+
+
+def _hourly_figures(
+    out: dict[str, Any],
+    rows: IntArray,
+    load_kw: FloatArray,
+    load_rate: FloatArray,
+    window: FloatArray,
+    flags: NDArray[np.bool_],
+    settings: ProjectionSettings,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Write the per-day figures of a chunk; return peak rate and the two run floors for the levels."""
+    peak_hour = load_rate.argmax(axis=-1)
+    peak_rate = np.take_along_axis(load_rate, peak_hour[..., None], axis=-1)[..., 0]
+    out["peak_hour"][rows] = peak_hour
+    out["peak_load_rate"][rows] = peak_rate
+    # β is P divided by a per-asset constant, so the peak hour of β is the peak hour of P.
+    out["peak_kw"][rows] = np.take_along_axis(load_kw, peak_hour[..., None], axis=-1)[..., 0]
+    np.greater_equal(load_rate, settings.heavy_load_rate, out=flags)
+    out["hours_at_or_above_heavy"][rows] = np.count_nonzero(flags, axis=-1)
+    np.greater_equal(load_rate, settings.overload_load_rate, out=flags)
+    out["hours_at_or_above_overload"][rows] = np.count_nonzero(flags, axis=-1)
+    heavy_floor = _longest_run_floor(load_rate, settings.heavy_duration_hours, window)
+    if settings.overload_duration_hours == settings.heavy_duration_hours:
+        overload_floor = heavy_floor
+    else:
+        overload_floor = _longest_run_floor(load_rate, settings.overload_duration_hours, window)
+    return peak_rate, heavy_floor, overload_floor
 
 
 def _empty_result(assets: int, days: int, *, lines: bool, keep_hourly: bool) -> dict[str, Any]:
@@ -677,21 +754,14 @@ def _empty_result(assets: int, days: int, *, lines: bool, keep_hourly: bool) -> 
     return out
 
 
-def _fill_daily(
+def _store_levels(
     out: dict[str, Any],
     rows: IntArray,
+    level: NDArray[np.int8],
     load_kw: FloatArray,
     load_rate: FloatArray,
-    level: NDArray[np.int8],
-    settings: ProjectionSettings,
     keep_hourly: bool,
 ) -> None:
-    peak_hour = load_rate.argmax(axis=-1)
-    out["peak_hour"][rows] = peak_hour
-    out["peak_kw"][rows] = load_kw.max(axis=-1)
-    out["peak_load_rate"][rows] = load_rate.max(axis=-1)
-    out["hours_at_or_above_heavy"][rows] = (load_rate >= settings.heavy_load_rate).sum(axis=-1)
-    out["hours_at_or_above_overload"][rows] = (load_rate >= settings.overload_load_rate).sum(axis=-1)
     out["daily_level"][rows] = level
     out["level"][rows] = level.max(axis=1)
     if keep_hourly:
@@ -714,7 +784,7 @@ def project_transformers(
     loss_ratio: FloatArray | None = None,
     returning_by_phase: NDArray[Any] | None = None,
     keep_hourly: bool = False,
-    chunk_assets: int = 4096,
+    chunk_assets: int = 1024,
 ) -> ProjectionResult:
     """Project a batch of transformers: load, load rate, levels, thermal check, per-day figures.
 
@@ -750,11 +820,14 @@ def project_transformers(
 
     params = settings.thermal_parameters
     ambient_hourly = np.repeat(factors.ambient_c, HOURS)
+    extra_per_day = _extra_load_per_day(returning, factors, settings)
+    workspace = _Workspace(min(chunk_assets, assets), days)
     for rows in _chunks(np.flatnonzero(status == AssetStatus.OK), chunk_assets):
-        load_kw = _extra_load_kw(returning[rows], factors, settings)
-        load_kw += baseline_kw[rows, None, :]
-        load_rate = load_kw / (rated_kva[rows] * settings.cos_phi)[:, None, None]
-        level = daily_levels(load_rate, settings)
+        load_kw, load_rate, window, flags = workspace.view(rows.size)
+        _hourly_load(extra_per_day[rows], baseline_kw[rows], settings, out=load_kw)
+        np.divide(load_kw, (rated_kva[rows] * settings.cos_phi)[:, None, None], out=load_rate)
+        peaks = _hourly_figures(out, rows, load_kw, load_rate, window, flags, settings)
+        level = _levels_from_peaks(*peaks, settings)
 
         hot = np.flatnonzero(level.max(axis=1) >= Level.HEAVY)
         if hot.size:
@@ -765,13 +838,13 @@ def project_transformers(
             hot_spot = result.hot_spot_c.reshape(hot.size, days, HOURS)
             exceeded = np.zeros(level.shape, dtype=bool)
             exceeded[hot] = ((hot_spot > settings.hot_spot_limit_c) | (top_oil > settings.top_oil_limit_c)).any(axis=-1)
-            level = daily_levels(load_rate, settings, exceeded)
+            level = _levels_from_peaks(*peaks, settings, exceeded)
             checked = rows[hot]
             out["thermal_checked"][checked] = True
             out["max_top_oil_c"][checked] = top_oil.max(axis=-1)
             out["max_hot_spot_c"][checked] = hot_spot.max(axis=-1)
             out["ageing_days"][checked] = thermal.relative_ageing_rate(hot_spot).mean(axis=-1)
-        _fill_daily(out, rows, load_kw, load_rate, level, settings, keep_hourly)
+        _store_levels(out, rows, level, load_kw, load_rate, keep_hourly)
 
         if returning_by_phase is not None:
             _phase_balance(out, rows, returning_by_phase, baseline_kw, load_rate, factors, settings)
@@ -824,7 +897,7 @@ def project_lines(
     settings: ProjectionSettings,
     metered_baseline_kw: FloatArray | None = None,
     keep_hourly: bool = False,
-    chunk_assets: int = 8192,
+    chunk_assets: int = 1024,
 ) -> ProjectionResult:
     """Project a batch of LV lines (DOMAIN.md 6.4, last bullet).
 
@@ -861,14 +934,17 @@ def project_lines(
     status[~(ampacity > 0)] = AssetStatus.INVALID_RATING
 
     amps_per_kw = 1.0 / (SQRT3 * settings.line_voltage_kv * settings.cos_phi)
+    extra_per_day = _extra_load_per_day(returning, factors, settings)
+    workspace = _Workspace(min(chunk_assets, lines), days)
     for rows in _chunks(np.flatnonzero(status == AssetStatus.OK), chunk_assets):
-        load_kw = _extra_load_kw(returning[rows], factors, settings)
-        load_kw += baseline[rows, None, :]
-        current = load_kw * amps_per_kw
-        load_rate = current / ampacity[rows, None, None]
-        level = daily_levels(load_rate, settings)
-        _fill_daily(out, rows, load_kw, load_rate, level, settings, keep_hourly)
-        out["peak_current_a"][rows] = current.max(axis=-1)
+        load_kw, load_rate, window, flags = workspace.view(rows.size)
+        _hourly_load(extra_per_day[rows], baseline[rows], settings, out=load_kw)
+        np.multiply(load_kw, amps_per_kw, out=load_rate)  # the current I in A, then β = I / I_z
+        np.divide(load_rate, ampacity[rows, None, None], out=load_rate)
+        level = _levels_from_peaks(*_hourly_figures(out, rows, load_kw, load_rate, window, flags, settings), settings)
+        # I and β = I/I_z are monotone in P, so the peak current is at the peak hour.
+        out["peak_current_a"][rows] = out["peak_kw"][rows] * amps_per_kw
+        _store_levels(out, rows, level, load_kw, load_rate, keep_hourly)
     return ProjectionResult(**out)
 
 

@@ -178,7 +178,16 @@ def wipe_seeded_data() -> None:
     them (role assignments, residents, ...); users stay."""
     tables = [model._meta.db_table for model in seeded_models()]
     sql = connection.ops.sql_flush(no_style(), tables, reset_sequences=True, allow_cascade=True)
-    connection.ops.execute_sql_flush(sql)
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # TRUNCATE refuses tables with foreign-key checks still queued in this
+            # transaction (rows written earlier in it): run those checks now.
+            with connection.cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        connection.ops.execute_sql_flush(sql)
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 def _first_free_ids() -> dict[str, int]:

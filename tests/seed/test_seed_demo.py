@@ -262,9 +262,13 @@ def test_if_empty_seeds_an_empty_database():
 
 
 def test_reset_replaces_the_data_and_keeps_the_sequences_usable(demo_world):
+    other = get_user_model().objects.create_user("someone", password="not-a-demo-user-9")
+    RoleAssignment.objects.create(user=other, role=Role.GRID_MANAGER, grid=Grid.objects.last())
     seed("--scale", "tiny", "--reset")
     assert table_counts() == TINY.expected_counts()
+    # Rows referring to the old territory went with it; users stay.
     assert RoleAssignment.objects.count() == len(demo.DEMO_USERS)
+    assert get_user_model().objects.filter(username="someone").exists()
     # New rows written through the ORM get fresh ids after ids were assigned by the seeder.
     station = Station.objects.create(county=County.objects.first(), code="TK-GDS-99", name="新供电所")
     assert station.pk > max(Station.objects.exclude(pk=station.pk).values_list("pk", flat=True))
@@ -357,3 +361,18 @@ def test_demo_passwords_pass_the_validators_and_the_city_scale_is_the_issue_size
     for user in demo.DEMO_USERS:
         by_role[user.role].append(user.username)
     assert set(by_role) == set(Role.values)
+
+
+def test_a_failed_reseed_keeps_the_old_data(demo_world, monkeypatch):
+    before = data_digest()
+
+    def broken(ctx, rng, scale):
+        yield (next(ctx.id_counter("county")), "411627", "太康县")
+        raise RuntimeError("generator failed half-way")
+
+    failing = demo.TableStep("county", "zhoukou_grid.County", ("id", "code", "name"), broken)
+    monkeypatch.setattr(seeding, "SEED_STEPS", [failing])
+    with pytest.raises(RuntimeError):
+        seed("--scale", "demo", "--reset")
+    assert data_digest() == before
+    assert table_counts() == DEMO.expected_counts()

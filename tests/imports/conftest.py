@@ -16,6 +16,16 @@ def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+@pytest.fixture(autouse=True)
+def _english(settings):
+    """Messages are asserted by their English msgids, whatever the catalogs hold."""
+    from django.utils import translation
+
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
+
+
 def xlsx_bytes(rows: Sequence[Sequence[Any]], *, text_columns: Sequence[int] = ()) -> bytes:
     """An XLSX written like Excel writes it; None leaves a cell empty."""
     buffer = io.BytesIO()

@@ -11,6 +11,7 @@ from loadforecast.engine import (
     AssetStatus,
     Level,
     ProjectionSettings,
+    daily_levels,
     horizon_factors,
     project_lines,
     project_transformers,
@@ -169,3 +170,29 @@ def test_line_at_150_percent_of_ampacity_is_thermal():
     )
     assert result.peak_load_rate[0, 0] == pytest.approx(1.5, abs=1e-12)
     np.testing.assert_array_equal(result.daily_level[:, 0], [Level.THERMAL, Level.OVERLOAD])
+
+
+@pytest.mark.parametrize(
+    "hours, level",
+    [
+        ({18: 72.0, 19: 72.0}, Level.WATCH),  # 2 h at 80 % is not enough when 3 h are required
+        ({17: 72.0, 18: 72.0, 19: 72.0}, Level.HEAVY),
+        ({17: 72.0, 18: 90.0, 20: 72.0}, Level.OVERLOAD),  # overload needs a single hour here
+        ({0: 72.0, 1: 72.0, 23: 72.0}, Level.WATCH),
+    ],
+)
+def test_configured_durations_are_used(hours, level):
+    settings = ProjectionSettings(heavy_duration_hours=3, overload_duration_hours=1, horizon_days=1)
+    baseline = np.zeros((1, 24))
+    for hour, kw in hours.items():
+        baseline[0, hour] = kw
+    result = project_transformers(
+        baseline_kw=baseline,
+        rated_kva=np.array([100.0]),
+        returning_households=np.zeros((1, 1), dtype=int),
+        factors=horizon_factors(ORDINARY_DAY, None, settings),
+        settings=settings,
+        keep_hourly=True,
+    )
+    assert result.daily_level[0, 0] == level
+    assert daily_levels(result.hourly_load_rate, settings)[0, 0] == level

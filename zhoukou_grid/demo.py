@@ -282,6 +282,8 @@ class SeedContext:
     villages: dict[int, VillageRec] = field(default_factory=dict)
     transformers: dict[int, TransformerRec] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
+    # Whatever later steps want to hand on to the steps after them, by step name.
+    extras: dict[str, object] = field(default_factory=dict)
 
     def id_counter(self, table: str) -> Iterator[int]:
         return itertools.count(self.first_ids.get(table, 1))

@@ -1,13 +1,13 @@
 """Writes the generated demo data (zhoukou_grid.demo) into the database.
 
-The run is a list of steps, in order (`SEED_STEPS`). A table step yields row tuples that
-are written in batches: PostgreSQL COPY from an in-memory buffer per batch, Django's
+The run is a list of steps, in order (`seed_steps()`). A table step yields row tuples
+that are written in batches: PostgreSQL COPY from an in-memory buffer per batch, Django's
 bulk_create on other databases. Ids are assigned by the generator (from the first free
 id of each table) so no id has to be fetched back; the sequences are reset afterwards.
 A step that needs the ORM (the demo users) is a `DbStep`. Later features add their own
-steps (returning residents, key customers, load data) by appending to `SEED_STEPS`:
-each step gets the shared `SeedContext`, its own `random.Random` seeded from
-(seed, step name), and the scale.
+steps (returning residents, key customers, load data) as `SEED_STEPS` in their app's
+`demo` module (see `seed_steps`): each step gets the shared `SeedContext`, its own
+`random.Random` seeded from (seed, step name), and the scale.
 
 Memory stays bounded at city scale: the context keeps the territory and the 60,000
 transformers; households are streamed one batch at a time.
@@ -15,6 +15,7 @@ transformers; households are streamed one batch at a time.
 
 from __future__ import annotations
 
+import importlib
 import io
 import random
 import time
@@ -22,8 +23,10 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
+from pathlib import Path
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.management.color import no_style
@@ -162,6 +165,32 @@ def create_demo_users(ctx: SeedContext, rng: random.Random, scale: Scale) -> int
 SEED_STEPS: list[TableStep | DbStep] = [*TABLE_STEPS, DbStep("users", create_demo_users)]
 
 
+def _project_apps() -> list[str]:
+    base = Path(settings.BASE_DIR).resolve()
+    return [
+        config.name for config in apps.get_app_configs()
+        if config.name != "zhoukou_grid" and Path(config.path).resolve().is_relative_to(base)
+    ]
+
+
+def seed_steps() -> list[TableStep | DbStep]:
+    """The territory, network, household and user steps, then the `SEED_STEPS` of each
+    project app's `demo` module in INSTALLED_APPS order (customers, visits, loadforecast),
+    so a later feature adds its demo data (returning residents, key customers, load data)
+    in its own app."""
+    steps = list(SEED_STEPS)
+    for app_name in _project_apps():
+        module_name = f"{app_name}.demo"
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name != module_name:
+                raise
+            continue
+        steps.extend(getattr(module, "SEED_STEPS", ()))
+    return steps
+
+
 # --- The run ----------------------------------------------------------------------------
 
 def seeded_models() -> list[type[models.Model]]:
@@ -190,10 +219,10 @@ def wipe_seeded_data() -> None:
                 cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
-def _first_free_ids() -> dict[str, int]:
+def _first_free_ids(steps: list[TableStep | DbStep]) -> dict[str, int]:
     first_ids = {}
-    for step in TABLE_STEPS:
-        if "id" in step.fields:
+    for step in steps:
+        if isinstance(step, TableStep) and "id" in step.fields:
             model = apps.get_model(step.model)
             first_ids[step.name] = (model.objects.aggregate(top=Max("id"))["top"] or 0) + 1
     return first_ids
@@ -217,7 +246,7 @@ def run_seed(*, scale: Scale, seed: int, out: ProgressCallback | None = None,
              steps: list[TableStep | DbStep] | None = None) -> tuple[SeedContext, list[StepStats]]:
     """Generate and write every step, all in one transaction. The caller decides whether
     existing data may be kept (see `has_seeded_data`)."""
-    steps = SEED_STEPS if steps is None else steps
+    steps = seed_steps() if steps is None else steps
     stats: list[StepStats] = []
     is_postgres = connection.vendor == "postgresql"
     with transaction.atomic():
@@ -226,7 +255,7 @@ def run_seed(*, scale: Scale, seed: int, out: ProgressCallback | None = None,
             # commit, millions of queued trigger events. Check each COPY as it ends instead.
             with connection.cursor() as cursor:
                 cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        ctx = SeedContext(seed=seed, scale=scale, first_ids=_first_free_ids())
+        ctx = SeedContext(seed=seed, scale=scale, first_ids=_first_free_ids(steps))
         for step in steps:
             rng = random.Random(f"{seed}:{step.name}")
             started = time.perf_counter()

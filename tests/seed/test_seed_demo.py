@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import sys
+import types
 from collections import Counter, defaultdict
 
 import pytest
@@ -376,3 +378,23 @@ def test_a_failed_reseed_keeps_the_old_data(demo_world, monkeypatch):
         seed("--scale", "demo", "--reset")
     assert data_digest() == before
     assert table_counts() == DEMO.expected_counts()
+
+
+def test_a_later_app_adds_its_demo_step_in_its_own_demo_module(monkeypatch):
+    """How returning residents, key customers and load data will plug in."""
+    calls = []
+
+    def later_step(ctx, rng, scale):
+        calls.append((dict(ctx.counts), len(ctx.transformers), rng.random()))
+        return 0
+
+    fake = types.ModuleType("customers.demo")
+    fake.SEED_STEPS = [seeding.DbStep("returning_residents", later_step)]
+    monkeypatch.setitem(sys.modules, "customers.demo", fake)
+    assert [s.name for s in seeding.seed_steps()][-2:] == ["users", "returning_residents"]
+    seed("--scale", "tiny", "--seed", "4")
+    seed("--scale", "tiny", "--seed", "4", "--reset")
+    assert len(calls) == 2 and calls[0] == calls[1]  # runs last, sees everything, same rng
+    counts, transformers, _ = calls[0]
+    assert counts["household"] == TINY.households and counts["users"] == len(demo.DEMO_USERS)
+    assert transformers == TINY.transformers

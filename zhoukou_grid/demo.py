@@ -334,6 +334,8 @@ def generate_stations(ctx: SeedContext, rng: random.Random, scale: Scale) -> Ite
             base, kind = _generated_town(rng, used_bases)
             used_bases.add(base)
             towns.append((base, kind, None))
+        if count > 99:
+            raise ValueError("at most 99 stations per county (station codes have two digits)")
         used_codes = {code for _, _, code in towns if code}
         next_code = {"镇": 101, "回族镇": 101, "乡": 201, "街道": 1}
         for number, (base, kind, town_code) in enumerate(towns[:count], start=1):

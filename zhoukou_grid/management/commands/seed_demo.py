@@ -71,7 +71,7 @@ class Command(BaseCommand):
         if not logins:
             self.stdout.write("No demo users in this database (seed_demo --reset creates them).")
             return
-        self.stdout.write("\nDemo logins (public passwords, demo data only):")
+        self.stdout.write("\nDemo logins (passwords as seeded; they are public: demo data only):")
         self.stdout.write(format_table(
             ("role", "username", "password", "territory"),
             [(str(x.role), x.username, x.password, x.territory) for x in logins],

@@ -16,6 +16,7 @@ class HouseholdListView(ScopedListView):
     filterset_class = HouseholdFilterSet
     select_related = ("village", "transformer", "line")
     default_sort = "account_no"
+    search_hint = _("Search by account number, name or address")
     import_kind = "households"
 
     def get_columns(self):

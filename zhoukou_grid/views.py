@@ -220,6 +220,7 @@ class ScopedListView(ScopedPermissionMixin, ListView):
     default_sort = "code"
     select_related: tuple[str, ...] = ()
     import_kind: str | None = None  # the import/export kind of this list, if any
+    search_hint = _("Search by code or name")
 
     def annotate(self, queryset):
         return queryset
@@ -258,6 +259,7 @@ class ScopedListView(ScopedPermissionMixin, ListView):
             filterset=self.filterset,
             filters_active=filters_active,
             search_value=self.request.GET.get("q", ""),
+            search_hint=self.search_hint,
             active_sort=self.active_sort,
             import_kind=self.import_kind,
             can_import=bool(self.import_kind) and user.has_perm("zhoukou_grid.add_importjob"),
@@ -576,6 +578,7 @@ class TransformerDetailView(ScopedDetailView):
 
 class LVLineListView(ScopedListView):
     model = LVLine
+    search_hint = _("Search by line code, conductor or transformer")
     filterset_class = LVLineFilterSet
     select_related = ("transformer",)
     import_kind = "lvlines"

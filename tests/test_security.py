@@ -7,7 +7,6 @@ import re
 import secrets
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
@@ -47,7 +46,7 @@ def _sample_url(route: str, values: tuple[str, ...]) -> str:
         if kind == "int":
             return "1"
         if kind == "uuid":
-            return str(uuid.uuid4())
+            return "00000000-0000-4000-8000-000000000001"  # fixed: xdist workers must collect the same ids
         return next(value, "x")
 
     # Regex groups: their first plain alternative, e.g. (?P<app_label>auth|customers), else a sample.
@@ -151,9 +150,11 @@ def test_responses_carry_the_security_headers(personas):
 
 # --- Settings in a fresh process ------------------------------------------------------
 def _run_manage(*args: str, env_overrides: dict[str, str]) -> subprocess.CompletedProcess:
+    # A clean environment: this process's test switches (browser tests set
+    # DJANGO_ALLOW_ASYNC_UNSAFE, for one) are not part of a production environment.
     env = {k: v for k, v in os.environ.items()
            if k not in {"ZG_TESTING", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "PYTEST_XDIST_WORKER",
-                        "PYTEST_CURRENT_TEST", "DJANGO_SETTINGS_MODULE"}
+                        "PYTEST_CURRENT_TEST", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE"}
            and not k.startswith("SECURE_")}
     env.update(env_overrides)
     return subprocess.run(

@@ -18,20 +18,22 @@ def navigation(request):
     current = f"{match.namespace}:{match.url_name}" if match and match.namespace else (match.url_name if match else "")
     current_prefix = current.rsplit("_", 1)[0]
 
-    items = [("home", "home", _("Home"))]
+    # (url name, prefix of the url names it is active for, label, permission needed)
+    items = [("home", "home", _("Home"), None)]
     if role in ADMIN_ROLES:
-        items.append(("portal:county_list", "portal:county", _("Counties")))
+        items.append(("portal:county_list", "portal:county", _("Counties"), "zhoukou_grid.view_county"))
     items += [
-        ("portal:station_list", "portal:station", _("Stations")),
-        ("portal:grid_list", "portal:grid", _("Grids")),
-        ("portal:village_list", "portal:village", _("Villages")),
-        ("portal:transformer_list", "portal:transformer", _("Transformers")),
-        ("portal:lvline_list", "portal:lvline", _("LV lines")),
-        ("customers:household_list", "customers:household", _("Households")),
+        ("portal:station_list", "portal:station", _("Stations"), "zhoukou_grid.view_station"),
+        ("portal:grid_list", "portal:grid", _("Grids"), "zhoukou_grid.view_grid"),
+        ("portal:village_list", "portal:village", _("Villages"), "zhoukou_grid.view_village"),
+        ("portal:transformer_list", "portal:transformer", _("Transformers"), "zhoukou_grid.view_transformer"),
+        ("portal:lvline_list", "portal:lvline", _("LV lines"), "zhoukou_grid.view_lvline"),
+        ("customers:household_list", "customers:household", _("Households"), "customers.view_household"),
     ]
     nav_items = [
         {"url": reverse(name), "label": label, "active": current == name or current_prefix == prefix}
-        for name, prefix, label in items
+        for name, prefix, label, perm in items
+        if perm is None or user.has_perm(perm)
     ]
     admin_items = []
     if role in ADMIN_ROLES and user.has_perm("zhoukou_grid.add_importjob"):

@@ -337,3 +337,27 @@ def test_a_filter_with_too_many_choices_becomes_hidden_but_still_filters(client,
     assert f'type="hidden" name="transformer" value="{a1.transformer.pk}"' in body
     assert '<select name="transformer"' not in body
     assert {h.pk for h in response.context["object_list"]} == {h.pk for h in a1.households}
+
+
+def _main(response) -> str:
+    body = text(response)
+    return body[body.index("<main"):body.index("</main>")]
+
+
+def test_another_territorys_object_looks_exactly_like_a_missing_one(client, outsider, world):
+    login(client, outsider)
+    foreign = client.get(reverse("portal:transformer_detail", args=[world.grids["a1"].transformer.pk]))
+    missing = client.get(reverse("portal:transformer_detail", args=[999999]))
+    assert foreign.status_code == missing.status_code == 404
+    assert "404.html" in [t.name for t in foreign.templates]
+    assert _main(foreign) == _main(missing)
+    assert world.grids["a1"].transformer.code not in text(foreign)
+
+
+def test_a_user_without_a_role_is_offered_no_list_in_the_navigation(client, nobody):
+    body = text(login(client, nobody).get(reverse("home")))
+    for name in LIST_NAMES:
+        assert f'href="{reverse(name)}"' not in body, name
+    forbidden = client.get(reverse("portal:grid_list"))
+    assert forbidden.status_code == 403
+    assert "403.html" in [t.name for t in forbidden.templates]

@@ -9,6 +9,14 @@ from .scoping import primary_role
 ADMIN_ROLES = {Role.COMPANY_ADMIN, Role.COUNTY_ADMIN}
 
 
+def display_name(user) -> str:
+    """The name to greet a user with: Chinese names family name first and unspaced (王建国)."""
+    first, last = user.first_name.strip(), user.last_name.strip()
+    if first and last and all(ord(char) > 0x2E7F for char in first + last):
+        return f"{last}{first}"
+    return " ".join(part for part in (first, last) if part) or user.get_username()
+
+
 def navigation(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
@@ -42,6 +50,7 @@ def navigation(request):
     if user.is_staff:
         admin_items.append({"url": reverse("admin:index"), "label": _("Admin"), "active": False})
     return {
+        "user_display_name": display_name(user),
         "user_role": role,
         "user_role_label": Role(role).label if role else _("No role"),
         "nav_items": nav_items,

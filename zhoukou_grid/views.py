@@ -21,6 +21,7 @@ from django.views.generic import DetailView, ListView
 
 from customers.models import Household
 
+from .context_processors import display_name
 from .filters import (
     CountyFilterSet,
     GridFilterSet,
@@ -172,7 +173,7 @@ def _breakdown(user, role):
 def _manager_name(user) -> str:
     if user is None:
         return ""
-    return user.get_full_name() or user.get_username()
+    return display_name(user)
 
 
 def home(request):

@@ -361,3 +361,10 @@ def test_a_user_without_a_role_is_offered_no_list_in_the_navigation(client, nobo
     forbidden = client.get(reverse("portal:grid_list"))
     assert forbidden.status_code == 403
     assert "403.html" in [t.name for t in forbidden.templates]
+
+
+def test_chinese_names_are_shown_family_name_first(client, grid_manager):
+    grid_manager.first_name, grid_manager.last_name = "建国", "王"
+    grid_manager.save()
+    body = text(login(client, grid_manager).get(reverse("home")))
+    assert "王建国" in body and "建国 王" not in body

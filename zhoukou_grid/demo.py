@@ -136,6 +136,21 @@ PINNED_VILLAGES: dict[tuple[str, int, int], tuple[str, ...]] = {
     ("411627", 2, 2): ("小王庄村",),
 }
 
+# Heads of household named by the sample returning-resident list (示例_朱口村返乡人员摸底表),
+# by (grid code, village name): (name, village group or 0 = any).
+PINNED_HOUSEHOLDS: dict[tuple[str, str], tuple[tuple[str, int], ...]] = {
+    ("TK-WG-0201", "朱口村"): (
+        ("董华", 1), ("吕宇", 0), ("田兰", 1), ("廖刚", 1), ("袁子", 0), ("龚玉然", 0), ("蒋小平", 0),
+        ("康艳", 0), ("蒋浩", 1), ("熊晓", 0), ("叶军", 0), ("唐英", 1), ("胡华", 0), ("孟轩国", 1),
+        ("程然", 1), ("龙春", 1),
+    ),
+    ("TK-WG-0201", "后常营村"): (
+        ("常文", 0), ("梁平", 0), ("萧小", 0), ("文伟文", 0), ("任华金", 0), ("姚磊豪", 0), ("林杰", 0),
+        ("段超博", 0),
+    ),
+    ("TK-WG-0202", "小王庄村"): (("朱明兰", 0),),
+}
+
 # Common surnames with rough relative frequencies (most frequent first).
 SURNAMES_WEIGHTED: tuple[tuple[str, int], ...] = (
     ("王", 72), ("李", 70), ("张", 68), ("刘", 55), ("陈", 45), ("杨", 32), ("赵", 22), ("黄", 18),
@@ -516,9 +531,16 @@ def generate_households(ctx: SeedContext, rng: random.Random, scale: Scale) -> I
     """Households of every transformer district. Hot path of the city scale (1.5 million
     rows): plain locals, no per-row objects."""
     transformers = list(ctx.transformers.values())
+    # At least 20 households a district where the scale allows (DOMAIN: 20-300).
+    minimum = max(1, min(20, scale.households // len(transformers) // 2))
     per_transformer = split_total(
-        scale.households, [rng.uniform(0.7, 1.3) * t.rated_kva ** 0.5 for t in transformers]
+        scale.households, [rng.uniform(0.7, 1.3) * t.rated_kva ** 0.5 for t in transformers],
+        minimums=[minimum] * len(transformers),
     )
+    pinned_heads = {
+        village.id: list(PINNED_HOUSEHOLDS[(village.grid.code, village.name)])
+        for village in ctx.villages.values() if (village.grid.code, village.name) in PINNED_HOUSEHOLDS
+    }
     ids = ctx.id_counter("household")
     random_ = rng.random
     randrange = rng.randrange
@@ -557,10 +579,14 @@ def generate_households(ctx: SeedContext, rng: random.Random, scale: Scale) -> I
                 given += given_chars[randrange(given_len)]
             serial += 1 + randrange(ACCOUNT_GAP_MAX)
             phase = "ABC" if random_() < THREE_PHASE_SHARE else PHASES[randrange(3)]
+            name, group = surname + given, randrange(village.groups)
+            if pinned_heads and pinned_heads.get(village.id):
+                name, pinned_group = pinned_heads[village.id].pop(0)
+                group = pinned_group - 1 if pinned_group else group
             yield (
-                household_id, f"{prefix}{serial:06d}", surname + given, village.id, transformer.id,
+                household_id, f"{prefix}{serial:06d}", name, village.id, transformer.id,
                 line_first + randrange(line_count), phase,
-                f"{town}{village.name}{group_names[randrange(village.groups)]}组{1 + randrange(120)}号",
+                f"{town}{village.name}{group_names[group]}组{1 + randrange(120)}号",
             )
         if serial > 999_999:
             raise ValueError("household account serials exhausted for a county")

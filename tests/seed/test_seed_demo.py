@@ -89,7 +89,7 @@ def test_the_territory_has_the_sizes_of_the_domain(demo_world):
         assert 1 <= grid.transformers.count() <= 30
     households_per_transformer = Counter(Household.objects.values_list("transformer_id", flat=True))
     assert len(households_per_transformer) == DEMO.transformers  # every district serves someone
-    assert min(households_per_transformer.values()) >= 10
+    assert min(households_per_transformer.values()) >= 20
     assert max(households_per_transformer.values()) <= 300
     lines_per_transformer = Counter(LVLine.objects.values_list("transformer_id", flat=True))
     assert len(lines_per_transformer) == DEMO.transformers
@@ -143,6 +143,15 @@ def test_it_reproduces_the_territory_of_the_sample_spreadsheets(demo_world):
     assert villages["411627108202"] == "后常营村"
     assert "小王庄村" not in villages.values()
     assert Village.objects.get(name="小王庄村").grid.code == "TK-WG-0202"
+    # The heads of household of the sample returning-resident list live where it says.
+    # (Namesakes elsewhere are fine: common names repeat in a county.)
+    assert Household.objects.filter(name="董华", village__name="朱口村", address__contains="朱口村一组").exists()
+    assert Household.objects.filter(name="常文", village__name="后常营村").exists()
+    assert Household.objects.filter(name="朱明兰", village__grid__code="TK-WG-0202").exists()
+    for (grid_code, village_name), heads in demo.PINNED_HOUSEHOLDS.items():
+        names = set(Household.objects.filter(village__grid__code=grid_code, village__name=village_name)
+                    .values_list("name", flat=True))
+        assert {name for name, _ in heads} <= names
 
 
 def test_assets_have_plausible_ratings_losses_years_and_ampacities(demo_world):

@@ -18,6 +18,7 @@ from typing import Any
 _BRACKETED = re.compile(r"\([^()]*\)|\[[^\[\]]*\]|【[^【】]*】|〔[^〔〕]*〕")
 _NOISE = re.compile(r"[\s_\-*:：·.。]+")
 TOTAL_WORDS = ("合计", "总计", "小计", "total")
+_TOTAL_INITIALS = frozenset("合总小TtＴｔ")
 HEADER_SCAN_ROWS = 20
 
 
@@ -43,9 +44,17 @@ def cell_text(value: Any) -> str:
 def is_total_row(row: Sequence[Any]) -> bool:
     """A final 合计/总计/小计 row: its first non-empty cell starts with one of those words."""
     for cell in row:
-        text = normalise_header(cell)
-        if text:
-            return text.startswith(TOTAL_WORDS)
+        if cell is None or cell == "":
+            continue
+        if type(cell) is not str:
+            return False
+        stripped = cell.lstrip()
+        if not stripped:
+            continue
+        # Cheap first-character test: almost every row is data, not a total.
+        if stripped[0] not in _TOTAL_INITIALS:
+            return False
+        return normalise_header(stripped).startswith(TOTAL_WORDS)
     return False
 
 

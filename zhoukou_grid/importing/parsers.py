@@ -60,7 +60,7 @@ def _as_text(value: Any) -> str:
 
 def text(max_length: int = 200) -> Callable[[Any], str]:
     def parse(value: Any) -> str:
-        result = unescape_formula(_as_text(value).strip())
+        result = unescape_formula((value if type(value) is str else _as_text(value)).strip())
         if len(result) > max_length:
             raise CellError(_("Too long: at most %(max)d characters.") % {"max": max_length})
         return result
@@ -76,9 +76,13 @@ def code(max_length: int = 32) -> Callable[[Any], str]:
             raise CellError(
                 _("This code was stored as a number and has lost digits. Format the column as text and type the code again.")
             )
-        result = unicodedata.normalize("NFKC", unescape_formula(_as_text(value))).strip()
-        result = re.sub(r"\s+", "", result)
-        if _SCIENTIFIC.match(result):
+        result = value if type(value) is str else _as_text(value)
+        if not result.isascii():
+            result = unicodedata.normalize("NFKC", result)
+        result = unescape_formula(result.strip())
+        if not result.isprintable() or " " in result:
+            result = "".join(result.split())
+        if ("e" in result or "E" in result) and _SCIENTIFIC.match(result):
             raise CellError(
                 _("This code was stored as a number in scientific notation (like 4.1E+09) and has lost digits. "
                   "Format the column as text and type the code again.")

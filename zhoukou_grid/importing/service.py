@@ -54,7 +54,7 @@ def job_record(job: ImportJob, result: ImportResult, *, status: str) -> None:
     job.errors = result.errors[:MAX_STORED_ERRORS]
     job.status = status
     job.progress = 100 if status == ImportJob.Status.DONE else job.progress
-    job.timings = {**(job.timings or {}), "seconds": result.seconds}
+    job.timings = {**(job.timings or {}), **result.timings, "seconds": result.seconds}
     if status in (ImportJob.Status.DONE, ImportJob.Status.REJECTED, ImportJob.Status.FAILED):
         job.finished_at = timezone.now()
     job.save()

@@ -407,3 +407,15 @@ def test_a_later_app_adds_its_demo_step_in_its_own_demo_module(monkeypatch):
     counts, transformers, _ = calls[0]
     assert counts["household"] == TINY.households and counts["users"] == len(demo.DEMO_USERS)
     assert transformers == TINY.transformers
+
+
+def test_seeded_rows_pass_model_validation(demo_world):
+    """COPY and bulk_create skip full_clean(): check that what they wrote would pass it."""
+    samples = [
+        *County.objects.all(), *Station.objects.all(), *Grid.objects.all(), *Village.objects.all(),
+        *Transformer.objects.all(), *LVLine.objects.all()[::7],
+        *Household.objects.all()[::97],
+    ]
+    assert len(samples) > 300
+    for obj in samples:
+        obj.full_clean()

@@ -109,3 +109,26 @@ def test_the_header_row_is_the_one_matching_most_known_headers():
 ])
 def test_total_rows_are_recognised(row, expected):
     assert is_total_row(row) is expected
+
+
+def test_a_damaged_xls_is_rejected_as_a_workbook_that_cannot_be_opened():
+    ole = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + os.urandom(4000)
+    with pytest.raises(SpreadsheetError) as error:
+        read_rows(ole, "old.xls")
+    assert "cannot be opened" in error.value.message
+
+
+def test_a_workbook_reads_from_its_first_visible_sheet():
+    import xlsxwriter
+
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    hidden = workbook.add_worksheet("lists")
+    hidden.write_row(0, 0, ["not", "this"])
+    sheet = workbook.add_worksheet("data")
+    for r, row in enumerate(ROWS):
+        sheet.write_row(r, 0, row)
+    sheet.activate()
+    hidden.hide()
+    workbook.close()
+    assert read_rows(buffer.getvalue()) == ROWS

@@ -419,3 +419,13 @@ def test_seeded_rows_pass_model_validation(demo_world):
     assert len(samples) > 300
     for obj in samples:
         obj.full_clean()
+
+
+def test_it_refuses_a_production_server_unless_forced(settings):
+    settings.DEBUG = False
+    settings.TESTING = False
+    with pytest.raises(CommandError, match="DEBUG is off"):
+        seed("--scale", "tiny")
+    assert not County.objects.exists()
+    seed("--scale", "tiny", "--force")
+    assert table_counts() == TINY.expected_counts()

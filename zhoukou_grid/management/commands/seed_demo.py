@@ -6,6 +6,7 @@ import json
 import time
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
@@ -32,10 +33,16 @@ class Command(BaseCommand):
                           help="wipe the territory, network and household tables (and every row referring to "
                                "them, role assignments included) and seed again")
         parser.add_argument("--stats-json", type=Path, help="also write the per-step figures to this JSON file")
+        parser.add_argument("--force", action="store_true",
+                            help="seed even though DEBUG is off (benchmarks); the demo passwords are public")
 
     def handle(self, *args, scale: str, seed: int, if_empty: bool, reset: bool, stats_json: Path | None,
-               verbosity: int = 1, **options):
+               force: bool = False, verbosity: int = 1, **options):
         chosen = SCALES[scale]
+        if not (settings.DEBUG or getattr(settings, "TESTING", False) or force):
+            # A superuser with a published password must not appear on a production server.
+            raise CommandError("DEBUG is off: this looks like a production server, and the demo logins have "
+                               "public passwords. Run with DEBUG=1, or add --force for a benchmark database.")
         if has_seeded_data():
             if if_empty:
                 self.stdout.write("The database already holds territory data: nothing seeded.")

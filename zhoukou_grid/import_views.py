@@ -136,7 +136,8 @@ def preview(request, job_id):
         "counts": {k: counts.get(k, 0) for k in ("new", "updated", "unchanged", "rejected")},
         "ignored_columns": counts.get("ignored_columns") or [],
         "errors": job.errors[:PREVIEW_ERROR_LIMIT],
-        "more_errors": max(0, len(job.errors) - PREVIEW_ERROR_LIMIT),
+        "more_errors": max(0, max(counts.get("errors_total") or 0, len(job.errors)) - min(len(job.errors),
+                                                                                         PREVIEW_ERROR_LIMIT)),
         "can_confirm": job_can_be_confirmed(job) and job.user_id == request.user.pk,
         "has_error_rows": any(e.get("row") for e in job.errors),
     })

@@ -43,11 +43,16 @@ class StationKind(ImportKind):
     )
 
     def resolve(self, ctx: ImportContext, rows: list[ParsedRow]) -> None:
-        found = resolve_codes(ctx, County, "code", (row.values["county_code"] for row in rows))
+        found = resolve_codes(ctx, County, "code", (row.values["county_code"] for row in rows), ("name",))
         may_create = ctx.has_perm("zhoukou_grid.add_county")
         for row in rows:
             hit = found.get(row.values["county_code"])
-            if hit is not None:
+            if hit is not None and hit[1] != row.values["county_name"]:
+                # A wrong name usually means a wrong code: say so rather than guess.
+                row.add_error("county_name", _(
+                    "The county with this code is called %(name)s. Correct the county name or the county code.")
+                    % {"name": hit[1]})
+            elif hit is not None:
                 row.resolved["county_id"] = hit[0]
             elif may_create:
                 # A county the company admin is creating with this import: written first.

@@ -204,3 +204,14 @@ def test_an_xlsx_export_needs_out_and_an_unknown_kind_exits_2(county_admin):
     assert command("export_data", "households", "--format", "xlsx")[0] == 2
     code, _out, err = command("export_data", "nosuchkind")
     assert code == 2 and "Unknown kind" in err
+
+
+def test_a_county_name_that_does_not_match_its_code_is_rejected(tmp_path, company_admin, world):
+    path = write(tmp_path, "s.xlsx", xlsx_bytes([["县区编码", "县区名称", "供电所编码", "供电所名称"],
+                                                  ["411601", "周口乙县", "JA-GDS-09", "甲九所"]]))
+    code, out, _err = command("import_data", "stations", path, "--json")
+    error = json.loads(out)["errors"][0]
+    assert code == 1
+    assert (error["row"], error["column"], error["value"]) == (2, "县区名称", "周口乙县")
+    assert "周口甲县" in error["message"]
+    assert not Station.objects.filter(code="JA-GDS-09").exists()

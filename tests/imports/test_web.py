@@ -178,3 +178,18 @@ def test_exports_download_scoped_and_filtered(client, station_staff, world, fmt)
     text = b"".join(filtered.streaming_content).decode("utf-8-sig")
     assert world.grids["a2"].village.code in text and world.grids["a1"].village.code not in text
     assert AuditLog.objects.filter(action="export", user=station_staff).count() == 2
+
+
+def test_the_error_workbook_lists_every_rejected_row_beyond_the_stored_errors(client, county_admin, monkeypatch):
+    from zhoukou_grid.importing import service
+
+    monkeypatch.setattr(service, "MAX_STORED_ERRORS", 2)
+    client.force_login(county_admin)
+    rows = [VILLAGE_HEADER] + [["NOPE", f"4116010000{n:02d}", f"村{n}"] for n in range(5)]
+    response = upload(client, rows)
+    job = ImportJob.objects.get()
+    assert len(job.errors) == 2 and job.counts["rejected"] == 5
+    assert "3 more errors are in the error workbook" in client.get(response.url).content.decode()
+    workbook = client.get(reverse("imports:errors", args=[job.pk]))
+    rows = CalamineWorkbook.from_filelike(io.BytesIO(workbook.content)).get_sheet_by_index(0).to_python()
+    assert [row[1] for row in rows[1:]] == [2.0, 3.0, 4.0, 5.0, 6.0]

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from zhoukou_grid.models import ImportJob, Role
 from zhoukou_grid.scoping import roles_of
 
-from .engine import ImportResult
+from .engine import ImportContext, ImportResult, run_import
 from .exporting import error_workbook_bytes
 from .reader import SpreadsheetError, read_rows
 from .service import import_file, job_record
@@ -101,6 +101,12 @@ def job_error_workbook(job: ImportJob) -> bytes | None:
     """The rejected rows of a job's file with their messages, rebuilt from the stored file."""
     if not job.errors or not job.file:
         return None
+    if (job.counts or {}).get("errors_truncated") and job.user is not None:
+        with job.file.open("rb") as handle:
+            data = handle.read()
+        result = run_import(get_kind(job.kind), data, file_name=job.file_name, ctx=ImportContext(user=job.user),
+                            dry_run=True)
+        return error_workbook_bytes(result.header_cells, result.rejected_rows)
     messages: dict[int, list[str]] = {}
     for error in job.errors:
         if error.get("row"):

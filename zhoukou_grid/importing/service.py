@@ -45,12 +45,15 @@ def import_file(
                       on_write=record)
 
 
+# Errors kept on a job for the preview; the error workbook of a job with more is rebuilt
+# by checking the stored file again.
 MAX_STORED_ERRORS = 5000
 
 
 def job_record(job: ImportJob, result: ImportResult, *, status: str) -> None:
     """Store a result on a job (counts, errors, ignored columns) and save it."""
-    job.counts = {**result.counts, "ignored_columns": result.ignored_columns, "header_row": result.header_row}
+    job.counts = {**result.counts, "ignored_columns": result.ignored_columns, "header_row": result.header_row,
+                  "errors_total": len(result.errors), "errors_truncated": len(result.errors) > MAX_STORED_ERRORS}
     job.errors = result.errors[:MAX_STORED_ERRORS]
     job.status = status
     job.progress = 100 if status == ImportJob.Status.DONE else job.progress

@@ -10,6 +10,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "zhoukou_grid.settings")
 app = Celery("zhoukou_grid")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Import jobs (zhoukou_grid/import_tasks.py) run on a worker once large files move there.
+app.autodiscover_tasks(related_name="import_tasks")
 
 # Each later feature adds its periodic task here.
 app.conf.beat_schedule = {

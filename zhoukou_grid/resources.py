@@ -193,7 +193,7 @@ class TransformerKind(ImportKind):
                export="p0_w", help=_lazy("No-load loss in W; may be empty."), example=240),
         Column("pk_w", "负载损耗(W)", synonyms=("负载损耗", "短路损耗"), parser=parsers.integer(0, 1000000), field="pk_w",
                export="pk_w", help=_lazy("Load loss in W; may be empty."), example=2600),
-        Column("year", "投运年份", synonyms=("投运年", "投运日期"), parser=parsers.integer(1950, 2100), field="year",
+        Column("year", "投运年份", synonyms=("投运年", "投运日期"), parser=parsers.year(1950, 2100), field="year",
                export="year", help=_lazy("Year the transformer went into service, e.g. 2015; may be empty."),
                example=2015),
         Column("tie_codes", "联络台区", synonyms=("联络台区编号",), parser=parsers.code_list(32), text=True, export="",

@@ -318,3 +318,35 @@ def test_the_number_of_queries_does_not_grow_with_the_rows(county_admin, world, 
         assert run("households", large, county_admin).counts["new"] == 297
     with django_assert_max_num_queries(12):
         assert run("households", large, county_admin).counts["unchanged"] == 300
+
+
+def test_numbers_with_their_unit_and_years_as_dates_are_accepted(county_admin):
+    import datetime
+
+    data = xlsx_bytes([TRANSFORMER_HEADER, ["TQ-U-1", "一", "JA-WG-01", "315kVA", "340 W", None, "2015年"],
+                       ["TQ-U-2", "二", "JA-WG-01", 400, None, None, "2016-06-01"],
+                       ["TQ-U-3", "三", "JA-WG-01", 400, None, None, "2017年6月1日"]])
+    result = run("transformers", data, county_admin)
+    assert result.errors == []
+    assert dict(Transformer.objects.filter(code__startswith="TQ-U").values_list("code", "year")) == {
+        "TQ-U-1": 2015, "TQ-U-2": 2016, "TQ-U-3": 2017}
+    assert Transformer.objects.get(code="TQ-U-1").p0_w == 340
+    from zhoukou_grid.importing.parsers import year
+    assert year()(datetime.date(2018, 3, 1)) == 2018
+
+
+def test_the_data_sheet_is_found_behind_a_notes_sheet(county_admin):
+    import io
+
+    import xlsxwriter
+
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    notes = workbook.add_worksheet("填表说明")
+    notes.write_row(0, 0, ["填表说明：村编码为12位数字"])
+    data = workbook.add_worksheet("村庄")
+    data.write_row(0, 0, VILLAGE_HEADER)
+    data.write_row(1, 0, ["JA-WG-01", "411601000001", "新一村"])
+    workbook.close()
+    result = run("villages", buffer.getvalue(), county_admin)
+    assert result.errors == [] and result.counts["new"] == 1

@@ -23,7 +23,7 @@ from zhoukou_grid.scoping import territory_of, territory_q, writable_for_user
 
 from .headers import HeaderMatch, cell_text, find_header, is_total_row
 from .parsers import CellError, is_empty
-from .reader import SpreadsheetError, read_rows, row_is_blank
+from .reader import SpreadsheetError, iter_sheets, row_is_blank
 from .spec import ImportKind
 
 BATCH_SIZE = 1000  # rows per upsert statement
@@ -203,9 +203,9 @@ def run_import(
         timings[name] = round(time.monotonic() - started - sum(timings.values()), 3)
 
     ctx = ctx or ImportContext()
-    rows = read_rows(data, file_name)
+    rows, header = best_sheet(kind, data, file_name)
     lap("read")
-    header = _find_header(kind, rows)
+    header = _check_header(kind, header)
     parsed = _parse_rows(kind, rows, header)
     lap("parse")
     if not parsed:
@@ -251,8 +251,23 @@ def run_import(
     return result
 
 
-def _find_header(kind: ImportKind, rows: list[list[Any]]) -> HeaderMatch:
-    header = find_header(rows, kind.header_lookup())
+def best_sheet(kind: ImportKind, data: bytes, file_name: str) -> tuple[list[list[Any]], HeaderMatch | None]:
+    """The first sheet whose header has every required column; failing that, the sheet
+    whose header matches the most columns (a cover or notes sheet often comes first)."""
+    lookup = kind.header_lookup()
+    required = {c.key for c in kind.columns if c.required}
+    best: tuple[list[list[Any]], HeaderMatch | None] | None = None
+    for rows in iter_sheets(data, file_name):
+        header = find_header(rows, lookup)
+        if header is not None and required <= set(header.columns):
+            return rows, header
+        if best is None or (header is not None and (best[1] is None or len(header.columns) > len(best[1].columns))):
+            best = (rows, header)
+    assert best is not None  # iter_sheets yields at least one sheet or raises
+    return best
+
+
+def _check_header(kind: ImportKind, header: HeaderMatch | None) -> HeaderMatch:
     required = [c for c in kind.columns if c.required]
     if header is None:
         examples = "、".join(c.header for c in required[:3]) or "、".join(c.header for c in kind.columns[:3])

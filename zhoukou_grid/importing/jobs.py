@@ -12,9 +12,9 @@ from django.utils.translation import gettext as _
 from zhoukou_grid.models import ImportJob, Role
 from zhoukou_grid.scoping import roles_of
 
-from .engine import ImportContext, ImportResult, run_import
+from .engine import ImportContext, ImportResult, best_sheet, run_import
 from .exporting import error_workbook_bytes
-from .reader import SpreadsheetError, read_rows
+from .reader import SpreadsheetError
 from .service import import_file, job_record
 from .spec import ImportKind, get_kind
 
@@ -115,7 +115,7 @@ def job_error_workbook(job: ImportJob) -> bytes | None:
     if not messages:
         return None
     with job.file.open("rb") as handle:
-        rows = read_rows(handle.read(), job.file_name)
+        rows, _header = best_sheet(get_kind(job.kind), handle.read(), job.file_name)
     header_row = int((job.counts or {}).get("header_row") or 1)
     header = rows[header_row - 1] if 0 < header_row <= len(rows) else []
     rejected = [(number, rows[number - 1] if number <= len(rows) else [], texts)

@@ -111,8 +111,12 @@ def digits(min_digits: int, max_digits: int) -> Callable[[Any], str]:
     return parse
 
 
+# A unit typed after the number ("200kVA", "850米"): the header already says the unit.
+_TRAILING_UNIT = re.compile(r"^([+-]?[\d.]+)\s*(kva|kw|w|a|m|mm2|mm²|千伏安|千瓦|瓦|安|米|年)$", re.IGNORECASE)
+
+
 def integer(min_value: int | None = None, max_value: int | None = None) -> Callable[[Any], int]:
-    """A whole number: 200, 200.0, "200", "２００" and "1,000" are accepted."""
+    """A whole number: 200, 200.0, "200", "２００", "1,000" and "200kVA" are accepted."""
 
     def parse(value: Any) -> int:
         if isinstance(value, bool):
@@ -125,6 +129,9 @@ def integer(min_value: int | None = None, max_value: int | None = None) -> Calla
             number = int(value)
         else:
             raw = unicodedata.normalize("NFKC", str(value)).strip().replace(",", "").replace(" ", "")
+            unit = _TRAILING_UNIT.match(raw)
+            if unit:
+                raw = unit.group(1)
             try:
                 as_float = float(raw)
             except ValueError:
@@ -163,5 +170,22 @@ def code_list(max_length: int = 32) -> Callable[[Any], tuple[str, ...]]:
         raw = unicodedata.normalize("NFKC", unescape_formula(_as_text(value)))
         parts = [one(part) for part in _LIST_SEPARATORS.split(raw) if part.strip()]
         return tuple(sorted(set(parts)))
+
+    return parse
+
+
+def year(min_value: int = 1950, max_value: int = 2100) -> Callable[[Any], int]:
+    """A year: 2015, "2015年", or a date cell or text (2015-06-01, 2015/6/1) of which the year is kept."""
+    whole = integer(min_value, max_value)
+
+    def parse(value: Any) -> int:
+        if isinstance(value, datetime.date):
+            value = value.year
+        elif isinstance(value, str):
+            match = re.match(r"^\s*(\d{4})\s*(?:[-/.年]\s*\d{1,2}(?:\s*[-/.月]\s*\d{1,2}\s*日?)?|年)?\s*$",
+                             unicodedata.normalize("NFKC", value))
+            if match:
+                value = match.group(1)
+        return whole(value)
 
     return parse

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -47,24 +48,41 @@ def _not_a_spreadsheet() -> SpreadsheetError:
     )
 
 
+def _empty() -> SpreadsheetError:
+    return SpreadsheetError(_("The file is empty. Fill in the header row and at least one data row."))
+
+
 def read_rows(data: bytes, filename: str = "") -> list[Row]:
-    """All rows of the first visible sheet (or of the CSV), as lists of cell values.
+    """All rows of the first visible sheet with data (or of the CSV), as lists of cells.
 
     Cells are str, float, int, bool, date/datetime or "" for empty; row i of the result
     is row i+1 as Excel shows it.
     """
+    return next(iter_sheets(data, filename))
+
+
+def iter_sheets(data: bytes, filename: str = "") -> Iterator[list[Row]]:
+    """The rows of each visible sheet that holds data, read one sheet at a time (a CSV
+    is one sheet). Raises SpreadsheetError before yielding if the file is unusable."""
     if not data or not data.strip():
-        raise SpreadsheetError(_("The file is empty. Fill in the header row and at least one data row."))
-    if data.startswith(ZIP_MAGIC):
-        return _read_workbook(data)
-    if data.startswith(OLE_MAGIC):
-        return _read_workbook(data)
+        raise _empty()
+    if data.startswith((ZIP_MAGIC, OLE_MAGIC)):
+        return _iter_workbook(data)
     if data.startswith(OTHER_MAGICS):
         raise _not_a_spreadsheet()
-    return _read_csv(data)
+    return iter([_read_csv(data)])
 
 
-def _read_workbook(data: bytes) -> list[Row]:
+def _damaged(exc: Exception) -> SpreadsheetError:
+    if "Password" in type(exc).__name__:
+        return SpreadsheetError(_("The workbook is protected by a password. Remove the password and upload it again."))
+    return SpreadsheetError(
+        _("The workbook cannot be opened: it is damaged or not an Excel file. Open it in Excel or WPS, "
+          "save it again as .xlsx and upload it again.")
+    )
+
+
+def _iter_workbook(data: bytes) -> Iterator[list[Row]]:
     from python_calamine import CalamineWorkbook
 
     try:
@@ -72,23 +90,27 @@ def _read_workbook(data: bytes) -> list[Row]:
         visible = [
             index for index, meta in enumerate(workbook.sheets_metadata) if str(meta.visible).endswith("Visible")
         ]
-        if not visible:
-            raise _not_a_spreadsheet()
-        sheet = workbook.get_sheet_by_index(visible[0])
-        rows = sheet.to_python(skip_empty_area=False)
-    except SpreadsheetError:
-        raise
     except Exception as exc:  # noqa: BLE001 - calamine raises many types for damaged files
-        name = type(exc).__name__
-        if "Password" in name:
-            raise SpreadsheetError(_("The workbook is protected by a password. Remove the password and upload it again."))
-        raise SpreadsheetError(
-            _("The workbook cannot be opened: it is damaged or not an Excel file. Open it in Excel or WPS, "
-              "save it again as .xlsx and upload it again.")
-        )
-    if not any(_row_has_data(row) for row in rows):
-        raise SpreadsheetError(_("The file is empty. Fill in the header row and at least one data row."))
-    return [list(row) for row in rows]
+        raise _damaged(exc) from None
+    if not visible:
+        raise _not_a_spreadsheet()
+
+    def sheets() -> Iterator[list[Row]]:
+        found = False
+        for index in visible:
+            try:
+                rows = workbook.get_sheet_by_index(index).to_python(skip_empty_area=False)
+            except Exception as exc:  # noqa: BLE001
+                raise _damaged(exc) from None
+            if any(_row_has_data(row) for row in rows):
+                found = True
+                yield [list(row) for row in rows]
+        if not found:
+            raise _empty()
+
+    iterator = sheets()
+    first = next(iterator)  # so that an unusable workbook fails here, not at the first use
+    return itertools.chain([first], iterator)
 
 
 def _decode(data: bytes) -> str:
@@ -136,7 +158,7 @@ def _read_csv(data: bytes) -> list[Row]:
     except csv.Error:
         raise _not_a_spreadsheet()
     if not any(_row_has_data(row) for row in rows):
-        raise SpreadsheetError(_("The file is empty. Fill in the header row and at least one data row."))
+        raise _empty()
     return rows
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from zhoukou_grid.models import Village
+from zhoukou_grid.scoping import for_user, territory_of
 from zhoukou_grid.views import Field, ScopedDetailView, ScopedListView, household_columns
 
 from .filters import HouseholdFilterSet
@@ -21,6 +23,16 @@ class HouseholdListView(ScopedListView):
 
     def get_columns(self):
         return household_columns()
+
+    def base_queryset(self):
+        queryset = for_user(self.request.user, Household)
+        if territory_of(self.request.user).everything:
+            return queryset
+        # The same rows, plus the user's village ids as a literal list: without it
+        # PostgreSQL walked the account-number index through all 1.5 M households to fill
+        # a grid manager's first page (0.5 s); with it, 13 ms.
+        village_ids = list(for_user(self.request.user, Village).values_list("pk", flat=True))
+        return queryset.filter(village_id__in=village_ids)
 
 
 class HouseholdDetailView(ScopedDetailView):

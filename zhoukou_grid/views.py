@@ -71,6 +71,36 @@ class Section:
     more_url: str | None = None
 
 
+# --- Counting children -----------------------------------------------------------------
+
+# How each model reaches its grid; every model below a grid is scoped through it.
+_GRID_PATHS = {Grid: "pk", Village: "grid_id", Transformer: "grid_id", LVLine: "transformer__grid_id",
+               Household: "village__grid_id"}
+
+
+def countable(user, model):
+    """The user's rows of `model`, shaped for counting the children of each listed row.
+
+    The same rows as `for_user(user, model)`, restricted by the list of grid ids from
+    `for_user(user, Grid)`, because every model below a grid is scoped through its grid.
+    The difference is the plan: as a correlated COUNT per row, for_user's join chain
+    (household → village → grid → station → county) made PostgreSQL walk every village of
+    the county for each transformer (29 s to sort a county's 6,000 transformers by
+    households, 1.5 M households in all); the grid-id list makes it one short index probe.
+    """
+    path = _GRID_PATHS.get(model)
+    if path is None:
+        return for_user(user, model)
+    territory = territory_of(user)
+    if territory.everything:
+        return model._default_manager.all()
+    grid_ids = getattr(user, "_zg_visible_grid_ids", None)
+    if grid_ids is None:
+        grid_ids = list(for_user(user, Grid).values_list("pk", flat=True))
+        user._zg_visible_grid_ids = grid_ids
+    return model._default_manager.filter(**{f"{path}__in": grid_ids})
+
+
 # --- Home -----------------------------------------------------------------------------
 
 
@@ -90,12 +120,12 @@ def territory_counts(user) -> dict[str, int]:
 
 def _breakdown(user, role):
     """The next level down the user's territory, each row with its own counts."""
-    households = for_user(user, Household)
-    transformers = for_user(user, Transformer)
+    households = countable(user, Household)
+    transformers = countable(user, Transformer)
     if role == Role.GRID_MANAGER:
         rows = (
             transformers.select_related("grid")
-            .annotate(household_count=count_of(households, "transformer"), line_count=count_of(for_user(user, LVLine), "transformer"))
+            .annotate(household_count=count_of(households, "transformer"), line_count=count_of(countable(user, LVLine), "transformer"))
             .order_by("grid__code", "code")[:CHILD_ROWS]
         )
         columns = [
@@ -112,7 +142,7 @@ def _breakdown(user, role):
             for_user(user, Grid)
             .select_related("station", "manager")
             .annotate(
-                village_count=count_of(for_user(user, Village), "grid"),
+                village_count=count_of(countable(user, Village), "grid"),
                 transformer_count=count_of(transformers, "grid"),
                 household_count=count_of(households, "village__grid"),
                 kva=sum_of(transformers, "grid", "rated_kva"),
@@ -133,7 +163,7 @@ def _breakdown(user, role):
             for_user(user, Station, include_context=False)
             .select_related("county")
             .annotate(
-                grid_count=count_of(for_user(user, Grid), "station"),
+                grid_count=count_of(countable(user, Grid), "station"),
                 transformer_count=count_of(transformers, "grid__station"),
                 household_count=count_of(households, "village__grid__station"),
                 kva=sum_of(transformers, "grid__station", "rated_kva"),
@@ -152,7 +182,7 @@ def _breakdown(user, role):
         rows = (
             for_user(user, County)
             .annotate(
-                station_count=count_of(for_user(user, Station), "county"),
+                station_count=count_of(countable(user, Station), "county"),
                 transformer_count=count_of(transformers, "grid__station__county"),
                 household_count=count_of(households, "village__grid__station__county"),
                 kva=sum_of(transformers, "grid__station__county", "rated_kva"),
@@ -226,8 +256,11 @@ class ScopedListView(ScopedPermissionMixin, ListView):
     def annotate(self, queryset):
         return queryset
 
+    def base_queryset(self):
+        return for_user(self.request.user, self.model)
+
     def get_queryset(self):
-        queryset = self.annotate(for_user(self.request.user, self.model).select_related(*self.select_related))
+        queryset = self.annotate(self.base_queryset().select_related(*self.select_related))
         self.filterset = self.filterset_class(self.request.GET or None, queryset=queryset, request=self.request)
         self.limit_choice_widgets(self.filterset.form)
         self.active_sort, order_by = resolve_sort(self.get_columns(), self.request.GET.get("sort"), self.default_sort)
@@ -391,7 +424,7 @@ class CountyListView(ScopedListView):
         ]
 
     def annotate(self, queryset):
-        return queryset.annotate(station_count=count_of(for_user(self.request.user, Station), "county"))
+        return queryset.annotate(station_count=count_of(countable(self.request.user, Station), "county"))
 
 
 class CountyDetailView(ScopedDetailView):
@@ -405,7 +438,7 @@ class CountyDetailView(ScopedDetailView):
         user = self.request.user
         stations = (
             for_user(user, Station).filter(county=obj).select_related("county")
-            .annotate(grid_count=count_of(for_user(user, Grid), "station")).order_by("code")
+            .annotate(grid_count=count_of(countable(user, Grid), "station")).order_by("code")
         )
         return [
             self.section(_("Power supply stations"), station_columns(user), stations,
@@ -423,7 +456,7 @@ class StationListView(ScopedListView):
         return station_columns(self.request.user)
 
     def annotate(self, queryset):
-        return queryset.annotate(grid_count=count_of(for_user(self.request.user, Grid), "station"))
+        return queryset.annotate(grid_count=count_of(countable(self.request.user, Grid), "station"))
 
 
 class StationDetailView(ScopedDetailView):
@@ -442,7 +475,7 @@ class StationDetailView(ScopedDetailView):
         user = self.request.user
         grids = (
             for_user(user, Grid).filter(station=obj).select_related("station", "manager")
-            .annotate(transformer_count=count_of(for_user(user, Transformer), "grid")).order_by("code")
+            .annotate(transformer_count=count_of(countable(user, Transformer), "grid")).order_by("code")
         )
         return [self.section(_("Grids"), grid_columns(), grids, _list_url("portal:grid_list", station=obj.pk))]
 
@@ -457,7 +490,7 @@ class GridListView(ScopedListView):
         return grid_columns()
 
     def annotate(self, queryset):
-        return queryset.annotate(transformer_count=count_of(for_user(self.request.user, Transformer), "grid"))
+        return queryset.annotate(transformer_count=count_of(countable(self.request.user, Transformer), "grid"))
 
 
 class GridDetailView(ScopedDetailView):
@@ -478,11 +511,11 @@ class GridDetailView(ScopedDetailView):
         user = self.request.user
         villages = (
             for_user(user, Village).filter(grid=obj).select_related("grid__station")
-            .annotate(household_count=count_of(for_user(user, Household), "village")).order_by("code")
+            .annotate(household_count=count_of(countable(user, Household), "village")).order_by("code")
         )
         transformers = (
             for_user(user, Transformer).filter(grid=obj).select_related("grid__station")
-            .annotate(household_count=count_of(for_user(user, Household), "transformer")).order_by("code")
+            .annotate(household_count=count_of(countable(user, Household), "transformer")).order_by("code")
         )
         return [
             self.section(_("Villages"), village_columns(), villages, _list_url("portal:village_list", grid=obj.pk)),
@@ -501,7 +534,7 @@ class VillageListView(ScopedListView):
         return village_columns()
 
     def annotate(self, queryset):
-        return queryset.annotate(household_count=count_of(for_user(self.request.user, Household), "village"))
+        return queryset.annotate(household_count=count_of(countable(self.request.user, Household), "village"))
 
 
 class VillageDetailView(ScopedDetailView):
@@ -536,7 +569,7 @@ class TransformerListView(ScopedListView):
         return transformer_columns()
 
     def annotate(self, queryset):
-        return queryset.annotate(household_count=count_of(for_user(self.request.user, Household), "transformer"))
+        return queryset.annotate(household_count=count_of(countable(self.request.user, Household), "transformer"))
 
 
 class TransformerDetailView(ScopedDetailView):
@@ -565,11 +598,11 @@ class TransformerDetailView(ScopedDetailView):
         user = self.request.user
         lines = (
             for_user(user, LVLine).filter(transformer=obj).select_related("transformer")
-            .annotate(household_count=count_of(for_user(user, Household), "line")).order_by("code")
+            .annotate(household_count=count_of(countable(user, Household), "line")).order_by("code")
         )
         ties = (
             for_user(user, Transformer).filter(ties=obj).select_related("grid__station")
-            .annotate(household_count=count_of(for_user(user, Household), "transformer")).order_by("code")
+            .annotate(household_count=count_of(countable(user, Household), "transformer")).order_by("code")
         )
         return [
             self.section(_("LV lines"), lvline_columns(), lines, _list_url("portal:lvline_list", transformer=obj.pk)),
@@ -588,7 +621,7 @@ class LVLineListView(ScopedListView):
         return lvline_columns()
 
     def annotate(self, queryset):
-        return queryset.annotate(household_count=count_of(for_user(self.request.user, Household), "line"))
+        return queryset.annotate(household_count=count_of(countable(self.request.user, Household), "line"))
 
 
 class LVLineDetailView(ScopedDetailView):

@@ -368,3 +368,16 @@ def test_chinese_names_are_shown_family_name_first(client, grid_manager):
     grid_manager.save()
     body = text(login(client, grid_manager).get(reverse("home")))
     assert "王建国" in body and "建国 王" not in body
+
+
+def test_the_counting_querysets_hold_the_same_rows_as_for_user(personas, world):
+    from customers.models import Household as HouseholdModel
+    from zhoukou_grid.models import LVLine, Village
+    from zhoukou_grid.scoping import for_user
+    from zhoukou_grid.views import countable
+
+    # A household hanging on a transformer of another grid is scoped by its village.
+    HouseholdFactory(village=world.grids["a2"].village, transformer=world.grids["a1"].transformer)
+    for user in vars(personas).values():
+        for model in (Grid, Village, Transformer, LVLine, HouseholdModel):
+            assert set(countable(user, model)) == set(for_user(user, model)), (user.username, model.__name__)

@@ -593,6 +593,18 @@ def generate_households(ctx: SeedContext, rng: random.Random, scale: Scale) -> I
         serial_by_county[county.id] = serial
 
 
+def person_name(rng: random.Random) -> str:
+    """A common Chinese name: a frequent surname and one or two given-name characters."""
+    surname = _pick_weighted(rng, SURNAME_VALUES, SURNAME_CUM)
+    given_length = 2 if rng.random() < 0.7 else 1
+    return surname + "".join(rng.choice(GIVEN_NAME_CHARS) for _ in range(given_length))
+
+
+def grid_manager_accounts(ctx: SeedContext, rng: random.Random) -> list[tuple[int, str, str]]:
+    """(grid id, username, name) of one grid manager (网格经理) per grid: gm_tk-wg-0101."""
+    return [(grid.id, f"gm_{grid.code.lower()}", person_name(rng)) for grid in ctx.grids.values()]
+
+
 TABLE_STEPS: tuple[TableStep, ...] = (
     TableStep("county", "zhoukou_grid.County", ("id", "code", "name"), generate_counties),
     TableStep("station", "zhoukou_grid.Station", ("id", "county_id", "code", "name"), generate_stations),

@@ -33,7 +33,7 @@ from django.core.management.color import no_style
 from django.db import connection, models, transaction
 from django.db.models import Max
 
-from .demo import DEMO_USERS, TABLE_STEPS, DemoUser, Scale, SeedContext, TableStep
+from .demo import DEMO_USERS, TABLE_STEPS, DemoUser, Scale, SeedContext, TableStep, grid_manager_accounts
 from .models import County, Grid, Role, RoleAssignment, Station
 
 ProgressCallback = Callable[[str], None]
@@ -162,7 +162,40 @@ def create_demo_users(ctx: SeedContext, rng: random.Random, scale: Scale) -> int
     return len(DEMO_USERS)
 
 
-SEED_STEPS: list[TableStep | DbStep] = [*TABLE_STEPS, DbStep("users", create_demo_users)]
+def create_grid_managers(ctx: SeedContext, rng: random.Random, scale: Scale) -> int:
+    """A manager for every grid the demo users left without one. They have no password
+    (an admin sets one); they make the grid lists and service cards look like the real thing."""
+    user_model = get_user_model()
+    managed = set(Grid.objects.filter(pk__in=list(ctx.grids), manager__isnull=False).values_list("pk", flat=True))
+    accounts = [a for a in grid_manager_accounts(ctx, rng) if a[0] not in managed]
+    if not accounts:
+        return 0
+    users = []
+    for _, username, name in accounts:
+        user = user_model(username=username, first_name=name)
+        user.set_unusable_password()
+        users.append(user)
+    user_model.objects.bulk_create(
+        users, batch_size=1000, update_conflicts=True, unique_fields=["username"], update_fields=["first_name"]
+    )
+    user_ids = dict(user_model.objects.filter(username__in=[u.username for u in users]).values_list("username", "pk"))
+    RoleAssignment.objects.bulk_create(
+        [RoleAssignment(user_id=user_ids[username], role=Role.GRID_MANAGER, grid_id=grid_id)
+         for grid_id, username, _ in accounts],
+        batch_size=1000,
+    )
+    Grid.objects.bulk_update(
+        [Grid(pk=grid_id, manager_id=user_ids[username]) for grid_id, username, _ in accounts],
+        ["manager"], batch_size=1000,
+    )
+    return len(accounts)
+
+
+SEED_STEPS: list[TableStep | DbStep] = [
+    *TABLE_STEPS,
+    DbStep("users", create_demo_users),
+    DbStep("grid_managers", create_grid_managers),
+]
 
 
 def _project_apps() -> list[str]:

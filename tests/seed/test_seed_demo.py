@@ -25,6 +25,8 @@ pytestmark = pytest.mark.django_db
 
 DEMO = demo.SCALES["demo"]
 TINY = demo.SCALES["tiny"]
+# Demo logins above grid level; every grid has one grid manager (a demo login or not).
+NON_GRID_DEMO_USERS = sum(1 for u in demo.DEMO_USERS if u.role != Role.GRID_MANAGER)
 
 
 def seed(*args: str) -> str:
@@ -241,6 +243,18 @@ def test_demo_users_hold_their_roles_and_can_log_in(demo_world, client):
     assert response.status_code == 200 and "_auth_user_id" not in client.session
 
 
+def test_every_grid_has_one_manager_and_only_demo_logins_have_a_password(demo_world):
+    assert not Grid.objects.filter(manager__isnull=True).exists()
+    managers = RoleAssignment.objects.filter(role=Role.GRID_MANAGER).select_related("user", "grid")
+    assert sorted(a.grid.code for a in managers) == sorted(Grid.objects.values_list("code", flat=True))
+    for assignment in managers:
+        assert assignment.grid.manager == assignment.user
+        assert assignment.user.first_name  # a name for the grid list and the service cards
+        is_demo_login = assignment.user.username in {u.username for u in demo.DEMO_USERS}
+        assert assignment.user.has_usable_password() == is_demo_login
+    assert Grid.objects.get(code="TK-WG-0101").manager.username == "gm_tk-wg-0101"
+
+
 def test_if_empty_does_not_seed_twice_and_prints_the_logins(demo_world):
     before = data_digest()
     output = seed("--scale", "demo", "--if-empty")
@@ -248,7 +262,7 @@ def test_if_empty_does_not_seed_twice_and_prints_the_logins(demo_world):
     assert "grid_manager" in output and "朱口一网格 (TK-WG-0201)" in output
     assert table_counts() == DEMO.expected_counts()
     assert data_digest() == before
-    assert RoleAssignment.objects.count() == len(demo.DEMO_USERS)
+    assert RoleAssignment.objects.count() == NON_GRID_DEMO_USERS + DEMO.grids
 
 
 def test_it_refuses_to_seed_over_existing_data(demo_world):
@@ -278,7 +292,8 @@ def test_reset_replaces_the_data_and_keeps_the_sequences_usable(demo_world):
     seed("--scale", "tiny", "--reset")
     assert table_counts() == TINY.expected_counts()
     # Rows referring to the old territory went with it; users stay.
-    assert RoleAssignment.objects.count() == len(demo.DEMO_USERS)
+    assert RoleAssignment.objects.count() == NON_GRID_DEMO_USERS + TINY.grids
+    assert not RoleAssignment.objects.filter(user__username="someone").exists()
     assert get_user_model().objects.filter(username="someone").exists()
     # New rows written through the ORM get fresh ids after ids were assigned by the seeder.
     station = Station.objects.create(county=County.objects.first(), code="TK-GDS-99", name="新供电所")
@@ -313,7 +328,9 @@ def test_the_tiny_scale_runs_the_city_code_path_in_many_batches(monkeypatch):
         range(some.first_household_id, some.first_household_id + some.household_count)
     )
     if connection.vendor == "postgresql":
-        assert sum(copies) == sum(s.rows for s in stats if s.name != "users")
+        orm_steps = {s.name for s in seeding.SEED_STEPS if isinstance(s, seeding.DbStep)}
+        assert orm_steps == {"users", "grid_managers"}
+        assert sum(copies) == sum(s.rows for s in stats if s.name not in orm_steps)
         assert max(copies) == TINY.batch_size and len(copies) > TINY.households // TINY.batch_size
     else:
         assert copies == []
@@ -400,7 +417,7 @@ def test_a_later_app_adds_its_demo_step_in_its_own_demo_module(monkeypatch):
     fake = types.ModuleType("customers.demo")
     fake.SEED_STEPS = [seeding.DbStep("returning_residents", later_step)]
     monkeypatch.setitem(sys.modules, "customers.demo", fake)
-    assert [s.name for s in seeding.seed_steps()][-2:] == ["users", "returning_residents"]
+    assert [s.name for s in seeding.seed_steps()][-3:] == ["users", "grid_managers", "returning_residents"]
     seed("--scale", "tiny", "--seed", "4")
     seed("--scale", "tiny", "--seed", "4", "--reset")
     assert len(calls) == 2 and calls[0] == calls[1]  # runs last, sees everything, same rng

@@ -294,6 +294,12 @@ class ScopedListView(ScopedPermissionMixin, ListView):
             filters_active=filters_active,
             search_value=self.request.GET.get("q", ""),
             search_hint=self.search_hint,
+            # Phones show rows as cards without headers: sorting is also offered as a choice.
+            sort_options=[
+                (f"{prefix}{column.key}", f"{column.header} {arrow}")
+                for column in self.get_columns() if column.sort
+                for prefix, arrow in (("", "↑"), ("-", "↓"))
+            ],
             active_sort=self.active_sort,
             import_kind=self.import_kind,
             can_import=bool(self.import_kind) and user.has_perm("zhoukou_grid.add_importjob"),

@@ -35,7 +35,7 @@ def test_home_and_lists_are_chinese_by_default(client, grid_manager):
     listing = client.get(reverse("portal:transformer_list")).content.decode()
     for chinese in ["台区编号", "额定容量", "搜索", "筛选"]:
         assert chinese in listing, chinese
-    for english in ["Transformer code", "Search", "Filters", "Rated capacity", "Export"]:
+    for english in ["Transformer code", "Search", "Filters", "Sort by", "Rated capacity", "Export"]:
         assert english not in listing, english
 
 

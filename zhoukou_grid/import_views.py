@@ -32,7 +32,7 @@ from .importing.jobs import (
     jobs_visible_to,
 )
 from .importing.service import export_audit
-from .importing.spec import ImportKind, get_kind, kinds_for
+from .importing.spec import ImportKind, all_kinds, get_kind, kinds_for
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PREVIEW_ERROR_LIMIT = 500
@@ -81,6 +81,9 @@ def _job_or_404(user, job_id):
 def history(request):
     jobs = jobs_visible_to(request.user).defer("errors")
     page = Paginator(jobs, 50).get_page(request.GET.get("page"))
+    labels = {kind.name: kind.verbose_name for kind in all_kinds()}
+    for job in page.object_list:
+        job.kind_label = labels.get(job.kind, job.kind)
     return render(request, "imports/history.html", {
         "page_obj": page, "jobs": page.object_list, "can_import": bool(kinds_for(request.user)),
     })

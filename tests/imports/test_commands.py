@@ -215,3 +215,13 @@ def test_a_county_name_that_does_not_match_its_code_is_rejected(tmp_path, compan
     assert (error["row"], error["column"], error["value"]) == (2, "县区名称", "周口乙县")
     assert "周口甲县" in error["message"]
     assert not Station.objects.filter(code="JA-GDS-09").exists()
+
+
+def test_the_errors_file_is_written_even_without_rejected_rows(tmp_path, county_admin):
+    path = write(tmp_path, "v.xlsx", xlsx_bytes([VILLAGE_HEADER, ["JA-WG-01", "411601000001", "新一村"]]))
+    errors_out = tmp_path / "errors.xlsx"
+    errors_out.write_bytes(b"stale")
+    code, _out, _err = command("import_data", "villages", path, "--errors-out", str(errors_out), "--as", "county_admin")
+    assert code == 0
+    rows = CalamineWorkbook.from_path(str(errors_out)).get_sheet_by_index(0).to_python()
+    assert rows == [["Error", "Row in the file", *VILLAGE_HEADER]]

@@ -121,7 +121,8 @@ def test_a_job_is_visible_to_its_owner_and_company_admins_only(client, county_ad
     assert "村庄.xlsx" not in client.get(reverse("imports:history")).content.decode()
     client.force_login(company_admin)
     assert client.get(urls[0]).status_code == 200
-    assert "村庄.xlsx" in client.get(reverse("imports:history")).content.decode()
+    history = client.get(reverse("imports:history")).content.decode()
+    assert "村庄.xlsx" in history and "<td>Villages</td>" in history
     # Only the owner confirms.
     assert client.post(urls[0]).status_code == 403
     assert not Village.objects.filter(code="411601000001").exists()

@@ -64,7 +64,7 @@ class Command(BaseCommand):
                                  skip_invalid=options["skip_invalid"])
         except SpreadsheetError as error:
             self.fail(f"{path.name}: {error.message}", as_json, error.as_error())
-        if options["errors_out"] and result.rejected_rows:
+        if options["errors_out"]:  # written even when empty, so a script never reads a stale file
             Path(options["errors_out"]).write_bytes(error_workbook_bytes(result.header_cells, result.rejected_rows))
         if as_json:
             self.stdout.write(json.dumps({"ok": not result.errors, **result.summary()}, ensure_ascii=False))

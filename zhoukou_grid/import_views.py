@@ -180,7 +180,7 @@ def export(request, kind):
     if filterset_class and filters:
         filterset = filterset_class(request.GET, queryset=queryset, request=request)
         if filterset.is_valid():
-            queryset = filterset.qs.order_by(kind_obj.key_field)
+            queryset = filterset.qs.order_by(*kind_obj.unique_fields())
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     name = f"{kind_obj.name}_{stamp}.{fmt}"
     export_audit(user=request.user, kind=kind_obj, fmt=fmt, filters=filters)

@@ -230,7 +230,7 @@ class TransformerKind(ImportKind):
             for other in ties:
                 if other in desired:
                     desired[other].add(code)
-        existing_pks = [plan.existing[code]["pk"] for code in desired if code in plan.existing]
+        existing_pks = [current["pk"] for current in map(plan.current, plan.rows) if current]
         current: dict[str, set[str]] = defaultdict(set)
         through = Transformer.ties.through
         for batch in batched(existing_pks):

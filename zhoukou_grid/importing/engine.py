@@ -119,14 +119,19 @@ class ImportPlan:
     states: dict[int, str] = field(default_factory=dict)  # row number -> new/updated/unchanged
     existing: dict[Any, dict[str, Any]] = field(default_factory=dict)  # key -> current values (with pk)
 
-    def key_of(self, row: ParsedRow) -> Any:
-        return row.values[self.kind.key_column]
+    def db_key(self, row: ParsedRow) -> tuple:
+        """The row's key as stored in the database (a tuple, in `unique_fields()` order)."""
+        values = self.kind.key_values(row)
+        return tuple(values[name] for name in self.kind.unique_fields())
+
+    def current(self, row: ParsedRow) -> dict[str, Any] | None:
+        """The existing record of a row (pk, key and compared fields), None for a new one."""
+        return self.existing.get(self.db_key(row))
 
     def to_write(self) -> list[dict[str, Any]]:
         """Field values (by attname) of the new and changed rows, key included."""
-        key_field = self.kind.key_field
         return [
-            {key_field: self.key_of(row), **self.fields[row.number]}
+            {**self.kind.key_values(row), **self.fields[row.number]}
             for row in self.rows
             if self.states[row.number] != "unchanged"
         ]
@@ -330,7 +335,7 @@ def _parse_rows(kind: ImportKind, rows: list[list[Any]], header: HeaderMatch) ->
 def _check_duplicates(kind: ImportKind, rows: list[ParsedRow]) -> None:
     by_key: dict[Any, list[ParsedRow]] = defaultdict(list)
     for row in rows:
-        key = row.values.get(kind.key_column)
+        key = kind.row_key(row)
         if key not in (None, ""):
             by_key[key].append(row)
     for same in by_key.values():
@@ -378,20 +383,25 @@ def _resolve_lookups(kind: ImportKind, ctx: ImportContext, rows: list[ParsedRow]
 def _plan(kind: ImportKind, ctx: ImportContext, rows: list[ParsedRow], present: set[str]) -> ImportPlan:
     update_fields = kind.compare_fields(present)
     plan = ImportPlan(kind=kind, rows=rows, present=present, update_fields=update_fields)
-    key_field = kind.key_field
-    keys = [plan.key_of(row) for row in rows]
+    key_fields = kind.unique_fields()
+    keys = list(dict.fromkeys(plan.db_key(row) for row in rows))
     model = kind.model
     # Existing rows by key, each with whether the user may write it: one query per batch.
+    # A composite key is matched field by field (IN per field), then exactly in Python.
     territory = territory_q(model, territory_of(ctx.scope_user), include_context=False)
     writable = Value(True) if territory is None else ExpressionWrapper(territory, output_field=BooleanField())
+    wanted = set(keys)
     for batch in batched(keys):
-        for values in model._default_manager.filter(**{f"{key_field}__in": batch}).values(
-                "pk", key_field, *update_fields, _writable=writable).order_by():
-            plan.existing[values[key_field]] = values
+        lookup = {f"{name}__in": sorted({key[i] for key in batch}, key=str) for i, name in enumerate(key_fields)}
+        for values in model._default_manager.filter(**lookup).values(
+                "pk", *key_fields, *update_fields, _writable=writable).order_by():
+            key = tuple(values[name] for name in key_fields)
+            if key in wanted:
+                plan.existing[key] = values
     for row in rows:
         fields = kind.row_fields(row)
         plan.fields[row.number] = fields
-        current = plan.existing.get(plan.key_of(row))
+        current = plan.current(row)
         if current is None:
             plan.states[row.number] = "new"
         elif not current["_writable"]:
@@ -414,26 +424,28 @@ _PLAIN_TYPES = frozenset({
 })
 
 
-def upsert(model: type[Model], rows: list[dict[str, Any]], *, key_field: str, update_fields: list[str]) -> None:
+def upsert(model: type[Model], rows: list[dict[str, Any]], *, unique_fields: list[str],
+           update_fields: list[str]) -> None:
     """Insert new rows and update existing ones by key, in batches of multi-row
     `INSERT ... ON CONFLICT (key) DO UPDATE`. `rows` are dicts by attname; fields they
     lack take the model's defaults on insert and are left alone on update."""
     if not rows:
         return
     if connection.vendor == "postgresql":
-        _pg_upsert(model, rows, key_field=key_field, update_fields=update_fields)
+        _pg_upsert(model, rows, unique_fields=unique_fields, update_fields=update_fields)
         return
     objects = [model(**values) for values in rows]
     for batch in batched(objects, BATCH_SIZE):
         if update_fields:
             model._default_manager.bulk_create(
-                batch, update_conflicts=True, unique_fields=[key_field], update_fields=update_fields
+                batch, update_conflicts=True, unique_fields=unique_fields, update_fields=update_fields
             )
         else:
             model._default_manager.bulk_create(batch, ignore_conflicts=True)
 
 
-def _pg_upsert(model: type[Model], rows: list[dict[str, Any]], *, key_field: str, update_fields: list[str]) -> None:
+def _pg_upsert(model: type[Model], rows: list[dict[str, Any]], *, unique_fields: list[str],
+               update_fields: list[str]) -> None:
     """PostgreSQL: multi-row VALUES rendered by psycopg2 (like its execute_values), without
     building a model instance per row (Django's bulk_create spends most of its time there
     on 100,000 rows)."""
@@ -443,13 +455,13 @@ def _pg_upsert(model: type[Model], rows: list[dict[str, Any]], *, key_field: str
     fields = [f for f in opts.concrete_fields if not (auto and f is opts.pk)]
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)
-    key_column = quote(opts.get_field(key_field).column)
+    conflict = ", ".join(quote(opts.get_field(name).column) for name in unique_fields)
     updates = [opts.get_field(name).column for name in update_fields]
     if updates:
         action = "DO UPDATE SET " + ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in updates)
     else:
         action = "DO NOTHING"
-    sql = f"INSERT INTO {quote(opts.db_table)} ({columns}) VALUES %s ON CONFLICT ({key_column}) {action}"
+    sql = f"INSERT INTO {quote(opts.db_table)} ({columns}) VALUES %s ON CONFLICT ({conflict}) {action}"
     plain = [f.get_internal_type() in _PLAIN_TYPES for f in fields]
     absent = object()
 

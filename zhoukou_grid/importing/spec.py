@@ -3,8 +3,10 @@
 One spec serves the fast import engine, the exports, the XLSX templates and the
 django-import-export resources of the admin (`resource_for`), so what is exported can
 be imported back. A later feature adds a kind by subclassing `ImportKind` in its app's
-`resources.py` and calling `register()`; it can add row checks (`clean_rows`), its own
-lookups (`resolve`) and its own writes (`write`).
+`resources.py` and calling `register()` (the registry imports every app's `resources`
+module); it can add row checks (`clean_rows`), its own lookups (`resolve`), a composite
+key (`key_fields` with `row_key` and `key_values`) and its own writes (`write`,
+`after_write`). tests/imports/test_extension.py shows a small one.
 """
 
 from __future__ import annotations
@@ -65,8 +67,11 @@ class ImportKind:
     model: type[Model]
     verbose_name: Any = ""
     columns: tuple[Column, ...] = ()
-    key_column: str = "code"  # the column whose value identifies a record
+    key_column: str = "code"  # the column whose value identifies a record (named in key errors)
     key_field: str = "code"  # the model field holding it (unique in the database)
+    # A composite key (model attnames under one unique constraint), e.g. ("transformer_id", "date")
+    # for load data; then override `row_key` and `key_values` too.
+    key_fields: tuple[str, ...] = ()
     lookups: tuple[Lookup, ...] = ()
     required_any: tuple[tuple[str, ...], ...] = ()  # at least one column of each group must be given
     permissions: tuple[str, ...] = ()  # Django permissions needed to import (default: add + change)
@@ -94,6 +99,18 @@ class ImportKind:
         opts = self.model._meta
         return bool(user and user.is_authenticated and user.has_perm(f"{opts.app_label}.view_{opts.model_name}"))
 
+    # --- keys -------------------------------------------------------------------------
+    def unique_fields(self) -> list[str]:
+        return list(self.key_fields) or [self.key_field]
+
+    def row_key(self, row: ParsedRow) -> Any:
+        """The key as written in the file, to find duplicate rows (None: no key, an error is already noted)."""
+        return row.values.get(self.key_column)
+
+    def key_values(self, row: ParsedRow) -> dict[str, Any]:
+        """The key's model values (after lookups), by attname, in `unique_fields()` order."""
+        return {self.key_field: row.values.get(self.key_column)}
+
     # --- hooks of the import ----------------------------------------------------------
     def resolve(self, ctx: ImportContext, rows: list[ParsedRow]) -> None:
         """Extra set-based lookups beyond `lookups` (one query per batch)."""
@@ -119,7 +136,8 @@ class ImportKind:
 
     def compare_fields(self, present: set[str]) -> list[str]:
         """Model fields to compare and update, for the columns present in the file."""
-        fields = [c.field for c in self.columns if c.field and c.key in present and c.field != self.key_field]
+        keys = set(self.unique_fields())
+        fields = [c.field for c in self.columns if c.field and c.key in present and c.field not in keys]
         fields += [lookup.target for lookup in self.lookups if lookup.column in present]
         return list(dict.fromkeys(fields))
 
@@ -130,7 +148,7 @@ class ImportKind:
         """Write new and changed rows; the default is a batched upsert on the key."""
         from .engine import upsert
 
-        upsert(self.model, plan.to_write(), key_field=self.key_field, update_fields=plan.update_fields)
+        upsert(self.model, plan.to_write(), unique_fields=self.unique_fields(), update_fields=plan.update_fields)
         self.after_write(ctx, plan)
 
     def after_write(self, ctx: ImportContext, plan: ImportPlan) -> None:
@@ -140,7 +158,7 @@ class ImportKind:
     def export_queryset(self, user) -> QuerySet:
         from zhoukou_grid.scoping import for_user
 
-        return for_user(user, self.model, include_context=False).order_by(self.key_field)
+        return for_user(user, self.model, include_context=False).order_by(*self.unique_fields())
 
     def export_rows(self, queryset: QuerySet, *, chunk_size: int = 2000) -> Iterator[dict[str, Any]]:
         """Dicts of column key -> value, streamed in chunks."""

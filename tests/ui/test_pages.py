@@ -384,3 +384,21 @@ def test_the_counting_querysets_hold_the_same_rows_as_for_user(personas, world):
     for user in vars(personas).values():
         for model in (Grid, Village, Transformer, LVLine, HouseholdModel):
             assert set(countable(user, model)) == set(for_user(user, model)), (user.username, model.__name__)
+
+
+def test_a_household_page_shows_its_account_place_and_supply(client, grid_manager, world):
+    a1 = world.grids["a1"]
+    household = a1.households[0]
+    household.phase, household.address = "B", "王庄村3组"
+    household.save()
+    body = text(login(client, grid_manager).get(reverse("customers:household_detail", args=[household.pk])))
+    for expected in [household.account_no, household.name, a1.village.name, "甲一网格", "甲一所", a1.line.code, "王庄村3组"]:
+        assert expected in body, expected
+    assert reverse("portal:transformer_detail", args=[a1.transformer.pk]) in body
+    assert reverse("portal:lvline_detail", args=[a1.line.pk]) in body
+
+
+def test_counties_are_in_the_navigation_of_admins_only(client, county_admin, station_staff):
+    assert f'href="{reverse("portal:county_list")}"' in text(login(client, county_admin).get(reverse("home")))
+    client.logout()
+    assert f'href="{reverse("portal:county_list")}"' not in text(login(client, station_staff).get(reverse("home")))

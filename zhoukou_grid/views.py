@@ -345,6 +345,11 @@ class ScopedDetailView(ScopedPermissionMixin, DetailView):
         return context
 
 
+def without(columns: list[Column], *keys: str) -> list[Column]:
+    """Columns minus those a child table would repeat from its parent page."""
+    return [column for column in columns if column.key not in keys]
+
+
 def _list_url(name: str, **params) -> str:
     from urllib.parse import urlencode
 
@@ -447,7 +452,7 @@ class CountyDetailView(ScopedDetailView):
             .annotate(grid_count=count_of(countable(user, Grid), "station")).order_by("code")
         )
         return [
-            self.section(_("Power supply stations"), station_columns(user), stations,
+            self.section(_("Power supply stations"), without(station_columns(user), "county"), stations,
                          _list_url("portal:station_list", county=obj.pk)),
         ]
 
@@ -483,7 +488,7 @@ class StationDetailView(ScopedDetailView):
             for_user(user, Grid).filter(station=obj).select_related("station", "manager")
             .annotate(transformer_count=count_of(countable(user, Transformer), "grid")).order_by("code")
         )
-        return [self.section(_("Grids"), grid_columns(), grids, _list_url("portal:grid_list", station=obj.pk))]
+        return [self.section(_("Grids"), without(grid_columns(), "station"), grids, _list_url("portal:grid_list", station=obj.pk))]
 
 
 class GridListView(ScopedListView):
@@ -524,8 +529,8 @@ class GridDetailView(ScopedDetailView):
             .annotate(household_count=count_of(countable(user, Household), "transformer")).order_by("code")
         )
         return [
-            self.section(_("Villages"), village_columns(), villages, _list_url("portal:village_list", grid=obj.pk)),
-            self.section(_("Transformers"), transformer_columns(), transformers,
+            self.section(_("Villages"), without(village_columns(), "grid", "station"), villages, _list_url("portal:village_list", grid=obj.pk)),
+            self.section(_("Transformers"), without(transformer_columns(), "grid", "station"), transformers,
                          _list_url("portal:transformer_list", grid=obj.pk)),
         ]
 
@@ -561,7 +566,7 @@ class VillageDetailView(ScopedDetailView):
             for_user(self.request.user, Household).filter(village=obj)
             .select_related("village", "transformer", "line").order_by("account_no")
         )
-        return [self.section(_("Households"), household_columns(), households,
+        return [self.section(_("Households"), without(household_columns(), "village"), households,
                              _list_url("customers:household_list", village=obj.pk))]
 
 
@@ -611,7 +616,7 @@ class TransformerDetailView(ScopedDetailView):
             .annotate(household_count=count_of(countable(user, Household), "transformer")).order_by("code")
         )
         return [
-            self.section(_("LV lines"), lvline_columns(), lines, _list_url("portal:lvline_list", transformer=obj.pk)),
+            self.section(_("LV lines"), without(lvline_columns(), "transformer"), lines, _list_url("portal:lvline_list", transformer=obj.pk)),
             self.section(_("Tied transformers (load transfer)"), transformer_columns(), ties),
         ]
 
@@ -653,7 +658,7 @@ class LVLineDetailView(ScopedDetailView):
             for_user(self.request.user, Household).filter(line=obj)
             .select_related("village", "transformer", "line").order_by("account_no")
         )
-        return [self.section(_("Households"), household_columns(), households)]
+        return [self.section(_("Households"), without(household_columns(), "transformer", "line"), households)]
 
 
 # --- Login throttling ----------------------------------------------------------------------

@@ -361,3 +361,19 @@ def test_the_data_sheet_is_found_behind_a_notes_sheet(county_admin):
     workbook.close()
     result = run("villages", buffer.getvalue(), county_admin)
     assert result.errors == [] and result.counts["new"] == 1
+
+
+@pytest.mark.parametrize("copy_threshold", [0, 100000])
+def test_awkward_text_survives_both_write_paths(county_admin, world, monkeypatch, copy_threshold):
+    from zhoukou_grid.importing import engine
+
+    monkeypatch.setattr(engine, "COPY_THRESHOLD", copy_threshold)
+    a1 = world.grids["a1"]
+    address = "一组\\t12\\\\号\tB栋\n北 'x' \"y\" %s %(z)s"
+    data = xlsx_bytes([HOUSEHOLD_HEADER, ["4100000001", "张三", a1.village.code, "", a1.transformer.code, "", "", address],
+                       ["4100000002", "李四", a1.village.code, "", a1.transformer.code, a1.line.code, "A", None]])
+    assert run("households", data, county_admin).counts["new"] == 2
+    first, second = Household.objects.filter(account_no__in=["4100000001", "4100000002"]).order_by("account_no")
+    assert (first.address, first.phase, first.line_id) == (address, "", None)
+    assert (second.address, second.line_id) == ("", a1.line.pk)
+    assert run("households", data, county_admin).counts["unchanged"] == 2

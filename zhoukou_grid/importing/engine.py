@@ -9,6 +9,7 @@ batched upserts of the new and changed rows only.
 
 from __future__ import annotations
 
+import io
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -444,11 +445,17 @@ def upsert(model: type[Model], rows: list[dict[str, Any]], *, unique_fields: lis
             model._default_manager.bulk_create(batch, ignore_conflicts=True)
 
 
+# Field types whose Python values COPY's text format takes as str(value).
+_COPY_TYPES = _PLAIN_TYPES | {"DateField", "DateTimeField", "DecimalField", "FloatField", "UUIDField"}
+# Above this many rows, COPY into a temporary table beats multi-row INSERTs.
+COPY_THRESHOLD = 2000
+
+
 def _pg_upsert(model: type[Model], rows: list[dict[str, Any]], *, unique_fields: list[str],
                update_fields: list[str]) -> None:
-    """PostgreSQL: multi-row VALUES rendered by psycopg2 (like its execute_values), without
-    building a model instance per row (Django's bulk_create spends most of its time there
-    on 100,000 rows)."""
+    """PostgreSQL, without building a model instance per row (Django's bulk_create spends
+    most of its time there on 100,000 rows): large writes COPY into a temporary table and
+    upsert from it in one statement; small ones send multi-row VALUES."""
     opts = model._meta
     auto = (opts.pk.get_internal_type() in {"AutoField", "BigAutoField", "SmallAutoField"}
             and opts.pk.attname not in rows[0])
@@ -461,7 +468,6 @@ def _pg_upsert(model: type[Model], rows: list[dict[str, Any]], *, unique_fields:
         action = "DO UPDATE SET " + ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in updates)
     else:
         action = "DO NOTHING"
-    sql = f"INSERT INTO {quote(opts.db_table)} ({columns}) VALUES %s ON CONFLICT ({conflict}) {action}"
     plain = [f.get_internal_type() in _PLAIN_TYPES for f in fields]
     absent = object()
 
@@ -474,12 +480,37 @@ def _pg_upsert(model: type[Model], rows: list[dict[str, Any]], *, unique_fields:
             out.append(value if is_plain else model_field.get_db_prep_save(value, connection))
         return tuple(out)
 
-    template = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    head, tail = sql.split("%s")
+    table = quote(opts.db_table)
     with connection.cursor() as cursor:
+        if len(rows) > COPY_THRESHOLD and all(f.get_internal_type() in _COPY_TYPES for f in fields):
+            staging = quote(f"import_staging_{opts.db_table}")
+            cursor.execute(f"CREATE TEMPORARY TABLE {staging} ON COMMIT DROP AS SELECT {columns} FROM {table} WITH NO DATA")
+            buffer = io.StringIO()
+            for row in rows:
+                buffer.write("\t".join(_copy_text(value) for value in values(row)))
+                buffer.write("\n")
+            buffer.seek(0)
+            cursor.cursor.copy_expert(f"COPY {staging} ({columns}) FROM STDIN", buffer)
+            cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging} "
+                           f"ON CONFLICT ({conflict}) {action}")
+            cursor.execute(f"DROP TABLE {staging}")
+            return
+        template = "(" + ", ".join(["%s"] * len(fields)) + ")"
         raw = cursor.cursor
         for batch in batched(rows, BATCH_SIZE):
             # Rows rendered by psycopg2 itself (as execute_values does), run through Django's
             # cursor so that query logging and test query counts see the statement.
             rendered = b",".join(raw.mogrify(template, values(row)) for row in batch).decode("utf-8")
-            cursor.execute(head + rendered + tail)
+            cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {rendered} ON CONFLICT ({conflict}) {action}")
+
+
+def _copy_text(value: Any) -> str:
+    """One value in COPY's text format."""
+    if value is None:
+        return "\\N"
+    if value is True or value is False:
+        return "t" if value else "f"
+    text = str(value)
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return text

@@ -37,8 +37,17 @@ class HouseholdListView(ScopedListView):
 
 class HouseholdDetailView(ScopedDetailView):
     model = Household
-    select_related = ("village__grid__station", "transformer", "line")
+    select_related = ("village__grid__station__county", "transformer", "line")
     list_url_name = "customers:household_list"
+
+    def get_lineage(self, obj):
+        grid = obj.village.grid
+        return [
+            (grid.station.county.name, reverse("portal:county_detail", args=[grid.station.county_id])),
+            (grid.station.name, reverse("portal:station_detail", args=[grid.station_id])),
+            (grid.name, reverse("portal:grid_detail", args=[grid.pk])),
+            (obj.village.name, reverse("portal:village_detail", args=[obj.village_id])),
+        ]
 
     def get_fields(self, obj):
         dash = "—"

@@ -325,6 +325,10 @@ class ScopedDetailView(ScopedPermissionMixin, DetailView):
     def get_sections(self, obj) -> list[Section]:
         return []
 
+    def get_lineage(self, obj) -> list[tuple[str, str]]:
+        """Where the object sits in the territory, top down: (name, url) of each ancestor."""
+        return []
+
     def section(self, title, columns, queryset, more_url=None) -> Section:
         """A child table: the first CHILD_ROWS rows and the total."""
         rows = list(queryset[: CHILD_ROWS + 1])
@@ -341,8 +345,21 @@ class ScopedDetailView(ScopedPermissionMixin, DetailView):
             list_title=self.model._meta.verbose_name_plural,
             fields=self.get_fields(obj),
             sections=self.get_sections(obj),
+            lineage=self.get_lineage(obj),
         )
         return context
+
+
+def _county_step(county):
+    return (county.name, reverse("portal:county_detail", args=[county.pk]))
+
+
+def _station_step(station):
+    return (station.name, reverse("portal:station_detail", args=[station.pk]))
+
+
+def _grid_step(grid):
+    return (grid.name, reverse("portal:grid_detail", args=[grid.pk]))
 
 
 def without(columns: list[Column], *keys: str) -> list[Column]:
@@ -475,6 +492,9 @@ class StationDetailView(ScopedDetailView):
     select_related = ("county",)
     list_url_name = "portal:station_list"
 
+    def get_lineage(self, obj):
+        return [_county_step(obj.county)]
+
     def get_fields(self, obj):
         return [
             Field(_("Station code"), obj.code),
@@ -508,6 +528,9 @@ class GridDetailView(ScopedDetailView):
     model = Grid
     select_related = ("station__county", "manager")
     list_url_name = "portal:grid_list"
+
+    def get_lineage(self, obj):
+        return [_county_step(obj.station.county), _station_step(obj.station)]
 
     def get_fields(self, obj):
         return [
@@ -550,8 +573,11 @@ class VillageListView(ScopedListView):
 
 class VillageDetailView(ScopedDetailView):
     model = Village
-    select_related = ("grid__station",)
+    select_related = ("grid__station__county",)
     list_url_name = "portal:village_list"
+
+    def get_lineage(self, obj):
+        return [_county_step(obj.grid.station.county), _station_step(obj.grid.station), _grid_step(obj.grid)]
 
     def get_fields(self, obj):
         return [
@@ -587,6 +613,9 @@ class TransformerDetailView(ScopedDetailView):
     model = Transformer
     select_related = ("grid__station__county",)
     list_url_name = "portal:transformer_list"
+
+    def get_lineage(self, obj):
+        return [_county_step(obj.grid.station.county), _station_step(obj.grid.station), _grid_step(obj.grid)]
 
     def get_fields(self, obj):
         user = self.request.user
@@ -637,8 +666,15 @@ class LVLineListView(ScopedListView):
 
 class LVLineDetailView(ScopedDetailView):
     model = LVLine
-    select_related = ("transformer__grid__station",)
+    select_related = ("transformer__grid__station__county",)
     list_url_name = "portal:lvline_list"
+
+    def get_lineage(self, obj):
+        grid = obj.transformer.grid
+        return [
+            _county_step(grid.station.county), _station_step(grid.station), _grid_step(grid),
+            (obj.transformer.name, reverse("portal:transformer_detail", args=[obj.transformer_id])),
+        ]
 
     def get_fields(self, obj):
         dash = "—"

@@ -402,3 +402,12 @@ def test_counties_are_in_the_navigation_of_admins_only(client, county_admin, sta
     assert f'href="{reverse("portal:county_list")}"' in text(login(client, county_admin).get(reverse("home")))
     client.logout()
     assert f'href="{reverse("portal:county_list")}"' not in text(login(client, station_staff).get(reverse("home")))
+
+
+def test_a_detail_page_shows_where_the_object_sits(client, grid_manager, world):
+    a1 = world.grids["a1"]
+    response = login(client, grid_manager).get(reverse("portal:lvline_detail", args=[a1.line.pk]))
+    assert [name for name, _url in response.context["lineage"]] == ["周口甲县", "甲一所", "甲一网格", a1.transformer.name]
+    # Every step of the lineage is a page the grid manager may open.
+    for _name, url in response.context["lineage"]:
+        assert client.get(url).status_code == 200, url

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib.auth.mixins import PermissionRequiredMixin
@@ -58,7 +59,6 @@ class Field:
     label: Any
     value: Any
     url: str | None = None
-    unit: str = ""
 
 
 @dataclass
@@ -200,6 +200,22 @@ def _breakdown(user, role):
     return None, None
 
 
+def _villages_of(user):
+    """A grid manager's villages with their households: the places they visit."""
+    rows = (
+        countable(user, Village).select_related("grid")
+        .annotate(household_count=count_of(countable(user, Household), "village"))
+        .order_by("grid__code", "code")[:CHILD_ROWS]
+    )
+    columns = [
+        Column("name", _("Village name"), link=url_of("portal:village_detail"), primary=True),
+        Column("code", _("Village code")),
+        Column("grid", _("Grid"), accessor="grid.name"),
+        Column("household_count", _("Households"), numeric=True),
+    ]
+    return _("Villages in your grid"), build_table(columns, rows)
+
+
 def _manager_name(user) -> str:
     if user is None:
         return ""
@@ -219,13 +235,17 @@ def home(request):
         places = list(County.objects.filter(pk__in=territory.county_ids).order_by("code"))
     else:
         places = []
-    breakdown_title, breakdown = _breakdown(user, role)
+    breakdowns = []
+    title, table = _breakdown(user, role)
+    if table is not None:
+        breakdowns.append((title, table))
+    if role == Role.GRID_MANAGER:
+        breakdowns.append(_villages_of(user))
     context = {
         "role": role,
         "places": places,
         "counts": territory_counts(user) if role else None,
-        "breakdown_title": breakdown_title,
-        "breakdown": breakdown,
+        "breakdowns": breakdowns,
     }
     return render(request, "portal/home.html", context)
 
@@ -368,8 +388,6 @@ def without(columns: list[Column], *keys: str) -> list[Column]:
 
 
 def _list_url(name: str, **params) -> str:
-    from urllib.parse import urlencode
-
     return f"{reverse(name)}?{urlencode(params)}"
 
 

@@ -83,6 +83,9 @@ def test_a_grid_manager_sees_their_grid_and_its_counts(client, grid_manager, wor
     assert "甲一网格" in body
     assert world.grids["a1"].transformer.code in body
     assert world.grids["a2"].transformer.code not in body
+    (_t, transformers), (_v, villages) = response.context["breakdowns"]
+    assert [row[0].value for row in transformers.rows] == [world.grids["a1"].transformer.code]
+    assert [(row[0].value, row[-1].value) for row in villages.rows] == [(world.grids["a1"].village.name, 2)]
 
 
 def test_station_staff_see_their_station_with_its_grids(client, station_staff, world):
@@ -101,7 +104,8 @@ def test_a_county_admin_sees_their_county_and_its_stations(client, county_admin,
     assert counts == {
         "stations": 2, "grids": 3, "villages": 3, "transformers": 3, "lvlines": 3, "households": 6, "rated_kva": 600,
     }
-    rows = response.context["breakdown"].rows
+    (_title, table), = response.context["breakdowns"]
+    rows = table.rows
     assert [row[0].value for row in rows] == ["甲一所", "甲二所"]
     # 甲一所: 2 grids, 2 transformers, 4 households, 400 kVA.
     assert [cell.value for cell in rows[0][1:]] == [2, 2, 4, 400]
@@ -110,7 +114,8 @@ def test_a_county_admin_sees_their_county_and_its_stations(client, county_admin,
 def test_a_company_admin_sees_every_county(client, company_admin, world):
     response = login(client, company_admin).get(reverse("home"))
     assert response.context["counts"]["households"] == 8
-    assert [row[0].value for row in response.context["breakdown"].rows] == ["周口甲县", "周口乙县"]
+    (_title, table), = response.context["breakdowns"]
+    assert [row[0].value for row in table.rows] == ["周口甲县", "周口乙县"]
 
 
 def test_home_counts_take_a_fixed_number_of_queries(client, county_admin, world, django_assert_max_num_queries):

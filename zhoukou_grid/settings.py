@@ -187,6 +187,8 @@ AXES_LOCKOUT_CALLABLE = "zhoukou_grid.views.lockout_response"
 LANGUAGE_CODE = "zh-hans"
 # Only the languages offered: otherwise a browser's Accept-Language would pick others.
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+# The language switch is remembered for a year (Chinese again only when switched back).
+LANGUAGE_COOKIE_AGE = 365 * 24 * 60 * 60
 # The second path holds third-party catalogs copied in as zh_Hans (django-filter ships zh_CN only).
 LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "locale_thirdparty"]
 TIME_ZONE = "Asia/Shanghai"

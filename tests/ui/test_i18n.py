@@ -70,3 +70,10 @@ def test_the_compiled_catalog_is_committed_with_no_fuzzy_or_empty_entries():
     untranslated = [entry for entry in entries if entry.rstrip().endswith('msgstr ""') and "msgid_plural" not in entry]
     untranslated += [entry for entry in entries if 'msgstr[0] ""' in entry and entry.rstrip().endswith('msgstr[0] ""')]
     assert not untranslated, untranslated[:3]
+
+
+def test_the_chosen_language_is_remembered_beyond_the_session(client, world):
+    response = client.post(reverse("set_language"), {"language": "en", "next": reverse("login")})
+    cookie = response.cookies[settings.LANGUAGE_COOKIE_NAME]
+    assert cookie.value == "en"
+    assert int(cookie["max-age"]) >= 30 * 24 * 60 * 60

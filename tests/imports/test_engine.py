@@ -377,3 +377,20 @@ def test_awkward_text_survives_both_write_paths(county_admin, world, monkeypatch
     assert (first.address, first.phase, first.line_id) == (address, "", None)
     assert (second.address, second.line_id) == ("", a1.line.pk)
     assert run("households", data, county_admin).counts["unchanged"] == 2
+
+
+def test_row_numbers_are_excel_row_numbers_when_the_table_starts_lower_and_to_the_right(county_admin):
+    import io
+
+    import xlsxwriter
+
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    sheet = workbook.add_worksheet()
+    sheet.write_row(3, 2, VILLAGE_HEADER)  # C4
+    sheet.write_row(4, 2, ["JA-WG-01", "411601000001", "新一村"])
+    sheet.write_row(6, 2, ["NOPE", "411601000002", "新二村"])  # C7, after a blank row
+    workbook.close()
+    result = run("villages", buffer.getvalue(), county_admin)
+    assert result.header_row == 4
+    assert [(e["row"], e["column"], e["value"]) for e in result.errors] == [(7, "网格编码", "NOPE")]

@@ -394,3 +394,22 @@ def test_row_numbers_are_excel_row_numbers_when_the_table_starts_lower_and_to_th
     result = run("villages", buffer.getvalue(), county_admin)
     assert result.header_row == 4
     assert [(e["row"], e["column"], e["value"]) for e in result.errors] == [(7, "网格编码", "NOPE")]
+
+
+def test_grid_managers_are_users_of_the_territory_or_without_a_role(county_admin, grid_manager, outsider, world):
+    from tests.factories import UserFactory
+    from zhoukou_grid.models import Grid
+
+    UserFactory(username="newcomer")
+    header = ["供电所编码", "网格编码", "网格名称", "网格经理"]
+    data = xlsx_bytes([header, ["JA-GDS-01", "JA-WG-01", "甲一网格", "grid_manager"],
+                       ["JA-GDS-01", "JA-WG-02", "甲二网格", "newcomer"],
+                       ["JA-GDS-02", "JA-WG-03", "甲三网格", "outsider"]])
+    error = only_error(run("grids", data, county_admin))
+    assert (error["row"], error["column"], error["value"]) == (4, "网格经理", "outsider")
+    assert "Unknown user name" in error["message"]
+    data = xlsx_bytes([header, ["JA-GDS-01", "JA-WG-01", "甲一网格", "grid_manager"],
+                       ["JA-GDS-01", "JA-WG-02", "甲二网格", "newcomer"], ["JA-GDS-02", "JA-WG-03", "甲三网格", ""]])
+    result = run("grids", data, county_admin)
+    assert result.counts == {"new": 0, "updated": 1, "unchanged": 2, "rejected": 0}
+    assert Grid.objects.get(code="JA-WG-02").manager.username == "newcomer"

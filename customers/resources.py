@@ -26,7 +26,7 @@ class HouseholdKind(ImportKind):
     key_column = "account_no"
     key_field = "account_no"
     columns = (
-        Column("account_no", "户号", synonyms=("用户编号", "用户号", "客户编号"), required=True, parser=parsers.digits(10, 13),
+        Column("account_no", "户号", synonyms=("用户编号", "用户号", "客户编号"), required=True, parser=parsers.digits(10, 13, text_only=True),
                text=True, field="account_no", export="account_no",
                help=_lazy("Electricity account number, 10 to 13 digits. Keep this column formatted as text."),
                example="4100000001"),

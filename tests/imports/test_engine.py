@@ -413,3 +413,14 @@ def test_grid_managers_are_users_of_the_territory_or_without_a_role(county_admin
     result = run("grids", data, county_admin)
     assert result.counts == {"new": 0, "updated": 1, "unchanged": 2, "rejected": 0}
     assert Grid.objects.get(code="JA-WG-02").manager.username == "newcomer"
+
+
+@pytest.mark.parametrize("cell", [4100000001, 4.1e9, 412345678901.0])
+def test_an_account_number_stored_as_a_number_asks_to_format_the_column_as_text(county_admin, world, cell):
+    a1 = world.grids["a1"]
+    before = snapshot()
+    data = xlsx_bytes([HOUSEHOLD_HEADER, [cell, "张三", a1.village.code, "", a1.transformer.code, "", "A", ""]])
+    error = only_error(run("households", data, county_admin))
+    assert (error["row"], error["column"]) == (2, "户号")
+    assert "Format the column as text" in error["message"]
+    assert snapshot() == before

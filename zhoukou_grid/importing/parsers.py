@@ -94,11 +94,18 @@ def code(max_length: int = 32) -> Callable[[Any], str]:
     return parse
 
 
-def digits(min_digits: int, max_digits: int) -> Callable[[Any], str]:
-    """An all-digit identifier such as an electricity account number."""
+def digits(min_digits: int, max_digits: int, *, text_only: bool = False) -> Callable[[Any], str]:
+    """An all-digit identifier such as an electricity account number. With `text_only`,
+    a cell Excel stored as a number is refused: it may have lost leading zeros or digits."""
     base = code(max_digits + 10)
 
     def parse(value: Any) -> str:
+        if text_only and isinstance(value, int | float) and not isinstance(value, bool):
+            raise CellError(
+                _("This number was stored by Excel as a number, which can drop leading zeros and digits "
+                  "(it shows as %(shown)s). Format the column as text and type the numbers again.")
+                % {"shown": f"{value:.6g}" if abs(value) >= 1e11 else _as_text(value)}
+            )
         result = base(value)
         if result.endswith(".0") and result[:-2].isdigit():
             result = result[:-2]

@@ -416,3 +416,14 @@ def test_a_detail_page_shows_where_the_object_sits(client, grid_manager, world):
     # Every step of the lineage is a page the grid manager may open.
     for _name, url in response.context["lineage"]:
         assert client.get(url).status_code == 200, url
+
+
+def test_a_grid_manager_of_two_grids_sees_both_and_their_sum(client, grid_manager, world):
+    from tests.factories import RoleAssignmentFactory
+    from zhoukou_grid.models import Role
+
+    RoleAssignmentFactory(user=grid_manager, role=Role.GRID_MANAGER, grid=world.grids["a2"].grid)
+    response = login(client, grid_manager).get(reverse("home"))
+    assert [grid.name for grid in response.context["places"]] == ["甲一网格", "甲二网格"]
+    assert response.context["counts"]["households"] == 4
+    assert response.context["counts"]["rated_kva"] == 400

@@ -33,7 +33,7 @@ from .filters import (
 )
 from .models import County, Grid, LVLine, Role, Station, Transformer, Village
 from .scoping import for_user, get_for_user_or_404, primary_role, territory_of
-from .tables import Column, build_table, count_of, resolve_sort, sum_of
+from .tables import Column, Table, build_table, count_of, resolve_sort, sum_of
 
 CHILD_ROWS = 50
 MAX_FILTER_CHOICES = 500
@@ -216,6 +216,11 @@ def _villages_of(user):
     return _("Villages in your grid"), build_table(columns, rows)
 
 
+def _drop_column(table: Table, key: str) -> Table:
+    keep = [index for index, header in enumerate(table.headers) if header.column.key != key]
+    return Table(headers=[table.headers[i] for i in keep], rows=[[row[i] for i in keep] for row in table.rows])
+
+
 def _manager_name(user) -> str:
     if user is None:
         return ""
@@ -241,6 +246,9 @@ def home(request):
         breakdowns.append((title, table))
     if role == Role.GRID_MANAGER:
         breakdowns.append(_villages_of(user))
+        if len(places) == 1:
+            # One grid: its name is the page's title, a grid column would only repeat it.
+            breakdowns = [(title, _drop_column(table, "grid")) for title, table in breakdowns]
     context = {
         "role": role,
         "places": places,

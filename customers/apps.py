@@ -14,8 +14,11 @@ class CustomersConfig(AppConfig):
             return {f"customers.{verb}_{model}" for model in models for verb in verbs}
 
         field_work = perms(["returningresident", "keycustomer", "serviceplan"], ["view", "add", "change"])
-        ROLE_PERMISSIONS[Role.GRID_MANAGER] |= field_work
-        ROLE_PERMISSIONS[Role.STATION_STAFF] |= field_work | {"customers.approve_serviceplan"}
+        # Grid managers and station staff call residents and customers: they may reveal a
+        # phone or ID number, one at a time, each reveal audited. Masked for everyone else.
+        reveal = {"customers.view_personal_data"}
+        ROLE_PERMISSIONS[Role.GRID_MANAGER] |= field_work | reveal
+        ROLE_PERMISSIONS[Role.STATION_STAFF] |= field_work | reveal | {"customers.approve_serviceplan"}
         everything = perms(["returningresident", "keycustomer", "serviceplan"], ["view", "add", "change", "delete"])
-        ROLE_PERMISSIONS[Role.COUNTY_ADMIN] |= everything | {"customers.approve_serviceplan"}
-        ROLE_PERMISSIONS[Role.COMPANY_ADMIN] |= everything | {"customers.approve_serviceplan"}
+        ROLE_PERMISSIONS[Role.COUNTY_ADMIN] |= everything | reveal | {"customers.approve_serviceplan"}
+        ROLE_PERMISSIONS[Role.COMPANY_ADMIN] |= everything | reveal | {"customers.approve_serviceplan"}

@@ -116,6 +116,7 @@ class ReturningResident(models.Model):
         ordering = ["arrival_date", "village_id", "name"]
         verbose_name = _("returning resident")
         verbose_name_plural = _("returning residents")
+        permissions = [("view_personal_data", "Can reveal ID and phone numbers (each reveal is audited)")]
         indexes = [models.Index(fields=["village", "arrival_date"]), models.Index(fields=["status"])]
         constraints = [
             models.CheckConstraint(condition=Q(persons__gte=1) & Q(persons__lte=50), name="resident_persons_range"),

@@ -427,3 +427,18 @@ def test_a_grid_manager_of_two_grids_sees_both_and_their_sum(client, grid_manage
     assert [grid.name for grid in response.context["places"]] == ["甲一网格", "甲二网格"]
     assert response.context["counts"]["households"] == 4
     assert response.context["counts"]["rated_kva"] == 400
+
+
+def test_the_export_links_carry_the_lists_filters(client, county_admin, world):
+    grid = world.grids["a1"].grid
+    url = reverse("portal:transformer_list")
+    body = text(login(client, county_admin).get(url, {"grid": grid.pk, "q": "台区", "sort": "-rated_kva", "page": 1}))
+    export = reverse("imports:export", args=["transformers"])
+    assert f"{export}?grid={grid.pk}&amp;q=%E5%8F%B0%E5%8C%BA&amp;format=csv" in body
+    assert "sort=" not in body.split(export, 1)[1].split('"', 1)[0]
+    # And the export answers with just that grid's transformers.
+    response = client.get(f"{export}?grid={grid.pk}&format=csv")
+    assert response.status_code == 200
+    exported = b"".join(response.streaming_content).decode("utf-8-sig")
+    assert world.grids["a1"].transformer.code in exported
+    assert world.grids["a2"].transformer.code not in exported

@@ -5,3 +5,24 @@ from django.utils.translation import gettext_lazy as _
 class LoadforecastConfig(AppConfig):
     name = "loadforecast"
     verbose_name = _("Load forecast")
+
+    def ready(self) -> None:
+        from zhoukou_grid.models import Role
+        from zhoukou_grid.scoping import ROLE_PERMISSIONS
+
+        def perms(models, verbs):
+            return {f"loadforecast.{verb}_{model}" for model in models for verb in verbs}
+
+        readable = ["loadreading", "weatherforecast", "projectionsettings", "projectionrun", "assetprojection",
+                    "alert", "alerthistory", "measure"]
+        view = perms(readable, ["view"])
+        # Station staff review alerts, plan and record measures, and press "run now".
+        act = {"loadforecast.change_alert", "loadforecast.add_measure", "loadforecast.change_measure",
+               "loadforecast.add_projectionrun"}
+        # County admins import load and weather and edit the projection settings.
+        manage = perms(["loadreading", "weatherforecast"], ["add", "change", "delete"]) | perms(
+            ["projectionsettings"], ["add", "change"])
+        ROLE_PERMISSIONS[Role.GRID_MANAGER] |= view
+        ROLE_PERMISSIONS[Role.STATION_STAFF] |= view | act
+        ROLE_PERMISSIONS[Role.COUNTY_ADMIN] |= view | act | manage
+        ROLE_PERMISSIONS[Role.COMPANY_ADMIN] |= view | act | manage

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -177,6 +178,7 @@ class KeyCustomer(models.Model):
     address = models.CharField(_("address"), max_length=200, blank=True)
     contact_name = models.CharField(_("contact"), max_length=64, blank=True)
     contact_phone = models.CharField(_("contact phone"), max_length=11, blank=True)
+    contact_24h_name = models.CharField(_("24-hour contact"), max_length=64, blank=True)
     contact_24h_phone = models.CharField(_("24-hour contact phone"), max_length=20, blank=True)
     supply = models.CharField(_("supply arrangement"), max_length=10, choices=Supply.choices, default=Supply.SINGLE)
     feeder = models.CharField(_("feeder"), max_length=64, blank=True)
@@ -197,6 +199,22 @@ class KeyCustomer(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+MAX_PLAN_HAZARDS = 50
+
+
+def validate_hazards(value) -> None:
+    """A plan's hazards (一患一策): a list of {"hazard": ..., "remedy": ...}, each with its own remedy."""
+    if not isinstance(value, list):
+        raise ValidationError(_("The hazards must be a list."))
+    if len(value) > MAX_PLAN_HAZARDS:
+        raise ValidationError(_("At most %(max)d hazards per plan.") % {"max": MAX_PLAN_HAZARDS})
+    for item in value:
+        if not isinstance(item, dict) or set(item) - {"hazard", "remedy", "deadline"}:
+            raise ValidationError(_("Each hazard has a description, a remedy and an optional deadline."))
+        if not str(item.get("hazard", "")).strip() or not str(item.get("remedy", "")).strip():
+            raise ValidationError(_("Each hazard needs a description and its own remedy."))
 
 
 class ServicePlan(models.Model):
@@ -220,15 +238,20 @@ class ServicePlan(models.Model):
     needs = models.TextField(_("needs found"), blank=True)
     risks = models.TextField(_("risks found"), blank=True)
     measures = models.TextField(_("agreed measures"), blank=True)
-    hazards = models.JSONField(_("hazards and their remedies"), default=list, blank=True)
+    hazards = models.JSONField(_("hazards and their remedies"), default=list, blank=True,
+                               validators=[validate_hazards])
     responsible = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
         verbose_name=_("responsible grid manager"),
     )
+    # The phone printed on the plan sheet and the service cards (users carry no phone).
+    responsible_phone = models.CharField(_("responsible person's phone"), max_length=20, blank=True)
     cadence = models.CharField(_("visit cadence"), max_length=10, choices=Cadence.choices, default=Cadence.MONTHLY)
     festival_cadence = models.CharField(_("visit cadence during the festival"), max_length=10,
                                         choices=Cadence.choices, default=Cadence.WEEKLY)
     agenda = models.TextField(_("agenda for the next visits"), blank=True)
+    # Why this version exists (e.g. "after the visit of 12 January"); not carried to the next.
+    change_note = models.CharField(_("reason for this version"), max_length=300, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+",
                                    verbose_name=_("drafted by"))

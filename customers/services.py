@@ -7,11 +7,12 @@ verb, and writes its own audit row.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -83,7 +84,10 @@ def resident_link_household(*, user, resident_id: int, household_id: int) -> Ret
     return resident
 
 
-PLAN_FIELDS = ("needs", "risks", "measures", "hazards", "cadence", "festival_cadence", "agenda", "responsible_id")
+PLAN_FIELDS = ("needs", "risks", "measures", "hazards", "cadence", "festival_cadence", "agenda", "responsible_id",
+               "responsible_phone")
+# Set per version, never carried over to the next one.
+PLAN_VERSION_FIELDS = ("change_note",)
 
 
 @transaction.atomic
@@ -93,7 +97,7 @@ def plan_draft(*, user, customer_id: int, **changes) -> ServicePlan:
     An existing draft is revised in place instead: there is at most one open draft.
     """
     _require(user, "customers.change_serviceplan")
-    unknown = set(changes) - set(PLAN_FIELDS)
+    unknown = set(changes) - set(PLAN_FIELDS) - set(PLAN_VERSION_FIELDS)
     if unknown:
         raise TypeError(f"unknown plan fields: {sorted(unknown)}")
     try:
@@ -111,6 +115,8 @@ def plan_draft(*, user, customer_id: int, **changes) -> ServicePlan:
                 setattr(plan, name, getattr(latest, name))
     for name, value in changes.items():
         setattr(plan, name, value)
+    if "responsible_id" in changes and plan.responsible_id is not None:
+        _check_responsible(customer, plan.responsible_id)
     plan.full_clean()
     plan.save()
     audit_record(user=user, action="plan.drafted", object_type="serviceplan", object_id=plan.pk,
@@ -147,3 +153,131 @@ def plan_diff(older: ServicePlan, newer: ServicePlan) -> list[tuple[str, object,
         for name in PLAN_FIELDS
         if getattr(older, name) != getattr(newer, name)
     ]
+
+
+def _check_responsible(customer: KeyCustomer, user_id: int) -> None:
+    """The person responsible for a plan works in the customer's grid or its station."""
+    from zhoukou_grid.models import Role, RoleAssignment
+
+    works_there = RoleAssignment.objects.filter(user_id=user_id).filter(
+        Q(role=Role.GRID_MANAGER, grid_id=customer.grid_id)
+        | Q(role=Role.STATION_STAFF, station_id=customer.grid.station_id)
+    ).exists()
+    if not works_there:
+        raise ValidationError({"responsible": _("The responsible person must work in the customer's grid or station.")})
+
+
+# --- Key customers ---------------------------------------------------------------------
+
+KEYCUSTOMER_FIELDS = (
+    "account_no", "name", "category", "importance", "grid_id", "village_id", "transformer_id", "address",
+    "contact_name", "contact_phone", "contact_24h_name", "contact_24h_phone", "supply", "feeder", "backup_kw",
+    "main_loads", "seasonal_needs", "last_inspection",
+)
+
+
+def _check_keycustomer_places(user, customer: KeyCustomer) -> None:
+    """The grid must be the user's to change; village and transformer must lie in that grid."""
+    from zhoukou_grid.models import Grid
+
+    if not writable_for_user(user, Grid).filter(pk=customer.grid_id).exists():
+        raise Http404
+    errors = {}
+    if customer.village_id and customer.village.grid_id != customer.grid_id:
+        errors["village"] = _("The village lies in another grid.")
+    if customer.transformer_id and customer.transformer.grid_id != customer.grid_id:
+        errors["transformer"] = _("The transformer lies in another grid.")
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def keycustomer_create(*, user, **fields) -> KeyCustomer:
+    """Open a key customer's file (一户一档) in a grid of the user's own territory."""
+    _require(user, "customers.add_keycustomer")
+    unknown = set(fields) - set(KEYCUSTOMER_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown key customer fields: {sorted(unknown)}")
+    customer = KeyCustomer(**fields)
+    _check_keycustomer_places(user, customer)
+    customer.full_clean()
+    customer.save()
+    audit_record(user=user, action="keycustomer.created", object_type="keycustomer", object_id=customer.pk,
+                 detail={"grid": customer.grid_id})
+    return customer
+
+
+@transaction.atomic
+def keycustomer_update(*, user, customer_id: int, **changes) -> KeyCustomer:
+    """Change a key customer's file; moving it to another grid needs that grid to be the user's too."""
+    _require(user, "customers.change_keycustomer")
+    unknown = set(changes) - set(KEYCUSTOMER_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown key customer fields: {sorted(unknown)}")
+    try:
+        customer = writable_for_user(user, KeyCustomer).select_for_update().get(pk=customer_id)
+    except KeyCustomer.DoesNotExist:
+        raise Http404 from None
+    changed = sorted(name for name, value in changes.items() if getattr(customer, name) != value)
+    for name, value in changes.items():
+        setattr(customer, name, value)
+    _check_keycustomer_places(user, customer)
+    customer.full_clean()
+    customer.save()
+    # Field names only: contact names and phones are personal data.
+    audit_record(user=user, action="keycustomer.updated", object_type="keycustomer", object_id=customer.pk,
+                 detail={"fields": changed})
+    return customer
+
+
+# --- Comparing plan versions -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class HazardChange:
+    """One hazard compared between two versions: added, removed, changed (remedy or deadline) or unchanged."""
+
+    state: str
+    hazard: str
+    old: dict | None
+    new: dict | None
+
+
+@dataclass(frozen=True)
+class PlanFieldChange:
+    name: str
+    old: object
+    new: object
+    hazards: list[HazardChange] | None = None  # item by item, for the hazards field
+
+
+def _hazard_key(item: dict) -> str:
+    return " ".join(str(item.get("hazard", "")).split())
+
+
+def hazards_compare(older: list[dict], newer: list[dict]) -> list[HazardChange]:
+    """Hazards matched by their description (whitespace folded), in the newer version's order,
+    then the removed ones in the older version's order."""
+    old_by_key = {_hazard_key(item): item for item in older or []}
+    new_keys = set()
+    result = []
+    for item in newer or []:
+        key = _hazard_key(item)
+        new_keys.add(key)
+        previous = old_by_key.get(key)
+        if previous is None:
+            result.append(HazardChange("added", key, None, item))
+        elif (previous.get("remedy"), previous.get("deadline", "")) != (item.get("remedy"), item.get("deadline", "")):
+            result.append(HazardChange("changed", key, previous, item))
+        else:
+            result.append(HazardChange("unchanged", key, previous, item))
+    result += [HazardChange("removed", key, item, None) for key, item in old_by_key.items() if key not in new_keys]
+    return result
+
+
+def plan_changes(older: ServicePlan, newer: ServicePlan) -> list[PlanFieldChange]:
+    """What changed between two versions, field by field (the hazards item by item)."""
+    changes = []
+    for name, old, new in plan_diff(older, newer):
+        hazards = hazards_compare(old, new) if name == "hazards" else None
+        changes.append(PlanFieldChange(name, old, new, hazards))
+    return changes

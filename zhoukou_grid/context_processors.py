@@ -37,6 +37,7 @@ def navigation(request):
         ("portal:transformer_list", "portal:transformer", _("Transformers"), "zhoukou_grid.view_transformer"),
         ("portal:lvline_list", "portal:lvline", _("LV lines"), "zhoukou_grid.view_lvline"),
         ("customers:household_list", "customers:household", _("Households"), "customers.view_household"),
+        ("customers:keycustomer_list", "customers:keycustomer", _("Key customers"), "customers.view_keycustomer"),
     ]
     nav_items = [
         {"url": reverse(name), "label": label, "active": current == name or current_prefix == prefix}

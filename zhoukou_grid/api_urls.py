@@ -9,6 +9,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.routers import DefaultRouter
 
 from customers.api import HouseholdViewSet
+from customers.api_keycustomers import KeyCustomerViewSet
 
 from . import api
 
@@ -20,6 +21,7 @@ router.register("villages", api.VillageViewSet, basename="village")
 router.register("transformers", api.TransformerViewSet, basename="transformer")
 router.register("lvlines", api.LVLineViewSet, basename="lvline")
 router.register("households", HouseholdViewSet, basename="household")
+router.register("keycustomers", KeyCustomerViewSet, basename="keycustomer")
 
 app_name = "api"
 

@@ -263,6 +263,8 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI would otherwise ask validator.swagger.io (off the intranet) to check the schema.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "COMPONENT_SPLIT_REQUEST": True,
+    # Plans have two cadences (normal and festival) over one choice set: one enum component.
+    "ENUM_NAME_OVERRIDES": {"PlanCadenceEnum": "customers.models.ServicePlan.Cadence"},
 }
 
 # --- Security -------------------------------------------------------------------

@@ -1,0 +1,199 @@
+"""REST API of key customers and their plans (``/api/v1/keycustomers/``), scoped like the pages.
+
+Writes go through customers.services (territory, verb and audit row there). Contact
+phones are personal data and always answered masked; the printed plan sheet is where
+staff allowed to see them read them in full.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from zhoukou_grid.api import ScopedModelViewSet, territory_field
+from zhoukou_grid.models import Grid, Transformer, Village
+from zhoukou_grid.scoping import for_user
+
+from . import services
+from .api import account_no_validator
+from .forms import KeyCustomerFilterSet
+from .models import KeyCustomer, ServicePlan
+from .parsing import ValueProblem, parse_mobile
+from .views_keycustomers import mask_contact_phone
+
+MASKED_FIELDS = ("contact_phone", "contact_24h_phone")
+
+
+def _as_drf_error(error: DjangoValidationError) -> ValidationError:
+    if hasattr(error, "error_dict"):
+        return ValidationError({field.removesuffix("_id"): messages for field, messages in error.message_dict.items()})
+    return ValidationError({"non_field_errors": error.messages})
+
+
+class KeyCustomerSerializer(serializers.ModelSerializer):
+    grid = territory_field(Grid)
+    grid_name = serializers.CharField(source="grid.name", read_only=True)
+    village = territory_field(Village, required=False, allow_null=True)
+    transformer = territory_field(Transformer, required=False, allow_null=True)
+    contact_phone = serializers.CharField(required=False, allow_blank=True, max_length=20,
+                                          help_text="An 11-digit mobile; answered masked (138****1234).")
+    contact_24h_phone = serializers.CharField(required=False, allow_blank=True, max_length=20,
+                                              help_text="Mobile or landline; answered masked.")
+
+    class Meta:
+        model = KeyCustomer
+        fields = [
+            "id", "account_no", "name", "category", "importance", "grid", "grid_name", "village", "transformer",
+            "address", "contact_name", "contact_phone", "contact_24h_name", "contact_24h_phone", "supply",
+            "feeder", "backup_kw", "main_loads", "seasonal_needs", "last_inspection",
+        ]
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["account_no"].validators.append(account_no_validator)
+        return fields
+
+    def validate_contact_phone(self, value):
+        if not value:
+            return ""
+        try:
+            return parse_mobile(value)
+        except ValueProblem:
+            raise serializers.ValidationError(_("Enter an 11-digit mobile number.")) from None
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        for name in MASKED_FIELDS:
+            data[name] = mask_contact_phone(data.get(name) or "")
+        return data
+
+    def service_fields(self) -> dict:
+        data = dict(self.validated_data)
+        for name in ("grid", "village", "transformer"):
+            if name in data:
+                related = data.pop(name)
+                data[f"{name}_id"] = related.pk if related is not None else None
+        return data
+
+
+class HazardSerializer(serializers.Serializer):
+    hazard = serializers.CharField(max_length=300)
+    remedy = serializers.CharField(max_length=300)
+    deadline = serializers.DateField(required=False)
+
+
+class ServicePlanSerializer(serializers.ModelSerializer):
+    hazards = HazardSerializer(many=True, read_only=True)
+    responsible = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    approved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = ServicePlan
+        fields = [
+            "id", "version", "status", "needs", "risks", "measures", "hazards", "responsible", "responsible_phone",
+            "cadence", "festival_cadence", "agenda", "change_note", "created_at", "created_by", "approved_at",
+            "approved_by",
+        ]
+        read_only_fields = fields
+
+
+class PlanDraftSerializer(serializers.Serializer):
+    """The fields to change in the open draft (or in a new version started from the latest)."""
+
+    needs = serializers.CharField(required=False, allow_blank=True)
+    risks = serializers.CharField(required=False, allow_blank=True)
+    measures = serializers.CharField(required=False, allow_blank=True)
+    hazards = HazardSerializer(many=True, required=False)
+    responsible = serializers.IntegerField(required=False, allow_null=True, help_text="A user id.")
+    responsible_phone = serializers.CharField(required=False, allow_blank=True, max_length=20)
+    cadence = serializers.ChoiceField(choices=ServicePlan.Cadence.choices, required=False)
+    festival_cadence = serializers.ChoiceField(choices=ServicePlan.Cadence.choices, required=False)
+    agenda = serializers.CharField(required=False, allow_blank=True)
+    change_note = serializers.CharField(required=False, allow_blank=True, max_length=300)
+
+    def service_fields(self) -> dict:
+        data = dict(self.validated_data)
+        if "responsible" in data:
+            data["responsible_id"] = data.pop("responsible")
+        if "hazards" in data:
+            data["hazards"] = [
+                {key: (value.isoformat() if key == "deadline" else value) for key, value in item.items()}
+                for item in data["hazards"]
+            ]
+        return data
+
+
+class PlanApproveSerializer(serializers.Serializer):
+    version = serializers.IntegerField(help_text="The draft's version: approving names what the approver read.")
+
+
+class KeyCustomerViewSet(ScopedModelViewSet):
+    """Key customers (一户一档); `grid`, `village` and `transformer` are codes; phones are masked."""
+
+    queryset = KeyCustomer.objects.select_related("grid", "village", "transformer")
+    serializer_class = KeyCustomerSerializer
+    filterset_class = KeyCustomerFilterSet
+    ordering_fields = ["account_no", "name", "category", "importance", "grid__code"]
+    http_method_names = ["get", "post", "put", "patch", "head", "options"]
+
+    def perform_create(self, serializer):
+        try:
+            serializer.instance = services.keycustomer_create(user=self.request.user, **serializer.service_fields())
+        except DjangoValidationError as error:
+            raise _as_drf_error(error) from None
+
+    def perform_update(self, serializer):
+        try:
+            serializer.instance = services.keycustomer_update(
+                user=self.request.user, customer_id=serializer.instance.pk, **serializer.service_fields()
+            )
+        except DjangoValidationError as error:
+            raise _as_drf_error(error) from None
+
+    @extend_schema(summary="Every version of the customer's plan, newest first",
+                   responses=ServicePlanSerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=None, filterset_class=None, filter_backends=[])
+    def plans(self, request, pk=None):
+        customer = self.get_object()
+        plans = (
+            for_user(request.user, ServicePlan).filter(customer=customer)
+            .select_related("responsible", "created_by", "approved_by").order_by("-version")
+        )
+        return Response(ServicePlanSerializer(plans, many=True).data)
+
+    @extend_schema(summary="Save a draft of the plan (a new version from the latest, or the open draft)",
+                   request=PlanDraftSerializer, responses={201: ServicePlanSerializer})
+    @action(detail=True, methods=["post"], url_path="plans/draft", filterset_class=None, filter_backends=[])
+    def draft(self, request, pk=None):
+        customer = self.get_object()
+        serializer = PlanDraftSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            plan = services.plan_draft(user=request.user, customer_id=customer.pk, **serializer.service_fields())
+        except DjangoValidationError as error:
+            raise _as_drf_error(error) from None
+        return Response(ServicePlanSerializer(plan).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Approve the open draft (station staff)", request=PlanApproveSerializer,
+                   responses={200: ServicePlanSerializer})
+    @action(detail=True, methods=["post"], url_path="plans/approve", filterset_class=None, filter_backends=[])
+    def approve(self, request, pk=None):
+        customer = self.get_object()
+        serializer = PlanApproveSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        draft = for_user(request.user, ServicePlan).filter(
+            customer=customer, status=ServicePlan.Status.DRAFT, version=serializer.validated_data["version"]
+        ).first()
+        if draft is None:
+            raise ValidationError({"version": [_("This version is not an open draft of the customer's plan.")]})
+        try:
+            plan = services.plan_approve(user=request.user, plan_id=draft.pk)
+        except DjangoValidationError as error:
+            raise _as_drf_error(error) from None
+        return Response(ServicePlanSerializer(plan).data)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import django_filters
+from django import forms
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from zhoukou_grid.filters import SearchFilterSet, scoped
 from zhoukou_grid.models import Grid, Transformer, Village
 
-from .models import Household, Phase
+from .models import Heating, Household, Phase, ReturningResident
 
 
 class HouseholdFilterSet(SearchFilterSet):
@@ -21,3 +23,61 @@ class HouseholdFilterSet(SearchFilterSet):
     class Meta:
         model = Household
         fields = ["q", "grid", "village", "transformer", "phase"]
+
+
+class ReturningResidentFilterSet(SearchFilterSet):
+    """Residents: arrival range, place, status, heating, linked or not; search by name or
+    by the last four digits of a phone (nothing new is stored: `phone__endswith`)."""
+
+    search_fields = ("name", "head_name", "account_no")
+    arrival_from = django_filters.DateFilter(
+        field_name="arrival_date", lookup_expr="gte", label=_("Arriving from"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    arrival_to = django_filters.DateFilter(
+        field_name="arrival_date", lookup_expr="lte", label=_("Arriving until"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    grid = django_filters.ModelChoiceFilter(field_name="village__grid", queryset=scoped(Grid), label=_("Grid"))
+    village = django_filters.ModelChoiceFilter(queryset=scoped(Village), label=_("Village"))
+    transformer = django_filters.ModelChoiceFilter(
+        field_name="household__transformer", queryset=scoped(Transformer), label=_("Transformer")
+    )
+    status = django_filters.ChoiceFilter(choices=ReturningResident.Status.choices, label=_("Status"))
+    heating = django_filters.ChoiceFilter(choices=Heating.choices, label=_("Heating"))
+    linked = django_filters.ChoiceFilter(
+        choices=(("yes", _("Linked to a household")), ("no", _("Not linked"))),
+        method="filter_linked", label=_("Household link"),
+    )
+    phone_last4 = django_filters.CharFilter(method="filter_phone_last4", label=_("Phone ending in"),
+                                            max_length=4)
+
+    class Meta:
+        model = ReturningResident
+        fields = ["q", "arrival_from", "arrival_to", "grid", "village", "transformer", "status", "heating", "linked",
+                  "phone_last4"]
+
+    def filter_search(self, queryset, name, value):
+        value = value.strip()
+        if len(value) == 4 and value.isdigit():
+            # Four digits: the end of a phone number (or part of a name/account number).
+            condition = Q(phone__endswith=value)
+            for field in self.search_fields:
+                condition |= Q(**{f"{field}__icontains": value})
+            return queryset.filter(condition)
+        return super().filter_search(queryset, name, value)
+
+    def filter_linked(self, queryset, name, value):
+        if value == "yes":
+            return queryset.filter(household__isnull=False)
+        if value == "no":
+            return queryset.filter(household__isnull=True)
+        return queryset
+
+    def filter_phone_last4(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        if not value.isdigit():
+            return queryset.none()
+        return queryset.filter(phone__endswith=value)

@@ -10,6 +10,7 @@ from rest_framework.routers import DefaultRouter
 
 from customers.api import HouseholdViewSet
 from customers.api_keycustomers import KeyCustomerViewSet
+from customers.api_residents import ResidentViewSet
 
 from . import api
 
@@ -22,6 +23,7 @@ router.register("transformers", api.TransformerViewSet, basename="transformer")
 router.register("lvlines", api.LVLineViewSet, basename="lvline")
 router.register("households", HouseholdViewSet, basename="household")
 router.register("keycustomers", KeyCustomerViewSet, basename="keycustomer")
+router.register("residents", ResidentViewSet, basename="resident")
 
 app_name = "api"
 

@@ -1,0 +1,189 @@
+"""REST API of returning residents (``/api/v1/residents/``), scoped like every viewset.
+
+Phone and ID numbers are answered masked, for every role; the full value of one field of
+one resident is answered only by the audited `reveal` action, to holders of
+`customers.view_personal_data`. The village is written as its code and the household
+as its account number, both limited to the writer's territory. Status changes go through
+the `mark-arrived` / `mark-departed` actions (one or many ids), not through updates.
+"""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from zhoukou_grid.api import ScopedModelViewSet, ScopedSlugRelatedField, territory_field
+from zhoukou_grid.models import Village
+
+from . import personal_data, services
+from .filters import ReturningResidentFilterSet
+from .models import Household, ReturningResident
+from .parsing import ValueProblem, parse_id_number, parse_mobile
+
+
+class PersonalDataField(serializers.CharField):
+    """A phone or ID number: written in full, read masked.
+
+    Sending back the masked value a GET answered keeps the stored number, so a client may
+    PUT what it read without knowing the full value.
+    """
+
+    def __init__(self, *, personal_field: str, parser, **kwargs):
+        self.personal_field = personal_field
+        self.parser = parser
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("allow_blank", True)
+        super().__init__(**kwargs)
+
+    def to_representation(self, value):
+        return personal_data.masked(value or "", self.personal_field)
+
+    def to_internal_value(self, data):
+        text = super().to_internal_value(data).strip()
+        if not text:
+            return ""
+        instance = getattr(self.parent, "instance", None)
+        current = getattr(instance, self.personal_field, "") if isinstance(instance, ReturningResident) else ""
+        if current and text == personal_data.masked(current, self.personal_field):
+            return current
+        try:
+            return self.parser(text)
+        except ValueProblem:
+            raise ValidationError(self.error_messages["invalid_personal"]) from None
+
+    default_error_messages = {"invalid_personal": _("Not a valid number.")}
+
+
+class ResidentSerializer(serializers.ModelSerializer):
+    village = territory_field(Village)
+    village_name = serializers.CharField(source="village.name", read_only=True)
+    grid = serializers.CharField(source="village.grid.code", read_only=True)
+    household = ScopedSlugRelatedField(model=Household, slug_field="account_no", required=False, allow_null=True)
+    transformer = serializers.CharField(source="household.transformer.code", read_only=True, allow_null=True,
+                                        default=None)
+    phone = PersonalDataField(personal_field="phone", parser=parse_mobile, max_length=20,
+                              help_text="Mobile phone; answered masked (138****1234).")
+    id_number = PersonalDataField(personal_field="id_number", parser=parse_id_number, max_length=18,
+                                  help_text="ID number (GB 11643); answered masked (411627********3526).")
+    persons = serializers.IntegerField(min_value=1, max_value=50, required=False)
+    page_url = serializers.SerializerMethodField(help_text="Path of the resident's page in the portal.")
+
+    class Meta:
+        model = ReturningResident
+        fields = ["id", "name", "village", "village_name", "village_group", "grid", "household", "transformer",
+                  "account_no", "head_name", "phone", "id_number", "workplace", "persons", "arrival_date",
+                  "departure_date", "heating", "extra_load", "note", "status", "arrived_at", "departed_at",
+                  "source", "created_at", "updated_at", "page_url"]
+        read_only_fields = ["account_no", "status", "arrived_at", "departed_at", "source", "created_at",
+                            "updated_at"]
+
+    def get_page_url(self, resident: ReturningResident) -> str:
+        return reverse("customers:resident_detail", args=[resident.pk])
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        instance = self.instance
+
+        def current(name, default=None):
+            return attrs.get(name, getattr(instance, name, default) if instance is not None else default)
+
+        village = current("village")
+        household = current("household")
+        if household is not None and village is not None and household.village_id != village.pk:
+            raise ValidationError({"household": [_("The household is in another village than the resident.")]})
+        arrival, departure = current("arrival_date"), current("departure_date")
+        if arrival and departure and departure <= arrival:
+            raise ValidationError({"departure_date": [_("The departure must be after the arrival.")]})
+        if "household" in attrs:
+            attrs["account_no"] = household.account_no if household is not None else ""
+        match_key = ReturningResident.build_match_key(
+            name=current("name", ""), id_number=current("id_number", ""), phone=current("phone", ""),
+            village_id=village.pk if village is not None else None, account_no=current("account_no", ""),
+        )
+        duplicates = ReturningResident.objects.filter(match_key=match_key)
+        if instance is not None:
+            duplicates = duplicates.exclude(pk=instance.pk)
+        if duplicates.exists():
+            raise ValidationError({"non_field_errors": [_(
+                "This resident is already in the ledger (same ID number, or same name and phone).")]})
+        attrs["match_key"] = match_key
+        return attrs
+
+    def create(self, validated_data):
+        validated_data.setdefault("source", ReturningResident.Source.MANUAL)
+        return super().create(validated_data)
+
+
+class ResidentIdsSerializer(serializers.Serializer):
+    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=5000)
+
+
+class StatusChangeSerializer(serializers.Serializer):
+    changed = serializers.IntegerField(help_text="How many residents changed status.")
+
+
+class RevealRequestSerializer(serializers.Serializer):
+    field = serializers.ChoiceField(choices=personal_data.PERSONAL_FIELDS)
+
+
+class RevealSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    value = serializers.CharField(help_text="The full value (empty when none is recorded).")
+    tel = serializers.CharField(help_text="A tel: link for a phone; empty otherwise.")
+
+
+class ResidentViewSet(ScopedModelViewSet):
+    """Returning residents; `village` is the village code, `household` the account number.
+
+    `phone` and `id_number` are answered masked; `POST …/{id}/reveal/` answers one full
+    value (audited). Status changes: `POST mark-arrived/` and `POST mark-departed/` with ids.
+    """
+
+    queryset = ReturningResident.objects.select_related("village__grid", "household__transformer")
+    serializer_class = ResidentSerializer
+    filterset_class = ReturningResidentFilterSet
+    ordering_fields = ["arrival_date", "departure_date", "name", "persons", "status", "village__code"]
+    audit_object_type = "returningresident"
+    http_method_names = ["get", "post", "put", "patch", "head", "options"]
+
+    def _status_change(self, request, mark):
+        payload = ResidentIdsSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        changed = mark(user=request.user, resident_ids=payload.validated_data["ids"])
+        return Response(StatusChangeSerializer({"changed": changed}).data)
+
+    @extend_schema(request=ResidentIdsSerializer, responses=StatusChangeSerializer,
+                   summary="Mark residents as arrived (those already departed stay departed)")
+    @action(detail=False, methods=["post"], url_path="mark-arrived")
+    def mark_arrived(self, request):
+        return self._status_change(request, services.residents_mark_arrived)
+
+    @extend_schema(request=ResidentIdsSerializer, responses=StatusChangeSerializer,
+                   summary="Mark residents as departed")
+    @action(detail=False, methods=["post"], url_path="mark-departed")
+    def mark_departed(self, request):
+        return self._status_change(request, services.residents_mark_departed)
+
+    @extend_schema(request=RevealRequestSerializer, responses=RevealSerializer,
+                   summary="Reveal one phone or ID number (audited; needs customers.view_personal_data)")
+    @action(detail=True, methods=["post"])
+    def reveal(self, request, pk=None):
+        payload = RevealRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        field = payload.validated_data["field"]
+        try:
+            resident_id = int(pk)
+        except (TypeError, ValueError):
+            resident_id = 0
+        value = personal_data.resident_reveal(user=request.user, resident_id=resident_id, field=field)
+        tel = personal_data.tel_url(value) if field == "phone" else ""
+        response = Response(RevealSerializer({"field": field, "value": value, "tel": tel}).data,
+                            status=status.HTTP_200_OK)
+        response["Cache-Control"] = "no-store"
+        return response
+

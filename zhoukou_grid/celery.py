@@ -19,4 +19,8 @@ app.conf.beat_schedule = {
         "task": "zhoukou_grid.tasks.purge_import_files",
         "schedule": crontab(hour=3, minute=30),
     },
+    "nightly-load-projection": {
+        "task": "loadforecast.tasks.nightly_projection",
+        "schedule": crontab(hour=2, minute=0),
+    },
 }

@@ -1,0 +1,536 @@
+"""Projection runs: read a station's inputs set-based into numpy, call the engine, write
+the projections and alerts (DOMAIN.md 6.4–6.5), one transaction per station.
+
+`projection_run` runs a date for one station or all of them in this process (the command,
+tests, "run now" when no worker is configured); the Celery tasks run the same
+`projection_station` per station chunk and `projection_finish` once at the end.
+
+Done measures change the inputs of the next run: a temporary capacity raises the rating
+to its kVA, a transfer moves ΔP = kVA · cosφ of the baseline (at most the baseline of each
+hour) from the asset to the named neighbour.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import struct
+import time
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from customers.models import Household, ReturningResident
+from zhoukou_grid.audit import audit_record
+from zhoukou_grid.models import LVLine, Station, Transformer
+
+from . import engine
+from .engine import HOURS, Level
+from .models import (
+    Alert,
+    AlertHistory,
+    AssetProjection,
+    LoadReading,
+    Measure,
+    ProjectionRun,
+    ProjectionSettings,
+    WeatherForecast,
+    unpack_curves,
+)
+
+SKIP_REASONS = {
+    engine.AssetStatus.NO_LOAD_DATA: "no load data",
+    engine.AssetStatus.INVALID_RATING: "invalid rating",
+    engine.AssetStatus.NO_HOUSEHOLD_SHARE: "no households on the transformer to share its baseline",
+}
+PHASES = {"A": 0, "B": 1, "C": 2}
+
+
+# ---------------------------------------------------------------------------------------
+# Settings
+# ---------------------------------------------------------------------------------------
+
+
+def settings_for_station(station: Station) -> engine.ProjectionSettings:
+    """The county's settings with the station's overrides on top (defaults where unset)."""
+    rows = {row.station_id: row.values for row in ProjectionSettings.objects.filter(
+        Q(county_id=station.county_id, station__isnull=True) | Q(station_id=station.pk))}
+    return engine.ProjectionSettings.from_dict(rows.get(None), rows.get(station.pk))
+
+
+@transaction.atomic
+def settings_update(*, county_id: int, station_id: int | None = None, values: dict[str, Any], user=None) -> ProjectionSettings:
+    """Replace the stored settings of a county (or a station's overrides) after validating
+    them with the county's settings underneath; raises engine.SettingsError; audited."""
+    county_values = {}
+    if station_id is not None:
+        county_row = ProjectionSettings.objects.filter(county_id=county_id, station__isnull=True).first()
+        county_values = county_row.values if county_row else {}
+    engine.ProjectionSettings.from_dict(county_values, values)  # raises with the reasons
+    row, _ = ProjectionSettings.objects.select_for_update().get_or_create(
+        county_id=county_id, station_id=station_id, defaults={"values": {}})
+    before = row.values
+    row.values = dict(values)
+    row.updated_by = user if getattr(user, "is_authenticated", False) else None
+    row.save()
+    audit_record(user=user, action="projection_settings", object_type="loadforecast.projectionsettings",
+                 object_id=row.pk, detail={"before": before, "after": row.values})
+    return row
+
+
+# ---------------------------------------------------------------------------------------
+# Reading a station's inputs
+# ---------------------------------------------------------------------------------------
+
+
+def _index(ids: list[int]) -> dict[int, int]:
+    return {pk: i for i, pk in enumerate(ids)}
+
+
+def read_station_inputs(station: Station, run_date: dt.date, days: int, settings: engine.ProjectionSettings) -> dict:
+    """Every input of one station's projection as numpy arrays, a fixed number of queries."""
+    history_days = settings.baseline_days
+    first_day = run_date - dt.timedelta(days=history_days)
+    t_rows = list(Transformer.objects.filter(grid__station_id=station.pk).order_by("pk").values_list(
+        "pk", "code", "rated_kva", "p0_w", "pk_w", "grid_id"))
+    l_rows = list(LVLine.objects.filter(transformer__grid__station_id=station.pk).order_by("pk").values_list(
+        "pk", "code", "transformer_id", "ampacity_a", "transformer__grid_id"))
+    t_ids = [r[0] for r in t_rows]
+    l_ids = [r[0] for r in l_rows]
+    t_index, l_index = _index(t_ids), _index(l_ids)
+    nt, nl = len(t_ids), len(l_ids)
+    rated = np.array([r[2] for r in t_rows], dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        loss_ratio = np.array([(r[4] / r[3]) if r[3] and r[4] else np.nan for r in t_rows], dtype=np.float64)
+
+    # History: one query; curves unpacked with one frombuffer.
+    t_hourly = np.full((nt, history_days, HOURS), np.nan)
+    t_daily = np.full((nt, history_days), np.nan)
+    l_hourly = np.full((nl, history_days, HOURS), np.nan)
+    readings = list(LoadReading.objects.filter(grid__station_id=station.pk, date__gte=first_day,
+                                               date__lt=run_date).values_list(
+        "transformer_id", "line_id", "date", "hourly_kw", "max_kw").order_by())
+    if readings:
+        curves = unpack_curves(r[3] for r in readings)
+        for i, (transformer_id, line_id, day, blob, max_kw) in enumerate(readings):
+            d = (day - first_day).days
+            if transformer_id is not None:
+                j = t_index[transformer_id]
+                if blob is not None:
+                    t_hourly[j, d] = curves[i]
+                elif max_kw is not None:
+                    t_daily[j, d] = max_kw
+            elif blob is not None and line_id in l_index:
+                l_hourly[l_index[line_id], d] = curves[i]
+
+    # Households: their transformer, line and phase; residents through them.
+    households = list(Household.objects.filter(transformer__grid__station_id=station.pk).values_list(
+        "pk", "transformer_id", "line_id", "phase").order_by())
+    h_index = _index([h[0] for h in households])
+    h_transformer = np.array([t_index.get(h[1], -1) for h in households], dtype=np.int64)
+    h_line = np.array([l_index.get(h[2], -1) if h[2] else -1 for h in households], dtype=np.int64)
+    h_phase = np.array([PHASES.get(h[3], -1) for h in households], dtype=np.int64)
+    horizon_end = run_date + dt.timedelta(days=days)
+    residents = list(ReturningResident.objects.filter(
+        household__transformer__grid__station_id=station.pk, arrival_date__lt=horizon_end).filter(
+        Q(departure_date__isnull=True) | Q(departure_date__gt=run_date)).values_list(
+        "household_id", "arrival_date", "departure_date").order_by())
+    unlinked = ReturningResident.objects.filter(village__grid__station_id=station.pk, household__isnull=True,
+                                                arrival_date__lt=horizon_end).count()
+    r_household = np.array([h_index[r[0]] for r in residents], dtype=np.int64)
+    arrival = np.array([r[1] for r in residents], dtype="datetime64[D]")
+    departure = np.array([np.datetime64("NaT") if r[2] is None else r[2] for r in residents], dtype="datetime64[D]")
+
+    temps = dict(WeatherForecast.objects.filter(county_id=station.county_id, date__gte=run_date,
+                                                date__lt=horizon_end).values_list("date", "t_min"))
+    Tie = Transformer.ties.through
+    ties = [(t_index[a], t_index[b]) for a, b in Tie.objects.filter(
+        from_transformer_id__in=t_ids, to_transformer_id__in=t_ids).values_list(
+        "from_transformer_id", "to_transformer_id").order_by() if a < b]
+    done = list(Measure.objects.filter(status=Measure.Status.DONE, alert__transformer__grid__station_id=station.pk)
+                .exclude(alert__status=Alert.Status.DISMISSED)
+                .values_list("alert__transformer_id", "kind", "kva", "neighbour_id").order_by())
+    return {
+        "t_ids": t_ids, "t_codes": [r[1] for r in t_rows], "t_grid": [r[5] for r in t_rows],
+        "l_ids": l_ids, "l_codes": [r[1] for r in l_rows], "l_grid": [r[4] for r in l_rows],
+        "l_transformer": np.array([t_index[r[2]] for r in l_rows], dtype=np.int64),
+        "ampacity": np.array([r[3] for r in l_rows], dtype=np.float64),
+        "rated": rated, "loss_ratio": loss_ratio,
+        "t_hourly": t_hourly, "t_daily": t_daily, "l_hourly": l_hourly,
+        "h_transformer": h_transformer, "h_line": h_line, "h_phase": h_phase,
+        "r_household": r_household, "arrival": arrival, "departure": departure, "unlinked": unlinked,
+        "temps": [temps.get(run_date + dt.timedelta(days=d)) for d in range(days)],
+        "ties": np.array(ties, dtype=np.int64).reshape(-1, 2), "done_measures": done, "t_index": t_index,
+    }
+
+
+def apply_done_measures(inputs: dict, baseline_kw: np.ndarray, settings: engine.ProjectionSettings) -> None:
+    """Temporary capacity raises the rating; a transfer moves kVA·cosφ of baseline to the neighbour."""
+    t_index = inputs["t_index"]
+    for transformer_id, kind, kva, neighbour_id in inputs["done_measures"]:
+        j = t_index.get(transformer_id)
+        if j is None or not kva:
+            continue
+        if kind == Measure.Kind.TEMP_CAPACITY:
+            inputs["rated"][j] = max(inputs["rated"][j], kva)
+        elif kind == Measure.Kind.TRANSFER and not np.isnan(baseline_kw[j]).any():
+            moved = np.minimum(baseline_kw[j], kva * settings.cos_phi)
+            baseline_kw[j] -= moved
+            k = t_index.get(neighbour_id)
+            if k is not None and not np.isnan(baseline_kw[k]).any():
+                baseline_kw[k] += moved
+
+
+def compute_station(inputs: dict, run_date: dt.date, days: int, settings: engine.ProjectionSettings) -> dict:
+    """The engine on one station's arrays: projections, episodes and measures."""
+    nt, nl = len(inputs["t_ids"]), len(inputs["l_ids"])
+    baseline = engine.baseline_from_history(inputs["t_hourly"], inputs["t_daily"], settings)
+    baseline_kw = baseline.kw.copy()
+    apply_done_measures(inputs, baseline_kw, settings)
+    line_baseline = engine.baseline_from_history(inputs["l_hourly"], None, settings)
+
+    def present(group, groups):
+        return engine.returning_households_present(
+            resident_household=inputs["r_household"], arrival=inputs["arrival"], departure=inputs["departure"],
+            household_group=group, groups=groups, run_date=run_date, days=days)
+
+    n_t = present(inputs["h_transformer"], nt)
+    n_l = present(inputs["h_line"], nl)
+    phase_group = np.where((inputs["h_phase"] >= 0) & (inputs["h_transformer"] >= 0),
+                           inputs["h_transformer"] * 3 + inputs["h_phase"], -1)
+    n_p = present(phase_group, nt * 3).present.reshape(nt, 3, days).transpose(0, 2, 1)
+    factors = engine.horizon_factors(run_date, inputs["temps"], settings, days=days)
+    transformers = engine.project_transformers(
+        baseline_kw=baseline_kw, rated_kva=inputs["rated"], returning_households=n_t.present, factors=factors,
+        settings=settings, loss_ratio=inputs["loss_ratio"], returning_by_phase=n_p)
+    households_on_t = np.bincount(inputs["h_transformer"][inputs["h_transformer"] >= 0], minlength=nt)
+    households_on_l = np.bincount(inputs["h_line"][inputs["h_line"] >= 0], minlength=nl)
+    lines = engine.project_lines(
+        line_transformer=inputs["l_transformer"], line_households=households_on_l,
+        transformer_households=households_on_t, transformer_baseline_kw=baseline_kw,
+        ampacity_a=inputs["ampacity"], returning_households=n_l.present, factors=factors, settings=settings,
+        metered_baseline_kw=line_baseline.kw)
+    measures = engine.size_measures(
+        rated_kva=inputs["rated"], peak_kw=transformers.run_peak_kw, peak_day=transformers.run_peak_day,
+        settings=settings, ties=inputs["ties"], phase_imbalance=transformers.phase_imbalance,
+        phase_households_to_move=transformers.phase_households_to_move)
+    line_measures = engine.size_line_measures(
+        ampacity_a=inputs["ampacity"], peak_kw=lines.run_peak_kw, peak_day=lines.run_peak_day, settings=settings)
+    return {
+        "transformers": transformers, "lines": lines, "measures": measures, "line_measures": line_measures,
+        "t_episodes": engine.find_episodes(transformers), "l_episodes": engine.find_episodes(lines),
+        "unlinked": n_t.unlinked_residents, "factors": factors,
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# Writing
+# ---------------------------------------------------------------------------------------
+
+_PG_EPOCH = dt.date(2000, 1, 1)
+
+
+def _projection_arrays(result: engine.ProjectionResult, ids: list[int], grids: list[int], run_date: dt.date):
+    ok = np.flatnonzero(result.status == engine.AssetStatus.OK)
+    days = result.peak_kw.shape[1]
+    asset = np.repeat(np.asarray(ids, dtype=np.int64)[ok], days) if len(ids) else np.zeros(0, dtype=np.int64)
+    grid = np.repeat(np.asarray(grids, dtype=np.int64)[ok], days) if len(ids) else np.zeros(0, dtype=np.int64)
+    day = np.tile(np.arange(days), ok.size)
+    figures = {
+        "peak_kw": result.peak_kw[ok].ravel(),
+        "peak_load_rate": result.peak_load_rate[ok].ravel(),
+        "hours_ge_80": result.hours_at_or_above_heavy[ok].ravel(),
+        "hours_ge_100": result.hours_at_or_above_overload[ok].ravel(),
+        "returning_households": result.returning_households[ok].ravel(),
+        "level": result.daily_level[ok].ravel(),
+        "peak_a": None if result.peak_current_a is None else result.peak_current_a[ok].ravel(),
+    }
+    return asset, grid, day, figures
+
+
+def _copy_binary(table: str, columns: list[tuple[str, str]], data: dict[str, np.ndarray], rows: int,
+                 nulls: set[str]) -> None:
+    """COPY … FROM STDIN (FORMAT binary) built with one numpy structured array: every row has
+    the same layout (NULL columns are a length of −1 with no bytes)."""
+    fields = [("count", ">i2")]
+    for name, pg_type in columns:
+        fields.append((f"{name}_len", ">i4"))
+        if name not in nulls:
+            fields.append((name, {"int8": ">i8", "int4": ">i4", "int2": ">i2", "float8": ">f8", "date": ">i4"}[pg_type]))
+    record = np.zeros(rows, dtype=np.dtype(fields))
+    record["count"] = len(columns)
+    for name, _pg_type in columns:
+        if name in nulls:
+            record[f"{name}_len"] = -1
+            continue
+        record[f"{name}_len"] = record.dtype[name].itemsize
+        record[name] = data[name]
+    payload = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0) + record.tobytes() + struct.pack(">h", -1)
+    names = ", ".join(connection.ops.quote_name(name) for name, _ in columns)
+    with connection.cursor() as cursor:
+        cursor.cursor.copy_expert(f"COPY {connection.ops.quote_name(table)} ({names}) FROM STDIN WITH (FORMAT binary)",
+                                  io.BytesIO(payload))
+
+
+def write_projections(run: ProjectionRun, computed: dict, inputs: dict) -> int:
+    """Insert the run's asset-days (COPY binary on PostgreSQL, bulk_create elsewhere)."""
+    total = 0
+    origin = (run.run_date - _PG_EPOCH).days
+    for kind, ids, grids in (("transformer", inputs["t_ids"], inputs["t_grid"]),
+                             ("line", inputs["l_ids"], inputs["l_grid"])):
+        result = computed["transformers" if kind == "transformer" else "lines"]
+        asset, grid, day, figures = _projection_arrays(result, ids, grids, run.run_date)
+        rows = asset.size
+        total += rows
+        if not rows:
+            continue
+        if connection.vendor == "postgresql":
+            data = {kind + "_id": asset, "grid_id": grid, "run_id": np.full(rows, run.pk), "date": origin + day,
+                    **{k: v for k, v in figures.items() if v is not None}}
+            columns = [("transformer_id", "int8"), ("line_id", "int8"), ("grid_id", "int8"), ("run_id", "int8"),
+                       ("date", "date"), ("peak_kw", "float8"), ("peak_a", "float8"), ("peak_load_rate", "float8"),
+                       ("hours_ge_80", "int2"), ("hours_ge_100", "int2"), ("returning_households", "int4"),
+                       ("level", "int2")]
+            nulls = {"line_id", "peak_a"} if kind == "transformer" else {"transformer_id"}
+            _copy_binary(AssetProjection._meta.db_table, columns, data, rows, nulls)
+        else:
+            dates = [run.run_date + dt.timedelta(days=int(d)) for d in range(int(day.max()) + 1)]
+            peak_a = figures["peak_a"]
+            AssetProjection.objects.bulk_create([
+                AssetProjection(
+                    **{kind + "_id": int(asset[i])}, grid_id=int(grid[i]), run_id=run.pk, date=dates[int(day[i])],
+                    peak_kw=float(figures["peak_kw"][i]), peak_load_rate=float(figures["peak_load_rate"][i]),
+                    peak_a=None if peak_a is None else float(peak_a[i]),
+                    hours_ge_80=int(figures["hours_ge_80"][i]), hours_ge_100=int(figures["hours_ge_100"][i]),
+                    returning_households=int(figures["returning_households"][i]), level=int(figures["level"][i]))
+                for i in range(rows)], batch_size=2000)
+    return total
+
+
+def _recommended(j: int, measures: engine.Measures, inputs: dict, run_date: dt.date, line: bool) -> list[dict]:
+    if not measures.needed[j]:
+        return []
+    out: list[dict] = []
+    if not line:
+        k = int(measures.transfer_to[j])
+        if k >= 0:
+            out.append({"kind": "transfer", "kva": round(float(measures.transfer_kva[j]), 1),
+                        "neighbour_id": inputs["t_ids"][k], "neighbour_code": inputs["t_codes"][k]})
+        if measures.phase_balancing[j]:
+            out.append({"kind": "phase_balance", "households": int(measures.phase_households_to_move[j])})
+        if not np.isnan(measures.temporary_rating_kva[j]):
+            out.append({"kind": "temp_capacity", "kva": float(measures.temporary_rating_kva[j])})
+    out.append({"kind": "staggered", "kw": round(float(measures.staggered_use_kw[j]), 1)})
+    patrol = run_date + dt.timedelta(days=int(measures.patrol_day[j]))
+    out.append({"kind": "patrol", "date": patrol.isoformat()})
+    return out
+
+
+def upsert_alerts(run: ProjectionRun, computed: dict, inputs: dict, settings: engine.ProjectionSettings,
+                  station_id: int) -> dict[str, int]:
+    """Create, update and mitigate the station's alerts from this run's episodes.
+
+    An episode continues an alert of the same asset that is not mitigated and whose days
+    touch the episode's; the alert keeps its status (acknowledged, planned, dismissed…).
+    An active alert with no episode this run: mitigated at once when a measure of it is
+    done, otherwise after two consecutive runs below watch. An alert with a done measure
+    whose asset is now below heavy load is mitigated at once too.
+    """
+    run_date = run.run_date
+    thresholds = {"watch": settings.watch_load_rate, "heavy": settings.heavy_load_rate,
+                  "overload": settings.overload_load_rate, "thermal": settings.thermal_load_rate,
+                  "heavy_hours": settings.heavy_duration_hours, "overload_hours": settings.overload_duration_hours}
+    existing = list(Alert.objects.filter(grid__station_id=station_id).exclude(status=Alert.Status.MITIGATED))
+    with_done = set(Measure.objects.filter(alert__in=[a.pk for a in existing], status=Measure.Status.DONE)
+                    .values_list("alert_id", flat=True))
+    by_asset: dict[tuple[str, int], list[Alert]] = defaultdict(list)
+    for alert in existing:
+        by_asset[("t", alert.transformer_id) if alert.transformer_id else ("l", alert.line_id)].append(alert)
+    projected = {("t", inputs["t_ids"][j]) for j in np.flatnonzero(computed["transformers"].status == 0)}
+    projected |= {("l", inputs["l_ids"][j]) for j in np.flatnonzero(computed["lines"].status == 0)}
+
+    new, changed, history, seen = [], [], [], set()
+    counts = {"alerts_new": 0, "alerts_updated": 0, "alerts_mitigated": 0}
+    for prefix, episodes, ids, grids, result, measures in (
+            ("t", computed["t_episodes"], inputs["t_ids"], inputs["t_grid"], computed["transformers"],
+             computed["measures"]),
+            ("l", computed["l_episodes"], inputs["l_ids"], inputs["l_grid"], computed["lines"],
+             computed["line_measures"])):
+        for e in range(episodes.asset.size):
+            j = int(episodes.asset[e])
+            first = run_date + dt.timedelta(days=int(episodes.first_day[e]))
+            last = run_date + dt.timedelta(days=int(episodes.last_day[e]))
+            peak_day = int(episodes.peak_day[e])
+            values = {
+                "level": int(episodes.level[e]), "first_date": first, "last_date": last,
+                "peak_date": run_date + dt.timedelta(days=peak_day), "peak_kw": float(episodes.peak_kw[e]),
+                "peak_load_rate": float(episodes.peak_load_rate[e]),
+                "returning_households": int(result.returning_households[j, peak_day]),
+                "thresholds": thresholds, "measures": _recommended(j, measures, inputs, run_date, prefix == "l"),
+                "last_run_id": run.pk, "runs_below_watch": 0,
+            }
+            key = (prefix, ids[j])
+            match = next((a for a in by_asset.get(key, []) if a.pk not in seen
+                          and a.first_date <= last + dt.timedelta(days=1)
+                          and a.last_date >= min(first, run_date) - dt.timedelta(days=1)), None)
+            if match is None:
+                alert = Alert(transformer_id=ids[j] if prefix == "t" else None,
+                              line_id=ids[j] if prefix == "l" else None, grid_id=grids[j], **values)
+                new.append(alert)
+                continue
+            seen.add(match.pk)
+            raised = values["level"] > match.level
+            for name, value in values.items():
+                setattr(match, name, value)
+            if match.pk in with_done and values["level"] < Level.HEAVY and match.status != Alert.Status.DISMISSED:
+                match.status = Alert.Status.MITIGATED
+                counts["alerts_mitigated"] += 1
+                history.append(AlertHistory(alert=match, action="mitigated", status=match.status, level=match.level,
+                                            note="below heavy load after a done measure"))
+            elif raised:
+                history.append(AlertHistory(alert=match, action="raised", status=match.status, level=match.level))
+            changed.append(match)
+            counts["alerts_updated"] += 1
+    for alert in existing:
+        key = ("t", alert.transformer_id) if alert.transformer_id else ("l", alert.line_id)
+        if alert.pk in seen or key not in projected or alert.status == Alert.Status.DISMISSED:
+            continue
+        alert.runs_below_watch += 1
+        alert.last_run_id = run.pk
+        if alert.pk in with_done or alert.runs_below_watch >= 2:
+            alert.status = Alert.Status.MITIGATED
+            counts["alerts_mitigated"] += 1
+            history.append(AlertHistory(alert=alert, action="mitigated", status=alert.status, level=alert.level,
+                                        note="below watch"))
+        changed.append(alert)
+    Alert.objects.bulk_create(new, batch_size=1000)
+    history += [AlertHistory(alert=a, action="created", status=a.status, level=a.level) for a in new]
+    if changed:
+        Alert.objects.bulk_update(changed, [
+            "level", "first_date", "last_date", "peak_date", "peak_kw", "peak_load_rate", "returning_households",
+            "thresholds", "measures", "last_run", "runs_below_watch", "status", "updated_at"], batch_size=1000)
+    AlertHistory.objects.bulk_create(history, batch_size=1000)
+    counts["alerts_new"] = len(new)
+    return counts
+
+
+# ---------------------------------------------------------------------------------------
+# Runs
+# ---------------------------------------------------------------------------------------
+
+
+def projection_station(*, run_id: int, station_id: int) -> dict[str, Any]:
+    """Project one station for a run and replace that station's results of the run date,
+    in one transaction; returns counts, timings and the skipped assets (never raises for
+    an asset it cannot project: it lists it with the reason)."""
+    run = ProjectionRun.objects.get(pk=run_id)
+    station = Station.objects.get(pk=station_id)
+    settings = settings_for_station(station)
+    started = time.perf_counter()
+    inputs = read_station_inputs(station, run.run_date, run.days, settings)
+    read_s = time.perf_counter() - started
+    computed = compute_station(inputs, run.run_date, run.days, settings)
+    compute_s = time.perf_counter() - started - read_s
+    with transaction.atomic():
+        # Readers never see half a run: the old results of this date go in the same transaction.
+        AssetProjection.objects.filter(grid__station_id=station.pk, run__run_date=run.run_date).delete()
+        written = write_projections(run, computed, inputs)
+        alert_counts = upsert_alerts(run, computed, inputs, settings, station.pk)
+    write_s = time.perf_counter() - started - read_s - compute_s
+    skipped = []
+    for prefix, result, codes in (("transformer", computed["transformers"], inputs["t_codes"]),
+                                  ("lvline", computed["lines"], inputs["l_codes"])):
+        for j in np.flatnonzero(result.status != engine.AssetStatus.OK):
+            skipped.append({"asset_type": prefix, "code": codes[j], "reason": SKIP_REASONS[int(result.status[j])]})
+    levels = np.bincount(computed["transformers"].level + 1, minlength=6)
+    return {
+        "station": station.code, "transformers": len(inputs["t_ids"]), "lines": len(inputs["l_ids"]),
+        "asset_days": written, "unlinked_residents": inputs["unlinked"], "skipped": skipped,
+        "transformer_levels": {name: int(levels[i + 1]) for i, name in enumerate(
+            ["normal", "watch", "heavy", "overload", "thermal"])},
+        **alert_counts,
+        "timings": {"read": round(read_s, 3), "compute": round(compute_s, 3), "write": round(write_s, 3)},
+    }
+
+
+def projection_start(*, run_date: dt.date, days: int | None = None, station_id: int | None = None,
+                     user=None) -> tuple[ProjectionRun, list[int]]:
+    """The run row of this date and scope (created, or reset for a re-run) and its stations."""
+    if station_id is not None:
+        station = Station.objects.get(pk=station_id)
+        stations = [station.pk]
+        settings = settings_for_station(station)
+    else:
+        stations = list(Station.objects.order_by("pk").values_list("pk", flat=True))
+        settings = engine.ProjectionSettings()
+    days = days or settings.horizon_days
+    if not 1 <= days <= engine.MAX_HORIZON_DAYS:
+        raise ValueError(f"days must be between 1 and {engine.MAX_HORIZON_DAYS}")
+    with transaction.atomic():
+        run, _ = ProjectionRun.objects.select_for_update().get_or_create(
+            run_date=run_date, station_id=station_id, defaults={"days": days})
+        run.days = days
+        run.status = ProjectionRun.Status.RUNNING
+        run.started_at, run.finished_at = timezone.now(), None
+        run.chunks_total, run.chunks_done = len(stations), 0
+        run.counts, run.timings, run.skipped, run.error = {"stations": {}}, {}, [], ""
+        run.settings_snapshot = settings.to_dict()
+        run.created_by = user if getattr(user, "is_authenticated", False) else None
+        run.save()
+        audit_record(user=user, action="projection_run", object_type="loadforecast.projectionrun", object_id=run.pk,
+                     detail={"run_date": run_date.isoformat(), "days": days, "station_id": station_id})
+    return run, stations
+
+
+def projection_record_station(*, run_id: int, outcome: dict[str, Any]) -> None:
+    """Add one station's outcome to the run row (under a row lock: chunks finish in parallel)."""
+    with transaction.atomic():
+        run = ProjectionRun.objects.select_for_update().get(pk=run_id)
+        run.counts.setdefault("stations", {})[outcome["station"]] = {
+            k: v for k, v in outcome.items() if k not in ("skipped", "timings", "station")}
+        run.timings.setdefault("stations", {})[outcome["station"]] = outcome.get("timings", {})
+        run.skipped = [s for s in run.skipped if s.get("station") != outcome["station"]] + [
+            {**s, "station": outcome["station"]} for s in outcome.get("skipped", [])]
+        if outcome.get("error"):
+            run.error = (run.error + f"\n{outcome['station']}: {outcome['error']}").strip()
+        run.chunks_done += 1
+        run.save(update_fields=["counts", "timings", "skipped", "error", "chunks_done"])
+
+
+def projection_finish(*, run_id: int) -> ProjectionRun:
+    """Total the stations' counts and close the run (idempotent)."""
+    with transaction.atomic():
+        run = ProjectionRun.objects.select_for_update().get(pk=run_id)
+        stations = run.counts.get("stations", {})
+        totals: dict[str, int] = defaultdict(int)
+        for outcome in stations.values():
+            for key, value in outcome.items():
+                if isinstance(value, int):
+                    totals[key] += value
+        run.counts = {**{k: v for k, v in run.counts.items() if k != "stations"}, **totals, "stations": stations}
+        timings = run.timings.get("stations", {})
+        for part in ("read", "compute", "write"):
+            run.timings[part] = round(sum(t.get(part, 0) for t in timings.values()), 3)
+        run.finished_at = timezone.now()
+        run.timings["wall"] = round((run.finished_at - run.started_at).total_seconds(), 3) if run.started_at else None
+        run.status = ProjectionRun.Status.FAILED if run.error else ProjectionRun.Status.DONE
+        run.save()
+    return run
+
+
+def projection_run(*, run_date: dt.date, days: int | None = None, station_id: int | None = None,
+                   user=None) -> ProjectionRun:
+    """Run the projection of a date for one station or all, in this process."""
+    run, stations = projection_start(run_date=run_date, days=days, station_id=station_id, user=user)
+    for station in stations:
+        try:
+            outcome = projection_station(run_id=run.pk, station_id=station)
+        except Exception as exc:  # noqa: BLE001 - a station that fails is recorded; the others still run
+            code = Station.objects.filter(pk=station).values_list("code", flat=True).first()
+            outcome = {"station": code, "error": f"{type(exc).__name__}: {exc}"}
+        projection_record_station(run_id=run.pk, outcome=outcome)
+    return projection_finish(run_id=run.pk)

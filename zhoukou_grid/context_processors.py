@@ -37,6 +37,10 @@ def navigation(request):
         ("portal:transformer_list", "portal:transformer", _("Transformers"), "zhoukou_grid.view_transformer"),
         ("portal:lvline_list", "portal:lvline", _("LV lines"), "zhoukou_grid.view_lvline"),
         ("customers:household_list", "customers:household", _("Households"), "customers.view_household"),
+        ("customers:resident_list", "customers:resident", _("Returning residents"), "customers.view_returningresident"),
+        # Station staff and above plan for arrivals; a grid manager reaches them from the residents list.
+        *([("customers:arrivals", "customers:arrivals", _("Arrivals"), "customers.view_returningresident")]
+          if role != Role.GRID_MANAGER else []),
         ("customers:keycustomer_list", "customers:keycustomer", _("Key customers"), "customers.view_keycustomer"),
     ]
     nav_items = [

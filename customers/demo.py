@@ -1,0 +1,408 @@
+"""Demo data of the customers app: returning residents, key customers and their plans.
+
+Steps for `zhoukou_grid.seeding` (`SEED_STEPS`), run after the territory, households and
+users. Each gets the shared `SeedContext`, its own `random.Random` and the scale, and
+yields row tuples (COPY on PostgreSQL, bulk_create elsewhere), so the city scale
+(600,000 residents) stays a streaming write.
+
+Residents: arrivals spread over the 25 days before the Lunar New Year of 2027-02-06
+(more of them in the last ten days), departures mostly empty (the default stay) or
+between 初八 and 正月十五, a share listed without an account (unlinked, as village lists
+often are). Linked residents belong to a household of their own village. ID numbers
+carry the county's area code, a birth date from 1955 to 2008 and a valid GB 11643
+check digit. `match_key` is `ReturningResident.build_match_key` of the same values,
+unique across the run (a rare random clash is drawn again).
+
+The residents step reads a sample of the households just written (ids, accounts, names,
+villages) in chunks: the household generator streams its rows and keeps none of them.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import json
+import random
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db.models import Q
+
+from zhoukou_grid.demo import (
+    GIVEN_NAME_CHARS,
+    SURNAME_CUM,
+    SURNAME_VALUES,
+    Scale,
+    SeedContext,
+    TableStep,
+    chinese_number,
+    person_name,
+)
+
+from .models import Heating, KeyCustomer, ReturningResident, ServicePlan
+from .parsing import id_check_digit
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+LUNAR_NEW_YEAR = date(2027, 2, 6)  # 正月初一
+ARRIVAL_WINDOW_DAYS = 25  # arrivals from 2027-01-12 to New Year's Eve 2027-02-05
+CHUBA = LUNAR_NEW_YEAR + timedelta(days=7)  # 正月初八, 2027-02-13
+YUANXIAO = LUNAR_NEW_YEAR + timedelta(days=14)  # 正月十五, 2027-02-20
+LISTED_AT = datetime(2027, 1, 8, 9, 30, tzinfo=SHANGHAI)  # when the village lists came in
+
+
+@dataclass(frozen=True)
+class ResidentTargets:
+    residents: int
+    households: int  # distinct households the linked residents belong to
+    unlinked_share: float = 0.08
+
+
+RESIDENT_TARGETS = {
+    "demo": ResidentTargets(1_500, 1_000),
+    "city": ResidentTargets(600_000, 400_000),
+    "tiny": ResidentTargets(240, 150),
+}
+KEY_CUSTOMERS = {"demo": 40, "tiny": 24}  # otherwise 10 per 3 grids, like the demo county
+
+
+def resident_targets(scale: Scale) -> ResidentTargets:
+    if scale.name in RESIDENT_TARGETS:
+        return RESIDENT_TARGETS[scale.name]
+    households = scale.households * 4 // 15
+    return ResidentTargets(households * 3 // 2, households)
+
+
+def key_customer_count(scale: Scale) -> int:
+    return KEY_CUSTOMERS.get(scale.name, scale.grids * 10 // 3)
+
+
+# --- People ----------------------------------------------------------------------------
+
+MOBILE_PREFIXES = ("130", "131", "132", "133", "135", "136", "137", "138", "139", "150", "151", "152", "155",
+                   "156", "157", "158", "159", "166", "173", "175", "176", "177", "180", "181", "182", "183",
+                   "185", "186", "187", "188", "189", "191", "198", "199")
+WORKPLACES = ("郑州", "北京", "上海", "深圳", "广州", "东莞", "苏州", "昆山", "杭州", "宁波", "义乌", "武汉",
+              "西安", "天津", "合肥", "南京", "厦门", "佛山", "周口市区", "新疆")
+WORKPLACE_CUM = tuple(itertools.accumulate((14, 10, 9, 8, 7, 6, 6, 5, 5, 3, 3, 4, 3, 3, 3, 3, 2, 2, 3, 1)))
+HEATING_VALUES = (Heating.ELECTRIC_HEATER, Heating.AIR_CONDITIONER, Heating.ELECTRIC_BLANKET, Heating.HEAT_PUMP,
+                  Heating.COAL, Heating.GAS, Heating.NONE, "")
+HEATING_CUM = tuple(itertools.accumulate((30, 25, 20, 5, 8, 5, 5, 2)))
+PERSONS_CUM = tuple(itertools.accumulate((30, 25, 25, 15, 5)))  # 1..5 persons coming home
+EXTRA_LOADS = ("开小卖部（约3kW）", "理发店（约5kW）", "电焊作坊（约15kW）", "电动车充电（2辆）", "小饭馆（约10kW）",
+               "磨面机（约7.5kW）")
+BIRTH_START = date(1955, 1, 1)
+BIRTH_DAYS = (date(2008, 12, 31) - BIRTH_START).days + 1
+
+
+def _pick(rng: random.Random, values, cum):
+    return values[bisect.bisect(cum, rng.random() * cum[-1])]
+
+
+def mobile(rng: random.Random) -> str:
+    return f"{rng.choice(MOBILE_PREFIXES)}{rng.randrange(100_000_000):08d}"
+
+
+def id_number(rng: random.Random, area_code: str) -> str:
+    """An 18-character ID number: area code, birth date (1955-2008), sequence, GB 11643 check digit."""
+    birth = BIRTH_START + timedelta(days=rng.randrange(BIRTH_DAYS))
+    first17 = f"{area_code}{birth:%Y%m%d}{rng.randrange(1000):03d}"
+    return first17 + id_check_digit(first17)
+
+
+def _given_name(rng: random.Random) -> str:
+    given = rng.choice(GIVEN_NAME_CHARS)
+    return given + rng.choice(GIVEN_NAME_CHARS) if rng.random() < 0.75 else given
+
+
+def _arrival(rng: random.Random) -> date:
+    """Days before New Year: few a month ahead, most in the last ten days (腊月二十 onwards)."""
+    days_before = min(ARRIVAL_WINDOW_DAYS, max(1, round(rng.triangular(0.5, ARRIVAL_WINDOW_DAYS + 0.5, 4))))
+    return LUNAR_NEW_YEAR - timedelta(days=days_before)
+
+
+def _departure(rng: random.Random) -> date | None:
+    draw = rng.random()
+    if draw < 0.55:
+        return None  # the default stay (DOMAIN 6.4)
+    if draw < 0.95:
+        return CHUBA + timedelta(days=rng.randrange((YUANXIAO - CHUBA).days + 1))
+    return YUANXIAO + timedelta(days=rng.randrange(1, 15))
+
+
+# --- Returning residents ------------------------------------------------------------------
+
+RESIDENT_FIELDS = (
+    "village_id", "village_group", "household_id", "account_no", "head_name", "name", "id_number", "phone",
+    "workplace", "persons", "arrival_date", "departure_date", "heating", "extra_load", "note", "status", "source",
+    "match_key", "created_at", "updated_at",
+)
+HOUSEHOLD_CHUNK = 20_000
+
+
+def _household_sample(ctx: SeedContext, rng: random.Random, count: int) -> list[tuple[int, str, str, int]]:
+    """`count` households written by this run, as (id, account_no, name, village_id), in id order."""
+    from .models import Household
+
+    first = ctx.first_ids.get("household")
+    total = ctx.counts.get("household", 0)
+    if first is None or total == 0:
+        return []
+    ids = sorted(rng.sample(range(first, first + total), min(count, total)))
+    rows = []
+    for start in range(0, len(ids), HOUSEHOLD_CHUNK):
+        chunk = ids[start:start + HOUSEHOLD_CHUNK]
+        rows += Household.objects.filter(pk__in=chunk).order_by("pk").values_list("pk", "account_no", "name",
+                                                                                 "village_id")
+    return rows
+
+
+def generate_residents(ctx: SeedContext, rng: random.Random, scale: Scale):
+    targets = resident_targets(scale)
+    unlinked = round(targets.residents * targets.unlinked_share)
+    households = _household_sample(ctx, rng, targets.households)
+    linked = targets.residents - unlinked
+    if not households:
+        linked, unlinked = 0, targets.residents
+    # One resident per sampled household, the rest spread over them (families come home together).
+    per_household = [1] * len(households)
+    for _ in range(max(0, linked - len(households))):
+        per_household[rng.randrange(len(households))] += 1
+    villages = list(ctx.villages.values())
+    area_of_village = {v.id: v.grid.station.county.spec.code for v in villages}
+    groups_of_village = {v.id: v.groups for v in villages}
+    group_names = [f"{chinese_number(n)}组" for n in range(1, 20)]
+    used_keys: set[str] = set()
+    build_key = ReturningResident.build_match_key
+
+    def person(village_id: int, surname: str | None, account_no: str) -> tuple:
+        while True:
+            family = surname if surname and rng.random() < 0.7 else _pick(rng, SURNAME_VALUES, SURNAME_CUM)
+            name = family + _given_name(rng)
+            draw = rng.random()
+            ident = id_number(rng, area_of_village[village_id]) if draw < 0.85 else ""
+            phone = mobile(rng) if draw < 0.97 else ""
+            key = build_key(name=name, id_number=ident, phone=phone, village_id=village_id, account_no=account_no)
+            if key not in used_keys:
+                used_keys.add(key)
+                return name, ident, phone, key
+
+    def row(village_id, household_id, account_no, head_name, surname):
+        name, ident, phone, key = person(village_id, surname, account_no)
+        arrival = _arrival(rng)
+        group = group_names[rng.randrange(groups_of_village[village_id])] if rng.random() < 0.6 else ""
+        return (
+            village_id, group, household_id, account_no, head_name, name, ident, phone,
+            _pick(rng, WORKPLACES, WORKPLACE_CUM), _pick(rng, (1, 2, 3, 4, 5), PERSONS_CUM), arrival,
+            _departure(rng), _pick(rng, HEATING_VALUES, HEATING_CUM),
+            rng.choice(EXTRA_LOADS) if rng.random() < 0.03 else "", "",
+            ReturningResident.Status.EXPECTED, ReturningResident.Source.IMPORT, key, LISTED_AT, LISTED_AT,
+        )
+
+    for (household_id, account_no, head_name, village_id), count in zip(households, per_household, strict=True):
+        for _ in range(count):
+            yield row(village_id, household_id, account_no, head_name, head_name[0])
+    for _ in range(unlinked):
+        village = villages[rng.randrange(len(villages))]
+        # Listed by name only, sometimes with the head of household the clerk remembered.
+        head_name = person_name(rng) if rng.random() < 0.5 else ""
+        yield row(village.id, None, "", head_name, head_name[:1] or None)
+
+
+# --- Key customers -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CategorySpec:
+    category: str
+    weight: int
+    importance: tuple[str, ...]
+    dual_share: float
+    backup_share: float
+    backup_kw: tuple[int, int]
+    names: tuple[str, ...]  # {town} {village} {surname}
+    loads: tuple[str, ...]
+    seasonal: tuple[str, ...]
+
+
+C = KeyCustomer.Category
+I = KeyCustomer.Importance  # noqa: E741
+CATEGORIES: tuple[CategorySpec, ...] = (
+    CategorySpec(C.SCHOOL, 20, (I.SECOND,), 0.1, 0.2, (30, 80), ("{town}镇中心小学", "{village}小学", "{town}初级中学"),
+                 ("教学楼照明", "食堂电炊具", "学生宿舍空调", "电教设备"),
+                 ("寒假留守值班取暖", "开学前检查宿舍线路", "期末考试保电")),
+    CategorySpec(C.NURSING_HOME, 12, (I.SECOND, I.FIRST), 0.2, 0.4, (20, 60), ("{town}敬老院", "{village}幸福院"),
+                 ("老人房间电暖器", "厨房电器", "热水器", "呼叫系统"),
+                 ("春节期间取暖负荷高", "老人用电安全检查", "除夕集体年夜饭")),
+    CategorySpec(C.HOSPITAL, 12, (I.FIRST, I.SPECIAL), 0.6, 0.8, (100, 300), ("{town}卫生院", "{village}卫生室"),
+                 ("门诊照明", "发热门诊", "冷链药品冰箱", "X光机", "手术室"),
+                 ("春节值班门诊不停电", "冷链疫苗保电", "流感季发热门诊负荷")),
+    CategorySpec(C.WATER, 10, (I.FIRST,), 0.6, 0.6, (50, 200), ("{town}自来水厂", "{village}集中供水站"),
+                 ("深井泵", "加压泵", "消毒设备"), ("节日用水高峰加压泵满负荷", "低温防冻")),
+    CategorySpec(C.TELECOM, 15, (I.SECOND,), 0.0, 0.5, (10, 30), ("中国移动{village}基站", "中国联通{town}汇聚机房",
+                                                                  "中国电信{village}基站"),
+                 ("通信设备", "机房空调", "蓄电池组"), ("春节话务高峰", "返乡人员上网流量增加")),
+    CategorySpec(C.FARM, 15, (I.TEMPORARY, I.SECOND), 0.0, 0.5, (30, 150), ("{village}{surname}氏养殖场", "{town}生猪养殖基地",
+                                                                            "{village}蔬菜大棚合作社"),
+                 ("保温灯", "通风风机", "饲料粉碎机", "大棚卷帘机"), ("寒潮保温负荷", "春节期间人员少需远程监控")),
+    CategorySpec(C.BUSINESS, 12, (I.TEMPORARY, I.SECOND), 0.0, 0.1, (20, 50), ("{village}百货超市", "{town}农贸市场",
+                                                                               "{town}供销社"),
+                 ("冷柜", "照明", "空调"), ("年货销售高峰", "节日延长营业")),
+    CategorySpec(C.GOVERNMENT, 4, (I.SECOND,), 0.3, 0.3, (30, 100), ("{town}人民政府", "{town}派出所"),
+                 ("办公照明", "值班室", "应急指挥"), ("春节应急值守", "防火防汛值班")),
+)
+CATEGORY_CUM = tuple(itertools.accumulate(spec.weight for spec in CATEGORIES))
+
+
+def _landline(rng: random.Random) -> str:
+    return f"0394-{rng.randrange(2, 9)}{rng.randrange(1_000_000):06d}"  # Zhoukou's area code
+
+
+def generate_key_customers(ctx: SeedContext, rng: random.Random, scale: Scale):
+    grids = list(ctx.grids.values())
+    ids = ctx.id_counter("key_customer")
+    serial_by_county: dict[int, int] = {}
+    plan_inputs: list[tuple[int, int, str]] = []  # (customer id, grid id, category)
+    used_names: set[str] = set()
+    for index in range(key_customer_count(scale)):
+        grid = grids[index % len(grids)] if index < len(grids) else grids[rng.randrange(len(grids))]
+        village = ctx.villages[rng.choice(grid.village_ids)]
+        transformer_id = rng.choice(grid.transformer_ids) if grid.transformer_ids else None
+        spec = _pick(rng, CATEGORIES, CATEGORY_CUM)
+        town = grid.station.town_name.removesuffix("镇").removesuffix("乡") or grid.station.town_name
+        name = rng.choice(spec.names).format(town=town, village=village.name.removesuffix("村"),
+                                             surname=village.surname)
+        if name in used_names:
+            name = f"{name}（{village.name}）"
+        used_names.add(name)
+        county = grid.station.county
+        serial = serial_by_county[county.id] = serial_by_county.get(county.id, 0) + 1
+        customer_id = next(ids)
+        plan_inputs.append((customer_id, grid.id, spec.category))
+        backup = rng.randrange(spec.backup_kw[0], spec.backup_kw[1] + 1, 5) if rng.random() < spec.backup_share else None
+        feeder = f"10kV{town}{chinese_number(rng.randint(1, 4))}线"
+        yield (
+            customer_id, f"43{county.spec.code[-2:]}{serial:06d}", name, spec.category, rng.choice(spec.importance),
+            grid.id, village.id, transformer_id, f"{grid.station.town_name}{village.name}",
+            person_name(rng), mobile(rng), rng.choice(("值班室", person_name(rng))),
+            _landline(rng) if rng.random() < 0.5 else mobile(rng),
+            KeyCustomer.Supply.DUAL if rng.random() < spec.dual_share else KeyCustomer.Supply.SINGLE, feeder, backup,
+            "、".join(rng.sample(spec.loads, min(len(spec.loads), 2 + rng.randrange(2)))),
+            "；".join(rng.sample(spec.seasonal, min(len(spec.seasonal), 1 + rng.randrange(2)))),
+            date(2026, 9, 1) + timedelta(days=rng.randrange(110)),
+        )
+    ctx.extras["key_customers"] = plan_inputs
+
+
+KEY_CUSTOMER_FIELDS = (
+    "id", "account_no", "name", "category", "importance", "grid_id", "village_id", "transformer_id", "address",
+    "contact_name", "contact_phone", "contact_24h_name", "contact_24h_phone", "supply", "feeder", "backup_kw",
+    "main_loads", "seasonal_needs", "last_inspection",
+)
+
+
+# --- Plans -------------------------------------------------------------------------------------
+
+class JsonList(list):
+    """A list that COPY writes as JSON text (str() of a plain list is Python, not JSON)."""
+
+    def __str__(self) -> str:
+        return json.dumps(self, ensure_ascii=False)
+
+
+HAZARDS = (
+    ("配电室门锁损坏", "更换防盗门锁，钥匙交值班室"),
+    ("电缆沟积水", "清理排水，加装盖板"),
+    ("备用发电机蓄电池亏电", "更换蓄电池，每月试机一次"),
+    ("进线电缆终端头发热", "红外测温复核，停电处理终端头"),
+    ("漏电保护器未定期试跳", "每月试跳并登记"),
+    ("配电箱锈蚀、箱门无法关闭", "更换配电箱"),
+    ("私拉乱接临时线", "拆除临时线，按规范敷设"),
+    ("接地电阻偏大", "补打接地极，复测合格"),
+    ("双电源切换装置未试验", "节前做切换试验"),
+    ("电暖器与可燃物距离过近", "调整摆放，张贴安全提示"),
+)
+MEASURES = (
+    "节前对配电设施开展一次全面巡视", "春节期间网格经理24小时电话畅通", "提前核对双电源切换流程",
+    "指导客户使用网上国网查询电费余额", "节日期间发电机每周试机", "重要负荷单独回路供电",
+)
+NEEDS = ("春节期间不能停电", "取暖负荷增加需核对容量", "希望提前通知计划停电", "需要指导安全用电", "负荷高峰需保电")
+RISKS = ("单电源供电，线路故障即停电", "备用电源容量不足", "设备老化", "值班人员对应急流程不熟悉", "低温导致负荷骤增")
+
+
+def _plan_texts(rng: random.Random) -> tuple[str, str, str, str, list[dict]]:
+    needs = "；".join(rng.sample(NEEDS, 2))
+    risks = "；".join(rng.sample(RISKS, 2))
+    measures = "\n".join(rng.sample(MEASURES, 3))
+    agenda = f"{rng.randint(15, 28)}日前走访，检查{rng.choice(('配电室', '发电机', '计量箱', '进线电缆'))}"
+    hazards = [{"hazard": h, "remedy": r} for h, r in rng.sample(HAZARDS, rng.randint(1, 3))]
+    return needs, risks, measures, agenda, hazards
+
+
+def generate_plans(ctx: SeedContext, rng: random.Random, scale: Scale):
+    """Every key customer has an approved plan; some were revised once (v1 superseded), and a
+    quarter have a newer draft waiting for station staff."""
+    from zhoukou_grid.models import Grid, Role, RoleAssignment
+
+    customers = ctx.extras.get("key_customers", [])
+    grid_ids = sorted({grid_id for _, grid_id, _ in customers})
+    grid_rows = Grid.objects.filter(pk__in=grid_ids).values_list("pk", "manager_id", "station_id", "station__county_id")
+    managers = {pk: manager for pk, manager, _, _ in grid_rows}
+    station_of = {pk: (station, county) for pk, _, station, county in grid_rows}
+    approvers: dict[tuple[str, int], int] = {}
+    for user_id, role, station_id, county_id in RoleAssignment.objects.filter(
+        Q(role=Role.STATION_STAFF) | Q(role=Role.COUNTY_ADMIN)
+    ).order_by("pk").values_list("user_id", "role", "station_id", "county_id"):
+        approvers.setdefault((role, station_id or county_id), user_id)
+    ids = ctx.id_counter("service_plan")
+    base = datetime(2026, 11, 2, 10, 0, tzinfo=SHANGHAI)
+    for customer_id, grid_id, _category in customers:
+        manager = managers.get(grid_id)
+        station_id, county_id = station_of[grid_id]
+        approver = approvers.get((Role.STATION_STAFF, station_id)) or approvers.get((Role.COUNTY_ADMIN, county_id))
+        phone = mobile(rng)
+        cadence = rng.choice((ServicePlan.Cadence.MONTHLY, ServicePlan.Cadence.MONTHLY, ServicePlan.Cadence.QUARTERLY))
+        festival = rng.choice((ServicePlan.Cadence.WEEKLY, ServicePlan.Cadence.BIWEEKLY))
+        revised = rng.random() < 0.3
+        with_draft = rng.random() < 0.25
+        drafted = base + timedelta(days=rng.randrange(20), minutes=rng.randrange(600))
+        needs, risks, measures, agenda, hazards = _plan_texts(rng)
+        versions = [(1, "", needs, risks, measures, agenda, hazards, cadence)]
+        if revised:
+            # The visit fixed the first hazard and found a new one.
+            known = {item["hazard"] for item in hazards}
+            found_h, found_r = rng.choice([pair for pair in HAZARDS if pair[0] not in known])
+            new_hazards = hazards[1:] + [{"hazard": found_h, "remedy": found_r}]
+            versions.append((2, "节前走访后修订", needs, risks, measures + "\n除夕前再走访一次", agenda, new_hazards,
+                             cadence))
+        if with_draft:
+            last = versions[-1]
+            draft_hazards = [dict(item) for item in last[6]]
+            if draft_hazards:
+                draft_hazards[0]["remedy"] += "（已复核）"
+            versions.append((last[0] + 1, "走访后修订", last[2], last[3], last[4], f"{agenda}；复核整改", draft_hazards,
+                             ServicePlan.Cadence.MONTHLY))
+        approved_version = max(v[0] for v in versions if not (with_draft and v is versions[-1]))
+        for version, note, v_needs, v_risks, v_measures, v_agenda, v_hazards, v_cadence in versions:
+            created = drafted + timedelta(days=12 * (version - 1))
+            if with_draft and version == versions[-1][0]:
+                status, approved_at, approved_by = ServicePlan.Status.DRAFT, None, None
+            else:
+                status = ServicePlan.Status.APPROVED if version == approved_version else ServicePlan.Status.SUPERSEDED
+                approved_at, approved_by = created + timedelta(days=2), approver
+            yield (
+                next(ids), customer_id, version, status, v_needs, v_risks, v_measures, JsonList(v_hazards), manager,
+                phone, v_cadence, festival, v_agenda, note, created, manager, approved_at, approved_by,
+            )
+
+
+PLAN_FIELDS = (
+    "id", "customer_id", "version", "status", "needs", "risks", "measures", "hazards", "responsible_id",
+    "responsible_phone", "cadence", "festival_cadence", "agenda", "change_note", "created_at", "created_by_id",
+    "approved_at", "approved_by_id",
+)
+
+SEED_STEPS = [
+    TableStep("returning_resident", "customers.ReturningResident", RESIDENT_FIELDS, generate_residents),
+    TableStep("key_customer", "customers.KeyCustomer", KEY_CUSTOMER_FIELDS, generate_key_customers),
+    TableStep("service_plan", "customers.ServicePlan", PLAN_FIELDS, generate_plans),
+]

@@ -32,11 +32,11 @@ class ReturningResidentFilterSet(SearchFilterSet):
     search_fields = ("name", "head_name", "account_no")
     arrival_from = django_filters.DateFilter(
         field_name="arrival_date", lookup_expr="gte", label=_("Arriving from"),
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     arrival_to = django_filters.DateFilter(
         field_name="arrival_date", lookup_expr="lte", label=_("Arriving until"),
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     grid = django_filters.ModelChoiceFilter(field_name="village__grid", queryset=scoped(Grid), label=_("Grid"))
     village = django_filters.ModelChoiceFilter(queryset=scoped(Village), label=_("Village"))

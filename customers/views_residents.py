@@ -346,8 +346,8 @@ class ResidentUnlinkedView(ScopedListView):
 
 
 class ArrivalsForm(forms.Form):
-    start = forms.DateField(label=_lazy("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label=_lazy("Until"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(label=_lazy("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    end = forms.DateField(label=_lazy("Until"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     station = forms.ModelChoiceField(queryset=Station.objects.none(), required=False, label=_lazy("Station"),
                                      empty_label=_lazy("All stations"))
     grid = forms.ModelChoiceField(queryset=Grid.objects.none(), required=False, label=_lazy("Grid"),

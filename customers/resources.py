@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
+from datetime import date
 from typing import Any
 
+from django.db import connection
+from django.db.models import BooleanField, Q, Value
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from zhoukou_grid.importing import parsers
-from zhoukou_grid.importing.engine import ImportContext, ParsedRow, batched, resolve_codes
+from zhoukou_grid.importing.engine import ImportContext, ImportPlan, ParsedRow, batched, resolve_codes, upsert
+from zhoukou_grid.importing.parsers import CellError
 from zhoukou_grid.importing.spec import Column, ImportKind, Lookup, register, unique_in_order
-from zhoukou_grid.models import LVLine, Transformer, Village
+from zhoukou_grid.models import Grid, LVLine, Transformer, Village
 from zhoukou_grid.scoping import writable_for_user
 
-from .models import Household, Phase
+from . import parsing
+from .models import Heating, Household, KeyCustomer, Phase, ReturningResident
+
+REVEAL_PERMISSION = "customers.view_personal_data"
 
 PHASE_ALIASES = {"A相": "A", "B相": "B", "C相": "C", "三相": "ABC", "ABC相": "ABC", "单相A": "A", "单相B": "B", "单相C": "C"}
 
@@ -109,3 +118,608 @@ class HouseholdKind(ImportKind):
 
 
 register(HouseholdKind())
+
+
+# --- Returning residents (DOMAIN.md section 2) -----------------------------------------
+# Messages for each `customers.parsing.ValueProblem` code: what is wrong and how to fix it.
+VALUE_PROBLEM_MESSAGES = {
+    "id_damaged_by_excel": _lazy(
+        "Excel stored this ID number as a number and has lost its last digits; it cannot be repaired. Format the "
+        "column as text and re-enter the number."),
+    "id_old_15_digits": _lazy("This is an old 15-digit ID number. Enter the 18-digit number of the current ID card."),
+    "id_format": _lazy(
+        "An ID number has 18 characters: 17 digits, then a digit or X (this one has %(length)d). Check the number."),
+    "id_birth_date": _lazy(
+        "The birth date inside this ID number (characters 7 to 14) is not a real date. Check the number."),
+    "id_checksum": _lazy(
+        "The last character of this ID number does not fit the others: a digit was probably mistyped. Check the "
+        "number against the ID card."),
+    "phone_not_digits": _lazy("A mobile number has digits only. Remove other characters; give one number per cell."),
+    "phone_length": _lazy("A mobile number has 11 digits (this one has %(length)d). Check the number."),
+    "phone_format": _lazy("This is not a mobile number: it must start with 13 to 19. Check the number."),
+    "date_unreadable": _lazy(
+        "This date cannot be read. Write it as 2027-01-25, 2027年1月25日, 1月25日 or 腊月二十六."),
+    "date_empty": _lazy("The date is empty. Write it as 2027-01-25, 1月25日 or 腊月二十六."),
+    "date_lunar_day": _lazy("The day of this lunar date cannot be read. Write it as 初一 to 三十, for example 腊月二十六."),
+    "date_lunar_invalid": _lazy("This lunar month has no such day this year. Check the date."),
+    "date_invalid": _lazy("There is no such day in the calendar (%(value)s). Check the date."),
+    "persons_not_number": _lazy("Write the number of persons as a whole number, such as 2."),
+    "persons_not_positive": _lazy("The number of persons must be at least 1."),
+    "persons_too_many": _lazy(
+        "More than %(maximum)d persons in one row is not plausible. Check the number, or give one row per family."),
+}
+# Dates further than this from the coming Lunar New Year are typing errors (a wrong year, mostly).
+SANE_WINDOW_DAYS = 120
+# The Chinese word written in exports and offered in the template, per heating kind.
+HEATING_WORDS = {kind: words[0] for kind, words in parsing.HEATING_SYNONYMS.items()} | {Heating.OTHER: "其他"}
+
+
+def value_problem_message(problem: parsing.ValueProblem) -> str:
+    template = VALUE_PROBLEM_MESSAGES.get(problem.code)
+    if template is None:  # a code added to parsing.py without its message yet: still say something useful
+        return _("This value cannot be used. Check it.")
+    try:
+        return str(template) % problem.params if problem.params else str(template)
+    except (KeyError, TypeError, ValueError):
+        return str(template)
+
+
+def _problem_parser(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A `customers.parsing` function as a cell parser: ValueProblem -> CellError with its message."""
+
+    def parser(value: Any) -> Any:
+        try:
+            return parse(value)
+        except parsing.ValueProblem as problem:
+            raise CellError(value_problem_message(problem)) from None
+
+    return parser
+
+
+def _personal(parse: Callable[[Any], str]) -> Callable[[Any], str]:
+    """ID and phone cells: a masked value (from an export without personal data) is refused."""
+    checked = _problem_parser(parse)
+
+    def parser(value: Any) -> str:
+        if isinstance(value, str) and "*" in value:
+            raise CellError(_("This number is masked (****), as in an export without personal data. Type the full "
+                              "number, or leave the cell empty."))
+        return checked(value)
+
+    return parser
+
+
+def _village_text(value: Any) -> str:
+    text = parsing.fold(value).replace(" ", "")
+    if len(text) > 64:
+        raise CellError(_("Too long: at most %(max)d characters.") % {"max": 64})
+    return text
+
+
+class ResidentKind(ImportKind):
+    """The village committee's list of returning residents (DOMAIN.md section 2).
+
+    The village is a code or a name ("朱口村一组" is the village 朱口村, group 一组),
+    only inside the user's territory. A row links to a household by account number,
+    otherwise by village + head of household when exactly one household matches;
+    otherwise it stays unlinked (counted as "unlinked"). The key is
+    `ReturningResident.match_key`; a person listed before under a weaker key (no ID
+    number, or no phone) is updated, not duplicated, when the ID or phone is added.
+    """
+
+    name = "residents"
+    model = ReturningResident
+    verbose_name = _lazy("Returning residents")
+    key_column = "name"
+    key_field = "match_key"
+    template_note_row = True
+    template_title = _lazy("Spring Festival returning residents list of the village")
+    columns = (
+        Column("account_no", "户号", synonyms=("用电户号", "电费户号", "用户编号"), parser=parsers.digits(10, 13),
+               text=True, field="account_no", export="account_no",
+               help=_lazy("Electricity account number of the household, 10 to 13 digits; may be empty."),
+               example="4100000001"),
+        Column("head_name", "户主姓名", synonyms=("户名", "户主", "户主名"), parser=parsers.text(64),
+               field="head_name", export="head_name",
+               help=_lazy("Head of the household (name on the electricity account); may be empty."), example="张三"),
+        Column("name", "姓名", synonyms=("返乡人员姓名", "返乡人员", "返乡人姓名"), required=True,
+               parser=parsers.text(64), field="name", export="name",
+               help=_lazy("Name of the person coming home. Required."), example="张小明"),
+        Column("id_number", "身份证号", synonyms=("身份证号码", "公民身份号码", "身份证"),
+               parser=_personal(parsing.parse_id_number), text=True, field="id_number", export="id_number",
+               help=_lazy("18-character ID number; the last may be X. Keep the column formatted as text."),
+               example="411627199001011234"),
+        Column("phone", "联系电话", synonyms=("手机号", "手机号码", "电话", "联系方式"),
+               parser=_personal(parsing.parse_mobile), text=True, field="phone", export="phone",
+               help=_lazy("11-digit mobile number. Keep the column formatted as text."), example="13800000000"),
+        Column("village", "村(组)", synonyms=("村", "村名", "所在村", "行政村", "村组", "村名称"), parser=_village_text,
+               export="", help=_lazy("Village name from the list, or village name and group such as 朱口村一组, or "
+                                     "the village code. Required."), example="朱口村一组"),
+        Column("workplace", "务工地", synonyms=("外出地点", "工作地", "务工地点", "打工地点"), parser=parsers.text(100),
+               field="workplace", export="workplace", help=_lazy("Where the person works; may be empty."),
+               example="河南郑州"),
+        Column("persons", "返乡人数", synonyms=("人数",), parser=_problem_parser(parsing.parse_person_count),
+               field="persons", export="persons",
+               help=_lazy("Persons coming home with this entry, 1 to 50; empty means 1."), example=1),
+        Column("arrival_date", "返乡日期", synonyms=("返乡时间", "预计返乡日期", "预计返乡时间", "到家时间", "到家日期"),
+               required=True, field="arrival_date", export="arrival_date", date=True,
+               help=_lazy("Arrival date: 2027-01-25, 1月25日 or 腊月二十六. Required."), example="2027-01-25"),
+        Column("departure_date", "返程日期", synonyms=("返程时间", "预计返程日期", "预计返程时间", "离乡时间", "离乡日期"),
+               field="departure_date", export="departure_date", date=True,
+               help=_lazy("Departure date, after the arrival; empty means the usual stay."), example="2027-02-14"),
+        Column("heating", "取暖方式", synonyms=("采暖方式", "取暖"), parser=parsing.parse_heating,
+               choices=tuple(dict.fromkeys(HEATING_WORDS.values())), field="heating", export="heating",
+               help=_lazy("Heating: choose from the list; may be empty."), example="电暖器"),
+        Column("extra_load", "新增用电", synonyms=("大功率电器", "经营负荷", "新增负荷"), parser=parsers.text(200),
+               field="extra_load", export="extra_load",
+               help=_lazy("Extra load for the holiday, such as a shop or a workshop; may be empty."), example=""),
+        Column("note", "备注", parser=parsers.text(500), field="note", export="note",
+               help=_lazy("Anything else; may be empty."), example=""),
+        Column("village_code", "村编码", synonyms=("行政村编码",), parser=parsers.code(32), text=True,
+               export="village__code",
+               help=_lazy("Village code; when given it decides the village. May be empty."), example=""),
+    )
+    required_any = (("village", "village_code"),)
+
+    # --- parsing that depends on the import day ----------------------------------------
+    def column_parsers(self, ctx: ImportContext) -> dict[str, Callable[[Any], Any]]:
+        today = ctx.import_day
+
+        def date_parser(value: Any) -> date:
+            return parsing.parse_date(value, reference=today)
+
+        return {"arrival_date": _problem_parser(date_parser), "departure_date": _problem_parser(date_parser)}
+
+    # --- keys ----------------------------------------------------------------------------
+    def row_key(self, row: ParsedRow) -> Any:
+        # Keys that do not depend on the village; name + village + account is checked after lookups.
+        values = row.values
+        if values.get("id_number"):
+            return "id:" + values["id_number"]
+        if values.get("phone") and values.get("name"):
+            return f"np:{values['name']}|{values['phone']}"
+        return None
+
+    def match_key(self, row: ParsedRow) -> str:
+        values = row.values
+        return ReturningResident.build_match_key(
+            name=values.get("name") or "", id_number=values.get("id_number") or "", phone=values.get("phone") or "",
+            village_id=row.resolved.get("village_id"), account_no=values.get("account_no") or "")
+
+    def key_values(self, row: ParsedRow) -> dict[str, Any]:
+        return {"match_key": self.match_key(row)}
+
+    def duplicate_error(self, row: ParsedRow, numbers: str) -> tuple[str, str]:
+        if row.values.get("id_number"):
+            return "id_number", _("The same ID number appears in rows %(rows)s of the file. Keep one of these rows "
+                                  "and delete the others.") % {"rows": numbers}
+        if row.values.get("phone"):
+            return "phone", _("The same name and phone appear in rows %(rows)s of the file. Keep one of these rows "
+                              "and delete the others.") % {"rows": numbers}
+        return "name", _("The same name, village and account appear in rows %(rows)s of the file. Keep one of these "
+                         "rows and delete the others.") % {"rows": numbers}
+
+    def outside_error(self, row: ParsedRow) -> tuple[str, str]:
+        column = "id_number" if row.values.get("id_number") else ("phone" if row.values.get("phone") else "name")
+        return column, _("This person is already listed for a village outside your territory, so the entry cannot "
+                         "be changed from your account. Ask the county administrator.")
+
+    # --- lookups and checks ----------------------------------------------------------------
+    def resolve(self, ctx: ImportContext, rows: list[ParsedRow]) -> None:
+        self._resolve_villages(ctx, rows)
+        self._match_households(ctx, [row for row in rows if row.ok])
+
+    def _resolve_villages(self, ctx: ImportContext, rows: list[ParsedRow]) -> None:
+        """Village code, or name (the "X组" part kept as the group), in one query per batch."""
+        wanted: set[str] = set()
+        for row in rows:
+            code = row.values.get("village_code")
+            text = row.values.get("village") or ""
+            name, group = parsing.split_village_group(text) if text else ("", "")
+            row.resolved["village_text"] = (text, name, group)
+            wanted.update(value for value in (code, text, name) if value)
+        by_code: dict[str, int] = {}
+        by_name: dict[str, list[int]] = defaultdict(list)
+        values = sorted(wanted)
+        for batch in batched(values):
+            for code, name, pk in ctx.writable(Village).filter(Q(code__in=batch) | Q(name__in=batch)).values_list(
+                    "code", "name", "pk").order_by():
+                if code in wanted:
+                    by_code[code] = pk
+                if name in wanted:
+                    by_name[name].append(pk)
+        for row in rows:
+            text, name, group = row.resolved.pop("village_text")
+            code = row.values.get("village_code")
+            if code:
+                if code in by_code:
+                    row.resolved["village_id"], row.resolved["village_group"] = by_code[code], group
+                else:
+                    row.add_error("village_code", _("Unknown village code: it is not in your territory. Check the "
+                                                    "code, or leave it empty and write the village name."))
+                continue
+            if text in by_code:
+                row.resolved["village_id"], row.resolved["village_group"] = by_code[text], ""
+                continue
+            matches = by_name.get(text) or by_name.get(name) or []
+            if len(matches) == 1:
+                row.resolved["village_id"] = matches[0]
+                row.resolved["village_group"] = "" if text in by_name else group
+            elif matches:
+                row.add_error("village", _("Several villages of your territory have this name. Write the village "
+                                           "code instead (see the template's list)."))
+            else:
+                row.add_error("village", _("This village is not in your territory. Write the village name as in the "
+                                           "template's list (a group may follow, as in 朱口村一组), or its code."))
+
+    def _match_households(self, ctx: ImportContext, rows: list[ParsedRow]) -> None:
+        """Account number first (within the territory), else village + head of household
+        when exactly one household matches; set-based, one query per batch."""
+        accounts = unique_in_order(row.values.get("account_no") for row in rows)
+        by_account: dict[str, int] = {}
+        for batch in batched(accounts):
+            by_account.update(ctx.writable(Household).filter(account_no__in=batch).values_list(
+                "account_no", "pk").order_by())
+        pending: list[ParsedRow] = []
+        for row in rows:
+            household = by_account.get(row.values.get("account_no") or "")
+            row.resolved["household_id"] = household
+            if household is None and row.values.get("head_name"):
+                pending.append(row)
+        pairs = list(dict.fromkeys((row.resolved["village_id"], row.values["head_name"]) for row in pending))
+        found: dict[tuple[int, str], list[int]] = defaultdict(list)
+        for batch in batched(pairs):
+            for village_id, name, pk in households_by_village_and_name(batch):
+                found[(village_id, name)].append(pk)
+        for row in pending:
+            hits = found.get((row.resolved["village_id"], row.values["head_name"]), [])
+            if len(hits) == 1:
+                row.resolved["household_id"] = hits[0]
+
+    def clean_rows(self, ctx: ImportContext, rows: list[ParsedRow]) -> None:
+        new_year = parsing.lunar_new_year(parsing.coming_season(ctx.import_day))
+        for row in rows:
+            arrival, departure = row.values.get("arrival_date"), row.values.get("departure_date")
+            for key, value in (("arrival_date", arrival), ("departure_date", departure)):
+                if value is not None and abs((value - new_year).days) > SANE_WINDOW_DAYS:
+                    row.add_error(key, _(
+                        "This date is %(days)d days from the coming Lunar New Year (%(new_year)s); dates more than "
+                        "%(limit)d days before or after it are refused. Check the year and the date.") % {
+                        "days": abs((value - new_year).days), "new_year": new_year.isoformat(),
+                        "limit": SANE_WINDOW_DAYS})
+            if arrival is not None and departure is not None and departure <= arrival:
+                row.add_error("departure_date", _("The departure date must be after the arrival date. Check both "
+                                                  "dates."))
+        # Name + village + account: a key known only now that the village is resolved.
+        by_key: dict[str, list[ParsedRow]] = defaultdict(list)
+        for row in rows:
+            if row.ok and self.row_key(row) is None:
+                by_key[self.match_key(row)].append(row)
+        for same in by_key.values():
+            if len(same) > 1:
+                numbers = ", ".join(str(row.number) for row in same)
+                for row in same:
+                    row.add_error(*self.duplicate_error(row, numbers))
+
+    # --- comparing and writing -------------------------------------------------------------
+    def row_fields(self, row: ParsedRow) -> dict[str, Any]:
+        fields = super().row_fields(row)
+        if "persons" in fields and fields["persons"] is None:
+            fields["persons"] = 1
+        fields["village_id"] = row.resolved.get("village_id")
+        fields["village_group"] = row.resolved.get("village_group", "")
+        fields["household_id"] = row.resolved.get("household_id")
+        return fields
+
+    def compare_fields(self, present: set[str]) -> list[str]:
+        return [*super().compare_fields(present), "village_id", "village_group", "household_id"]
+
+    def refine_plan(self, ctx: ImportContext, plan: ImportPlan) -> None:
+        # A resident a grid manager linked by hand keeps the link when the list matches no household.
+        for row in plan.rows:
+            current = plan.current(row)
+            fields = plan.fields[row.number]
+            if current is not None and fields["household_id"] is None:
+                fields["household_id"] = current["household_id"]
+                if plan.states[row.number] == "updated" and all(
+                        current[name] == fields.get(name) for name in plan.update_fields):
+                    plan.states[row.number] = "unchanged"
+        self._find_under_weaker_keys(ctx, plan)
+
+    def _find_under_weaker_keys(self, ctx: ImportContext, plan: ImportPlan) -> None:
+        """A new row whose person is listed under a weaker key (name + phone, or name +
+        village + account: the ID number or the phone was added since) updates that entry."""
+        candidates = [(row, self._weaker_keys(row)) for row in plan.rows if plan.states[row.number] == "new"]
+        keys = sorted({key for _row, row_keys in candidates for key in row_keys})
+        if not keys:
+            return
+        found: dict[str, dict[str, Any]] = {}
+        for batch in batched(keys):
+            for values in ctx.writable(ReturningResident).filter(match_key__in=batch).values(
+                    "pk", "match_key", "household_id").order_by():
+                found[values["match_key"]] = values
+        targeted = {current["pk"] for current in plan.existing.values()}
+        rekeyed: dict[int, int] = plan.notes.setdefault("rekeyed", {})
+        for row, row_keys in candidates:
+            current = next((found[key] for key in row_keys if key in found and found[key]["pk"] not in targeted), None)
+            if current is None:
+                continue
+            targeted.add(current["pk"])
+            fields = plan.fields[row.number]
+            if fields["household_id"] is None:
+                fields["household_id"] = current["household_id"]
+            rekeyed[row.number] = current["pk"]
+            plan.states[row.number] = "updated"
+
+    def _weaker_keys(self, row: ParsedRow) -> list[str]:
+        values = row.values
+        name = values.get("name") or ""
+        keys = []
+        if values.get("id_number") and values.get("phone"):
+            keys.append(ReturningResident.build_match_key(name=name, phone=values["phone"]))
+        if values.get("id_number") or values.get("phone"):
+            keys.append(ReturningResident.build_match_key(
+                name=name, village_id=row.resolved.get("village_id"), account_no=values.get("account_no") or ""))
+        return keys
+
+    def extra_counts(self, plan: ImportPlan) -> dict[str, int]:
+        return {"unlinked": sum(1 for row in plan.rows if plan.fields[row.number].get("household_id") is None)}
+
+    def write(self, ctx: ImportContext, plan: ImportPlan) -> None:
+        now = timezone.now()
+        job_id = getattr(ctx.job, "pk", None)
+        stamp = {"import_job_id": job_id, "updated_at": now}
+        rekeyed: dict[int, int] = plan.notes.get("rekeyed", {})
+        rows = []
+        for row in plan.rows:
+            if plan.states[row.number] == "unchanged" or row.number in rekeyed:
+                continue
+            rows.append({**self.key_values(row), **plan.fields[row.number], **stamp, "created_at": now,
+                         "source": ReturningResident.Source.IMPORT, "status": ReturningResident.Status.EXPECTED})
+        upsert(ReturningResident, rows, unique_fields=["match_key"],
+               update_fields=[*plan.update_fields, "import_job_id", "updated_at"])
+        if rekeyed:
+            by_number = {row.number: row for row in plan.rows}
+            changes = [ReturningResident(pk=pk, **self.key_values(by_number[number]), **plan.fields[number], **stamp)
+                       for number, pk in rekeyed.items()]
+            ReturningResident.objects.bulk_update(
+                changes, ["match_key", *plan.update_fields, "import_job_id", "updated_at"], batch_size=500)
+
+    # --- exports ---------------------------------------------------------------------------
+    def export_queryset(self, user):
+        from zhoukou_grid.scoping import for_user
+
+        reveal = bool(user and user.has_perm(REVEAL_PERMISSION))
+        return for_user(user, ReturningResident, include_context=False).annotate(
+            _reveal=Value(reveal, output_field=BooleanField())).order_by("village__code", "arrival_date", "name", "pk")
+
+    def export_has_personal_data(self, user) -> bool:
+        return bool(user and user.has_perm(REVEAL_PERMISSION))
+
+    def export_rows(self, queryset, *, chunk_size: int = 2000):
+        paths = [c.export for c in self.columns if c.export]
+        for values in queryset.values(*paths, "village__name", "village_group", "_reveal").iterator(
+                chunk_size=chunk_size):
+            row = {c.key: values[c.export] for c in self.columns if c.export}
+            row["village"] = values["village__name"] + (values["village_group"] or "")
+            row["heating"] = HEATING_WORDS.get(values["heating"], "") if values["heating"] else ""
+            if not values["_reveal"]:
+                row["id_number"] = parsing.mask_id_number(row["id_number"]) if row["id_number"] else ""
+                row["phone"] = parsing.mask_phone(row["phone"]) if row["phone"] else ""
+            yield row
+
+    def template_lists(self, user) -> dict[str, list[str]]:
+        """Village names of the territory (the code where a name is not unique)."""
+        villages = list(writable_for_user(user, Village).order_by("code").values_list("code", "name")[:20000])
+        counts: dict[str, int] = defaultdict(int)
+        for _code, name in villages:
+            counts[name] += 1
+        return {"village": [name if counts[name] == 1 else code for code, name in villages]}
+
+
+def households_by_village_and_name(pairs) -> list[tuple[int, str, int]]:
+    """(village_id, name, household pk) of the households matching (village_id, name) pairs:
+    one query. On PostgreSQL a join with the pairs (the (village, name) index answers it);
+    elsewhere IN on both columns, filtered exactly in Python."""
+    if not pairs:
+        return []
+    if connection.vendor == "postgresql":
+        table = Household._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT h.village_id, h.name, h.id FROM {table} h "
+                "JOIN unnest(%s::bigint[], %s::text[]) AS p(village_id, name) "
+                "ON h.village_id = p.village_id AND h.name = p.name",
+                [[village_id for village_id, _name in pairs], [name for _village_id, name in pairs]])
+            return cursor.fetchall()
+    wanted = set(pairs)
+    return [hit for hit in Household.objects.filter(
+        village_id__in={v for v, _n in pairs}, name__in={n for _v, n in pairs}).values_list(
+        "village_id", "name", "pk").order_by() if (hit[0], hit[1]) in wanted]
+
+
+register(ResidentKind())
+
+
+# --- Key customers (IMPORT_FORMATS.md) ---------------------------------------------------
+# The Chinese word written in exports for each choice; imports take these, their synonyms,
+# the codes (school) and the English labels.
+CATEGORY_WORDS = {
+    "business": ("企业", "商户", "工厂", "商业", "工商业", "超市", "商场"),
+    "school": ("学校", "中学", "小学", "幼儿园"),
+    "nursing_home": ("养老院", "敬老院", "福利院"),
+    "hospital": ("医院", "卫生院", "诊所", "卫生室"),
+    "government": ("政府机关", "政府", "机关", "村委会", "乡政府", "镇政府"),
+    "water": ("水厂", "供水", "自来水厂", "供水站"),
+    "heating": ("供热", "热力", "供暖", "热力公司"),
+    "telecom": ("通信基站", "通信", "基站", "移动", "联通", "电信"),
+    "farm": ("养殖场", "养殖", "农场", "大棚", "种植"),
+    "other": ("其他", "其它"),
+}
+IMPORTANCE_WORDS = {
+    "special": ("特级", "特级重要", "特级重要用户"),
+    "first": ("一级", "一级重要", "一级重要用户"),
+    "second": ("二级", "二级重要", "二级重要用户"),
+    "temporary": ("临时", "临时性重要", "临时重要用户"),
+}
+SUPPLY_WORDS = {"single": ("单电源", "单回路", "单路", "单"), "dual": ("双电源", "双回路", "双路", "双")}
+
+
+def _word_choice(words: dict[str, tuple[str, ...]], labels) -> Callable[[Any], str]:
+    aliases = {word: code for code, synonyms in words.items() for word in synonyms}
+    aliases.update({str(label): code for code, label in labels})
+    return parsers.choice(tuple(words), aliases)
+
+
+def _word_of(words: dict[str, tuple[str, ...]], code: str) -> str:
+    return words[code][0] if code in words else ""
+
+
+class KeyCustomerKind(ImportKind):
+    """Key customers' files (一户一档), keyed by account number.
+
+    The grid comes from the household with the same account when it is in the user's
+    territory (its village and transformer too); otherwise from the 网格编码 column,
+    otherwise from the village (村编码 or 村名称); a customer already on file keeps its
+    grid when none of these is given. Exports carry 网格编码 and 村编码 so that they
+    import back unchanged.
+    """
+
+    name = "keycustomers"
+    model = KeyCustomer
+    verbose_name = _lazy("Key customers")
+    key_column = "account_no"
+    key_field = "account_no"
+    columns = (
+        Column("account_no", "户号", synonyms=("用电户号", "用户编号", "客户编号"), required=True,
+               parser=parsers.digits(10, 13, text_only=True), text=True, field="account_no", export="account_no",
+               help=_lazy("Electricity account number, 10 to 13 digits. Keep this column formatted as text."),
+               example="4100000009"),
+        Column("name", "客户名称", synonyms=("用户名称", "单位名称", "户名"), required=True, parser=parsers.text(100),
+               field="name", export="name", help=_lazy("Name of the customer."), example="朱口镇中心小学"),
+        Column("category", "类别", synonyms=("客户类别", "用户类别", "行业类别"), required=True,
+               parser=_word_choice(CATEGORY_WORDS, KeyCustomer.Category.choices),
+               choices=tuple(words[0] for words in CATEGORY_WORDS.values()), field="category", export="category",
+               help=_lazy("Kind of customer: choose from the list."), example="学校"),
+        Column("importance", "重要等级", synonyms=("重要性等级", "等级"),
+               parser=_word_choice(IMPORTANCE_WORDS, KeyCustomer.Importance.choices),
+               choices=tuple(words[0] for words in IMPORTANCE_WORDS.values()), field="importance",
+               export="importance", help=_lazy("Importance level; may be empty."), example="二级"),
+        Column("contact_name", "联系人", synonyms=("负责人",), parser=parsers.text(64), field="contact_name",
+               export="contact_name", help=_lazy("Contact person; may be empty."), example="李老师"),
+        Column("contact_phone", "联系电话", synonyms=("手机号", "电话", "联系人电话"),
+               parser=_problem_parser(parsing.parse_mobile), text=True, field="contact_phone", export="contact_phone",
+               help=_lazy("Mobile number of the contact, 11 digits; may be empty."), example="13800000000"),
+        Column("supply", "供电方式", synonyms=("电源类型", "供电电源"),
+               parser=_word_choice(SUPPLY_WORDS, KeyCustomer.Supply.choices),
+               choices=tuple(words[0] for words in SUPPLY_WORDS.values()), field="supply", export="supply",
+               help=_lazy("Single or dual supply; empty means single."), example="单电源"),
+        Column("backup_kw", "自备电源(kW)", synonyms=("自备电源", "自备发电机", "自备电源容量"),
+               parser=parsers.integer(0, 100000), field="backup_kw", export="backup_kw",
+               help=_lazy("Capacity of the customer's own backup generator in kW; empty when there is none."),
+               example=30),
+        Column("address", "地址", synonyms=("用电地址",), parser=parsers.text(200), field="address", export="address",
+               help=_lazy("Address; may be empty."), example="朱口镇朱口村"),
+        Column("grid_code", "网格编码", synonyms=("所属网格",), parser=parsers.code(32), text=True, export="grid__code",
+               help=_lazy("Grid code: needed only when the account is not a household of your territory."),
+               example=""),
+        Column("village_code", "村编码", synonyms=("村名称", "村名", "所在村"), parser=parsers.code(64), text=True,
+               export="village__code",
+               help=_lazy("Village code or name: gives the grid when the account is not a household and no grid code "
+                          "is given."), example=""),
+    )
+
+    def resolve(self, ctx: ImportContext, rows: list[ParsedRow]) -> None:
+        accounts = [row.values["account_no"] for row in rows]
+        households: dict[str, tuple] = {}
+        for batch in batched(unique_in_order(accounts)):
+            for account, village_id, grid_id, transformer_id in ctx.writable(Household).filter(
+                    account_no__in=batch).values_list("account_no", "village_id", "village__grid_id",
+                                                      "transformer_id").order_by():
+                households[account] = (village_id, grid_id, transformer_id)
+        grids = resolve_codes(ctx, Grid, "code", (row.values.get("grid_code") for row in rows))
+        village_values = unique_in_order(row.values.get("village_code") for row in rows)
+        villages: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for batch in batched(village_values):
+            for code, name, pk, grid_id in ctx.writable(Village).filter(Q(code__in=batch) | Q(name__in=batch)).values_list(
+                    "code", "name", "pk", "grid_id").order_by():
+                villages[code].append((pk, grid_id))
+                if name != code:
+                    villages[name].append((pk, grid_id))
+        existing: dict[str, int] = {}
+        for batch in batched(unique_in_order(accounts)):
+            existing.update(ctx.writable(KeyCustomer).filter(account_no__in=batch).values_list("account_no", "grid_id"))
+        for row in rows:
+            household = households.get(row.values["account_no"])
+            grid_code, village_value = row.values.get("grid_code"), row.values.get("village_code")
+            resolved = row.resolved
+            if household is not None:
+                resolved["village_id"], resolved["grid_id"], resolved["transformer_id"] = household
+                continue
+            if grid_code:
+                hit = grids.get(grid_code)
+                if hit is None:
+                    row.add_error("grid_code", _("Unknown grid code: it is not in your territory. Check the code."))
+                    continue
+                resolved["grid_id"] = hit[0]
+            if village_value:
+                hits = list(dict.fromkeys(villages.get(village_value, [])))
+                if len(hits) != 1:
+                    row.add_error("village_code", _(
+                        "Several villages of your territory have this name. Give the village code instead.") if hits
+                        else _("Unknown village: it is not in your territory. Check the village code or name."))
+                    continue
+                village_id, village_grid = hits[0]
+                if resolved.get("grid_id") not in (None, village_grid):
+                    row.add_error("village_code", _("This village belongs to another grid. Check the grid code and "
+                                                    "the village."))
+                    continue
+                resolved["village_id"], resolved["grid_id"] = village_id, village_grid
+            if resolved.get("grid_id") is None:
+                if row.values["account_no"] in existing:
+                    resolved["grid_id"] = existing[row.values["account_no"]]
+                else:
+                    row.add_error("account_no", _(
+                        "This account is not a household of your territory, so its grid is unknown. Fill in the "
+                        "grid code (网格编码) or the village (村编码) of the customer."))
+
+    def row_fields(self, row: ParsedRow) -> dict[str, Any]:
+        fields = super().row_fields(row)
+        if "supply" in fields and not fields["supply"]:
+            fields["supply"] = KeyCustomer.Supply.SINGLE
+        fields["grid_id"] = row.resolved["grid_id"]
+        for name in ("village_id", "transformer_id"):
+            if name in row.resolved:
+                fields[name] = row.resolved[name]
+        return fields
+
+    def compare_fields(self, present: set[str]) -> list[str]:
+        return [*super().compare_fields(present), "grid_id", "village_id", "transformer_id"]
+
+    def refine_plan(self, ctx: ImportContext, plan: ImportPlan) -> None:
+        # A row that says nothing of the village or transformer keeps the ones on file.
+        for row in plan.rows:
+            current = plan.current(row)
+            fields = plan.fields[row.number]
+            for name in ("village_id", "transformer_id"):
+                if name not in fields:
+                    fields[name] = current[name] if current is not None else None
+            if current is not None:
+                changed = any(current[name] != fields.get(name) for name in plan.update_fields)
+                plan.states[row.number] = "updated" if changed else "unchanged"
+
+    def export_rows(self, queryset, *, chunk_size: int = 2000):
+        for row in super().export_rows(queryset, chunk_size=chunk_size):
+            row["category"] = _word_of(CATEGORY_WORDS, row["category"])
+            row["importance"] = _word_of(IMPORTANCE_WORDS, row["importance"])
+            row["supply"] = _word_of(SUPPLY_WORDS, row["supply"])
+            yield row
+
+    def template_lists(self, user) -> dict[str, list[str]]:
+        def codes(model):
+            return list(writable_for_user(user, model).order_by("code").values_list("code", flat=True)[:20000])
+
+        return {"grid_code": codes(Grid), "village_code": codes(Village)}
+
+
+register(KeyCustomerKind())

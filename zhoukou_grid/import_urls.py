@@ -9,6 +9,7 @@ urlpatterns = [
     path("new/", import_views.new, name="new"),
     path("<uuid:job_id>/", import_views.preview, name="preview"),
     path("<uuid:job_id>/errors.xlsx", import_views.errors, name="errors"),
+    path("<uuid:job_id>/status.json", import_views.status, name="status"),
     path("template/<slug:kind>.xlsx", import_views.template, name="template"),
     path("export/<slug:kind>/", import_views.export, name="export"),
 ]

@@ -12,10 +12,11 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_http_methods
@@ -25,10 +26,14 @@ from customers.filters import HouseholdFilterSet
 from .filters import GridFilterSet, LVLineFilterSet, StationFilterSet, TransformerFilterSet, VillageFilterSet
 from .importing.exporting import export_to_tempfile, iter_csv, template_bytes
 from .importing.jobs import (
-    import_job_preview,
-    import_job_run,
+    FINISHED,
+    import_job_confirm,
+    import_job_rerun,
+    import_job_submit,
     job_can_be_confirmed,
+    job_can_be_rerun,
     job_error_workbook,
+    job_progress,
     jobs_visible_to,
 )
 from .importing.service import export_audit
@@ -39,7 +44,20 @@ PREVIEW_ERROR_LIMIT = 500
 FILTERSETS = {
     "stations": StationFilterSet, "grids": GridFilterSet, "villages": VillageFilterSet,
     "transformers": TransformerFilterSet, "lvlines": LVLineFilterSet, "households": HouseholdFilterSet,
+    # The ledger pages' filter sets, by dotted path (the export carries the list's filters).
+    "residents": "customers.filters.ReturningResidentFilterSet",
+    "keycustomers": "customers.filters.KeyCustomerFilterSet",
 }
+
+
+def _filterset_class(kind_name: str):
+    filterset = FILTERSETS.get(kind_name)
+    if isinstance(filterset, str):
+        try:
+            filterset = import_string(filterset)
+        except ImportError:
+            return None
+    return filterset
 
 
 class UploadForm(forms.Form):
@@ -91,16 +109,18 @@ def history(request):
 
 @require_http_methods(["GET", "POST"])
 def new(request):
+    # The verb is the kind's own (add + change of its model): a grid manager imports
+    # residents for their villages, a county admin the territory too.
     kinds = kinds_for(request.user)
-    if not kinds or not request.user.has_perm("zhoukou_grid.add_importjob"):
+    if not kinds:
         raise PermissionDenied
     if request.method == "POST":
         form = UploadForm(request.POST, request.FILES, kinds=kinds)
         if form.is_valid():
             kind = _importable_kind(request.user, form.cleaned_data["kind"])
             upload = form.cleaned_data["file"]
-            job = import_job_preview(user=request.user, kind=kind, data=upload.read(), file_name=upload.name,
-                                     skip_invalid=form.cleaned_data["skip_invalid"])
+            job = import_job_submit(user=request.user, kind=kind, data=upload.read(), file_name=upload.name,
+                                    skip_invalid=form.cleaned_data["skip_invalid"])
             return redirect("imports:preview", job_id=job.pk)
     else:
         initial = {"kind": request.GET.get("kind")} if request.GET.get("kind") in {k.name for k in kinds} else {}
@@ -117,11 +137,21 @@ def preview(request, job_id):
         if job.user_id != request.user.pk:
             raise PermissionDenied
         _importable_kind(request.user, job.kind)
+        if "rerun" in request.POST:  # a failed or interrupted job, run again
+            if not job_can_be_rerun(job):
+                messages.error(request, _("This import has not failed nor been interrupted, so it cannot be run "
+                                          "again."))
+            else:
+                import_job_rerun(job)
+            return redirect("imports:preview", job_id=job.pk)
         if not job_can_be_confirmed(job):
             messages.error(request, _("This import cannot be confirmed: fix the rejected rows and upload the file again."))
             return redirect("imports:preview", job_id=job.pk)
-        job = import_job_run(job.pk)
-        if job.status == job.Status.DONE:
+        job = import_job_confirm(job)
+        if job.status in (job.Status.QUEUED, job.Status.RUNNING):
+            messages.info(request, _("The import runs in the background. You may leave this page and come back from "
+                                     "the import history."))
+        elif job.status == job.Status.DONE:
             messages.success(request, _("Import done: %(new)d new, %(updated)d updated, %(unchanged)d unchanged, "
                                         "%(rejected)d rejected.") % {k: job.counts.get(k, 0) for k in
                                                                      ("new", "updated", "unchanged", "rejected")})
@@ -133,16 +163,35 @@ def preview(request, job_id):
     except LookupError:
         kind_label = job.kind
     counts = job.counts or {}
+    can_rerun = job_can_be_rerun(job)
     return render(request, "imports/preview.html", {
         "job": job,
         "kind_label": kind_label,
+        "running": job.status not in FINISHED and not can_rerun,
+        "progress": job_progress(job),
+        "can_rerun": can_rerun and job.user_id == request.user.pk,
         "counts": {k: counts.get(k, 0) for k in ("new", "updated", "unchanged", "rejected")},
+        "unlinked": counts.get("unlinked"),
         "ignored_columns": counts.get("ignored_columns") or [],
         "errors": job.errors[:PREVIEW_ERROR_LIMIT],
         "more_errors": max(0, max(counts.get("errors_total") or 0, len(job.errors)) - min(len(job.errors),
                                                                                          PREVIEW_ERROR_LIMIT)),
         "can_confirm": job_can_be_confirmed(job) and job.user_id == request.user.pk,
         "has_error_rows": any(e.get("row") for e in job.errors),
+    })
+
+
+def status(request, job_id):
+    """The job's status and progress as JSON, polled by static/js/imports.js."""
+    job = _job_or_404(request.user, job_id)
+    counts = job.counts or {}
+    return JsonResponse({
+        "status": job.status,
+        "status_label": str(job.get_status_display()),
+        "finished": job.status in FINISHED,
+        **job_progress(job),
+        "counts": {k: counts[k] for k in ("new", "updated", "unchanged", "rejected", "unlinked") if k in counts},
+        "message": job.message,
     })
 
 
@@ -175,15 +224,17 @@ def export(request, kind):
     if fmt not in ("csv", "xlsx"):
         raise Http404
     queryset = kind_obj.export_queryset(request.user)
-    filterset_class = FILTERSETS.get(kind_obj.name)
+    filterset_class = _filterset_class(kind_obj.name)
     filters = {k: v for k, v in request.GET.items() if k not in ("format", "page", "sort") and v}
     if filterset_class and filters:
         filterset = filterset_class(request.GET, queryset=queryset, request=request)
         if filterset.is_valid():
-            queryset = filterset.qs.order_by(*kind_obj.unique_fields())
+            queryset = filterset.qs.order_by(*(queryset.query.order_by or kind_obj.unique_fields()))
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     name = f"{kind_obj.name}_{stamp}.{fmt}"
-    export_audit(user=request.user, kind=kind_obj, fmt=fmt, filters=filters)
+    personal = kind_obj.export_has_personal_data(request.user)
+    export_audit(user=request.user, kind=kind_obj, fmt=fmt, filters=filters, personal_data=personal,
+                 rows=queryset.count() if personal else None)
     if fmt == "csv":
         response = StreamingHttpResponse(iter_csv(kind_obj, queryset), content_type="text/csv; charset=utf-8")
     else:
@@ -200,4 +251,4 @@ def _attachment(file_name: str) -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(file_name)}"
 
 
-__all__ = ["errors", "export", "history", "new", "preview", "template"]
+__all__ = ["errors", "export", "history", "new", "preview", "status", "template"]

@@ -101,13 +101,23 @@ def test_the_kind_is_preselected_and_limited_to_what_the_user_may_import(client,
     assert 'value="households"' in page
 
 
-def test_a_grid_manager_may_not_import(client, grid_manager):
+def test_a_grid_manager_may_import_residents_but_not_the_territory(client, grid_manager):
     client.force_login(grid_manager)
-    assert client.get(reverse("imports:new")).status_code == 403
+    page = client.get(reverse("imports:new"))
+    assert page.status_code == 200
+    offered = [value for value, _label in page.context["form"].fields["kind"].choices]
+    assert "residents" in offered and "villages" not in offered and "households" not in offered
     response = upload(client, [VILLAGE_HEADER, ["JA-WG-01", "411601000001", "新一村"]])
-    assert response.status_code == 403
+    assert response.status_code == 200 and "villages" in response.context["form"].errors["kind"][0]
     assert client.get(reverse("imports:template", args=["villages"])).status_code == 403
+    assert client.get(reverse("imports:template", args=["residents"])).status_code == 200
     assert not ImportJob.objects.exists()
+
+
+def test_nobody_without_an_import_verb_gets_the_import_page(client, station_staff, nobody):
+    for user in (nobody,):
+        client.force_login(user)
+        assert client.get(reverse("imports:new")).status_code == 403
 
 
 def test_a_job_is_visible_to_its_owner_and_company_admins_only(client, county_admin, outsider, company_admin):

@@ -12,12 +12,14 @@ from __future__ import annotations
 import io
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import BooleanField, ExpressionWrapper, Model, Value
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zhoukou_grid.scoping import territory_of, territory_q, writable_for_user
@@ -49,12 +51,40 @@ class CommandLineSuperuser:
         return self.username
 
 
+def local_today() -> date:
+    """The import day in Asia/Shanghai (kinds read dates without a year relative to it)."""
+    return timezone.localdate()
+
+
+# Share of the progress bar of each phase of an import (start, end), in percent.
+PHASES = {"read": (0, 15), "parse": (15, 50), "resolve": (50, 65), "compare": (65, 75), "write": (75, 100)}
+
+
 @dataclass
 class ImportContext:
-    """Who imports: `user` is a User, or None for the command line's superuser scope."""
+    """Who imports: `user` is a User, or None for the command line's superuser scope.
+
+    `today` is the import day (default: today in Asia/Shanghai); `job` the ImportJob the
+    rows are written for (its pk is known before it is saved); `on_progress(phase,
+    percent)` is called as the phases advance."""
 
     user: Any = None
+    today: date | None = None
+    job: Any = None
+    on_progress: Callable[[str, int], None] | None = None
     _scope: Any = field(default=None, repr=False)
+
+    @property
+    def import_day(self) -> date:
+        if self.today is None:
+            self.today = local_today()
+        return self.today
+
+    def progress(self, phase: str, fraction: float = 0.0) -> None:
+        """Report that `phase` is `fraction` done (0..1)."""
+        if self.on_progress is not None:
+            start, end = PHASES[phase]
+            self.on_progress(phase, int(start + (end - start) * min(max(fraction, 0.0), 1.0)))
 
     @property
     def scope_user(self):
@@ -119,6 +149,7 @@ class ImportPlan:
     fields: dict[int, dict[str, Any]] = field(default_factory=dict)  # row number -> model fields
     states: dict[int, str] = field(default_factory=dict)  # row number -> new/updated/unchanged
     existing: dict[Any, dict[str, Any]] = field(default_factory=dict)  # key -> current values (with pk)
+    notes: dict[str, Any] = field(default_factory=dict)  # what a kind's hooks pass on to its write
 
     def db_key(self, row: ParsedRow) -> tuple:
         """The row's key as stored in the database (a tuple, in `unique_fields()` order)."""
@@ -172,6 +203,8 @@ class ImportResult:
             "skip_invalid": self.skip_invalid,
             "written": self.written,
             **{name: self.counts.get(name, 0) for name in ("new", "updated", "unchanged", "rejected")},
+            **{name: value for name, value in self.counts.items() if name not in ("new", "updated", "unchanged",
+                                                                                 "rejected")},
             "ignored_columns": self.ignored_columns,
             "header_row": self.header_row,
             "errors": self.errors,
@@ -209,15 +242,18 @@ def run_import(
         timings[name] = round(time.monotonic() - started - sum(timings.values()), 3)
 
     ctx = ctx or ImportContext()
+    ctx.progress("read")
     rows, header = best_sheet(kind, data, file_name)
     lap("read")
-    header = _check_header(kind, header)
-    parsed = _parse_rows(kind, rows, header)
+    header = _check_header(kind, header, rows)
+    ctx.progress("parse")
+    parsed = _parse_rows(kind, rows, header, ctx)
     lap("parse")
     if not parsed:
         raise SpreadsheetError(
             _("The file has a header row but no data rows below it."), row=header.excel_row
         )
+    ctx.progress("resolve")
     _check_duplicates(kind, parsed)
     valid = [row for row in parsed if row.ok]
     _resolve_lookups(kind, ctx, valid)
@@ -225,12 +261,13 @@ def run_import(
     kind.clean_rows(ctx, [row for row in valid if row.ok])
     valid = [row for row in valid if row.ok]
     lap("resolve")
+    ctx.progress("compare")
     plan = _plan(kind, ctx, valid, set(header.columns))
     lap("compare")
     valid = [row for row in plan.rows if row.ok]  # _plan may reject rows owned elsewhere
     plan.rows = valid
     rejected = [row for row in parsed if not row.ok]
-    counts = {**plan.counts(), "rejected": len(rejected)}
+    counts = {**plan.counts(), "rejected": len(rejected), **kind.extra_counts(plan)}
     errors = [error for row in rejected for error in row.errors]
     result = ImportResult(
         kind=kind.name,
@@ -241,12 +278,13 @@ def run_import(
         errors=errors,
         ignored_columns=header.ignored,
         header_row=header.excel_row,
-        header_cells=list(rows[header.row_index]),
+        header_cells=header_cells(rows, header),
         rejected_rows=[(row.number, row.cells, [e["message"] for e in row.errors]) for row in rejected],
         written=False,
         timings=timings,
     )
     if not dry_run and (not rejected or skip_invalid):
+        ctx.progress("write")
         with transaction.atomic():
             kind.write(ctx, plan)
             result.written = True
@@ -273,8 +311,55 @@ def best_sheet(kind: ImportKind, data: bytes, file_name: str) -> tuple[list[list
     return best
 
 
-def _check_header(kind: ImportKind, header: HeaderMatch | None) -> HeaderMatch:
+def header_cells(rows: list[list[Any]], header: HeaderMatch) -> list[Any]:
+    """The header as one line: the main header row, with the cells that a second header
+    line adds (for the error workbook, whose rows keep the file's columns)."""
+    cells = list(rows[header.row_index])
+    for key, position in header.columns.items():
+        if position >= len(cells):
+            cells.extend([""] * (position + 1 - len(cells)))
+        if cells[position] in (None, ""):
+            cells[position] = header.written[key]
+    return cells
+
+
+def other_kind_hint(kind: ImportKind, rows: list[list[Any]]) -> str:
+    """A message naming the registered kind whose header this file has, or "" if none.
+
+    Clerks pick the wrong kind or the wrong file ("this looks like a load file"): a header
+    that has every required column of another kind says which kind it is."""
+    from .spec import all_kinds
+
+    best: tuple[int, ImportKind, HeaderMatch] | None = None
+    for other in all_kinds():
+        if other.name == kind.name:
+            continue
+        match = find_header(rows, other.header_lookup())
+        if match is None or len(match.columns) < 2:
+            continue
+        if not all(c.key in match.columns for c in other.columns if c.required):
+            continue
+        if not all(any(key in match.columns for key in group) for group in other.required_any):
+            continue
+        if best is None or len(match.columns) > best[0]:
+            best = (len(match.columns), other, match)
+    if best is None:
+        return ""
+    _score, other, match = best
+    return _("This looks like a file of %(other)s (its header has %(columns)s), not of %(kind)s. Choose "
+             "“%(other)s” as the kind of data, or upload the file of %(kind)s.") % {
+        "other": other.verbose_name or other.name, "kind": kind.verbose_name or kind.name,
+        "columns": "、".join(list(match.written.values())[:4])}
+
+
+def _check_header(kind: ImportKind, header: HeaderMatch | None, rows: list[list[Any]] | None = None) -> HeaderMatch:
     required = [c for c in kind.columns if c.required]
+    missing = header is None or any(c.key not in header.columns for c in required) or any(
+        not any(key in header.columns for key in group) for group in kind.required_any)
+    if missing and rows is not None:
+        hint = other_kind_hint(kind, rows)
+        if hint:
+            raise SpreadsheetError(hint, row=header.excel_row if header else None)
     if header is None:
         examples = "、".join(c.header for c in required[:3]) or "、".join(c.header for c in kind.columns[:3])
         raise SpreadsheetError(
@@ -300,17 +385,27 @@ def _check_header(kind: ImportKind, header: HeaderMatch | None) -> HeaderMatch:
     return header
 
 
-def _parse_rows(kind: ImportKind, rows: list[list[Any]], header: HeaderMatch) -> list[ParsedRow]:
-    columns = [(kind.column(key), index) for key, index in header.columns.items()]
+PROGRESS_EVERY = 5000  # rows between two progress reports while parsing
+
+
+def _parse_rows(kind: ImportKind, rows: list[list[Any]], header: HeaderMatch,
+                ctx: ImportContext | None = None) -> list[ParsedRow]:
+    ctx = ctx or ImportContext()
+    parsers = kind.column_parsers(ctx)
+    columns = [(kind.column(key), parsers.get(key, kind.column(key).parser), index)
+               for key, index in header.columns.items()]
     groups = [group for group in kind.required_any]
     parsed: list[ParsedRow] = []
     written = header.written
-    for index in range(header.row_index + 1, len(rows)):
+    start, total = header.data_start, len(rows)
+    for index in range(start, total):
+        if (index - start) % PROGRESS_EVERY == PROGRESS_EVERY - 1:
+            ctx.progress("parse", (index - start) / max(total - start, 1))
         cells = rows[index]
         if row_is_blank(cells) or is_total_row(cells):
             continue
         row = ParsedRow(number=index + 1, cells=cells, values={}, positions=header.columns, written=written)
-        for column, position in columns:
+        for column, parser, position in columns:
             cell = cells[position] if position < len(cells) else None
             if cell is None or cell == "" or (type(cell) is str and is_empty(cell)):
                 row.values[column.key] = None
@@ -319,7 +414,7 @@ def _parse_rows(kind: ImportKind, rows: list[list[Any]], header: HeaderMatch) ->
                         "column": written[column.key]})
                 continue
             try:
-                row.values[column.key] = column.parser(cell)
+                row.values[column.key] = parser(cell)
             except CellError as error:
                 row.values[column.key] = None
                 row.add_error(column.key, error.message)
@@ -343,9 +438,8 @@ def _check_duplicates(kind: ImportKind, rows: list[ParsedRow]) -> None:
         if len(same) > 1:
             numbers = ", ".join(str(row.number) for row in same)
             for row in same:
-                row.add_error(kind.key_column, _(
-                    "The same key appears in rows %(rows)s of the file. Keep one of these rows and delete the others."
-                ) % {"rows": numbers})
+                column_key, message = kind.duplicate_error(row, numbers)
+                row.add_error(column_key, message)
 
 
 def resolve_codes(ctx: ImportContext, model: type[Model], field_name: str, values: Iterable[Any],
@@ -406,9 +500,7 @@ def _plan(kind: ImportKind, ctx: ImportContext, rows: list[ParsedRow], present: 
         if current is None:
             plan.states[row.number] = "new"
         elif not current["_writable"]:
-            row.add_error(kind.key_column, _(
-                "This code is already used by a record outside your territory; it cannot be changed from your "
-                "account. Check the code, or ask the company administrator."))
+            row.add_error(*kind.outside_error(row))
         elif any(current[name] != fields.get(name) for name in update_fields):
             plan.states[row.number] = "updated"
         else:

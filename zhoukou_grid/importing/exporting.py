@@ -9,6 +9,7 @@ as a formula (= + - @ tab CR) gets a leading apostrophe; the importer takes it o
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -21,6 +22,7 @@ from .parsers import escape_formula
 from .spec import ImportKind
 
 BOM = "\ufeff"
+DATE_FORMAT = "yyyy-mm-dd"
 
 
 def export_cells(kind: ImportKind, queryset) -> Iterator[list[Any]]:
@@ -72,14 +74,18 @@ def write_xlsx(kind: ImportKind, queryset, path: str) -> int:
     sheet = workbook.add_worksheet(str(kind.name))
     bold = workbook.add_format({"bold": True})
     text = workbook.add_format({"num_format": "@"})
+    day = workbook.add_format({"num_format": DATE_FORMAT})
     for index, column in enumerate(kind.columns):
-        sheet.set_column(index, index, max(12, len(column.header) * 2 + 2), text if column.text else None)
+        sheet.set_column(index, index, max(12, len(column.header) * 2 + 2),
+                         text if column.text else (day if column.date else None))
     sheet.write_row(0, 0, header_cells(kind), bold)
     count = 0
     for count, cells in enumerate(export_cells(kind, queryset), start=1):
         for col, (column, value) in enumerate(zip(kind.columns, cells, strict=True)):
             if isinstance(value, str) or column.text:
                 sheet.write_string(count, col, str(value), text if column.text else None)
+            elif isinstance(value, datetime.date):
+                sheet.write_datetime(count, col, value, day)
             else:
                 sheet.write_number(count, col, value)
     workbook.close()
@@ -147,31 +153,60 @@ def template_bytes(kind: ImportKind, user) -> bytes:
     bold = workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
     required_format = workbook.add_format({"bold": True, "bg_color": "#FCE4D6", "border": 1})
     note = workbook.add_format({"italic": True, "font_color": "#595959", "text_wrap": True})
+    note_cell = workbook.add_format({"font_color": "#595959", "text_wrap": True, "valign": "top", "font_size": 9})
+    title = workbook.add_format({"bold": True, "font_size": 14, "align": "center"})
     text = workbook.add_format({"num_format": "@"})
+    day = workbook.add_format({"num_format": DATE_FORMAT})
     required = [c.header for c in kind.columns if c.required]
-    sheet.merge_range(0, 0, 0, max(len(kind.columns) - 1, 1), _(
-        "Fill in one row per record from row 3 on and delete the example row. Columns in orange are required "
-        "(%(required)s). Point at a header to read what the column holds.") % {"required": "、".join(required)}, note)
-    sheet.set_row(0, 45)
+    last_col = max(len(kind.columns) - 1, 1)
+    row = 0
+    if kind.template_title:
+        sheet.merge_range(row, 0, row, last_col, str(kind.template_title), title)
+        sheet.set_row(row, 24)
+        row += 1
+    if kind.template_note_row:
+        # One line of notes above the header: the header stays the last line above the data,
+        # so the filled-in template imports as it is.
+        sheet.merge_range(row, 0, row, last_col, _(
+            "Fill in one row per person below the header. Columns in orange are required (%(required)s). The line "
+            "below explains each column.") % {"required": "、".join(required)}, note)
+        sheet.set_row(row, 30)
+        notes_row, header_row = row + 1, row + 2
+        sheet.set_row(notes_row, 75)
+    else:
+        sheet.merge_range(row, 0, row, last_col, _(
+            "Fill in one row per record from row %(first)d on and delete the example row. Columns in orange are "
+            "required (%(required)s). Point at a header to read what the column holds.") % {
+            "required": "、".join(required), "first": row + 3}, note)
+        sheet.set_row(row, 45)
+        notes_row, header_row = None, row + 1
+    first_data = header_row + 1
     lists = kind.template_lists(user)
     list_col = 0
-    last_row = 10000
+    last_row = first_data + 10000
     for index, column in enumerate(kind.columns):
-        sheet.set_column(index, index, max(14, len(column.header) * 2 + 4), text if column.text else None)
-        sheet.write_string(1, index, column.header, required_format if column.required else bold)
+        cell_format = text if column.text else (day if column.date else None)
+        sheet.set_column(index, index, max(14, len(column.header) * 2 + 4), cell_format)
+        sheet.write_string(header_row, index, column.header, required_format if column.required else bold)
         help_text = str(column.help) if column.help else ""
         if column.required:
             help_text = _("Required.") + " " + help_text
-        if help_text:
-            sheet.write_comment(1, index, help_text, {"x_scale": 2, "y_scale": 1.2})
+        if notes_row is not None:
+            sheet.write_string(notes_row, index, help_text, note_cell)
+        elif help_text:
+            sheet.write_comment(header_row, index, help_text, {"x_scale": 2, "y_scale": 1.2})
         example = column.example
-        if example not in (None, ""):
+        if notes_row is None and example not in (None, ""):
             if isinstance(example, str) or column.text:
-                sheet.write_string(2, index, str(example), text if column.text else None)
+                sheet.write_string(first_data, index, str(example), text if column.text else None)
             else:
-                sheet.write_number(2, index, example)
+                sheet.write_number(first_data, index, example)
+        if column.date:
+            sheet.data_validation(first_data, index, last_row, index, {
+                "validate": "any", "input_title": column.header[:32],
+                "input_message": (str(column.help) if column.help else "")[:255]})
         if column.choices:
-            sheet.data_validation(2, index, last_row, index, {
+            sheet.data_validation(first_data, index, last_row, index, {
                 "validate": "list", "source": list(column.choices),
                 "error_title": _("Invalid value"),
                 "error_message": _("Choose one of: %(choices)s.") % {"choices": ", ".join(column.choices)},
@@ -182,13 +217,13 @@ def template_bytes(kind: ImportKind, user) -> bytes:
             for offset, value in enumerate(values, start=1):
                 lists_sheet.write_string(offset, list_col, str(value))
             letter = xlsxwriter.utility.xl_col_to_name(list_col)
-            sheet.data_validation(2, index, last_row, index, {
+            sheet.data_validation(first_data, index, last_row, index, {
                 "validate": "list", "source": f"=lists!${letter}$2:${letter}${len(values) + 1}",
                 "error_type": "warning",
                 "error_title": _("Unknown code"),
                 "error_message": _("This code is not in your territory."),
             })
             list_col += 1
-    sheet.freeze_panes(2, 0)
+    sheet.freeze_panes(first_data, 0)
     workbook.close()
     return buffer.getvalue()

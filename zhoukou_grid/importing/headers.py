@@ -66,10 +66,16 @@ class HeaderMatch:
     columns: dict[str, int] = field(default_factory=dict)  # spec key -> file column index
     written: dict[str, str] = field(default_factory=dict)  # spec key -> header as written
     ignored: list[str] = field(default_factory=list)  # headers as written that no column knows
+    extra_rows: tuple[int, ...] = ()  # 0-based indexes of a second header line or a note line (skipped)
 
     @property
     def excel_row(self) -> int:
         return self.row_index + 1
+
+    @property
+    def data_start(self) -> int:
+        """0-based index of the first row below the header lines."""
+        return max((self.row_index, *self.extra_rows)) + 1
 
 
 def match_header_row(cells: Sequence[Any], lookup: dict[str, str]) -> HeaderMatch:
@@ -98,7 +104,72 @@ def find_header(rows: Sequence[Sequence[Any]], lookup: dict[str, str], *, scan: 
         if match.columns and (best is None or len(match.columns) > len(best.columns)):
             match.row_index = index
             best = match
-    return best
+    return merge_header_lines(rows, best, lookup) if best is not None else None
+
+
+# Headers every list may carry that no kind imports (counted as header words when telling a
+# second header line from data).
+IGNORED_HEADER_WORDS = frozenset({"序号", "编号", "行号", "no", "no.", "#"})
+# A note line under the header ("必填", "例：2027-01-25", "（选填）") starts with one of these.
+_NOTE_PREFIXES = ("必填", "选填", "可选", "可不填", "例", "如", "格式", "填写", "说明", "注", "(", "（", "*")
+
+
+def _header_words(cells: Sequence[Any], lookup: dict[str, str]) -> tuple[int, int]:
+    """(known header words, non-empty cells) of one row."""
+    known = filled = 0
+    for cell in cells:
+        normalised = normalise_header(cell)
+        if not normalised:
+            continue
+        filled += 1
+        if normalised in lookup or normalised in IGNORED_HEADER_WORDS:
+            known += 1
+    return known, filled
+
+
+def _is_note_line(cells: Sequence[Any]) -> bool:
+    texts = [cell_text(cell) for cell in cells if cell_text(cell)]
+    return bool(texts) and all(
+        isinstance(cell, str) and cell.strip().startswith(_NOTE_PREFIXES) for cell in cells if cell_text(cell))
+
+
+def merge_header_lines(rows: Sequence[Sequence[Any]], match: HeaderMatch, lookup: dict[str, str]) -> HeaderMatch:
+    """Take in a header spread over two lines, and skip a note line under the header.
+
+    Village lists often have a group line above the real header ("返乡人员信息" merged over
+    three columns, with 户主 standing alone in its column) or a second header line below
+    it (English names, sub-headers). A neighbouring row counts as a header line when at
+    least half of its filled cells are headers this kind knows (or 序号); its columns fill
+    the positions the main line leaves empty. A row of notes ("必填", "例：…") directly
+    under the header is skipped too.
+    """
+    extra: list[int] = []
+    for index in (match.row_index - 1, match.row_index + 1):
+        if index < 0 or index >= len(rows):
+            continue
+        cells = rows[index]
+        known, filled = _header_words(cells, lookup)
+        if known and known * 2 >= filled:
+            taken = set(match.columns.values())
+            for position, cell in enumerate(cells):
+                key = lookup.get(normalise_header(cell))
+                if key is None or position in taken or key in match.columns:
+                    continue
+                match.columns[key] = position
+                match.written[key] = cell_text(cell).replace("\n", " ").strip()
+                written = match.written[key]
+                if written in match.ignored:
+                    match.ignored.remove(written)
+            extra.append(index)
+        elif index == match.row_index + 1 and _is_note_line(cells):
+            extra.append(index)
+    # Headers the main line ignored at positions that a second line has now mapped.
+    mapped = set(match.columns.values())
+    main = rows[match.row_index]
+    match.ignored = [cell_text(main[i]).replace("\n", " ").strip() for i in range(len(main))
+                     if normalise_header(main[i]) and i not in mapped]
+    match.extra_rows = tuple(extra)
+    return match
 
 
 def build_lookup(entries: Iterable[tuple[str, Iterable[str]]]) -> dict[str, str]:

@@ -1,13 +1,33 @@
-"""The life cycle of an uploaded spreadsheet: preview (a dry run stored on an
-ImportJob), then the confirmed import, run by job id so a worker can run it too."""
+"""The life cycle of an uploaded spreadsheet, as an ImportJob run by id (in-process or
+on a Celery worker):
+
+    queued ──check──> previewed ──confirm──> queued ──import──> done
+                 └──> rejected (file unusable)            └──> rejected (rows rejected)
+    any stage ──> failed (server error: nothing written; can be run again)
+
+A queued job that was never checked (its counts have no header row yet) is checked (a
+dry run); one that was checked is imported. Large files and, when Redis is configured,
+every file from the web UI go to a worker (`runs_in_background`); the job records its
+progress (ImportJob.progress, and the cache while the writing transaction is open), its
+counts and its timings. The import writes in one transaction: a worker killed midway
+leaves nothing half-written, and the job can be run again.
+"""
 
 from __future__ import annotations
 
 import logging
+import time
+import traceback
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 
+from django.conf import settings
+from django.core.cache import cache
 from django.core.files.base import ContentFile
+from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from zhoukou_grid.models import ImportJob, Role
 from zhoukou_grid.scoping import roles_of
@@ -20,6 +40,18 @@ from .spec import ImportKind, get_kind
 
 logger = logging.getLogger(__name__)
 
+# Files with more data rows than this run on a worker even outside the web UI.
+BACKGROUND_ROWS = 5000
+PHASE_LABELS = {
+    "queued": _lazy("Waiting for a worker"),
+    "read": _lazy("Reading the file"),
+    "parse": _lazy("Checking the rows"),
+    "resolve": _lazy("Looking up villages, codes and households"),
+    "compare": _lazy("Comparing with the records"),
+    "write": _lazy("Writing"),
+}
+FINISHED = (ImportJob.Status.PREVIEWED, ImportJob.Status.DONE, ImportJob.Status.FAILED, ImportJob.Status.REJECTED)
+
 
 def jobs_visible_to(user):
     """Import jobs a user may see: their own; company admins see all."""
@@ -29,26 +61,77 @@ def jobs_visible_to(user):
     return jobs.filter(user=user)
 
 
-def import_job_preview(*, user, kind: ImportKind, data: bytes, file_name: str, skip_invalid: bool) -> ImportJob:
-    """Store the upload on a new job and check it without writing any data."""
-    job = ImportJob(user=user, kind=kind.name, file_name=file_name[:255], skip_invalid=skip_invalid)
+def runs_in_background(*, web: bool, data_rows: int | None = None) -> bool:
+    """Whether a job goes to a Celery worker: every file from the web UI when Redis is
+    configured, and any file of more than BACKGROUND_ROWS data rows."""
+    return bool(web and settings.REDIS_URL) or (data_rows is not None and data_rows > BACKGROUND_ROWS)
+
+
+def job_data_rows(job: ImportJob) -> int | None:
+    """Data rows of a checked job (None before the check)."""
+    counts = job.counts or {}
+    if "header_row" not in counts:
+        return None
+    return sum(int(counts.get(name) or 0) for name in ("new", "updated", "unchanged", "rejected"))
+
+
+def job_was_checked(job: ImportJob) -> bool:
+    return "header_row" in (job.counts or {})
+
+
+def import_job_create(*, user, kind: ImportKind, data: bytes, file_name: str, skip_invalid: bool) -> ImportJob:
+    """Store an upload on a new queued job (nothing is checked yet)."""
+    job = ImportJob(user=user, kind=kind.name, file_name=file_name[:255], skip_invalid=skip_invalid,
+                    status=ImportJob.Status.QUEUED)
     job.file.save(file_name.rsplit("/", 1)[-1][-100:] or "upload", ContentFile(data), save=False)
-    try:
-        result = import_file(kind=kind, data=data, file_name=file_name, user=user, dry_run=True,
-                             skip_invalid=skip_invalid)
-    except SpreadsheetError as error:
-        _reject(job, error)
-        return job
-    job_record(job, result, status=ImportJob.Status.PREVIEWED)
+    job.save()
     return job
 
 
-def _reject(job: ImportJob, error: SpreadsheetError) -> None:
-    job.status = ImportJob.Status.REJECTED
-    job.message = error.message
-    job.errors = [error.as_error()] if error.row or error.column else []
-    job.finished_at = timezone.now()
-    job.save()
+def import_job_submit(*, user, kind: ImportKind, data: bytes, file_name: str, skip_invalid: bool,
+                      web: bool = True) -> ImportJob:
+    """Store an upload and have it checked: on a worker (see `runs_in_background`) or now."""
+    job = import_job_create(user=user, kind=kind, data=data, file_name=file_name, skip_invalid=skip_invalid)
+    return job_dispatch(job, background=runs_in_background(web=web))
+
+
+def import_job_preview(*, user, kind: ImportKind, data: bytes, file_name: str, skip_invalid: bool) -> ImportJob:
+    """Store the upload on a new job and check it now, without writing any data."""
+    job = import_job_create(user=user, kind=kind, data=data, file_name=file_name, skip_invalid=skip_invalid)
+    return import_job_run(job.pk)
+
+
+def import_job_confirm(job: ImportJob, *, web: bool = True) -> ImportJob:
+    """Queue the import of a previewed job: on a worker for large files (or any file from
+    the web UI when Redis is configured), otherwise now."""
+    claimed = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.PREVIEWED).update(
+        status=ImportJob.Status.QUEUED, progress=0)
+    job.refresh_from_db()
+    if not claimed:
+        return job
+    return job_dispatch(job, background=runs_in_background(web=web, data_rows=job_data_rows(job)))
+
+
+def import_job_rerun(job: ImportJob, *, web: bool = True) -> ImportJob:
+    """Run a failed (or interrupted) job again from where it stood: check or import."""
+    if not job_can_be_rerun(job):
+        return job
+    ImportJob.objects.filter(pk=job.pk, status=job.status).update(
+        status=ImportJob.Status.QUEUED, progress=0, message="", finished_at=None)
+    job.refresh_from_db()
+    return job_dispatch(job, background=runs_in_background(web=web, data_rows=job_data_rows(job)))
+
+
+def job_dispatch(job: ImportJob, *, background: bool) -> ImportJob:
+    """Hand a queued job to a worker once the transaction commits, or run it now."""
+    from zhoukou_grid.celery import app
+    from zhoukou_grid.import_tasks import run_import_job
+
+    if background and not app.conf.task_always_eager:
+        run_import_job.delay_on_commit(str(job.pk))
+        return job
+    # In-process (no Redis, or the test suite's eager mode): what the task would do, now.
+    return import_job_run(job.pk)
 
 
 def job_can_be_confirmed(job: ImportJob) -> bool:
@@ -57,15 +140,108 @@ def job_can_be_confirmed(job: ImportJob) -> bool:
     return job.status == ImportJob.Status.PREVIEWED and valid > 0 and (not counts.get("rejected") or job.skip_invalid)
 
 
+def job_can_be_rerun(job: ImportJob) -> bool:
+    return bool(job.file) and (job.status == ImportJob.Status.FAILED or job_is_interrupted(job))
+
+
+# --- Running a job -------------------------------------------------------------------------
+def _lock_key(job_id) -> int:
+    """A signed 64-bit advisory-lock key from the job's UUID."""
+    return int(str(job_id).replace("-", "")[:16], 16) - (1 << 63)
+
+
+@contextmanager
+def runner_lock(job_id):
+    """Held by whoever runs a job, for as long as it runs. On PostgreSQL a session-level
+    advisory lock: it dies with the runner's connection, so a job whose worker was killed
+    is seen as interrupted at once. Yields whether the lock was taken."""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    key = _lock_key(job_id)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        held = cursor.fetchone()[0]
+    try:
+        yield held
+    finally:
+        if held:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
+def job_is_interrupted(job: ImportJob) -> bool:
+    """A running job whose runner is gone (worker killed, server restarted)."""
+    if job.status != ImportJob.Status.RUNNING:
+        return False
+    if connection.vendor == "postgresql":
+        with runner_lock(job.pk) as free:
+            return free
+    started = (job.timings or {}).get("started_at")
+    if not started:
+        return True
+    limit = timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    return timezone.now() - datetime.fromisoformat(started) > limit
+
+
+def progress_key(job_id) -> str:
+    return f"import-progress:{job_id}"
+
+
+def _progress_reporter(job_id):
+    """Record progress: in the cache always, on the job row when no transaction is open
+    (inside the import's transaction an UPDATE would stay invisible until the end)."""
+    last = {"percent": -1, "at": 0.0}
+
+    def report(phase: str, percent: int) -> None:
+        now = time.monotonic()
+        if percent == last["percent"] or (now - last["at"] < 0.3 and percent - last["percent"] < 10):
+            return
+        last.update(percent=percent, at=now)
+        cache.set(progress_key(job_id), {"phase": phase, "percent": percent}, timeout=6 * 3600)
+        if not connection.in_atomic_block:
+            ImportJob.objects.filter(pk=job_id).update(progress=percent)
+
+    return report
+
+
+def job_progress(job: ImportJob) -> dict:
+    """What the status endpoint says about a job's progress."""
+    phase, percent = "", job.progress
+    if job.status == ImportJob.Status.QUEUED:
+        phase = "queued"
+    elif job.status == ImportJob.Status.RUNNING:
+        cached = cache.get(progress_key(job.pk)) or {}
+        phase = cached.get("phase", "read")
+        percent = max(percent, int(cached.get("percent") or 0))
+    elif job.status in FINISHED:
+        percent = 100
+    return {"phase": phase, "phase_label": str(PHASE_LABELS.get(phase, "")), "percent": min(percent, 100)}
+
+
 def import_job_run(job_id) -> ImportJob:
-    """Run a previewed (or queued) job for real. Idempotent: a job that another call
-    has already claimed, finished or rejected is returned as it is."""
-    claimed = ImportJob.objects.filter(
-        pk=job_id, status__in=[ImportJob.Status.PREVIEWED, ImportJob.Status.QUEUED]
-    ).update(status=ImportJob.Status.RUNNING, progress=0)
-    job = ImportJob.objects.select_related("user").get(pk=job_id)
-    if not claimed:
-        return job
+    """Run a queued job's next stage (check or import), or the import of a previewed job.
+    Idempotent: a job that another runner holds, or that is finished, is returned as it is.
+    A job left running by a runner that died is claimed again."""
+    with runner_lock(job_id) as held:
+        if not held:
+            return ImportJob.objects.select_related("user").get(pk=job_id)
+        job = ImportJob.objects.select_related("user").get(pk=job_id)
+        runnable = [ImportJob.Status.PREVIEWED, ImportJob.Status.QUEUED]
+        if job.status == ImportJob.Status.RUNNING and job_is_interrupted(job):
+            runnable.append(ImportJob.Status.RUNNING)
+        timings = {**(job.timings or {}), "started_at": timezone.now().isoformat()}
+        claimed = ImportJob.objects.filter(pk=job_id, status__in=runnable).update(
+            status=ImportJob.Status.RUNNING, progress=0, timings=timings)
+        job.refresh_from_db()
+        if not claimed:
+            return job
+        cache.delete(progress_key(job_id))
+        return _run_claimed(job)
+
+
+def _run_claimed(job: ImportJob) -> ImportJob:
+    checking = not job_was_checked(job)
     try:
         kind = get_kind(job.kind)
         if job.user is None or not kind.may_import(job.user):
@@ -75,26 +251,39 @@ def import_job_run(job_id) -> ImportJob:
             return job
         with job.file.open("rb") as handle:
             data = handle.read()
-        result = import_file(kind=kind, data=data, file_name=job.file_name, user=job.user,
-                             skip_invalid=job.skip_invalid, job=job)
+        result = import_file(kind=kind, data=data, file_name=job.file_name, user=job.user, dry_run=checking,
+                             skip_invalid=job.skip_invalid, job=job, on_progress=_progress_reporter(job.pk))
     except SpreadsheetError as error:
         _reject(job, error)
         return job
-    except Exception:
-        logger.exception("import job %s failed", job_id)
+    except Exception as error:  # noqa: BLE001 - any server error fails the job, with nothing written
+        # The exception's text may quote cell values (ID numbers): log the type and the frames only.
+        logger.error("import job %s failed: %s\n%s", job.pk, type(error).__name__,
+                     "".join(traceback.format_tb(error.__traceback__)))
         job.refresh_from_db()
         job.status = ImportJob.Status.FAILED
-        job.message = _("The import failed on the server and nothing was written. Try again later or ask the "
-                        "administrator.")
+        job.message = _("The import failed on the server (%(error)s) and nothing was written. Run it again; if it "
+                        "fails again, ask the administrator.") % {"error": type(error).__name__}
         job.finished_at = timezone.now()
         job.save()
         return job
-    if not result.written:
+    if checking:
+        job_record(job, result, status=ImportJob.Status.PREVIEWED)
+    elif not result.written:
         job_record(job, result, status=ImportJob.Status.REJECTED)
         job.message = _("Rows were rejected, so nothing was written. Fix them or import the valid rows only.")
         job.save(update_fields=["message"])
     job.refresh_from_db()
     return job
+
+
+def _reject(job: ImportJob, error: SpreadsheetError) -> None:
+    job.status = ImportJob.Status.REJECTED
+    job.message = error.message
+    job.errors = [error.as_error()] if error.row or error.column else []
+    job.progress = 100
+    job.finished_at = timezone.now()
+    job.save()
 
 
 def job_error_workbook(job: ImportJob) -> bytes | None:
@@ -115,13 +304,18 @@ def job_error_workbook(job: ImportJob) -> bytes | None:
     if not messages:
         return None
     with job.file.open("rb") as handle:
-        rows, _header = best_sheet(get_kind(job.kind), handle.read(), job.file_name)
+        rows, header_match = best_sheet(get_kind(job.kind), handle.read(), job.file_name)
     header_row = int((job.counts or {}).get("header_row") or 1)
     header = rows[header_row - 1] if 0 < header_row <= len(rows) else []
+    if header_match is not None and header_match.row_index == header_row - 1:
+        from .engine import header_cells
+
+        header = header_cells(rows, header_match)
     rejected = [(number, rows[number - 1] if number <= len(rows) else [], texts)
                 for number, texts in sorted(messages.items()) if number != header_row]
     return error_workbook_bytes(header, rejected)
 
 
-__all__ = ["ImportResult", "import_job_preview", "import_job_run", "job_can_be_confirmed", "job_error_workbook",
-           "jobs_visible_to"]
+__all__ = ["ImportResult", "import_job_confirm", "import_job_create", "import_job_preview", "import_job_rerun",
+           "import_job_run", "import_job_submit", "job_can_be_confirmed", "job_can_be_rerun", "job_error_workbook",
+           "job_progress", "jobs_visible_to", "runs_in_background"]

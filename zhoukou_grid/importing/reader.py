@@ -12,6 +12,8 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import zipfile
+import zlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -24,6 +26,14 @@ OTHER_MAGICS = (
     b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"%PDF", b"BM", b"Rar!", b"7z\xbc\xaf", b"\x1f\x8b", b"II*\x00", b"MM\x00*",
 )
 DELIMITERS = (",", "\t", ";")
+# An Excel file protected by a password is not a zip but an OLE compound file holding
+# these two streams (MS-OFFCRYPTO); their names are stored in UTF-16LE in its directory.
+ENCRYPTED_STREAMS = ("EncryptedPackage".encode("utf-16-le"), "EncryptionInfo".encode("utf-16-le"))
+# Zip bombs: an XLSX is refused before reading when its members declare more than this
+# much uncompressed data in all, or a member expands more than MAX_RATIO times.
+MAX_UNCOMPRESSED_BYTES = 400 * 1024 * 1024
+MAX_RATIO = 200
+MAX_MEMBERS = 2000
 
 Row = list[Any]
 
@@ -66,6 +76,10 @@ def iter_sheets(data: bytes, filename: str = "") -> Iterator[list[Row]]:
     is one sheet). Raises SpreadsheetError before yielding if the file is unusable."""
     if not data or not data.strip():
         raise _empty()
+    if data.startswith(OLE_MAGIC) and any(name in data for name in ENCRYPTED_STREAMS):
+        raise _password_protected()
+    if data.startswith(ZIP_MAGIC):
+        check_zip_container(data)
     if data.startswith((ZIP_MAGIC, OLE_MAGIC)):
         return _iter_workbook(data)
     if data.startswith(OTHER_MAGICS):
@@ -73,9 +87,50 @@ def iter_sheets(data: bytes, filename: str = "") -> Iterator[list[Row]]:
     return iter([_read_csv(data)])
 
 
+def _password_protected() -> SpreadsheetError:
+    return SpreadsheetError(_("The workbook is protected by a password. Open it in Excel or WPS, remove the password "
+                              "(File › Info › Protect Workbook), save it and upload it again."))
+
+
+def _damaged_workbook() -> SpreadsheetError:
+    return SpreadsheetError(
+        _("The workbook cannot be opened: it is damaged or not an Excel file. Open it in Excel or WPS, "
+          "save it again as .xlsx and upload it again.")
+    )
+
+
+def check_zip_container(data: bytes) -> None:
+    """Refuse a damaged XLSX or a zip bomb before any cell is read, in bounded memory.
+
+    The declared sizes of the members are checked first (total, ratio, count); then each
+    member is inflated in chunks and thrown away, which stops at the declared size and
+    checks the CRC: a member that lies about its size is refused too."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        raise _damaged_workbook() from None
+    total = sum(member.file_size for member in members)
+    too_big = len(members) > MAX_MEMBERS or total > MAX_UNCOMPRESSED_BYTES or any(
+        member.file_size > 10 * 1024 * 1024 and member.file_size > MAX_RATIO * max(member.compress_size, 1)
+        for member in members)
+    if too_big:
+        raise SpreadsheetError(_(
+            "The workbook would expand to %(size)d MB when opened, too much to be a real list (or the file is "
+            "damaged). Split it into smaller files, or save it again from Excel or WPS.") % {
+            "size": total // (1024 * 1024)})
+    try:
+        for member in members:
+            with archive.open(member) as stream:
+                while stream.read(1024 * 1024):
+                    pass
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, RuntimeError):
+        raise _damaged_workbook() from None
+
+
 def _damaged(exc: Exception) -> SpreadsheetError:
-    if "Password" in type(exc).__name__:
-        return SpreadsheetError(_("The workbook is protected by a password. Remove the password and upload it again."))
+    if "Password" in type(exc).__name__ or "password" in str(exc).lower():
+        return _password_protected()
     return SpreadsheetError(
         _("The workbook cannot be opened: it is damaged or not an Excel file. Open it in Excel or WPS, "
           "save it again as .xlsx and upload it again.")
@@ -114,14 +169,19 @@ def _iter_workbook(data: bytes) -> Iterator[list[Row]]:
 
 
 def _decode(data: bytes) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text": UTF-16 with a BOM
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
     raise SpreadsheetError(
-        _("The file cannot be read as text in UTF-8 or GBK. If it is a spreadsheet, save it from Excel or WPS "
-          "as .xlsx and upload it again.")
+        _("The file cannot be read as text in UTF-8 or GBK (it is in another encoding). Save it from Excel or WPS "
+          "as .xlsx, or as CSV in UTF-8, and upload it again.")
     )
 
 

@@ -3,6 +3,7 @@ imports, its ImportJob) itself. Used by the commands, the web UI and the Celery 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.files.base import ContentFile
@@ -24,16 +25,20 @@ def import_file(
     dry_run: bool = False,
     skip_invalid: bool = False,
     job: ImportJob | None = None,
+    on_progress: Callable[[str, int], None] | None = None,
 ) -> ImportResult:
     """Check and (unless dry_run) write a spreadsheet. A real write records an ImportJob
     (the given one, or a new one holding the file) and one audit row with counts only,
-    inside the import's transaction. Raises SpreadsheetError for file-level problems."""
-    ctx = ImportContext(user=user)
+    inside the import's transaction. Raises SpreadsheetError for file-level problems.
+
+    The job's primary key is known before anything is written (rows may refer to it: a
+    resident records the job that imported it); a new job is saved with the rows."""
+    if job is None and not dry_run:
+        job = ImportJob(user=user, kind=kind.name, file_name=file_name[:255], skip_invalid=skip_invalid)
+    ctx = ImportContext(user=user, job=job, on_progress=on_progress)
 
     def record(result: ImportResult) -> None:
-        nonlocal job
-        if job is None:
-            job = ImportJob(user=user, kind=kind.name, file_name=file_name[:255], skip_invalid=skip_invalid)
+        if job._state.adding and not job.file:
             job.file.save(file_name.rsplit("/", 1)[-1] or "upload", ContentFile(data), save=False)
         job_record(job, result, status=ImportJob.Status.DONE)
         audit_record(
@@ -56,17 +61,22 @@ def job_record(job: ImportJob, result: ImportResult, *, status: str) -> None:
                   "errors_total": len(result.errors), "errors_truncated": len(result.errors) > MAX_STORED_ERRORS}
     job.errors = result.errors[:MAX_STORED_ERRORS]
     job.status = status
-    job.progress = 100 if status == ImportJob.Status.DONE else job.progress
+    job.progress = 100 if status in (ImportJob.Status.DONE, ImportJob.Status.PREVIEWED) else job.progress
     job.timings = {**(job.timings or {}), **result.timings, "seconds": result.seconds}
     if status in (ImportJob.Status.DONE, ImportJob.Status.REJECTED, ImportJob.Status.FAILED):
         job.finished_at = timezone.now()
     job.save()
 
 
-def export_audit(*, user, kind: ImportKind, fmt: str, rows: int | None = None, filters: dict[str, Any] | None = None):
+def export_audit(*, user, kind: ImportKind, fmt: str, rows: int | None = None, filters: dict[str, Any] | None = None,
+                 personal_data: bool = False):
+    """One audit row per export; an export holding personal data (ID and phone numbers in
+    full) says so and counts its rows."""
     detail: dict[str, Any] = {"kind": kind.name, "format": fmt}
     if rows is not None:
         detail["rows"] = rows
+    if personal_data:
+        detail["personal_data"] = True
     if filters:
         detail["filters"] = sorted(filters)
     return audit_record(user=user, action="export", object_type=kind.model._meta.label_lower, detail=detail)

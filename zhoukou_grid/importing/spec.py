@@ -35,6 +35,7 @@ class Column:
     required: bool = False
     parser: Callable[[Any], Any] = field(default_factory=lambda: parsers.text())
     text: bool = False  # a code or identifier: templates format the column as text
+    date: bool = False  # templates format the column as dates, exports write date cells
     choices: tuple[str, ...] = ()
     help: Any = ""  # lazy translatable explanation, shown as a comment in templates
     example: Any = ""
@@ -75,6 +76,10 @@ class ImportKind:
     lookups: tuple[Lookup, ...] = ()
     required_any: tuple[tuple[str, ...], ...] = ()  # at least one column of each group must be given
     permissions: tuple[str, ...] = ()  # Django permissions needed to import (default: add + change)
+    # The template: a title above everything, and a line of notes (each column's help) above
+    # the header instead of comments on it; without a note line, an example row below it.
+    template_title: Any = ""
+    template_note_row: bool = False
 
     # --- spec helpers -----------------------------------------------------------------
     def column(self, key: str) -> Column:
@@ -112,6 +117,23 @@ class ImportKind:
         return {self.key_field: row.values.get(self.key_column)}
 
     # --- hooks of the import ----------------------------------------------------------
+    def column_parsers(self, ctx: ImportContext) -> dict[str, Callable[[Any], Any]]:
+        """Parsers that depend on the import (the import day, say), by column key; the
+        other columns use `Column.parser`."""
+        return {}
+
+    def duplicate_error(self, row: ParsedRow, numbers: str) -> tuple[str, str]:
+        """(column key, message) for a row whose key appears again in the file."""
+        return self.key_column, _(
+            "The same key appears in rows %(rows)s of the file. Keep one of these rows and delete the others."
+        ) % {"rows": numbers}
+
+    def outside_error(self, row: ParsedRow) -> tuple[str, str]:
+        """(column key, message) for a row whose key belongs to a record outside the user's territory."""
+        return self.key_column, _(
+            "This code is already used by a record outside your territory; it cannot be changed from your "
+            "account. Check the code, or ask the company administrator.")
+
     def resolve(self, ctx: ImportContext, rows: list[ParsedRow]) -> None:
         """Extra set-based lookups beyond `lookups` (one query per batch)."""
 
@@ -143,6 +165,14 @@ class ImportKind:
 
     def refine_plan(self, ctx: ImportContext, plan: ImportPlan) -> None:
         """Adjust new/updated/unchanged for what fields cannot show (M2M, say)."""
+
+    def extra_counts(self, plan: ImportPlan) -> dict[str, int]:
+        """Counts beyond new/updated/unchanged/rejected for the summary (e.g. unlinked residents)."""
+        return {}
+
+    def export_has_personal_data(self, user) -> bool:
+        """Whether `user`'s export of this kind holds personal data (then its audit row counts the rows)."""
+        return False
 
     def write(self, ctx: ImportContext, plan: ImportPlan) -> None:
         """Write new and changed rows; the default is a batched upsert on the key."""

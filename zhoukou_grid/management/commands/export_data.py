@@ -64,13 +64,14 @@ class Command(BaseCommand):
         fmt = options["format"]
         if fmt == "xlsx" and not options["out"]:
             self.fail(_("An XLSX export needs --out PATH."))
-        queryset = kind.export_queryset(ImportContext(user=user).scope_user)
+        scope_user = ImportContext(user=user).scope_user
+        queryset = kind.export_queryset(scope_user)
         if options["out"]:
             handle, count = export_to_tempfile(kind, queryset, fmt)
             with handle, open(options["out"], "wb") as out:
                 shutil.copyfileobj(handle, out)
         else:
             count = write_csv(kind, queryset, _BytesToText(self.stdout._out))
-        export_audit(user=user, kind=kind, fmt=fmt, rows=count)
+        export_audit(user=user, kind=kind, fmt=fmt, rows=count, personal_data=kind.export_has_personal_data(scope_user))
         if options["out"]:
             self.stderr.write(_("%(count)d rows written to %(path)s.") % {"count": count, "path": options["out"]})

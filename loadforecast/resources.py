@@ -238,6 +238,12 @@ class LoadKind(ImportKind):
             mine = [row for row in rows if row.get(asset)]
             upsert(LoadReading, mine, unique_fields=[asset, "date"], update_fields=self.compare_fields(set()))
 
+    def template_lists(self, user) -> dict[str, list[str]]:
+        from zhoukou_grid.scoping import writable_for_user
+
+        codes = writable_for_user(user, Transformer).order_by("code").values_list("code", flat=True)[:20000]
+        return {"transformer_code": list(codes)}
+
     def may_import(self, user) -> bool:
         return bool(user and user.is_authenticated and user.has_perm("loadforecast.add_loadreading")
                     and user.has_perm("loadforecast.change_loadreading"))
@@ -294,6 +300,11 @@ class WeatherKind(ImportKind):
             t_min, t_max = row.values.get("t_min"), row.values.get("t_max")
             if t_max is not None and t_min is not None and t_max < t_min:
                 row.add_error("t_max", _("The maximum is below the minimum: check the two temperatures."))
+
+    def template_lists(self, user) -> dict[str, list[str]]:
+        from zhoukou_grid.scoping import writable_for_user
+
+        return {"county_code": list(writable_for_user(user, County).order_by("code").values_list("code", flat=True))}
 
     def export_queryset(self, user):
         return for_user(user, WeatherForecast, include_context=False).order_by("county__code", "date")

@@ -20,6 +20,7 @@ villages) in chunks: the household generator streams its rows and keeps none of 
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import json
 import random
@@ -41,7 +42,6 @@ from zhoukou_grid.demo import (
 )
 
 from .models import Heating, KeyCustomer, ReturningResident, ServicePlan
-from .parsing import id_check_digit
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 LUNAR_NEW_YEAR = date(2027, 2, 6)  # 正月初一
@@ -103,11 +103,35 @@ def mobile(rng: random.Random) -> str:
     return f"{rng.choice(MOBILE_PREFIXES)}{rng.randrange(100_000_000):08d}"
 
 
+ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+ID_CHECK = "10X98765432"
+
+
+def _weighted(digits: str, weights) -> int:
+    return sum(int(d) * w for d, w in zip(digits, weights, strict=True))
+
+
+@functools.cache
+def _id_tables() -> tuple[list[str], list[int], list[str], list[int]]:
+    """Birth dates and sequence numbers with their share of the GB 11643 weighted sum, computed
+    once: the city scale draws 500,000 ID numbers (digit by digit it cost half the step)."""
+    births = [f"{BIRTH_START + timedelta(days=n):%Y%m%d}" for n in range(BIRTH_DAYS)]
+    sequences = [f"{n:03d}" for n in range(1000)]
+    return (births, [_weighted(b, ID_WEIGHTS[6:14]) for b in births],
+            sequences, [_weighted(q, ID_WEIGHTS[14:]) for q in sequences])
+
+
+@functools.cache
+def _area_sum(area_code: str) -> int:
+    return _weighted(area_code, ID_WEIGHTS[:6])
+
+
 def id_number(rng: random.Random, area_code: str) -> str:
     """An 18-character ID number: area code, birth date (1955-2008), sequence, GB 11643 check digit."""
-    birth = BIRTH_START + timedelta(days=rng.randrange(BIRTH_DAYS))
-    first17 = f"{area_code}{birth:%Y%m%d}{rng.randrange(1000):03d}"
-    return first17 + id_check_digit(first17)
+    births, birth_sums, sequences, sequence_sums = _id_tables()
+    birth, sequence = rng.randrange(BIRTH_DAYS), rng.randrange(1000)
+    total = _area_sum(area_code) + birth_sums[birth] + sequence_sums[sequence]
+    return f"{area_code}{births[birth]}{sequences[sequence]}{ID_CHECK[total % 11]}"
 
 
 def _given_name(rng: random.Random) -> str:

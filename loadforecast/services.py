@@ -20,13 +20,17 @@ from collections import defaultdict
 from typing import Any
 
 import numpy as np
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.db.models import Q
+from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from customers.models import Household, ReturningResident
 from zhoukou_grid.audit import audit_record
 from zhoukou_grid.models import LVLine, Station, Transformer
+from zhoukou_grid.scoping import for_user, writable_for_user
 
 from . import engine
 from .engine import HOURS, Level
@@ -534,3 +538,160 @@ def projection_run(*, run_date: dt.date, days: int | None = None, station_id: in
             outcome = {"station": code, "error": f"{type(exc).__name__}: {exc}"}
         projection_record_station(run_id=run.pk, outcome=outcome)
     return projection_finish(run_id=run.pk)
+
+
+# ---------------------------------------------------------------------------------------
+# Alert actions (station staff): acknowledge, plan a measure, mark it done, dismiss
+# ---------------------------------------------------------------------------------------
+#
+# Each is keyword-only, checks the verb and the user's territory (another station's alert
+# answers like a missing one), locks the alert row, and writes one audit row and one
+# AlertHistory row. Bad requests raise django.core.exceptions.ValidationError with a
+# message for the person (a dict keyed by field where one field is at fault).
+
+ACTIVE_STATUSES = frozenset(Alert.ACTIVE)
+# The measures that make sense on an LV line (the rest change a transformer's rating or load).
+LINE_MEASURE_KINDS = frozenset({Measure.Kind.PHASE_BALANCE, Measure.Kind.STAGGERED, Measure.Kind.PATROL})
+
+
+def _require_perm(user, perm: str) -> None:
+    if user is None or not user.has_perm(perm):
+        raise PermissionDenied
+
+
+def _alert_for_update(user, alert_id: int) -> Alert:
+    try:
+        return writable_for_user(user, Alert).select_for_update().get(pk=alert_id)
+    except Alert.DoesNotExist:
+        raise Http404 from None
+
+
+def _alert_history(alert: Alert, *, user, action: str, note: str = "") -> AlertHistory:
+    return AlertHistory.objects.create(alert=alert, user=user if getattr(user, "is_authenticated", False) else None,
+                                       action=action, status=alert.status, level=alert.level, note=note[:500])
+
+
+def _set_alert_status(alert: Alert, status: str) -> None:
+    alert.status = status
+    alert.save(update_fields=["status", "updated_at"])
+
+
+@transaction.atomic
+def alert_acknowledge(*, user, alert_id: int) -> Alert:
+    """Open → acknowledged: someone at the station has seen the alert."""
+    _require_perm(user, "loadforecast.change_alert")
+    alert = _alert_for_update(user, alert_id)
+    if alert.status != Alert.Status.OPEN:
+        raise ValidationError(_("Only an open alert can be acknowledged (this one is %(status)s).")
+                              % {"status": alert.get_status_display()})
+    _set_alert_status(alert, Alert.Status.ACKNOWLEDGED)
+    _alert_history(alert, user=user, action="acknowledged")
+    audit_record(user=user, action="alert.acknowledged", object_type="loadforecast.alert", object_id=alert.pk)
+    return alert
+
+
+@transaction.atomic
+def measure_plan(*, user, alert_id: int, kind: str, planned_date: dt.date, kva: float | None = None,
+                 kw: float | None = None, neighbour_id: int | None = None, note: str = "") -> Measure:
+    """Plan a measure against an active alert; the alert becomes "measure planned".
+
+    A load transfer names a neighbour tied to the alert's transformer (and visible to the
+    user) and the kVA moved; temporary capacity gives the temporary rating in kVA, above
+    the transformer's own (a smaller one changes nothing). On an LV line only phase
+    balancing, a staggered-use notice and a patrol apply.
+    """
+    _require_perm(user, "loadforecast.add_measure")
+    alert = _alert_for_update(user, alert_id)
+    if alert.status not in ACTIVE_STATUSES:
+        raise ValidationError(_("A measure cannot be planned on an alert that is %(status)s.")
+                              % {"status": alert.get_status_display()})
+    if kind not in Measure.Kind.values:
+        raise ValidationError({"kind": _("Choose a measure.")})
+    errors: dict[str, str] = {}
+    if alert.line_id and kind not in LINE_MEASURE_KINDS:
+        errors["kind"] = _("On an LV line only phase balancing, a staggered-use notice or a patrol can be planned.")
+    if planned_date is None:
+        errors["planned_date"] = _("Give the date of the measure.")
+    for name, value in (("kva", kva), ("kw", kw)):
+        if value is not None and not (0 < value <= 100_000):
+            errors[name] = _("Enter a positive number.")
+    neighbour = None
+    if kind == Measure.Kind.TRANSFER and "kind" not in errors:
+        if neighbour_id is None:
+            errors["neighbour"] = _("Name the tied neighbour that takes the load.")
+        else:
+            neighbour = (for_user(user, Transformer).filter(pk=neighbour_id, ties=alert.transformer_id).first())
+            if neighbour is None:
+                errors["neighbour"] = _("The neighbour must be a transformer tied to this one.")
+        if kva is None and "kva" not in errors:
+            errors["kva"] = _("Give the load to transfer in kVA.")
+    if kind == Measure.Kind.TEMP_CAPACITY and "kind" not in errors:
+        if kva is None and "kva" not in errors:
+            errors["kva"] = _("Give the rating of the temporary transformer in kVA.")
+        elif kva is not None and "kva" not in errors:
+            rated = alert.transformer.rated_kva
+            if kva <= rated:
+                errors["kva"] = _("The temporary rating must be above the transformer's own %(rated)s kVA.") % {
+                    "rated": rated}
+    if errors:
+        raise ValidationError(errors)
+    measure = Measure.objects.create(
+        alert=alert, kind=kind, planned_date=planned_date, neighbour=neighbour,
+        kva=kva if kind in (Measure.Kind.TRANSFER, Measure.Kind.TEMP_CAPACITY) else None,
+        kw=kw, note=(note or "").strip()[:500], created_by=user if getattr(user, "is_authenticated", False) else None)
+    _set_alert_status(alert, Alert.Status.MEASURE_PLANNED)
+    _alert_history(alert, user=user, action="measure_planned",
+                   note=f"{measure.get_kind_display()} {planned_date.isoformat()}")
+    audit_record(user=user, action="measure.planned", object_type="loadforecast.measure", object_id=measure.pk,
+                 detail={"alert": alert.pk, "kind": kind, "planned_date": planned_date.isoformat(), "kva": kva,
+                         "kw": kw, "neighbour": neighbour.pk if neighbour else None})
+    return measure
+
+
+@transaction.atomic
+def measure_done(*, user, measure_id: int, done_at: dt.datetime | None = None) -> Measure:
+    """Planned → done. The alert becomes "measure done" once none of its measures is still
+    planned; the next run takes the measure into account (and mitigates the alert when
+    it is enough)."""
+    _require_perm(user, "loadforecast.change_measure")
+    try:
+        alert_id = writable_for_user(user, Measure).values_list("alert_id", flat=True).get(pk=measure_id)
+    except Measure.DoesNotExist:
+        raise Http404 from None
+    alert = _alert_for_update(user, alert_id)  # the alert first, as every action locks it
+    measure = Measure.objects.select_for_update().get(pk=measure_id)
+    if measure.status != Measure.Status.PLANNED:
+        raise ValidationError(_("This measure is already done."))
+    if alert.status == Alert.Status.DISMISSED:
+        raise ValidationError(_("The alert was dismissed: its measures cannot be marked done."))
+    measure.status = Measure.Status.DONE
+    measure.done_at = done_at or timezone.now()
+    measure.done_by = user if getattr(user, "is_authenticated", False) else None
+    measure.save(update_fields=["status", "done_at", "done_by"])
+    if alert.status in ACTIVE_STATUSES and not alert.measure_set.filter(status=Measure.Status.PLANNED).exists():
+        _set_alert_status(alert, Alert.Status.DONE)
+    _alert_history(alert, user=user, action="measure_done", note=measure.get_kind_display())
+    audit_record(user=user, action="measure.done", object_type="loadforecast.measure", object_id=measure.pk,
+                 detail={"alert": alert.pk, "kind": measure.kind})
+    return measure
+
+
+@transaction.atomic
+def alert_dismiss(*, user, alert_id: int, reason: str) -> Alert:
+    """Dismiss an active alert; the reason is required and kept in the history. Runs keep
+    a dismissed alert dismissed, and its done measures no longer change the projection."""
+    _require_perm(user, "loadforecast.change_alert")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": _("Give the reason for dismissing the alert.")})
+    if len(reason) > 500:
+        raise ValidationError({"reason": _("Keep the reason under 500 characters.")})
+    alert = _alert_for_update(user, alert_id)
+    if alert.status not in ACTIVE_STATUSES:
+        raise ValidationError(_("Only an active alert can be dismissed (this one is %(status)s).")
+                              % {"status": alert.get_status_display()})
+    _set_alert_status(alert, Alert.Status.DISMISSED)
+    _alert_history(alert, user=user, action="dismissed", note=reason)
+    audit_record(user=user, action="alert.dismissed", object_type="loadforecast.alert", object_id=alert.pk,
+                 detail={"reason_length": len(reason)})
+    return alert

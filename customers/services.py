@@ -281,3 +281,25 @@ def plan_changes(older: ServicePlan, newer: ServicePlan) -> list[PlanFieldChange
         hazards = hazards_compare(old, new) if name == "hazards" else None
         changes.append(PlanFieldChange(name, old, new, hazards))
     return changes
+
+
+KEYCUSTOMER_PERSONAL_FIELDS = ("contact_phone", "contact_24h_phone")
+
+
+@transaction.atomic
+def keycustomer_reveal(*, user, customer_id: int, field: str) -> str:
+    """One contact phone of a key customer in full, for a user allowed to see personal data.
+
+    The permission is checked before the lookup (no probing of ids); the audit row names
+    who, which customer and which field, never the value.
+    """
+    if field not in KEYCUSTOMER_PERSONAL_FIELDS:
+        raise ValueError(f"not a personal field: {field}")
+    _require(user, "customers.view_personal_data")
+    try:
+        customer = for_user(user, KeyCustomer).only("pk", field).get(pk=customer_id)
+    except KeyCustomer.DoesNotExist:
+        raise Http404 from None
+    audit_record(user=user, action="keycustomer.revealed", object_type="keycustomer", object_id=customer.pk,
+                 detail={"field": field})
+    return getattr(customer, field)

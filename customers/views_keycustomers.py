@@ -115,11 +115,9 @@ class KeyCustomerListView(ScopedListView):
 
 
 def keycustomer_groups(customer: KeyCustomer) -> list[tuple[str, list[Field]]]:
-    """The file, in the groups a grid manager reads it in; phones masked."""
+    """The file, in the groups a grid manager reads it in (contacts apart: see `keycustomer_contacts`)."""
     dash = "—"
     grid = customer.grid
-    contact = " ".join(filter(None, [customer.contact_name, mask_contact_phone(customer.contact_phone)]))
-    contact_24h = " ".join(filter(None, [customer.contact_24h_name, mask_contact_phone(customer.contact_24h_phone)]))
     return [
         (_("File"), [
             Field(_("Account number"), customer.account_no),
@@ -131,10 +129,6 @@ def keycustomer_groups(customer: KeyCustomer) -> list[tuple[str, list[Field]]]:
             Field(_("Village"), customer.village.name if customer.village_id else dash,
                   reverse("portal:village_detail", args=[customer.village_id]) if customer.village_id else None),
         ]),
-        (_("Contacts"), [
-            Field(_("Contact"), contact or dash),
-            Field(_("24-hour contact"), contact_24h or dash),
-        ]),
         (_("Supply"), [
             Field(_("Supply arrangement"), customer.get_supply_display()),
             Field(_("Feeder"), customer.feeder or dash),
@@ -145,6 +139,19 @@ def keycustomer_groups(customer: KeyCustomer) -> list[tuple[str, list[Field]]]:
             Field(_("Last inspection"), customer.last_inspection or dash),
         ]),
     ]
+
+
+def keycustomer_contacts(customer: KeyCustomer, revealed: dict[str, str]) -> list[dict]:
+    """The contact and the 24-hour contact: phones masked unless just revealed."""
+    rows = []
+    for label, name, field in ((_("Contact"), customer.contact_name, "contact_phone"),
+                               (_("24-hour contact"), customer.contact_24h_name, "contact_24h_phone")):
+        phone = getattr(customer, field)
+        rows.append({
+            "label": label, "name": name, "field": field, "revealed": field in revealed,
+            "phone": revealed.get(field) or mask_contact_phone(phone),
+        })
+    return rows
 
 
 class KeyCustomerDetailView(ScopedDetailView):
@@ -173,6 +180,8 @@ class KeyCustomerDetailView(ScopedDetailView):
         draft = next((p for p in plans if p.status == ServicePlan.Status.DRAFT), None)
         context.update(
             groups=keycustomer_groups(customer),
+            contacts=keycustomer_contacts(customer, kwargs.get("revealed", {})),
+            can_reveal=user.has_perm("customers.view_personal_data"),
             approved=approved,
             draft=draft,
             version_count=len(plans),
@@ -182,6 +191,19 @@ class KeyCustomerDetailView(ScopedDetailView):
             responsible_name=display_name(approved.responsible) if approved and approved.responsible else "",
         )
         return context
+
+
+    def post(self, request, *args, **kwargs):
+        """Reveal one contact phone (an explicit, audited action); the page shows it once."""
+        field = request.POST.get("reveal", "")
+        if field not in services.KEYCUSTOMER_PERSONAL_FIELDS:
+            return HttpResponseRedirect(request.path)
+        value = services.keycustomer_reveal(user=request.user, customer_id=self.kwargs["pk"], field=field)
+        self.object = self.get_object()
+        context = self.get_context_data(object=self.object, revealed={field: value})
+        response = self.render_to_response(context)
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 class _KeyCustomerFormView(PermissionRequiredMixin, TemplateView):

@@ -121,12 +121,36 @@ class TestFile:
             assert expected in text, expected
         assert "13812345678" not in text and "13987654321" not in text
 
+    def test_a_grid_manager_reveals_one_phone_and_the_reveal_is_audited(self, grid_manager, customer):
+        url = reverse("customers:keycustomer_detail", args=[customer.pk])
+        response = client_for(grid_manager).post(url, {"reveal": "contact_24h_phone"})
+        text = response.content.decode()
+        assert response.status_code == 200
+        assert "13987654321" in text and "13812345678" not in text and "138****5678" in text
+        audit = AuditLog.objects.get(action="keycustomer.revealed")
+        assert audit.user == grid_manager and audit.detail == {"field": "contact_24h_phone"}
+        assert "13987654321" not in str(audit.detail)
+
+    def test_a_user_without_the_permission_cannot_reveal(self, grid_manager, customer, monkeypatch):
+        from zhoukou_grid.models import Role
+        from zhoukou_grid.scoping import ROLE_PERMISSIONS
+
+        monkeypatch.setitem(ROLE_PERMISSIONS, Role.GRID_MANAGER,
+                            ROLE_PERMISSIONS[Role.GRID_MANAGER] - {"customers.view_personal_data"})
+        url = reverse("customers:keycustomer_detail", args=[customer.pk])
+        client = client_for(grid_manager)
+        assert "Show number" not in client.get(url).content.decode()
+        assert client.post(url, {"reveal": "contact_phone"}).status_code == 403
+        assert not AuditLog.objects.filter(action="keycustomer.revealed").exists()
+
     def test_an_outsider_gets_404_for_every_page_of_the_customer(self, outsider, customer, approved_plan):
         client = client_for(outsider)
         for name in ("keycustomer_detail", "keycustomer_edit", "keycustomer_plan_edit", "keycustomer_plan_print",
                      "keycustomer_plan_history"):
             assert client.get(reverse(f"customers:{name}", args=[customer.pk])).status_code == 404, name
         assert client.get(reverse("customers:serviceplan_detail", args=[approved_plan.pk])).status_code == 404
+        assert client.post(reverse("customers:keycustomer_detail", args=[customer.pk]),
+                           {"reveal": "contact_phone"}).status_code == 404
         assert client.post(reverse("customers:keycustomer_plan_edit", args=[customer.pk]),
                            {**plan_post(needs="x"), **hazards_post([])}).status_code == 404
 

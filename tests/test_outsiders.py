@@ -245,9 +245,22 @@ def objects_in_county_a(model, world, personas) -> list:
     return list(model._default_manager.filter(**{county_lookup: world.county_a.pk}).order_by("pk")[:50])
 
 
+OWNER_CHAINS = (("transformer",), ("line",), ("alert", "transformer"), ("alert", "line"), ("station",), ("county",))
+
+
 def markers(obj) -> set[str]:
     """Strings that show `obj` on a page: its codes and the links to its detail pages."""
     found = {str(getattr(obj, attr)) for attr in ("code", "account_no") if getattr(obj, attr, None)}
+    if not found:
+        # A row without a code of its own (a run, an alert, a measure, settings) is recognised
+        # by the code of the asset or territory it belongs to.
+        for chain in OWNER_CHAINS:
+            owner = obj
+            for attr in chain:
+                owner = getattr(owner, attr, None)
+            if getattr(owner, "code", None):
+                found.add(str(owner.code))
+                break
     for route in DETAIL_ROUTES:
         if route.model is type(obj) and not route.api:
             found.add(route.url(obj))

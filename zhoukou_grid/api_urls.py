@@ -11,6 +11,7 @@ from rest_framework.routers import DefaultRouter
 from customers.api import HouseholdViewSet
 from customers.api_keycustomers import KeyCustomerViewSet
 from customers.api_residents import ResidentViewSet
+from loadforecast import api as loadforecast_api
 
 from . import api
 
@@ -24,6 +25,11 @@ router.register("lvlines", api.LVLineViewSet, basename="lvline")
 router.register("households", HouseholdViewSet, basename="household")
 router.register("keycustomers", KeyCustomerViewSet, basename="keycustomer")
 router.register("residents", ResidentViewSet, basename="resident")
+router.register("projection-runs", loadforecast_api.ProjectionRunViewSet, basename="projectionrun")
+router.register("projections", loadforecast_api.AssetProjectionViewSet, basename="assetprojection")
+router.register("alerts", loadforecast_api.AlertViewSet, basename="alert")
+router.register("measures", loadforecast_api.MeasureViewSet, basename="measure")
+router.register("projection-settings", loadforecast_api.ProjectionSettingsViewSet, basename="projectionsettings")
 
 app_name = "api"
 

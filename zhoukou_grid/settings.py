@@ -264,7 +264,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "COMPONENT_SPLIT_REQUEST": True,
     # Plans have two cadences (normal and festival) over one choice set: one enum component.
-    "ENUM_NAME_OVERRIDES": {"PlanCadenceEnum": "customers.models.ServicePlan.Cadence"},
+    "ENUM_NAME_OVERRIDES": {"PlanCadenceEnum": "customers.models.ServicePlan.Cadence",
+                            # Load forecast: one component per choice set (levels, statuses).
+                            "LoadLevelEnum": "loadforecast.models.Level",
+                            "AlertStatusEnum": "loadforecast.models.Alert.Status",
+                            "RunStatusEnum": "loadforecast.models.ProjectionRun.Status",
+                            "MeasureStatusEnum": "loadforecast.models.Measure.Status"},
 }
 
 # --- Security -------------------------------------------------------------------

@@ -164,21 +164,23 @@ RESIDENT_FIELDS = (
 HOUSEHOLD_CHUNK = 20_000
 
 
-def _household_sample(ctx: SeedContext, rng: random.Random, count: int) -> list[tuple[int, str, str, int]]:
-    """`count` households written by this run, as (id, account_no, name, village_id), in id order."""
-    from .models import Household
-
+def _household_sample(ctx: SeedContext, rng: random.Random, count: int) -> list[int]:
+    """The ids of `count` households written by this run, in id order."""
     first = ctx.first_ids.get("household")
     total = ctx.counts.get("household", 0)
     if first is None or total == 0:
         return []
-    ids = sorted(rng.sample(range(first, first + total), min(count, total)))
-    rows = []
+    return sorted(rng.sample(range(first, first + total), min(count, total)))
+
+
+def _households(ids: list[int]):
+    """(id, account_no, name, village_id) of `ids`, fetched a chunk at a time as the rows are written."""
+    from .models import Household
+
     for start in range(0, len(ids), HOUSEHOLD_CHUNK):
         chunk = ids[start:start + HOUSEHOLD_CHUNK]
-        rows += Household.objects.filter(pk__in=chunk).order_by("pk").values_list("pk", "account_no", "name",
-                                                                                 "village_id")
-    return rows
+        yield from Household.objects.filter(pk__in=chunk).order_by("pk").values_list(
+            "pk", "account_no", "name", "village_id")
 
 
 def generate_residents(ctx: SeedContext, rng: random.Random, scale: Scale):
@@ -223,7 +225,8 @@ def generate_residents(ctx: SeedContext, rng: random.Random, scale: Scale):
             ReturningResident.Status.EXPECTED, ReturningResident.Source.IMPORT, key, LISTED_AT, LISTED_AT,
         )
 
-    for (household_id, account_no, head_name, village_id), count in zip(households, per_household, strict=True):
+    for (household_id, account_no, head_name, village_id), count in zip(_households(households), per_household,
+                                                                        strict=True):
         for _ in range(count):
             yield row(village_id, household_id, account_no, head_name, head_name[0])
     for _ in range(unlinked):

@@ -58,6 +58,18 @@ class KeyCustomerSerializer(serializers.ModelSerializer):
         fields["account_no"].validators.append(account_no_validator)
         return fields
 
+    def to_internal_value(self, data):
+        # A client that sends back the masked phone it was given (GET then PUT) keeps the number.
+        if self.instance is not None and hasattr(data, "items"):
+            data = {key: value for key, value in data.items()
+                    if not (key in MASKED_FIELDS and value and value == mask_contact_phone(getattr(self.instance, key)))}
+        return super().to_internal_value(data)
+
+    def validate_contact_24h_phone(self, value):
+        if "*" in value:
+            raise serializers.ValidationError(_("Enter the full number, not the masked one."))
+        return value.strip()
+
     def validate_contact_phone(self, value):
         if not value:
             return ""

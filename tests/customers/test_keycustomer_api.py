@@ -128,3 +128,16 @@ def test_the_versions_are_listed_newest_first(grid_manager, station_staff, custo
     body = api(grid_manager).get(f"{LIST}{customer.pk}/plans/").json()
     assert [(p["version"], p["status"], p["needs"]) for p in body] == [(2, "draft", "b"), (1, "approved", "a")]
     assert body[0]["change_note"] == "走访后修订"
+
+
+def test_sending_back_the_masked_phones_keeps_the_numbers(grid_manager, customer):
+    client = api(grid_manager)
+    body = client.get(f"{LIST}{customer.pk}/").json()
+    body["name"] = "朱口中心卫生院"
+    response = client.put(f"{LIST}{customer.pk}/", body, format="json")
+    assert response.status_code == 200, response.content
+    customer.refresh_from_db()
+    assert (customer.name, customer.contact_phone, customer.contact_24h_phone) == (
+        "朱口中心卫生院", "13812345678", "0394-5512345")
+    response = client.patch(f"{LIST}{customer.pk}/", {"contact_24h_phone": "0394****999"}, format="json")
+    assert response.status_code == 400

@@ -10,6 +10,7 @@ turns the code into a message in the user's language.
 
 from __future__ import annotations
 
+import operator
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -44,10 +45,13 @@ _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 _ID_RE = re.compile(r"^\d{17}[\dX]$")
 _SCIENTIFIC_RE = re.compile(r"^\d(\.\d+)?E\+?\d+$", re.IGNORECASE)
+_ID_NOISE_RE = re.compile(r"[\s\-]")
+_ID_AS_FLOAT_RE = re.compile(r"^\d{16,18}\.0+$")
 
 
 def id_check_digit(first17: str) -> str:
-    return _ID_CHECK[sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS, strict=True)) % 11]
+    # map() instead of a generator: this runs once per row of 100,000-row lists.
+    return _ID_CHECK[sum(map(operator.mul, map(int, first17), _ID_WEIGHTS)) % 11]
 
 
 def parse_id_number(value: object, *, today: date | None = None) -> str:
@@ -60,8 +64,8 @@ def parse_id_number(value: object, *, today: date | None = None) -> str:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and len(str(int(value))) > 15:
         # Excel keeps 15 significant digits of a number: an 18-digit ID typed as one is lost.
         raise ValueProblem("id_damaged_by_excel")
-    text = re.sub(r"[\s\-]", "", fold(value)).upper()
-    if _SCIENTIFIC_RE.match(text) or re.match(r"^\d{16,18}\.0+$", text):
+    text = _ID_NOISE_RE.sub("", fold(value)).upper()
+    if _SCIENTIFIC_RE.match(text) or _ID_AS_FLOAT_RE.match(text):
         raise ValueProblem("id_damaged_by_excel")
     if len(text) == 15 and text.isdigit():
         raise ValueProblem("id_old_15_digits")
@@ -85,11 +89,12 @@ def _id_checksum_ok(text: str) -> bool:
 
 # --- Mobile phones ---------------------------------------------------------------
 _PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
+_PHONE_NOISE_RE = re.compile(r"[\s\-()（）.]")
 
 
 def parse_mobile(value: object) -> str:
     """An 11-digit mainland mobile number; spaces, dashes and +86/0086/86 removed."""
-    text = re.sub(r"[\s\-()（）.]", "", fold(value))
+    text = _PHONE_NOISE_RE.sub("", fold(value))
     if text.startswith("+86"):
         text = text[3:]
     elif text.startswith("0086"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import date
@@ -178,13 +179,37 @@ def _problem_parser(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 def _personal(parse: Callable[[Any], str]) -> Callable[[Any], str]:
     """ID and phone cells: a masked value (from an export without personal data) is refused."""
-    checked = _problem_parser(parse)
 
     def parser(value: Any) -> str:
-        if isinstance(value, str) and "*" in value:
+        if type(value) is str and "*" in value:
             raise CellError(_("This number is masked (****), as in an export without personal data. Type the full "
                               "number, or leave the cell empty."))
-        return checked(value)
+        try:
+            return parse(value)
+        except parsing.ValueProblem as problem:
+            raise CellError(value_problem_message(problem)) from None
+
+    return parser
+
+
+def memoised(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A parser that remembers its answers, for columns whose values repeat all down a list
+    (dates, head counts, heating, villages): each distinct cell is parsed once per import."""
+    answers: dict[Any, tuple[bool, Any]] = {}
+
+    def parser(value: Any) -> Any:
+        key = (type(value), value)
+        answer = answers.get(key)
+        if answer is None:
+            try:
+                answer = (True, parse(value))
+            except CellError as error:
+                answer = (False, error.message)
+            if len(answers) < 100_000:
+                answers[key] = answer
+        if answer[0]:
+            return answer[1]
+        raise CellError(answer[1])
 
     return parser
 
@@ -268,7 +293,9 @@ class ResidentKind(ImportKind):
         def date_parser(value: Any) -> date:
             return parsing.parse_date(value, reference=today)
 
-        return {"arrival_date": _problem_parser(date_parser), "departure_date": _problem_parser(date_parser)}
+        dates = memoised(_problem_parser(date_parser))
+        return {"arrival_date": dates, "departure_date": dates,
+                **{key: memoised(self.column(key).parser) for key in ("persons", "heating", "village")}}
 
     # --- keys ----------------------------------------------------------------------------
     def row_key(self, row: ParsedRow) -> Any:
@@ -312,27 +339,30 @@ class ResidentKind(ImportKind):
     def _resolve_villages(self, ctx: ImportContext, rows: list[ParsedRow]) -> None:
         """Village code, or name (the "X组" part kept as the group), in one query per batch."""
         wanted: set[str] = set()
+        splits: dict[str, list[tuple[str, str]]] = {}
         for row in rows:
             code = row.values.get("village_code")
             text = row.values.get("village") or ""
-            name, group = parsing.split_village_group(text) if text else ("", "")
-            row.resolved["village_text"] = (text, name, group)
-            wanted.update(value for value in (code, text, name) if value)
+            if text and text not in splits:
+                splits[text] = village_and_group(text)
+            wanted.update(value for value in (code, text) if value)
+            wanted.update(name for name, _group in splits.get(text, ()))
         by_code: dict[str, int] = {}
         by_name: dict[str, list[int]] = defaultdict(list)
         values = sorted(wanted)
         for batch in batched(values):
-            for code, name, pk in ctx.writable(Village).filter(Q(code__in=batch) | Q(name__in=batch)).values_list(
-                    "code", "name", "pk").order_by():
+            for code, name, pk in ctx.writable(Village).filter(
+                    Q(code__any_of=batch) | Q(name__any_of=batch)).values_list("code", "name", "pk").order_by():
                 if code in wanted:
                     by_code[code] = pk
                 if name in wanted:
                     by_name[name].append(pk)
         for row in rows:
-            text, name, group = row.resolved.pop("village_text")
+            text = row.values.get("village") or ""
             code = row.values.get("village_code")
             if code:
                 if code in by_code:
+                    group = next((g for _name, g in splits.get(text, ())), "")
                     row.resolved["village_id"], row.resolved["village_group"] = by_code[code], group
                 else:
                     row.add_error("village_code", _("Unknown village code: it is not in your territory. Check the "
@@ -341,10 +371,13 @@ class ResidentKind(ImportKind):
             if text in by_code:
                 row.resolved["village_id"], row.resolved["village_group"] = by_code[text], ""
                 continue
-            matches = by_name.get(text) or by_name.get(name) or []
+            name, group = text, ""
+            if text not in by_name:  # "江村村2组": the longest known village name before the group
+                name, group = next(((n, g) for n, g in splits.get(text, ()) if n in by_name), (text, ""))
+            matches = by_name.get(name, [])
             if len(matches) == 1:
                 row.resolved["village_id"] = matches[0]
-                row.resolved["village_group"] = "" if text in by_name else group
+                row.resolved["village_group"] = group
             elif matches:
                 row.add_error("village", _("Several villages of your territory have this name. Write the village "
                                            "code instead (see the template's list)."))
@@ -358,7 +391,7 @@ class ResidentKind(ImportKind):
         accounts = unique_in_order(row.values.get("account_no") for row in rows)
         by_account: dict[str, int] = {}
         for batch in batched(accounts):
-            by_account.update(ctx.writable(Household).filter(account_no__in=batch).values_list(
+            by_account.update(ctx.writable(Household).filter(account_no__any_of=batch).values_list(
                 "account_no", "pk").order_by())
         pending: list[ParsedRow] = []
         for row in rows:
@@ -429,19 +462,22 @@ class ResidentKind(ImportKind):
     def _find_under_weaker_keys(self, ctx: ImportContext, plan: ImportPlan) -> None:
         """A new row whose person is listed under a weaker key (name + phone, or name +
         village + account: the ID number or the phone was added since) updates that entry."""
-        candidates = [(row, self._weaker_keys(row)) for row in plan.rows if plan.states[row.number] == "new"]
-        keys = sorted({key for _row, row_keys in candidates for key in row_keys})
-        if not keys:
-            return
+        candidates = [row for row in plan.rows if plan.states[row.number] == "new"
+                      and (row.values.get("id_number") or row.values.get("phone"))]
+        # The entries without an ID number in the villages of these rows: few, one query per batch.
         found: dict[str, dict[str, Any]] = {}
-        for batch in batched(keys):
-            for values in ctx.writable(ReturningResident).filter(match_key__in=batch).values(
-                    "pk", "match_key", "household_id").order_by():
+        village_ids = sorted({row.resolved["village_id"] for row in candidates})
+        for batch in batched(village_ids):
+            for values in ctx.writable(ReturningResident).filter(village_id__any_of=batch).exclude(
+                    match_key__startswith="id:").values("pk", "match_key", "household_id").order_by():
                 found[values["match_key"]] = values
+        if not found:
+            return
         targeted = {current["pk"] for current in plan.existing.values()}
         rekeyed: dict[int, int] = plan.notes.setdefault("rekeyed", {})
-        for row, row_keys in candidates:
-            current = next((found[key] for key in row_keys if key in found and found[key]["pk"] not in targeted), None)
+        for row in candidates:
+            current = next((found[key] for key in self._weaker_keys(row)
+                            if key in found and found[key]["pk"] not in targeted), None)
             if current is None:
                 continue
             targeted.add(current["pk"])
@@ -515,6 +551,22 @@ class ResidentKind(ImportKind):
         for _code, name in villages:
             counts[name] += 1
         return {"village": [name if counts[name] == 1 else code for code, name in villages]}
+
+
+_GROUP_RE = re.compile(r"^[(（]?([^()（）]*?组)[)）]?$")
+
+
+def village_and_group(text: str) -> list[tuple[str, str]]:
+    """Readings of "X村Y组" as (village name, group), longest village name first:
+    "江村村2组" -> [("江村村", "2组"), ("江村", "村2组")]; the import takes the first that
+    names a village of the territory. A text without a group has no reading."""
+    readings = []
+    for index in range(len(text) - 1, 0, -1):
+        if text[index - 1] == "村":
+            group = _GROUP_RE.match(text[index:])
+            if group:
+                readings.append((text[:index], group.group(1)))
+    return readings
 
 
 def households_by_village_and_name(pairs) -> list[tuple[int, str, int]]:
@@ -634,21 +686,22 @@ class KeyCustomerKind(ImportKind):
         households: dict[str, tuple] = {}
         for batch in batched(unique_in_order(accounts)):
             for account, village_id, grid_id, transformer_id in ctx.writable(Household).filter(
-                    account_no__in=batch).values_list("account_no", "village_id", "village__grid_id",
+                    account_no__any_of=batch).values_list("account_no", "village_id", "village__grid_id",
                                                       "transformer_id").order_by():
                 households[account] = (village_id, grid_id, transformer_id)
         grids = resolve_codes(ctx, Grid, "code", (row.values.get("grid_code") for row in rows))
         village_values = unique_in_order(row.values.get("village_code") for row in rows)
         villages: dict[str, list[tuple[int, int]]] = defaultdict(list)
         for batch in batched(village_values):
-            for code, name, pk, grid_id in ctx.writable(Village).filter(Q(code__in=batch) | Q(name__in=batch)).values_list(
+            for code, name, pk, grid_id in ctx.writable(Village).filter(Q(code__any_of=batch) | Q(name__any_of=batch)).values_list(
                     "code", "name", "pk", "grid_id").order_by():
                 villages[code].append((pk, grid_id))
                 if name != code:
                     villages[name].append((pk, grid_id))
         existing: dict[str, int] = {}
         for batch in batched(unique_in_order(accounts)):
-            existing.update(ctx.writable(KeyCustomer).filter(account_no__in=batch).values_list("account_no", "grid_id"))
+            existing.update(ctx.writable(KeyCustomer).filter(account_no__any_of=batch).values_list(
+                "account_no", "grid_id"))
         for row in rows:
             household = households.get(row.values["account_no"])
             grid_code, village_value = row.values.get("grid_code"), row.values.get("village_code")

@@ -49,3 +49,7 @@ def xlsx_bytes(rows: Sequence[Sequence[Any]], *, text_columns: Sequence[int] = (
 def csv_bytes(rows: Sequence[Sequence[Any]], *, encoding: str = "utf-8-sig", delimiter: str = ",") -> bytes:
     lines = [delimiter.join("" if v is None else str(v) for v in row) for row in rows]
     return ("\r\n".join(lines) + "\r\n").encode(encoding)
+
+
+# The 太康县 territory of the shared samples and the pinned import day (residents, key customers).
+from tests.imports.residents_world import import_day, taikang  # noqa: E402, F401

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import math
 import struct
 import time
 from collections import defaultdict
@@ -21,7 +22,7 @@ from typing import Any
 
 import numpy as np
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
@@ -695,3 +696,119 @@ def alert_dismiss(*, user, alert_id: int, reason: str) -> Alert:
     audit_record(user=user, action="alert.dismissed", object_type="loadforecast.alert", object_id=alert.pk,
                  detail={"reason_length": len(reason)})
     return alert
+
+
+# ---------------------------------------------------------------------------------------
+# "Run now" and the hourly series of one asset (the pages)
+# ---------------------------------------------------------------------------------------
+
+
+
+def _run_now_patience() -> dt.timedelta:
+    """A queued or running run younger than the task time limit is the one a second click
+    gets; an older one is taken as stuck (its worker died) and a click starts it again."""
+    from django.conf import settings as django_settings
+
+    return dt.timedelta(seconds=getattr(django_settings, "CELERY_TASK_TIME_LIMIT", 3600))
+
+
+def projection_request(*, user, station_id: int, run_date: dt.date | None = None) -> tuple[ProjectionRun, bool]:
+    """Station staff's "run now": the station's run of today, enqueued when the transaction
+    commits. Returns (run, started); a second click while the run is queued or running
+    gets the same run and starts nothing."""
+    from .tasks import enqueue_run
+
+    _require_perm(user, "loadforecast.add_projectionrun")
+    if not writable_for_user(user, Station).filter(pk=station_id).exists():
+        raise Http404
+    run_date = run_date or timezone.localdate()
+    busy = (ProjectionRun.Status.QUEUED, ProjectionRun.Status.RUNNING)
+    try:
+        with transaction.atomic():
+            run = ProjectionRun.objects.select_for_update().filter(run_date=run_date, station_id=station_id).first()
+            now = timezone.now()
+            if run is not None and run.status in busy and now - (run.started_at or run.created_at) < _run_now_patience():
+                return run, False
+            if run is None:
+                run = ProjectionRun.objects.create(
+                    run_date=run_date, station_id=station_id, days=settings_for_station(
+                        Station.objects.get(pk=station_id)).horizon_days,
+                    status=ProjectionRun.Status.QUEUED, started_at=now, created_by=user)
+            else:
+                run.status, run.started_at, run.finished_at = ProjectionRun.Status.QUEUED, now, None
+                run.save(update_fields=["status", "started_at", "finished_at"])
+            audit_record(user=user, action="projection.requested", object_type="loadforecast.projectionrun",
+                         object_id=run.pk, detail={"station_id": station_id, "run_date": run_date.isoformat()})
+            transaction.on_commit(lambda: enqueue_run(run_date=run_date, station_id=station_id, user=user))
+    except IntegrityError:
+        # Two first clicks at once: the other one created the run and enqueued it.
+        return ProjectionRun.objects.get(run_date=run_date, station_id=station_id), False
+    return run, True
+
+
+def asset_hourly_projection(*, station: Station, run_date: dt.date, days: int, transformer_id: int | None = None,
+                            line_id: int | None = None) -> dict[str, Any] | None:
+    """The projected hourly load of one transformer or LV line, recomputed with the engine
+    on the station's inputs for `run_date` (the runs store only the daily figures).
+
+    Returns the hourly baseline and returning increment (kW, days × 24), the capacity in kW
+    (after a done temporary-capacity measure) and the daily peaks, or None when the asset
+    has no projection (no load data, no rating)."""
+    settings = settings_for_station(station)
+    inputs = read_station_inputs(station, run_date, days, settings)
+    nt, nl = len(inputs["t_ids"]), len(inputs["l_ids"])
+    baseline = engine.baseline_from_history(inputs["t_hourly"], inputs["t_daily"], settings)
+    baseline_kw = baseline.kw.copy()
+    apply_done_measures(inputs, baseline_kw, settings)
+    factors = engine.horizon_factors(run_date, inputs["temps"], settings, days=days)
+
+    def present(group, groups):
+        return engine.returning_households_present(
+            resident_household=inputs["r_household"], arrival=inputs["arrival"], departure=inputs["departure"],
+            household_group=group, groups=groups, run_date=run_date, days=days).present
+
+    if transformer_id is not None:
+        j = inputs["t_index"].get(transformer_id)
+        if j is None:
+            return None
+        n = present(inputs["h_transformer"], nt)[j:j + 1]
+
+        def project(returning):
+            return engine.project_transformers(
+                baseline_kw=baseline_kw[j:j + 1], rated_kva=inputs["rated"][j:j + 1], returning_households=returning,
+                factors=factors, settings=settings, keep_hourly=True)
+
+        capacity_kw = float(inputs["rated"][j]) * settings.cos_phi
+        rating = {"kva": float(inputs["rated"][j])}
+    else:
+        i = _index(inputs["l_ids"]).get(line_id)
+        if i is None:
+            return None
+        n = present(inputs["h_line"], nl)[i:i + 1]
+        line_baseline = engine.baseline_from_history(inputs["l_hourly"], None, settings)
+        households_on_t = np.bincount(inputs["h_transformer"][inputs["h_transformer"] >= 0], minlength=nt)
+        households_on_l = np.bincount(inputs["h_line"][inputs["h_line"] >= 0], minlength=nl)
+
+        def project(returning):
+            return engine.project_lines(
+                line_transformer=inputs["l_transformer"][i:i + 1], line_households=households_on_l[i:i + 1],
+                transformer_households=households_on_t, transformer_baseline_kw=baseline_kw,
+                ampacity_a=inputs["ampacity"][i:i + 1], returning_households=returning, factors=factors,
+                settings=settings, metered_baseline_kw=line_baseline.kw[i:i + 1], keep_hourly=True)
+
+        ampacity = float(inputs["ampacity"][i])
+        capacity_kw = ampacity * math.sqrt(3) * settings.line_voltage_kv * settings.cos_phi
+        rating = {"ampacity_a": ampacity}
+    with_returning, without = project(n), project(np.zeros_like(n))
+    if with_returning.status[0] != engine.AssetStatus.OK:
+        return None
+    total = with_returning.hourly_kw[0]
+    base = without.hourly_kw[0]
+    return {
+        "dates": [run_date + dt.timedelta(days=d) for d in range(days)],
+        "baseline_kw": base, "increment_kw": total - base, "total_kw": total,
+        "peak_kw": with_returning.peak_kw[0], "returning_households": n[0],
+        "capacity_kw": capacity_kw, **rating,
+        "thresholds": {"watch": settings.watch_load_rate, "heavy": settings.heavy_load_rate,
+                       "overload": settings.overload_load_rate},
+    }

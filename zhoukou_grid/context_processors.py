@@ -42,6 +42,8 @@ def navigation(request):
         *([("customers:arrivals", "customers:arrivals", _("Arrivals"), "customers.view_returningresident")]
           if role != Role.GRID_MANAGER else []),
         ("customers:keycustomer_list", "customers:keycustomer", _("Key customers"), "customers.view_keycustomer"),
+        ("loadforecast:load_overview", "loadforecast:load", _("Load forecast"), "loadforecast.view_assetprojection"),
+        ("loadforecast:alert_list", "loadforecast:alert", _("Alerts"), "loadforecast.view_alert"),
     ]
     nav_items = [
         {"url": reverse(name), "label": label, "active": current == name or current_prefix == prefix}

@@ -28,4 +28,5 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("", include((portal_patterns, "portal"))),
     path("households/", include("customers.urls")),
+    path("load/", include("loadforecast.urls", namespace="loadforecast")),
 ]

@@ -1,0 +1,20 @@
+"""The load-forecast pages, under /load/ (namespace `loadforecast`)."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "loadforecast"
+
+urlpatterns = [
+    path("", views.OverviewView.as_view(), name="load_overview"),
+    path("alerts/", views.AlertListView.as_view(), name="alert_list"),
+    path("alerts/<int:pk>/", views.AlertDetailView.as_view(), name="alert_detail"),
+    path("transformers/<int:pk>/", views.TransformerLoadView.as_view(), name="load_transformer"),
+    path("lines/<int:pk>/", views.LineLoadView.as_view(), name="load_line"),
+    path("stations/<int:pk>/heat/", views.StationHeatView.as_view(), name="load_heat"),
+    path("runs/", views.RunListView.as_view(), name="load_runs"),
+    path("runs/<int:pk>/", views.RunDetailView.as_view(), name="load_run"),
+    path("settings/", views.SettingsView.as_view(), name="load_settings"),
+    path("settings/stations/<int:pk>/", views.StationSettingsView.as_view(), name="load_stationsettings"),
+]

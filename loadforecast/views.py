@@ -1,0 +1,875 @@
+"""The load-forecast pages station staff use every morning.
+
+- the alert queue (`alert_list`) and an alert's page with its actions and hourly chart;
+- per-transformer and per-line pages (projection by day of the latest run, alerts, measures);
+- a heat table per station (transformer × day, coloured by peak load rate);
+- the run history with "run now", a run's page, and the projection settings.
+
+Reads start from `for_user`; writes go through `loadforecast.services`, which check the
+verb and the territory and write the audit and history rows. Each page that takes an id
+declares its `model`, so the outsider test finds it.
+
+The hourly chart is recomputed for the one asset with the engine on the station's inputs
+of the run date (`services.asset_hourly_projection`): the runs store per-day figures only
+(4.4 million asset-days a night; hourly values would be 24 times that). The page compares
+the recomputed daily peaks with the stored ones and says so when the inputs changed since
+the run (new readings, residents, settings or a done measure).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import Http404
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+from django.views.generic import DetailView, ListView, TemplateView
+
+from customers.models import ReturningResident
+from zhoukou_grid.models import County, LVLine, Station, Transformer
+from zhoukou_grid.scoping import for_user, territory_of, writable_for_user
+from zhoukou_grid.views import ScopedDetailView, ScopedListView
+
+from . import engine, services
+from .forms import AlertFilterSet, DismissForm, MeasurePlanForm, ProjectionSettingsForm
+from .lunar_calendar import default_departure
+from .models import (
+    LEVEL_CODES,
+    Alert,
+    AlertHistory,
+    AssetProjection,
+    Level,
+    Measure,
+    ProjectionRun,
+    ProjectionSettings,
+)
+
+HEAT_ROWS = 100
+ASSET_ALERTS = 20
+VILLAGES_SHOWN = 3
+SETTINGS_PERMISSION = "loadforecast.change_projectionsettings"
+RUN_PERMISSION = "loadforecast.add_projectionrun"
+
+
+# --- Shared reads ------------------------------------------------------------------------
+
+
+def _asset_q(transformer_ids, line_ids, prefix: str = "") -> Q:
+    return Q(**{f"{prefix}transformer_id__in": list(transformer_ids)}) | Q(**{f"{prefix}line_id__in": list(line_ids)})
+
+
+def _asset_key(obj) -> tuple[str, int]:
+    return ("t", obj.transformer_id) if obj.transformer_id else ("l", obj.line_id)
+
+
+def _present_on(day: dt.date, arrival: dt.date, departure: dt.date | None) -> bool:
+    return arrival <= day < (departure or default_departure(arrival))
+
+
+def returning_households_by_village(alerts: list[Alert]) -> dict[int, list[tuple[str, int]]]:
+    """Per alert: the villages of the returning households present on the asset at the
+    alert's peak day, most households first. One query for all the alerts of a page."""
+    if not alerts:
+        return {}
+    t_ids = {a.transformer_id for a in alerts if a.transformer_id}
+    l_ids = {a.line_id for a in alerts if a.line_id}
+    first = min(a.peak_date for a in alerts)
+    last = max(a.peak_date for a in alerts)
+    rows = (ReturningResident.objects.filter(_asset_q(t_ids, l_ids, "household__"))
+            .filter(arrival_date__lte=last).exclude(departure_date__lte=first)
+            .values_list("household_id", "household__transformer_id", "household__line_id",
+                         "household__village__name", "arrival_date", "departure_date").order_by())
+    by_asset: dict[tuple[str, int], list[tuple]] = defaultdict(list)
+    for household, transformer_id, line_id, village, arrival, departure in rows:
+        by_asset[("t", transformer_id)].append((household, village, arrival, departure))
+        if line_id:
+            by_asset[("l", line_id)].append((household, village, arrival, departure))
+    result = {}
+    for alert in alerts:
+        households: dict[int, str] = {}
+        for household, village, arrival, departure in by_asset.get(_asset_key(alert), []):
+            if _present_on(alert.peak_date, arrival, departure):
+                households[household] = village
+        result[alert.pk] = Counter(households.values()).most_common()
+    return result
+
+
+def episode_hours(alerts: list[Alert]) -> dict[int, tuple[int, int]]:
+    """Per alert: hours at or above heavy load and overload over its days, from the
+    projections of the run that last updated it. One query for all the alerts of a page."""
+    run_ids = {a.last_run_id for a in alerts if a.last_run_id}
+    if not run_ids:
+        return {}
+    t_ids = {a.transformer_id for a in alerts if a.transformer_id}
+    l_ids = {a.line_id for a in alerts if a.line_id}
+    rows = (AssetProjection.objects.filter(run_id__in=run_ids).filter(_asset_q(t_ids, l_ids))
+            .values_list("run_id", "transformer_id", "line_id", "date", "hours_ge_80", "hours_ge_100").order_by())
+    days: dict[tuple, list[tuple]] = defaultdict(list)
+    for run_id, transformer_id, line_id, day, h80, h100 in rows:
+        key = (run_id, "t", transformer_id) if transformer_id else (run_id, "l", line_id)
+        days[key].append((day, h80, h100))
+    result = {}
+    for alert in alerts:
+        found = [(h80, h100) for day, h80, h100 in days.get((alert.last_run_id, *_asset_key(alert)), [])
+                 if alert.first_date <= day <= alert.last_date]
+        if found:
+            result[alert.pk] = (sum(h for h, _ in found), sum(h for _, h in found))
+    return result
+
+
+def latest_projections(asset_filter: Q) -> tuple[ProjectionRun | None, list[AssetProjection]]:
+    """The projections by day of the latest run date that has results for the asset."""
+    latest = (AssetProjection.objects.filter(asset_filter).select_related("run")
+              .order_by("-run__run_date", "-run__created_at").first())
+    if latest is None:
+        return None, []
+    return latest.run, list(AssetProjection.objects.filter(asset_filter, run_id=latest.run_id).order_by("date"))
+
+
+def station_of(obj) -> Station:
+    if isinstance(obj, Transformer):
+        return obj.grid.station
+    if isinstance(obj, LVLine):
+        return obj.transformer.grid.station
+    return obj.grid.station
+
+
+def _pct(rate) -> str:
+    return "—" if rate is None else f"{rate * 100:.0f}%"
+
+
+def hourly_chart(asset, *, run: ProjectionRun | None, stored: list[AssetProjection]) -> dict[str, Any] | None:
+    """What static/js/load_chart.js draws, or None: the hourly load of the run's horizon,
+    baseline and returning increment stacked, with the capacity and the 70/80/100 % lines."""
+    if run is None:
+        return None
+    is_line = isinstance(asset, LVLine)
+    series = services.asset_hourly_projection(
+        station=station_of(asset), run_date=run.run_date, days=run.days,
+        transformer_id=None if is_line else asset.pk, line_id=asset.pk if is_line else None)
+    if series is None:
+        return None
+    capacity = series["capacity_kw"]
+    stored_peaks = {row.date: row.peak_kw for row in stored}
+    matches = bool(stored_peaks) and all(
+        math.isclose(stored_peaks.get(day, math.nan), float(series["peak_kw"][d]), rel_tol=1e-4, abs_tol=0.05)
+        for d, day in enumerate(series["dates"]))
+    labels = [f"{day:%m-%d} {hour:02d}:00" for day in series["dates"] for hour in range(engine.HOURS)]
+    thresholds = series["thresholds"]
+    return {
+        "labels": labels,
+        "baseline": [round(float(v), 2) for v in series["baseline_kw"].ravel()],
+        "increment": [round(float(v), 2) for v in series["increment_kw"].ravel()],
+        "capacity": round(capacity, 2),
+        "lines": [
+            {"label": _("Capacity (100 %)"), "kw": round(capacity * thresholds["overload"], 2), "kind": "overload"},
+            {"label": _("Heavy load (%(rate)s)") % {"rate": _pct(thresholds["heavy"])},
+             "kw": round(capacity * thresholds["heavy"], 2), "kind": "heavy"},
+            {"label": _("Watch (%(rate)s)") % {"rate": _pct(thresholds["watch"])},
+             "kw": round(capacity * thresholds["watch"], 2), "kind": "watch"},
+        ],
+        "text": {"baseline": _("Baseline"), "increment": _("Returning households"), "kw": _("kW")},
+        "matches_stored": matches,
+        "rating": series.get("kva") or series.get("ampacity_a"),
+    }
+
+
+# --- Overview ----------------------------------------------------------------------------
+
+
+class OverviewView(LoginRequiredMixin, PermissionRequiredMixin, TemplateView):
+    """Each station of the user's territory: active alerts by level, the latest run, links."""
+
+    permission_required = "loadforecast.view_alert"
+    template_name = "loadforecast/overview.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        user = self.request.user
+        stations = list(for_user(user, Station).select_related("county").order_by("county__code", "code")[:500])
+        counts: dict[int, Counter] = defaultdict(Counter)
+        for station_id, level, n in (for_user(user, Alert).filter(status__in=Alert.ACTIVE)
+                                     .values_list("grid__station_id", "level").annotate(n=Count("pk"))
+                                     .order_by()):
+            counts[station_id][level] += n
+        latest = _latest_runs(user, [s.pk for s in stations])
+        writable = set(writable_for_user(user, Station).values_list("pk", flat=True)) if user.has_perm(
+            RUN_PERMISSION) else set()
+        rows = [{
+            "station": station,
+            "levels": [(LEVEL_CODES[level], Level(level).label, counts[station.pk][level])
+                       for level in (Level.THERMAL, Level.OVERLOAD, Level.HEAVY, Level.WATCH)],
+            "active": sum(counts[station.pk].values()),
+            "run": latest.get(station.pk),
+            "can_run": station.pk in writable,
+        } for station in stations]
+        context.update(title=_("Load forecast"), rows=rows, today=timezone.localdate())
+        return context
+
+
+def visible_runs(user):
+    """Runs of the user's stations (their own, or the station of their grid) and the
+    all-station runs; what a run shows of other stations is filtered by `run_view`."""
+    territory = territory_of(user)
+    if territory.everything:
+        return ProjectionRun.objects.all()
+    if territory.is_empty:
+        return ProjectionRun.objects.none()
+    station_ids = set(for_user(user, Station).values_list("pk", flat=True))
+    return ProjectionRun.objects.filter(Q(station_id__in=station_ids) | Q(station__isnull=True))
+
+
+def _latest_runs(user, station_ids: list[int]) -> dict[int, ProjectionRun]:
+    """The latest run that covered each station (its own or an all-station run)."""
+    runs = list(visible_runs(user).filter(Q(station_id__in=station_ids) | Q(station__isnull=True))
+                .order_by("-run_date", "-created_at")[:200])
+    result = {}
+    for station_id in station_ids:
+        result[station_id] = next((r for r in runs if r.station_id in (None, station_id)), None)
+    return result
+
+
+# --- The alert queue ---------------------------------------------------------------------
+
+SORTS = {
+    "level": ("level", "first_date"), "first_date": ("first_date",), "peak_load_rate": ("peak_load_rate",),
+    "peak_kw": ("peak_kw",), "returning_households": ("returning_households",), "status": ("status",),
+}
+
+
+class AlertListView(ScopedListView):
+    """Transformers and LV lines projected at watch or above: worst level first, then the
+    earliest first day; active alerts unless a status is chosen."""
+
+    model = Alert
+    template_name = "loadforecast/alert_list.html"
+    filterset_class = AlertFilterSet
+    select_related = ("transformer", "line", "grid__station")
+    search_hint = _lazy("Search by transformer or line code or name")
+
+    def base_queryset(self):
+        queryset = for_user(self.request.user, Alert)
+        if not self.request.GET.get("status"):
+            queryset = queryset.filter(status__in=Alert.ACTIVE)
+        return queryset
+
+    def get_queryset(self):
+        queryset = self.base_queryset().select_related(*self.select_related)
+        self.filterset = self.filterset_class(self.request.GET or None, queryset=queryset, request=self.request)
+        self.limit_choice_widgets(self.filterset.form)
+        requested = self.request.GET.get("sort") or "-level"
+        name = requested.removeprefix("-")
+        if name not in SORTS:
+            requested, name = "-level", "level"
+        descending = requested.startswith("-")
+        order = [f"-{f}" if descending and i == 0 else f for i, f in enumerate(SORTS[name])]
+        self.active_sort = requested
+        return self.filterset.qs.order_by(*order, "pk")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        alerts = list(context["object_list"])
+        villages = returning_households_by_village(alerts)
+        hours = episode_hours(alerts)
+        context.update(
+            title=_("Overload alerts"),
+            rows=[{"alert": a, "villages": villages.get(a.pk, [])[:VILLAGES_SHOWN],
+                   "more_villages": max(0, len(villages.get(a.pk, [])) - VILLAGES_SHOWN),
+                   "hours": hours.get(a.pk)} for a in alerts],
+            sort_links=_sort_links(self.active_sort),
+        )
+        return context
+
+
+def _sort_links(active: str) -> dict[str, dict[str, str]]:
+    """For each sortable column: the `sort` value a click sets and its state."""
+    links = {}
+    for key in SORTS:
+        if active == key:
+            links[key] = {"next": f"-{key}", "state": "asc"}
+        elif active == f"-{key}":
+            links[key] = {"next": key, "state": "desc"}
+        else:
+            links[key] = {"next": f"-{key}", "state": ""}
+    return links
+
+
+# --- An alert ----------------------------------------------------------------------------
+
+MEASURE_TEXT = {
+    "transfer": _lazy("Transfer %(kva)s kVA to %(neighbour)s"),
+    "phase_balance": _lazy("Balance the phases: move %(households)s single-phase households off the heaviest phase"),
+    "temp_capacity": _lazy("Temporary transformer of %(kva)s kVA"),
+    "staggered": _lazy("Staggered-use notice: shift %(kw)s kW out of the evening peak"),
+    "patrol": _lazy("Patrol and infrared check on %(date)s"),
+}
+
+
+HISTORY_ACTIONS = {
+    "created": _lazy("Created by the run"), "raised": _lazy("Level raised by the run"),
+    "mitigated": _lazy("Mitigated"), "acknowledged": _lazy("Acknowledged"),
+    "measure_planned": _lazy("Measure planned"), "measure_done": _lazy("Measure done"), "dismissed": _lazy("Dismissed"),
+}
+
+
+def recommended(alert: Alert) -> list[dict[str, Any]]:
+    """The measures stored on the alert by the run, with a sentence each."""
+    items = []
+    for measure in alert.measures or []:
+        kind = measure.get("kind")
+        values = {"kva": _number(measure.get("kva")), "kw": _number(measure.get("kw")),
+                  "households": measure.get("households", "—"), "date": measure.get("date", "—"),
+                  "neighbour": measure.get("neighbour_code", "—")}
+        text = MEASURE_TEXT.get(kind)
+        items.append({**measure, "label": Measure.Kind(kind).label if kind in Measure.Kind.values else kind,
+                      "text": text % values if text else ""})
+    return items
+
+
+def _number(value) -> str:
+    if value is None:
+        return "—"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _plan_initial(alert: Alert) -> dict[str, Any]:
+    """The form starts from the run's recommendation: temporary capacity of the recommended
+    size when there is one, otherwise the first recommended measure."""
+    items = alert.measures or []
+    chosen = next((m for m in items if m.get("kind") == "temp_capacity"), items[0] if items else None)
+    initial: dict[str, Any] = {"planned_date": max(timezone.localdate(), alert.first_date - dt.timedelta(days=1))}
+    if alert.first_date < timezone.localdate():
+        initial["planned_date"] = timezone.localdate()
+    if chosen and (not alert.line_id or chosen["kind"] in services.LINE_MEASURE_KINDS):
+        initial["kind"] = chosen["kind"]
+        initial["kva"] = chosen.get("kva")
+        initial["kw"] = chosen.get("kw")
+        initial["neighbour"] = chosen.get("neighbour_id")
+        if chosen["kind"] == "patrol" and chosen.get("date"):
+            initial["planned_date"] = chosen["date"]
+    return initial
+
+
+def _form_errors(form, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for name, errors in error.message_dict.items():
+            form.add_error(name if name in form.fields else None, errors)
+    else:
+        form.add_error(None, error.messages)
+
+
+class AlertDetailView(ScopedDetailView):
+    """An alert: what the run projected, the thresholds used, the recommended measures, the
+    hourly chart, the measures taken and the history; the actions for station staff."""
+
+    model = Alert
+    template_name = "loadforecast/alert_detail.html"
+    select_related = ("transformer__grid__station__county", "line__transformer__grid__station__county",
+                      "grid__station__county", "last_run")
+    list_url_name = "loadforecast:alert_list"
+
+    def post(self, request, *args, **kwargs):
+        self.object = self.get_object()
+        user, alert_id = request.user, self.object.pk
+        action = request.POST.get("action")
+        forms: dict[str, Any] = {}
+        try:
+            if action == "acknowledge":
+                services.alert_acknowledge(user=user, alert_id=alert_id)
+                messages.success(request, _("Alert acknowledged."))
+            elif action == "plan":
+                form = MeasurePlanForm(request.POST, alert=self.object, user=user)
+                forms["plan_form"] = form
+                if not user.has_perm("loadforecast.add_measure"):
+                    raise PermissionDenied
+                if not form.is_valid():
+                    return self._invalid(forms)
+                data = form.cleaned_data
+                neighbour = data.get("neighbour")
+                measure = services.measure_plan(
+                    user=user, alert_id=alert_id, kind=data["kind"], planned_date=data["planned_date"],
+                    kva=data.get("kva"), kw=data.get("kw"), neighbour_id=neighbour.pk if neighbour else None,
+                    note=data.get("note", ""))
+                messages.success(request, _("Measure planned: %(measure)s on %(date)s.")
+                                 % {"measure": measure.get_kind_display(), "date": measure.planned_date})
+            elif action == "done":
+                try:
+                    measure_id = int(request.POST.get("measure", ""))
+                except ValueError:
+                    raise Http404 from None
+                if not self.object.measure_set.filter(pk=measure_id).exists():
+                    raise Http404
+                measure = services.measure_done(user=user, measure_id=measure_id)
+                messages.success(request, _("Measure done: %(measure)s. The next run takes it into account.")
+                                 % {"measure": measure.get_kind_display()})
+            elif action == "dismiss":
+                form = DismissForm(request.POST)
+                forms["dismiss_form"] = form
+                if not user.has_perm("loadforecast.change_alert"):
+                    raise PermissionDenied
+                if not form.is_valid():
+                    return self._invalid(forms)
+                services.alert_dismiss(user=user, alert_id=alert_id, reason=form.cleaned_data["reason"])
+                messages.success(request, _("Alert dismissed."))
+            else:
+                messages.error(request, _("Choose an action."))
+        except ValidationError as error:
+            target = forms.get("plan_form") or forms.get("dismiss_form")
+            if target is not None:
+                _form_errors(target, error)
+                return self._invalid(forms)
+            for message in error.messages:
+                messages.error(request, message)
+        return redirect("loadforecast:alert_detail", pk=alert_id)
+
+    def _invalid(self, forms):
+        self.object.refresh_from_db()
+        response = self.render_to_response(self.get_context_data(object=self.object, **forms))
+        response.status_code = 400
+        return response
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        alert: Alert = context["object"]
+        user = self.request.user
+        asset = alert.asset
+        asset_filter = Q(transformer_id=alert.transformer_id) if alert.transformer_id else Q(line_id=alert.line_id)
+        run = alert.last_run
+        days = list(AssetProjection.objects.filter(asset_filter, run=run).order_by("date")) if run else []
+        active = alert.status in Alert.ACTIVE
+        can_change = user.has_perm("loadforecast.change_alert")
+        can_plan = user.has_perm("loadforecast.add_measure") and active
+        measures = list(alert.measure_set.select_related("neighbour", "created_by", "done_by"))
+        context.update(
+            title=_("Alert: %(asset)s") % {"asset": asset.code},
+            alert=alert, asset=asset, is_line=bool(alert.line_id), station=alert.grid.station,
+            days=[d for d in days if alert.first_date <= d.date <= alert.last_date],
+            horizon=days,
+            hours=episode_hours([alert]).get(alert.pk),
+            villages=returning_households_by_village([alert]).get(alert.pk, []),
+            thresholds=_thresholds_table(alert.thresholds),
+            recommended=recommended(alert),
+            measures=measures,
+            history=[{"entry": entry, "label": HISTORY_ACTIONS.get(entry.action, entry.action)}
+                     for entry in AlertHistory.objects.filter(alert=alert).select_related("user").order_by("at", "pk")],
+            can_acknowledge=can_change and alert.status == Alert.Status.OPEN,
+            can_plan=can_plan,
+            can_done=user.has_perm("loadforecast.change_measure") and alert.status != Alert.Status.DISMISSED,
+            can_dismiss=can_change and active,
+            chart=hourly_chart(asset, run=run, stored=days),
+            asset_url=reverse("loadforecast:load_line" if alert.line_id else "loadforecast:load_transformer",
+                              args=[asset.pk]),
+        )
+        if can_plan:
+            context.setdefault("plan_form", MeasurePlanForm(alert=alert, user=user, initial=_plan_initial(alert)))
+        if can_change and active:
+            context.setdefault("dismiss_form", DismissForm())
+        return context
+
+    def get_lineage(self, obj):
+        station = obj.grid.station
+        return [(station.county.name, reverse("portal:county_detail", args=[station.county_id])),
+                (station.name, reverse("loadforecast:load_heat", args=[station.pk])),
+                (obj.grid.name, reverse("portal:grid_detail", args=[obj.grid_id]))]
+
+
+def _thresholds_table(thresholds: dict) -> list[tuple[str, str]]:
+    if not thresholds:
+        return []
+    rows = []
+    for key, label in (("watch", _("Watch")), ("heavy", _("Heavy load")), ("overload", _("Overload")),
+                       ("thermal", _("Thermal critical"))):
+        if key in thresholds:
+            rate = _pct(thresholds[key])
+            hours = thresholds.get(f"{key}_hours")
+            text = (_("≥ %(rate)s for ≥ %(hours)s hours in a row") % {"rate": rate, "hours": hours} if hours
+                    else _("≥ %(rate)s at any hour") % {"rate": rate})
+            rows.append((label, text))
+    return rows
+
+
+# --- A transformer or a line -------------------------------------------------------------
+
+
+class AssetLoadView(ScopedDetailView):
+    """Projection by day of the latest run, the hourly chart, alerts and measures of one asset."""
+
+    template_name = "loadforecast/asset.html"
+    asset_field = "transformer"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        asset = context["object"]
+        user = self.request.user
+        asset_filter = Q(**{f"{self.asset_field}_id": asset.pk})
+        run, days = latest_projections(asset_filter)
+        alerts = list(for_user(user, Alert).filter(asset_filter).order_by("-first_date", "-pk")[:ASSET_ALERTS])
+        measures = list(Measure.objects.filter(alert__in=[a.pk for a in alerts])
+                        .select_related("alert", "neighbour").order_by("-planned_date", "-pk"))
+        station = station_of(asset)
+        thresholds = services.settings_for_station(station)
+        context.update(
+            asset=asset, is_line=self.asset_field == "line", station=station, run=run,
+            days=[{"row": d, "css": heat_class(d.peak_load_rate, thresholds)} for d in days],
+            alerts=alerts, measures=measures,
+            chart=hourly_chart(asset, run=run, stored=days),
+        )
+        return context
+
+
+class TransformerLoadView(AssetLoadView):
+    model = Transformer
+    select_related = ("grid__station__county",)
+    list_url_name = "loadforecast:alert_list"
+
+    def get_lineage(self, obj):
+        station = obj.grid.station
+        return [(station.name, reverse("loadforecast:load_heat", args=[station.pk])),
+                (obj.grid.name, reverse("portal:grid_detail", args=[obj.grid_id]))]
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        obj = context["object"]
+        context.update(title=f"{obj.code} {obj.name}", kind=_("Transformer load"),
+                       rating=_("%(kva)s kVA") % {"kva": obj.rated_kva},
+                       portal_url=reverse("portal:transformer_detail", args=[obj.pk]))
+        return context
+
+
+class LineLoadView(AssetLoadView):
+    model = LVLine
+    asset_field = "line"
+    select_related = ("transformer__grid__station__county",)
+    list_url_name = "loadforecast:alert_list"
+
+    def get_lineage(self, obj):
+        station = obj.transformer.grid.station
+        return [(station.name, reverse("loadforecast:load_heat", args=[station.pk])),
+                (obj.transformer.code, reverse("loadforecast:load_transformer", args=[obj.transformer_id]))]
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        obj = context["object"]
+        context.update(title=obj.code, kind=_("LV line load"),
+                       rating=_("%(amps)s A") % {"amps": obj.ampacity_a},
+                       portal_url=reverse("portal:lvline_detail", args=[obj.pk]))
+        return context
+
+
+# --- Heat table --------------------------------------------------------------------------
+
+
+def heat_class(rate: float | None, settings: engine.ProjectionSettings) -> str:
+    """The CSS class of a peak load rate: the band between the station's thresholds."""
+    if rate is None or math.isnan(rate):
+        return "heat-none"
+    if rate >= settings.thermal_load_rate:
+        return "heat-thermal"
+    if rate >= settings.overload_load_rate:
+        return "heat-overload"
+    if rate >= settings.heavy_load_rate:
+        return "heat-heavy"
+    if rate >= settings.watch_load_rate:
+        return "heat-watch"
+    if rate >= settings.watch_load_rate / 2:
+        return "heat-normal"
+    return "heat-low"
+
+
+def _station_results_run(station: Station, grid_ids: list[int]) -> ProjectionRun | None:
+    """The latest run with results for the station (its own runs and all-station runs)."""
+    candidates = (ProjectionRun.objects.filter(Q(station=station) | Q(station__isnull=True))
+                  .order_by("-run_date", "-created_at")[:10])
+    for run in candidates:
+        if AssetProjection.objects.filter(run=run, grid_id__in=grid_ids).exists():
+            return run
+    return None
+
+
+@dataclass
+class HeatRow:
+    transformer: Transformer
+    cells: list[dict[str, Any]] = field(default_factory=list)
+    worst: float = -1.0
+
+
+class StationHeatView(ScopedDetailView):
+    """Each transformer of the station (that the user may see) by day of the latest run,
+    coloured by its projected peak load rate; the worst transformers first."""
+
+    model = Station
+    template_name = "loadforecast/heat.html"
+    select_related = ("county",)
+    list_url_name = "loadforecast:load_overview"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        station: Station = context["object"]
+        user = self.request.user
+        transformers = list(for_user(user, Transformer).filter(grid__station=station).order_by("code"))
+        grid_ids = sorted({t.grid_id for t in transformers})
+        run = _station_results_run(station, grid_ids) if grid_ids else None
+        settings = services.settings_for_station(station)
+        days = [run.run_date + dt.timedelta(days=d) for d in range(run.days)] if run else []
+        day_index = {day: i for i, day in enumerate(days)}
+        rows = {t.pk: HeatRow(t, [{"rate": None, "css": "heat-none", "level": None} for _ in days])
+                for t in transformers}
+        if run is not None:
+            for transformer_id, day, rate, peak_kw, level in (
+                    AssetProjection.objects.filter(run=run, grid_id__in=grid_ids, transformer_id__in=list(rows))
+                    .values_list("transformer_id", "date", "peak_load_rate", "peak_kw", "level").order_by()):
+                row, i = rows[transformer_id], day_index.get(day)
+                if i is None:
+                    continue
+                row.cells[i] = {"rate": rate, "pct": round(rate * 100), "kw": peak_kw, "css": heat_class(rate, settings),
+                                "level": LEVEL_CODES.get(level)}
+                row.worst = max(row.worst, rate)
+        ordered = sorted(rows.values(), key=lambda r: (-r.worst, r.transformer.code))
+        page = Paginator(ordered, HEAT_ROWS).get_page(self.request.GET.get("page"))
+        context.update(
+            title=_("Heat table: %(station)s") % {"station": station.name}, kind=_("Load forecast"),
+            station=station, run=run, days=days, page_obj=page, rows=page.object_list,
+            bands=[("heat-low", f"< {_pct(settings.watch_load_rate / 2)}"),
+                   ("heat-normal", f"{_pct(settings.watch_load_rate / 2)}–{_pct(settings.watch_load_rate)}"),
+                   ("heat-watch", f"≥ {_pct(settings.watch_load_rate)}"),
+                   ("heat-heavy", f"≥ {_pct(settings.heavy_load_rate)}"),
+                   ("heat-overload", f"≥ {_pct(settings.overload_load_rate)}"),
+                   ("heat-thermal", f"≥ {_pct(settings.thermal_load_rate)}"),
+                   ("heat-none", _("no projection"))],
+        )
+        return context
+
+
+# --- Runs --------------------------------------------------------------------------------
+
+
+class RunListView(LoginRequiredMixin, PermissionRequiredMixin, ListView):
+    """The run history, newest first; "run now" for the stations the user may run."""
+
+    model = ProjectionRun
+    permission_required = "loadforecast.view_projectionrun"
+    template_name = "loadforecast/runs.html"
+    paginate_by = 30
+
+    def runnable_stations(self):
+        user = self.request.user
+        if not user.has_perm(RUN_PERMISSION):
+            return Station.objects.none()
+        return writable_for_user(user, Station).order_by("code")
+
+    def get_queryset(self):
+        return visible_runs(self.request.user).select_related("station", "created_by").order_by(
+            "-run_date", "-created_at", "-pk")
+
+    def post(self, request, *args, **kwargs):
+        if not request.user.has_perm(RUN_PERMISSION):
+            raise PermissionDenied
+        try:
+            station_id = int(request.POST.get("station", ""))
+        except ValueError:
+            messages.error(request, _("Choose a station."))
+            return redirect("loadforecast:load_runs")
+        run, started = services.projection_request(user=request.user, station_id=station_id)
+        if started:
+            messages.success(request, _("The projection of %(station)s for %(date)s has started.")
+                             % {"station": run.station.name, "date": run.run_date})
+        else:
+            messages.info(request, _("The projection of %(station)s for %(date)s is already running.")
+                          % {"station": run.station.name, "date": run.run_date})
+        return redirect("loadforecast:load_runs")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        visible = _visible_station_codes(self.request.user)
+        context.update(
+            title=_("Projection runs"),
+            rows=[{"run": run, **_run_summary(run, visible)} for run in context["object_list"]],
+            runnable=list(self.runnable_stations()),
+        )
+        return context
+
+
+def _visible_station_codes(user) -> set[str] | None:
+    """None: every station."""
+    if territory_of(user).everything:
+        return None
+    return set(for_user(user, Station).values_list("code", flat=True))
+
+
+def _run_summary(run: ProjectionRun, visible: set[str] | None) -> dict[str, Any]:
+    """The run's counts over the stations the user may see (all of them for a company admin)."""
+    stations = run.counts.get("stations", {}) if isinstance(run.counts, dict) else {}
+    shown = {code: figures for code, figures in stations.items() if visible is None or code in visible}
+    totals: Counter = Counter()
+    for figures in shown.values():
+        for key, value in figures.items():
+            if isinstance(value, int):
+                totals[key] += value
+    skipped = [s for s in run.skipped or [] if visible is None or s.get("station") in visible]
+    errors = [line for line in (run.error or "").splitlines() if line.strip() and (
+        visible is None or line.split(":", 1)[0].strip() in visible)]
+    duration = (run.finished_at - run.started_at).total_seconds() if run.finished_at and run.started_at else None
+    return {"totals": totals, "stations": shown, "skipped": skipped, "errors": errors, "duration": duration}
+
+
+class RunDetailView(LoginRequiredMixin, PermissionRequiredMixin, DetailView):
+    """One run: per station counts and timings, errors, and the assets it skipped with why."""
+
+    model = ProjectionRun
+    permission_required = "loadforecast.view_projectionrun"
+    template_name = "loadforecast/run_detail.html"
+
+    def get_object(self, queryset=None):
+        try:
+            return visible_runs(self.request.user).select_related("station", "created_by").get(pk=self.kwargs["pk"])
+        except ProjectionRun.DoesNotExist:
+            raise Http404 from None
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        run = context["object"]
+        user = self.request.user
+        summary = _run_summary(run, _visible_station_codes(user))
+        skipped = summary["skipped"]
+        if not territory_of(user).everything and skipped:
+            # A grid manager sees the assets of their own grid only.
+            codes = {s.get("code") for s in skipped}
+            own = set(for_user(user, Transformer).filter(code__in=codes).values_list("code", flat=True))
+            own |= set(for_user(user, LVLine).filter(code__in=codes).values_list("code", flat=True))
+            skipped = [s for s in skipped if s.get("code") in own]
+        timings = run.timings.get("stations", {}) if isinstance(run.timings, dict) else {}
+        context.update(
+            title=_("Projection run of %(date)s") % {"date": run.run_date},
+            run=run, **{k: v for k, v in summary.items() if k != "skipped"}, skipped=skipped,
+            station_rows=[{"code": code, "figures": figures, "timings": timings.get(code, {})}
+                          for code, figures in sorted(summary["stations"].items())],
+        )
+        return context
+
+
+# --- Settings ----------------------------------------------------------------------------
+
+
+def _can_edit_settings(user, county_id: int) -> bool:
+    return user.has_perm(SETTINGS_PERMISSION) and writable_for_user(user, County).filter(pk=county_id).exists()
+
+
+class SettingsView(LoginRequiredMixin, PermissionRequiredMixin, TemplateView):
+    """The county's projection settings (county admins edit, others read) and the stations'
+    overrides."""
+
+    permission_required = "loadforecast.view_projectionsettings"
+    template_name = "loadforecast/settings.html"
+
+    def county(self) -> County | None:
+        counties = for_user(self.request.user, County).order_by("code")
+        chosen = self.request.GET.get("county") or self.request.POST.get("county")
+        if chosen:
+            try:
+                return counties.get(pk=int(chosen))
+            except (ValueError, County.DoesNotExist):
+                raise Http404 from None
+        return counties.first()
+
+    def form_for(self, county: County, data=None) -> ProjectionSettingsForm:
+        row = ProjectionSettings.objects.filter(county=county, station__isnull=True).first()
+        stored = row.values if row else {}
+        return ProjectionSettingsForm(data, effective=engine.ProjectionSettings.from_dict(stored), stored=stored,
+                                      disabled=not _can_edit_settings(self.request.user, county.pk))
+
+    def post(self, request, *args, **kwargs):
+        county = self.county()
+        if county is None or not _can_edit_settings(request.user, county.pk):
+            raise PermissionDenied
+        form = self.form_for(county, request.POST)
+        if form.is_valid():
+            try:
+                services.settings_update(county_id=county.pk, values=form.values(), user=request.user)
+            except engine.SettingsError as error:
+                form.add_engine_error(error)
+            else:
+                messages.success(request, _("Settings saved: the next run uses them."))
+                return redirect(f"{reverse('loadforecast:load_settings')}?county={county.pk}")
+        response = self.render_to_response(self.get_context_data(form=form, county=county))
+        response.status_code = 400
+        return response
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        user = self.request.user
+        county = kwargs.get("county") or self.county()
+        if county is None:
+            context.update(title=_("Projection settings"), county=None)
+            return context
+        stations = list(for_user(user, Station).filter(county=county).order_by("code"))
+        overrides = {row.station_id: row for row in ProjectionSettings.objects.filter(station__in=stations)}
+        context.update(
+            title=_("Projection settings"), county=county,
+            counties=list(for_user(user, County).order_by("code")),
+            form=kwargs.get("form") or self.form_for(county),
+            can_edit=_can_edit_settings(user, county.pk),
+            row=ProjectionSettings.objects.filter(county=county, station__isnull=True).select_related(
+                "updated_by").first(),
+            stations=[{"station": s, "override": overrides.get(s.pk),
+                       "keys": sorted(overrides[s.pk].values) if s.pk in overrides else []} for s in stations],
+        )
+        return context
+
+
+class StationSettingsView(ScopedDetailView):
+    """A station's overrides on top of its county's settings (blank: the county's value)."""
+
+    model = Station
+    template_name = "loadforecast/station_settings.html"
+    select_related = ("county",)
+    list_url_name = "loadforecast:load_settings"
+
+    def form_for(self, station: Station, data=None) -> ProjectionSettingsForm:
+        rows = {row.station_id: row.values for row in ProjectionSettings.objects.filter(
+            Q(county_id=station.county_id, station__isnull=True) | Q(station=station))}
+        county_values, stored = rows.get(None, {}), rows.get(station.pk, {})
+        return ProjectionSettingsForm(
+            data, effective=engine.ProjectionSettings.from_dict(county_values, stored), stored=stored,
+            inherited=engine.ProjectionSettings.from_dict(county_values),
+            disabled=not _can_edit_settings(self.request.user, station.county_id))
+
+    def post(self, request, *args, **kwargs):
+        self.object = station = self.get_object()
+        if not _can_edit_settings(request.user, station.county_id):
+            raise PermissionDenied
+        form = self.form_for(station, request.POST)
+        if form.is_valid():
+            try:
+                services.settings_update(county_id=station.county_id, station_id=station.pk, values=form.values(),
+                                         user=request.user)
+            except engine.SettingsError as error:
+                form.add_engine_error(error)
+            else:
+                messages.success(request, _("Station settings saved: the next run uses them."))
+                return redirect("loadforecast:load_stationsettings", pk=station.pk)
+        response = self.render_to_response(self.get_context_data(object=station, form=form))
+        response.status_code = 400
+        return response
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        station = context["object"]
+        context.update(
+            title=_("Projection settings: %(station)s") % {"station": station.name}, station=station,
+            form=kwargs.get("form") or self.form_for(station),
+            can_edit=_can_edit_settings(self.request.user, station.county_id),
+            row=ProjectionSettings.objects.filter(station=station).select_related("updated_by").first(),
+        )
+        return context

@@ -181,10 +181,9 @@ class ProjectionRunViewSet(ScopedModelViewSet):
         run_date = payload.validated_data.get("run_date") or timezone.localdate()
         days = payload.validated_data.get("days")
         with transaction.atomic():
-            current = (ProjectionRun.objects.select_for_update().select_related("station", "created_by")
-                       .filter(run_date=run_date, station=station).first())
+            current = ProjectionRun.objects.select_for_update().filter(run_date=run_date, station=station).first()
             if current is not None and _run_in_flight(current):
-                return Response(RunSerializer(current).data, status=status.HTTP_200_OK)
+                return Response(RunSerializer(self.get_queryset().get(pk=current.pk)).data, status=status.HTTP_200_OK)
             try:
                 run, stations = services.projection_start(run_date=run_date, days=days, station_id=station.pk,
                                                           user=request.user)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import views, views_backtest
 
 app_name = "loadforecast"
 
@@ -13,6 +13,7 @@ urlpatterns = [
     path("transformers/<int:pk>/", views.TransformerLoadView.as_view(), name="load_transformer"),
     path("lines/<int:pk>/", views.LineLoadView.as_view(), name="load_line"),
     path("stations/<int:pk>/heat/", views.StationHeatView.as_view(), name="load_heat"),
+    path("backtest/", views_backtest.BacktestView.as_view(), name="load_backtest"),
     path("runs/", views.RunListView.as_view(), name="load_runs"),
     path("runs/<int:pk>/", views.RunDetailView.as_view(), name="load_run"),
     path("settings/", views.SettingsView.as_view(), name="load_settings"),

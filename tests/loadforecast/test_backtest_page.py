@@ -37,3 +37,13 @@ def test_a_period_backwards_is_refused_and_the_outsider_sees_nothing(world, pers
     assert 'class="error"' in backwards and "data-backtest-stations" not in backwards
     outsider = render(personas.outsider, first_date="2027-02-05", last_date="2027-02-06").content.decode()
     assert "data-backtest-empty" in outsider and world.grids["a1"].transformer.code not in outsider
+
+
+@pytest.mark.django_db
+def test_the_page_is_served_under_load_backtest(client, world, personas):
+    _season(world)
+    client.force_login(personas.grid_manager)
+    response = client.get("/load/backtest/", {"first_date": "2027-02-05", "last_date": "2027-02-06"})
+    assert response.status_code == 200 and 'data-station="JA-GDS-01"' in response.content.decode()
+    client.force_login(personas.nobody)
+    assert client.get("/load/backtest/").status_code == 403

@@ -363,8 +363,8 @@ def other_kind_hint(kind: ImportKind, rows: list[list[Any]]) -> str:
 
     best: tuple[int, ImportKind, HeaderMatch] | None = None
     for other in all_kinds():
-        if other.name == kind.name:
-            continue
+        if other.name == kind.name or not (any(c.required for c in other.columns) or other.required_any):
+            continue  # export-only kinds have no required column: any two headers would match them
         match = find_header(rows, other.header_lookup())
         if match is None or len(match.columns) < 2:
             continue

@@ -285,3 +285,15 @@ class TestPlans:
     def test_the_navigation_offers_key_customers(self, grid_manager, world):
         text = client_for(grid_manager).get(reverse("home")).content.decode()
         assert reverse("customers:keycustomer_list") in text
+
+
+def test_hazards_are_compared_item_by_item():
+    from customers.services import hazards_compare
+
+    older = [{"hazard": "配电室 门锁损坏", "remedy": "更换门锁"}, {"hazard": "电缆沟积水", "remedy": "清理"},
+             {"hazard": "接地电阻偏大", "remedy": "补打接地极"}]
+    newer = [{"hazard": "配电室 门锁损坏", "remedy": "更换门锁", "deadline": "2027-01-20"},
+             {"hazard": "接地电阻偏大", "remedy": "补打接地极"}, {"hazard": "私拉乱接", "remedy": "拆除"}]
+    result = [(change.state, change.hazard) for change in hazards_compare(older, newer)]
+    assert result == [("changed", "配电室 门锁损坏"), ("unchanged", "接地电阻偏大"), ("added", "私拉乱接"),
+                      ("removed", "电缆沟积水")]

@@ -43,7 +43,7 @@ from zhoukou_grid.scoping import for_user, territory_of, writable_for_user
 from zhoukou_grid.views import ScopedDetailView, ScopedListView
 
 from . import engine, services
-from .forms import AlertFilterSet, DismissForm, MeasurePlanForm, ProjectionSettingsForm
+from .forms import SETTING_FIELDS, AlertFilterSet, DismissForm, MeasurePlanForm, ProjectionSettingsForm
 from .lunar_calendar import default_departure
 from .models import (
     LEVEL_CODES,
@@ -61,6 +61,7 @@ ASSET_ALERTS = 20
 VILLAGES_SHOWN = 3
 SETTINGS_PERMISSION = "loadforecast.change_projectionsettings"
 RUN_PERMISSION = "loadforecast.add_projectionrun"
+SETTING_LABELS = {spec.key: spec.label for spec in SETTING_FIELDS}
 
 
 # --- Shared reads ------------------------------------------------------------------------
@@ -823,7 +824,8 @@ class SettingsView(LoginRequiredMixin, PermissionRequiredMixin, TemplateView):
             row=ProjectionSettings.objects.filter(county=county, station__isnull=True).select_related(
                 "updated_by").first(),
             stations=[{"station": s, "override": overrides.get(s.pk),
-                       "keys": sorted(overrides[s.pk].values) if s.pk in overrides else []} for s in stations],
+                       "keys": [SETTING_LABELS.get(key, key) for key in sorted(overrides[s.pk].values)]
+                       if s.pk in overrides else []} for s in stations],
         )
         return context
 

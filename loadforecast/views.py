@@ -350,9 +350,8 @@ def _plan_initial(alert: Alert) -> dict[str, Any]:
     size when there is one, otherwise the first recommended measure."""
     items = alert.measures or []
     chosen = next((m for m in items if m.get("kind") == "temp_capacity"), items[0] if items else None)
+    # The day before the first projected day, and never in the past.
     initial: dict[str, Any] = {"planned_date": max(timezone.localdate(), alert.first_date - dt.timedelta(days=1))}
-    if alert.first_date < timezone.localdate():
-        initial["planned_date"] = timezone.localdate()
     if chosen and (not alert.line_id or chosen["kind"] in services.LINE_MEASURE_KINDS):
         initial["kind"] = chosen["kind"]
         initial["kva"] = chosen.get("kva")
@@ -456,7 +455,6 @@ class AlertDetailView(ScopedDetailView):
         context.update(
             title=_("Alert: %(asset)s") % {"asset": asset.code},
             alert=alert, asset=asset, is_line=bool(alert.line_id), station=alert.grid.station,
-            days=[d for d in days if alert.first_date <= d.date <= alert.last_date],
             horizon=days,
             hours=episode_hours([alert]).get(alert.pk),
             villages=returning_households_by_village([alert]).get(alert.pk, []),

@@ -453,4 +453,13 @@ def test_the_overview_counts_active_alerts_per_station(client, county_admin, wor
     rows = {row["station"].pk: row for row in response.context["rows"]}
     assert rows[world.station_a1.pk]["active"] == 1 and rows[world.station_a2.pk]["active"] == 1
     assert world.station_b1.pk not in rows
+    assert body.count("data-run-now") == 2  # a county admin may run either station
     assert_no_inline_code(body, "overview")
+
+
+def test_the_overview_offers_run_now_for_the_own_station_only(client, station_staff, grid_manager, world):
+    response, body = page(client, station_staff, reverse("loadforecast:load_overview"))
+    assert [row["station"] for row in response.context["rows"]] == [world.station_a1]
+    assert body.count("data-run-now") == 1
+    _, body = page(client, grid_manager, reverse("loadforecast:load_overview"))
+    assert "data-run-now" not in body and world.station_a1.name in body

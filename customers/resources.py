@@ -473,7 +473,7 @@ class ResidentKind(ImportKind):
                 found[values["match_key"]] = values
         if not found:
             return
-        targeted = {current["pk"] for current in plan.existing.values()}
+        targeted = {current[0] for current in plan.existing.values()}  # existing_names start with "pk"
         rekeyed: dict[int, int] = plan.notes.setdefault("rekeyed", {})
         for row in candidates:
             current = next((found[key] for key in self._weaker_keys(row)
@@ -506,12 +506,17 @@ class ResidentKind(ImportKind):
         job_id = getattr(ctx.job, "pk", None)
         stamp = {"import_job_id": job_id, "updated_at": now}
         rekeyed: dict[int, int] = plan.notes.get("rekeyed", {})
+        new_only = {"created_at": now, "source": ReturningResident.Source.IMPORT,
+                    "status": ReturningResident.Status.EXPECTED}
         rows = []
         for row in plan.rows:
             if plan.states[row.number] == "unchanged" or row.number in rekeyed:
                 continue
-            rows.append({**self.key_values(row), **plan.fields[row.number], **stamp, "created_at": now,
-                         "source": ReturningResident.Source.IMPORT, "status": ReturningResident.Status.EXPECTED})
+            fields = plan.fields[row.number]  # completed in place: a copy per row costs 100 MB on 100,000 rows
+            fields["match_key"] = plan.db_key(row)[0]
+            fields.update(stamp)
+            fields.update(new_only)
+            rows.append(fields)
         upsert(ReturningResident, rows, unique_fields=["match_key"],
                update_fields=[*plan.update_fields, "import_job_id", "updated_at"])
         if rekeyed:

@@ -50,7 +50,8 @@ class VillageFactory(factory.django.DjangoModelFactory):
 
     grid = factory.SubFactory(GridFactory)
     code = factory.Sequence(lambda n: f"411627{n:06d}")
-    name = factory.Sequence(lambda n: f"测试村{n}")
+    # "测试1村" is no substring of "测试11村": tests look for names in pages and files.
+    name = factory.Sequence(lambda n: f"测试{n}村")
 
 
 class TransformerFactory(factory.django.DjangoModelFactory):

@@ -251,6 +251,9 @@ OWNER_CHAINS = (("transformer",), ("line",), ("alert", "transformer"), ("alert",
 def markers(obj) -> set[str]:
     """Strings that show `obj` on a page: its codes and the links to its detail pages."""
     found = {str(getattr(obj, attr)) for attr in ("code", "account_no") if getattr(obj, attr, None)}
+    if obj._meta.label == "zhoukou_grid.Village":
+        # Village lists (the residents template's drop-down) name villages, not codes.
+        found.add(obj.name)
     if not found:
         # A row without a code of its own (a run, an alert, a measure, settings) is recognised
         # by the code of the asset or territory it belongs to.

@@ -17,13 +17,13 @@ import numpy as np
 from django.db.models import Count
 from django.utils import timezone
 
+from zhoukou_grid.demo import TableStep
 from zhoukou_grid.seeding import DbStep
 
 from . import engine
 from .models import LoadReading, WeatherForecast, pack_curve
 
 HISTORY_DAYS = 14
-BATCH = 5000
 
 
 def _target_peak_rate(rng: random.Random, returning: int) -> float:
@@ -33,17 +33,20 @@ def _target_peak_rate(rng: random.Random, returning: int) -> float:
     return rng.uniform(0.35, 0.72)
 
 
-def seed_load_readings(ctx, rng: random.Random, scale) -> int:
+def generate_load_readings(ctx, rng: random.Random, scale):
+    """Rows of (transformer_id, grid_id, date, points, hourly_kw, max_kw): COPY on PostgreSQL."""
     from customers.models import ReturningResident
     from zhoukou_grid.models import Transformer
 
     settings = engine.ProjectionSettings()
     today = timezone.localdate()
+    days = [today - dt.timedelta(days=back) for back in range(1, HISTORY_DAYS + 1)]
     returning = dict(ReturningResident.objects.filter(household__isnull=False).values_list(
         "household__transformer_id").annotate(n=Count("household_id", distinct=True)).order_by())
     shape = np.asarray(settings.rural_winter_shape)
-    written = 0
-    batch: list[LoadReading] = []
+    # The day-to-day and hour-to-hour noise comes from numpy, seeded from the step's rng,
+    # so the data stay deterministic for a seed and 20 million draws take a second.
+    noise = np.random.default_rng(rng.getrandbits(64))
     for transformer_id, grid_id, rated in Transformer.objects.values_list("pk", "grid_id", "rated_kva").order_by("pk"):
         if rng.random() < 0.01:
             continue  # no metering: the run lists it as "no load data"
@@ -51,18 +54,20 @@ def seed_load_readings(ctx, rng: random.Random, scale) -> int:
         extra = n * settings.household_extra_peak_kw * float(engine.coincidence_factor(n, settings)) * 1.3
         capacity_kw = rated * settings.cos_phi
         base_peak = max(0.15 * capacity_kw, _target_peak_rate(rng, n) * capacity_kw - extra)
-        for back in range(1, HISTORY_DAYS + 1):
-            day_factor = rng.gauss(1.0, 0.06)
-            curve = base_peak * day_factor * shape * np.array([rng.gauss(1.0, 0.04) for _ in range(24)])
-            batch.append(LoadReading(transformer_id=transformer_id, grid_id=grid_id,
-                                     date=today - dt.timedelta(days=back), points=24,
-                                     hourly_kw=pack_curve(np.round(curve, 2)), max_kw=round(float(curve.max()), 2)))
-        if len(batch) >= BATCH:
-            LoadReading.objects.bulk_create(batch, ignore_conflicts=True)
-            written += len(batch)
-            batch = []
-    LoadReading.objects.bulk_create(batch, ignore_conflicts=True)
-    return written + len(batch)
+        curves = base_peak * noise.normal(1.0, 0.06, (HISTORY_DAYS, 1)) * shape * noise.normal(1.0, 0.04, (HISTORY_DAYS, 24))
+        curves = np.round(curves, 2)
+        for day, curve in zip(days, curves, strict=True):
+            yield (transformer_id, grid_id, day, 24, pack_curve(curve), round(float(curve.max()), 2))
+
+
+READING_FIELDS = ("transformer_id", "grid_id", "date", "points", "hourly_kw", "max_kw")
+
+
+def seed_load_readings(ctx, rng: random.Random, scale) -> int:
+    """The load history written on its own (tests): the same rows the seed step copies."""
+    from zhoukou_grid.seeding import write_rows
+
+    return write_rows(LoadReading, READING_FIELDS, generate_load_readings(ctx, rng, scale), batch_size=5000)
 
 
 def seed_weather(ctx, rng: random.Random, scale) -> int:
@@ -80,4 +85,7 @@ def seed_weather(ctx, rng: random.Random, scale) -> int:
     return len(rows)
 
 
-SEED_STEPS = [DbStep("load_readings", seed_load_readings), DbStep("weather_forecast", seed_weather)]
+SEED_STEPS = [
+    TableStep("load_readings", "loadforecast.LoadReading", READING_FIELDS, generate_load_readings),
+    DbStep("weather_forecast", seed_weather),
+]

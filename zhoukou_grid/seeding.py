@@ -70,6 +70,9 @@ def _copy_text(value) -> str:
         return value.translate(_COPY_ESCAPES)
     if isinstance(value, bool):
         return "t" if value else "f"
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        # bytea in COPY's text format: \x<hex>, with the backslash itself escaped.
+        return "\\\\x" + bytes(value).hex()
     return str(value)
 
 

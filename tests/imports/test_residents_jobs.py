@@ -222,7 +222,10 @@ def test_a_job_whose_runner_is_alive_is_not_taken_over(taikang, import_day):
         assert not jobs.job_is_interrupted(job)
         assert jobs.import_job_run(job.pk).status == "running" and not ReturningResident.objects.exists()
     finally:
-        runner.close()  # the worker dies: its lock goes with its connection
+        runner.close()  # the worker dies: its lock goes with its connection (once its backend has ended)
+    deadline = time.monotonic() + 20
+    while not jobs.job_is_interrupted(job) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert jobs.job_is_interrupted(job)
     assert jobs.import_job_run(job.pk).status == "done"
 

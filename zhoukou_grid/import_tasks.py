@@ -1,7 +1,8 @@
 """Celery wrapper of the import job runner: takes the job id, calls one function.
 
-The web UI runs the confirmed import synchronously today; a later issue moves large
-files to a worker with `run_import_job.delay_on_commit(str(job.pk))`.
+`zhoukou_grid.importing.jobs.job_dispatch` enqueues it with `delay_on_commit` for the
+uploads of the web UI when Redis is configured and for files of more than 5,000 data
+rows; the task checks a queued job (a dry run) or imports a confirmed one.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from celery import shared_task
 
 @shared_task(name="zhoukou_grid.import_tasks.run_import_job")
 def run_import_job(job_id: str) -> str:
-    """Run a previewed or queued import job; returns its final status. Idempotent."""
+    """Run the next stage of an import job; returns its status. Idempotent: a job that is
+    finished or held by a live runner is left as it is."""
     from zhoukou_grid.importing.jobs import import_job_run
 
     return import_job_run(job_id).status

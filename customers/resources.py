@@ -530,7 +530,8 @@ class ResidentKind(ImportKind):
     def export_queryset(self, user):
         from zhoukou_grid.scoping import for_user
 
-        reveal = bool(user and user.has_perm(REVEAL_PERMISSION))
+        # The user's right to see ID and phone numbers travels with the queryset to export_rows.
+        reveal = self.export_has_personal_data(user)
         return for_user(user, ReturningResident, include_context=False).annotate(
             _reveal=Value(reveal, output_field=BooleanField())).order_by("village__code", "arrival_date", "name", "pk")
 

@@ -48,7 +48,8 @@ def test_docs_page_loads_with_local_static_files_only(api, personas):
     assert 'id="swagger-ui"' in html
     # No CDN: the intranet has no internet access.
     assert not re.search(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", html), html
-    assert "cdn" not in html.lower()
+    # Known CDN hosts by name (a bare "cdn" also matched random CSRF tokens now and then).
+    assert not re.search(r"cdn\.jsdelivr|unpkg\.com|cdnjs|googleapis", html, re.IGNORECASE)
     assets = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", html)
     static_assets = [url for url in assets if url.startswith("/static/")]
     assert any(url.endswith("swagger-ui-bundle.js") for url in static_assets), assets

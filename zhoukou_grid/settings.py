@@ -302,3 +302,14 @@ SILENCED_SYSTEM_CHECKS = ["models.W047"]
 if TESTING:
     # Tests hash many passwords: a fast hasher keeps the suite quick. Never in production.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# --- Visits: target time to resolve a customer issue, in hours, by category. -----
+ISSUE_SLA_HOURS = {
+    "no_power": 4,
+    "low_voltage": 72,
+    "meter": 72,
+    "billing": 120,
+    "new_connection": 240,
+    "app_help": 24,
+    "other": 72,
+}

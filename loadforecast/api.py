@@ -312,7 +312,7 @@ class DismissSerializer(serializers.Serializer):
 
 class AlertViewSet(ScopedModelViewSet):
     """Overload alerts, most severe first. Status changes: `acknowledge`, `dismiss` (with a
-    reason); measures are planned with `POST /measures/` and marked done there."""
+    reason), `close` (a mitigated alert); measures are planned with `POST /measures/` and marked done there."""
 
     queryset = Alert.objects.select_related("transformer", "line", "grid__station")
     serializer_class = AlertSerializer
@@ -330,10 +330,10 @@ class AlertViewSet(ScopedModelViewSet):
         return queryset
 
     def get_serializer_class(self):
-        return AlertDetailSerializer if self.action in ("retrieve", "acknowledge", "dismiss") else AlertSerializer
+        return AlertDetailSerializer if self.action in ("retrieve", "acknowledge", "dismiss", "close") else AlertSerializer
 
     def get_permissions(self):
-        if self.action in ("acknowledge", "dismiss"):
+        if self.action in ("acknowledge", "dismiss", "close"):
             # The service checks loadforecast.change_alert and the territory itself.
             return [IsAuthenticated()]
         return super().get_permissions()
@@ -362,6 +362,16 @@ class AlertViewSet(ScopedModelViewSet):
         try:
             alert = services.alert_dismiss(user=request.user, alert_id=_object_id(pk),
                                            reason=payload.validated_data["reason"])
+        except DjangoValidationError as exc:
+            raise _api_error(exc) from None
+        return self._answer(alert.pk)
+
+
+    @extend_schema(request=None, responses=AlertDetailSerializer, summary="Close a mitigated alert")
+    @action(detail=True, methods=["post"])
+    def close(self, request, pk=None):
+        try:
+            alert = services.alert_close(user=request.user, alert_id=_object_id(pk))
         except DjangoValidationError as exc:
             raise _api_error(exc) from None
         return self._answer(alert.pk)

@@ -301,6 +301,8 @@ class Alert(AssetMixin):
         DONE = "done", _("Measure done")
         DISMISSED = "dismissed", _("Dismissed")
         MITIGATED = "mitigated", _("Mitigated")
+        # Station staff close a mitigated alert once the episode is over: the end of its path.
+        CLOSED = "closed", _("Closed")
 
     ACTIVE = (Status.OPEN, Status.ACKNOWLEDGED, Status.MEASURE_PLANNED, Status.DONE)
 

@@ -46,6 +46,7 @@ from .models import (
     WeatherForecast,
     unpack_curves,
 )
+from .notify import run_alerts_notify
 
 SKIP_REASONS = {
     engine.AssetStatus.NO_LOAD_DATA: "no load data",
@@ -349,7 +350,8 @@ def upsert_alerts(run: ProjectionRun, computed: dict, inputs: dict, settings: en
     thresholds = {"watch": settings.watch_load_rate, "heavy": settings.heavy_load_rate,
                   "overload": settings.overload_load_rate, "thermal": settings.thermal_load_rate,
                   "heavy_hours": settings.heavy_duration_hours, "overload_hours": settings.overload_duration_hours}
-    existing = list(Alert.objects.filter(grid__station_id=station_id).exclude(status=Alert.Status.MITIGATED))
+    existing = list(Alert.objects.filter(grid__station_id=station_id).exclude(
+        status__in=(Alert.Status.MITIGATED, Alert.Status.CLOSED)))
     with_done = set(Measure.objects.filter(alert__in=[a.pk for a in existing], status=Measure.Status.DONE)
                     .values_list("alert_id", flat=True))
     by_asset: dict[tuple[str, int], list[Alert]] = defaultdict(list)
@@ -524,6 +526,9 @@ def projection_finish(*, run_id: int) -> ProjectionRun:
         run.timings["wall"] = round((run.finished_at - run.started_at).total_seconds(), 3) if run.started_at else None
         run.status = ProjectionRun.Status.FAILED if run.error else ProjectionRun.Status.DONE
         run.save()
+        # The stations that reported have written their alerts: their staff hear of them
+        # even when another station failed. Once per execution of the run (see notify.py).
+        run_alerts_notify(run=run)
     return run
 
 
@@ -695,6 +700,25 @@ def alert_dismiss(*, user, alert_id: int, reason: str) -> Alert:
     _alert_history(alert, user=user, action="dismissed", note=reason)
     audit_record(user=user, action="alert.dismissed", object_type="loadforecast.alert", object_id=alert.pk,
                  detail={"reason_length": len(reason)})
+    return alert
+
+
+@transaction.atomic
+def alert_close(*, user, alert_id: int, note: str = "") -> Alert:
+    """Mitigated → closed: station staff end the alert's path once its episode is handled.
+    Runs never reopen a closed alert (a new episode of the asset opens a new alert)."""
+    _require_perm(user, "loadforecast.change_alert")
+    note = (note or "").strip()
+    if len(note) > 500:
+        raise ValidationError({"note": _("Keep the note under 500 characters.")})
+    alert = _alert_for_update(user, alert_id)
+    if alert.status != Alert.Status.MITIGATED:
+        raise ValidationError(_("Only a mitigated alert can be closed (this one is %(status)s).")
+                              % {"status": alert.get_status_display()})
+    _set_alert_status(alert, Alert.Status.CLOSED)
+    _alert_history(alert, user=user, action="closed", note=note)
+    audit_record(user=user, action="alert.closed", object_type="loadforecast.alert", object_id=alert.pk,
+                 detail={"note_length": len(note)})
     return alert
 
 

@@ -322,6 +322,7 @@ HISTORY_ACTIONS = {
     "created": _lazy("Created by the run"), "raised": _lazy("Level raised by the run"),
     "mitigated": _lazy("Mitigated"), "acknowledged": _lazy("Acknowledged"),
     "measure_planned": _lazy("Measure planned"), "measure_done": _lazy("Measure done"), "dismissed": _lazy("Dismissed"),
+    "closed": _lazy("Closed"),
 }
 
 
@@ -389,6 +390,9 @@ class AlertDetailView(ScopedDetailView):
             if action == "acknowledge":
                 services.alert_acknowledge(user=user, alert_id=alert_id)
                 messages.success(request, _("Alert acknowledged."))
+            elif action == "close":
+                services.alert_close(user=user, alert_id=alert_id)
+                messages.success(request, _("Alert closed."))
             elif action == "plan":
                 form = MeasurePlanForm(request.POST, alert=self.object, user=user)
                 forms["plan_form"] = form
@@ -467,6 +471,7 @@ class AlertDetailView(ScopedDetailView):
             can_plan=can_plan,
             can_done=user.has_perm("loadforecast.change_measure") and alert.status != Alert.Status.DISMISSED,
             can_dismiss=can_change and active,
+            can_close=can_change and alert.status == Alert.Status.MITIGATED,
             chart=hourly_chart(asset, run=run, stored=days),
             asset_url=reverse("loadforecast:load_line" if alert.line_id else "loadforecast:load_transformer",
                               args=[asset.pk]),

@@ -112,3 +112,14 @@ class KeyCustomerFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"重要客户{n}")
     category = "school"
     grid = factory.SubFactory(GridFactory)
+
+
+class NotificationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "zhoukou_grid.Notification"
+
+    user = factory.SubFactory(UserFactory)
+    kind = "test"
+    title = factory.Sequence(lambda n: f"通知{n}")
+    body = "正文"
+    url = "/load/alerts/"

@@ -33,7 +33,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, path, reverse
 from django.views.generic.list import MultipleObjectMixin
 
 from tests.factories import RoleAssignmentFactory, UserFactory
-from zhoukou_grid.models import ImportJob, Role
+from zhoukou_grid.models import ImportJob, Notification, Role
 
 # Routes outside this test's subject: the Django admin has its own staff-only rules.
 SKIPPED_PREFIXES = ("admin/",)
@@ -68,7 +68,15 @@ def make_import_job(owner, world):
 
 # Models a user sees because they own the row, not through territory: how to make one,
 # and which permission makes a persona its owner.
-OWNED_MODELS = {ImportJob: (make_import_job, "zhoukou_grid.add_importjob")}
+def make_notification(owner, world):
+    from tests.factories import NotificationFactory
+
+    return NotificationFactory(user=owner)
+
+
+# Every role holds view_grid: any portal user is the owner of their notifications.
+OWNED_MODELS = {ImportJob: (make_import_job, "zhoukou_grid.add_importjob"),
+                Notification: (make_notification, "zhoukou_grid.view_grid")}
 
 
 @dataclass(frozen=True)
@@ -350,7 +358,7 @@ def readable_text(response) -> str:
 def api_ids(response) -> set:
     body = json.loads(response.content)
     rows = body["results"] if isinstance(body, dict) and "results" in body else body
-    return {row["id"] for row in rows}
+    return {str(row["id"]) for row in rows}  # JSON ids as text: UUID primary keys (import jobs) compare too
 
 
 def missing_url(route: Route, target) -> str:
@@ -410,7 +418,8 @@ def test_a_detail_inside_the_other_county_answers_404(route, personas, world):
 
 @pytest.mark.parametrize("route", [r for r in LIST_ROUTES if not r.fixed], ids=str)
 def test_no_list_shows_the_other_county_to_an_outsider(route, personas, world):
-    insider, outsider = insider_and_outsider(route.model, personas, world)
+    perm = OWNED_MODELS[route.model][1] if route.model in OWNED_MODELS else None
+    insider, outsider = insider_and_outsider(route.model, personas, world, perm=perm)
     target = inside_object(route.model, world, personas)
     url = route.url()
     as_outsider = get(client_for(outsider), route, url)
@@ -422,8 +431,8 @@ def test_no_list_shows_the_other_county_to_an_outsider(route, personas, world):
     assert as_insider.status_code == 200, f"{url} as {insider.username}: {as_insider.status_code}"
     inside = objects_in_county_a(route.model, world, personas)
     if route.api:
-        assert target.pk in api_ids(as_insider), f"{url}: the insider's own object is missing, the check is void"
-        assert not api_ids(as_outsider) & {obj.pk for obj in inside}, url
+        assert str(target.pk) in api_ids(as_insider), f"{url}: the insider's own object is missing, the check is void"
+        assert not api_ids(as_outsider) & {str(obj.pk) for obj in inside}, url
     target_markers = markers(target)
     assert target_markers, f"{route.model.__name__} has no code and no detail page to recognise it by"
     insider_text = readable_text(as_insider)

@@ -4,6 +4,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from .models import Role
+from .notifications import unread_count
 from .scoping import primary_role
 
 ADMIN_ROLES = {Role.COMPANY_ADMIN, Role.COUNTY_ADMIN}
@@ -62,4 +63,6 @@ def navigation(request):
         "user_role_label": Role(role).label if role else _("No role"),
         "nav_items": nav_items,
         "admin_nav_items": admin_items,
+        # Called by the template only where it shows the badge (cached: see unread_count).
+        "notifications_unread": lambda: unread_count(user),
     }

@@ -260,3 +260,39 @@ class ImportJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.file_name} ({self.get_status_display()})"
+
+
+class Notification(models.Model):
+    """One message to one user, shown in the portal (and mailed when they have an address).
+
+    Not territory-scoped: a user sees exactly the rows addressed to them (`user`), through
+    `notifications.notifications_for`. `kind` is a short code of the feature that sent it
+    (`alerts`, `visits`, …), so a feature can find its own.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications", verbose_name=_("recipient")
+    )
+    kind = models.CharField(_("kind"), max_length=32)
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(_("message"), blank=True)
+    url = models.CharField(_("link"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    read_at = models.DateTimeField(_("read"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        indexes = [
+            # The top bar's unread count on every page, and the list: by recipient first.
+            models.Index(fields=["user", "read_at"], name="notification_user_read"),
+            models.Index(fields=["user", "-created_at"], name="notification_user_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.kind} {self.title}"
+
+    @property
+    def is_read(self) -> bool:
+        return self.read_at is not None

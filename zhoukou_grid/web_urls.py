@@ -18,6 +18,7 @@ portal_patterns = [
     path("transformers/<int:pk>/", views.TransformerDetailView.as_view(), name="transformer_detail"),
     path("lvlines/", views.LVLineListView.as_view(), name="lvline_list"),
     path("lvlines/<int:pk>/", views.LVLineDetailView.as_view(), name="lvline_detail"),
+    path("notifications/", include("zhoukou_grid.notification_urls")),
 ]
 
 urlpatterns = [

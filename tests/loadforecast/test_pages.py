@@ -273,7 +273,9 @@ def test_acknowledge_plan_done_and_the_next_run_mitigates(client, station_staff,
     alert.refresh_from_db()
     assert alert.status == Alert.Status.MITIGATED
     body = client.get(url).content.decode()
-    assert 'data-status="mitigated"' in body and "data-actions" not in body
+    # A mitigated alert offers one action only: closing it (issue 5 scope 4).
+    assert 'data-status="mitigated"' in body and 'value="close"' in body
+    assert 'value="acknowledge"' not in body and "data-plan" not in body and "data-dismiss" not in body
 
 
 def test_a_plan_with_bad_values_shows_the_errors_in_the_form(client, station_staff, world):

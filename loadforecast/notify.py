@@ -1,0 +1,82 @@
+"""Telling station staff about the alerts a run created or raised (issue 5, scope 4).
+
+One digest per station per run, in-app and by email, to the users holding the station
+staff role on that station. County admins are not notified: they oversee dozens of
+stations and read the queue of their county; the people who act on an alert are the
+station's staff.
+
+Idempotent per execution of a run: the run row remembers (in `counts["notified"]`) the
+start time of the execution it notified for, so calling the finishing step twice sends
+nothing more, while a later re-run of the same date notifies what it newly creates or
+raises.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import ngettext
+
+from zhoukou_grid.audit import audit_record
+from zhoukou_grid.models import Role, RoleAssignment
+from zhoukou_grid.notifications import notification_send
+
+from .models import AlertHistory, Level, ProjectionRun
+
+NOTIFICATION_KIND = "alerts"
+NOTIFIED_KEY = "notified"
+
+
+def run_alerts_notify(*, run: ProjectionRun) -> int:
+    """Send the digests of `run`'s new or raised alerts; returns how many stations got one.
+
+    Call it inside the transaction that holds the run row locked (`projection_finish`):
+    the lock makes the check-and-mark of `counts["notified"]` safe against a second
+    finishing step, and the emails leave only when that transaction commits.
+    """
+    if run.started_at is None:
+        return 0
+    marker = run.started_at.isoformat()
+    if run.counts.get(NOTIFIED_KEY) == marker:
+        return 0
+    entries = list(
+        AlertHistory.objects.filter(alert__last_run_id=run.pk, action__in=("created", "raised"),
+                                    at__gte=run.started_at)
+        .values_list("alert_id", "alert__grid__station_id", "alert__level", "alert__peak_load_rate",
+                     "alert__peak_date", "alert__transformer__code", "alert__line__code")
+        .order_by())
+    by_station: dict[int, dict[int, tuple]] = defaultdict(dict)
+    for alert_id, station_id, level, rate, peak_date, t_code, l_code in entries:
+        by_station[station_id][alert_id] = (level, rate, peak_date, t_code or l_code)
+    staff: dict[int, list[int]] = defaultdict(list)
+    for user_id, station_id in RoleAssignment.objects.filter(
+            role=Role.STATION_STAFF, station_id__in=list(by_station), user__is_active=True).values_list(
+            "user_id", "station_id").order_by("user_id"):
+        staff[station_id].append(user_id)
+    link = reverse("loadforecast:alert_list")
+    notified_stations = recipients = 0
+    with translation.override(settings.LANGUAGE_CODE):
+        for station_id, alerts in sorted(by_station.items()):
+            if not staff.get(station_id):
+                continue
+            level, _rate, peak_date, code = max(alerts.values(), key=lambda a: (a[0], a[1]))
+            count = len(alerts)
+            title = ngettext("%(count)d new or raised overload alert", "%(count)d new or raised overload alerts",
+                             count) % {"count": count}
+            body = ngettext("%(count)d new or raised alert, worst: %(asset)s %(level)s on %(date)s.",
+                            "%(count)d new or raised alerts, worst: %(asset)s %(level)s on %(date)s.", count) % {
+                "count": count, "asset": code, "level": Level(level).label, "date": peak_date.isoformat()}
+            notification_send(recipients=staff[station_id], kind=NOTIFICATION_KIND, title=title, body=body,
+                              url=f"{link}?station={station_id}")
+            notified_stations += 1
+            recipients += len(staff[station_id])
+    run.counts[NOTIFIED_KEY] = marker
+    run.save(update_fields=["counts"])
+    if notified_stations:
+        audit_record(user=None, action="alerts.notified", object_type="loadforecast.projectionrun", object_id=run.pk,
+                     detail={"stations": notified_stations, "recipients": recipients,
+                             "alerts": sum(len(a) for a in by_station.values())})
+    return notified_stations

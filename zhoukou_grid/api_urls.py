@@ -13,7 +13,7 @@ from customers.api_keycustomers import KeyCustomerViewSet
 from customers.api_residents import ResidentViewSet
 from loadforecast import api as loadforecast_api
 
-from . import api
+from . import api, api_imports
 
 router = DefaultRouter()
 router.register("counties", api.CountyViewSet, basename="county")
@@ -25,6 +25,7 @@ router.register("lvlines", api.LVLineViewSet, basename="lvline")
 router.register("households", HouseholdViewSet, basename="household")
 router.register("keycustomers", KeyCustomerViewSet, basename="keycustomer")
 router.register("residents", ResidentViewSet, basename="resident")
+router.register("import-jobs", api_imports.ImportJobViewSet, basename="importjob")
 router.register("projection-runs", loadforecast_api.ProjectionRunViewSet, basename="projectionrun")
 router.register("projections", loadforecast_api.AssetProjectionViewSet, basename="assetprojection")
 router.register("alerts", loadforecast_api.AlertViewSet, basename="alert")

@@ -1,0 +1,78 @@
+"""Factories of rounds, visits, logs, hazards, issues and cards (the outsider test finds them by name)."""
+
+from __future__ import annotations
+
+import datetime
+
+import factory
+from django.utils import timezone
+
+from tests.factories import CountyFactory, GridFactory, UserFactory, VillageFactory
+
+
+class RoundFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "visits.Round"
+
+    name = factory.Sequence(lambda n: f"第{n}轮走访")
+    station = None
+    county = factory.SubFactory(CountyFactory)
+    period_start = factory.LazyFunction(timezone.localdate)
+    period_end = factory.LazyAttribute(lambda o: o.period_start + datetime.timedelta(days=6))
+    daily_capacity = 5
+
+
+class VisitFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "visits.Visit"
+
+    grid = factory.SubFactory(GridFactory)
+    grid_manager = factory.LazyAttribute(lambda o: o.grid.manager or UserFactory())
+    village = factory.SubFactory(VillageFactory, grid=factory.SelfAttribute("..grid"))
+    planned_date = factory.LazyFunction(timezone.localdate)
+
+
+class RoundTargetFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "visits.RoundTarget"
+
+    grid = factory.SubFactory(GridFactory)
+    round = factory.SubFactory(RoundFactory, county=factory.SelfAttribute("..grid.station.county"))
+    village = factory.SubFactory(VillageFactory, grid=factory.SelfAttribute("..grid"))
+    source = "villages"
+
+
+class HazardFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "visits.Hazard"
+
+    grid = factory.SubFactory(GridFactory)
+    severity = "general"
+    description = factory.Sequence(lambda n: f"表箱锈蚀{n}")
+    deadline = factory.LazyFunction(lambda: timezone.localdate() + datetime.timedelta(days=7))
+    found_at = factory.LazyFunction(timezone.now)
+    found_by = factory.SubFactory(UserFactory)
+
+
+class CustomerIssueFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "visits.CustomerIssue"
+
+    grid = factory.SubFactory(GridFactory)
+    channel = "phone"
+    category = "meter"
+    description = factory.Sequence(lambda n: f"电表显示异常{n}")
+    raised_at = factory.LazyFunction(timezone.now)
+    raised_by = factory.SubFactory(UserFactory)
+    due_at = factory.LazyAttribute(lambda o: o.raised_at + datetime.timedelta(hours=72))
+
+
+class ServiceCardRecordFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "visits.ServiceCardRecord"
+
+    grid = factory.SubFactory(GridFactory)
+    grid_manager = factory.SubFactory(UserFactory)
+    village = factory.SubFactory(VillageFactory, grid=factory.SelfAttribute("..grid"))
+    date = factory.LazyFunction(timezone.localdate)
+    handed_out = 10

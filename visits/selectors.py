@@ -1,0 +1,183 @@
+"""Scoped reads of visits: overdue lists and the progress report.
+
+Every read starts from `for_user`. The progress report answers with a fixed number of
+queries whatever the data: one aggregate with GROUP BY per kind of record, one for the
+totals and one for the names of the groups.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
+from django.utils import timezone
+
+from zhoukou_grid.models import County, Grid, Station
+from zhoukou_grid.scoping import for_user
+
+from .models import CustomerIssue, Hazard, RoundTarget, ServiceCardRecord, Visit, VisitLog
+
+OPEN_ISSUE_STATUSES = (CustomerIssue.Status.OPEN, CustomerIssue.Status.IN_PROGRESS)
+RESOLVED_ISSUE_STATUSES = (CustomerIssue.Status.RESOLVED, CustomerIssue.Status.CONFIRMED)
+
+
+def overdue_hazards(user, *, today: date | None = None) -> QuerySet[Hazard]:
+    """Open hazards of the user's territory whose deadline has passed, oldest deadline first."""
+    today = today or timezone.localdate()
+    return (
+        for_user(user, Hazard)
+        .filter(deadline__lt=today)
+        .exclude(status=Hazard.Status.RECHECKED)
+        .select_related("grid", "owner")
+        .order_by("deadline", "pk")
+    )
+
+
+def overdue_issues(user, *, now=None) -> QuerySet[CustomerIssue]:
+    """Issues of the user's territory not resolved by their target time, most overdue first."""
+    now = now or timezone.now()
+    return (
+        for_user(user, CustomerIssue)
+        .filter(due_at__lt=now, status__in=OPEN_ISSUE_STATUSES)
+        .select_related("grid", "owner")
+        .order_by("due_at", "pk")
+    )
+
+
+# For each grouping: the lookup from each record to the group's id.
+_GROUP_PATHS = {
+    "grid_manager": {"visit": "grid_manager_id", "target": None, "cards": "grid_manager_id",
+                     "hazard": "found_by_id", "issue": "raised_by_id"},
+    "grid": {"visit": "grid_id", "target": "grid_id", "cards": "grid_id", "hazard": "grid_id", "issue": "grid_id"},
+    "station": {"visit": "grid__station_id", "target": "grid__station_id", "cards": "grid__station_id",
+                "hazard": "grid__station_id", "issue": "grid__station_id"},
+    "county": {"visit": "grid__station__county_id", "target": "grid__station__county_id",
+               "cards": "grid__station__county_id", "hazard": "grid__station__county_id",
+               "issue": "grid__station__county_id"},
+}
+
+COUNT_NAMES = (
+    "rounds", "visits_planned", "visits_done", "visits_missed", "visits_cancelled", "targets", "targets_covered",
+    "households_visited", "key_customers_visited", "villages_visited", "cards_handed_out", "cards_posted",
+    *(f"guidance_{name.removeprefix('guided_')}" for name in VisitLog.GUIDANCE_FIELDS),
+    "hazards_found", "hazards_rectified", "hazards_overdue", "issues_opened", "issues_resolved", "issues_overdue",
+)
+
+
+def _visit_aggregates() -> dict:
+    done = Q(status=Visit.Status.DONE)
+    aggregates = {
+        "rounds": Count("round", distinct=True),
+        "visits_planned": Count("pk", filter=Q(status=Visit.Status.PLANNED)),
+        "visits_done": Count("pk", filter=done),
+        "visits_missed": Count("pk", filter=Q(status=Visit.Status.MISSED)),
+        "visits_cancelled": Count("pk", filter=Q(status=Visit.Status.CANCELLED)),
+        "households_visited": Count("household", filter=done, distinct=True),
+        "key_customers_visited": Count("key_customer", filter=done, distinct=True),
+        "villages_visited": Count("village", filter=done, distinct=True),
+    }
+    for name in VisitLog.GUIDANCE_FIELDS:
+        aggregates[f"guidance_{name.removeprefix('guided_')}"] = Count("pk", filter=Q(**{f"log__{name}": True}))
+    return aggregates
+
+
+def progress_counts(*, user, round_id: int | None = None, start: date | None = None, end: date | None = None,
+                    group_by: str = "grid_manager") -> dict:
+    """What was done in the user's territory, per grid manager, grid, station or county.
+
+    Filtered by a round (visits, targets, cards and hazards and issues of its visits) and
+    by a date range (planned date, card date, found/raised day). Visits count by their
+    planned date; coverage counts the round's targets with a done visit in the round (only
+    with a round). Hazards count as rectified when re-checked; overdue ones as of now.
+
+    Returns {"rows": [{"id", "label", <counts>}...], "totals": {<counts>}}; totals count
+    distinct households, key customers and rounds once even when two groups share them.
+    """
+    if group_by not in _GROUP_PATHS:
+        raise ValueError(f"unknown grouping: {group_by}")
+    paths = _GROUP_PATHS[group_by]
+    today, now = timezone.localdate(), timezone.now()
+
+    visits = for_user(user, Visit)
+    cards = for_user(user, ServiceCardRecord)
+    hazards = for_user(user, Hazard)
+    issues = for_user(user, CustomerIssue)
+    if round_id is not None:
+        visits = visits.filter(round_id=round_id)
+        cards = cards.filter(round_id=round_id)
+        hazards = hazards.filter(visit_log__visit__round_id=round_id)
+        issues = issues.filter(visit_log__visit__round_id=round_id)
+    if start is not None:
+        visits = visits.filter(planned_date__gte=start)
+        cards = cards.filter(date__gte=start)
+        hazards = hazards.filter(found_at__date__gte=start)
+        issues = issues.filter(raised_at__date__gte=start)
+    if end is not None:
+        visits = visits.filter(planned_date__lte=end)
+        cards = cards.filter(date__lte=end)
+        hazards = hazards.filter(found_at__date__lte=end)
+        issues = issues.filter(raised_at__date__lte=end)
+
+    rows: dict = {}
+
+    def merge(queryset, key: str, **aggregates) -> None:
+        for row in queryset.values(group=F(key)).annotate(**aggregates).order_by():
+            rows.setdefault(row.pop("group"), {}).update(row)
+
+    merge(visits, paths["visit"], **_visit_aggregates())
+    card_sums = {"cards_handed_out": Sum("handed_out"), "cards_posted": Sum("posted")}
+    merge(cards, paths["cards"], **card_sums)
+    hazard_counts = {
+        "hazards_found": Count("pk"),
+        "hazards_rectified": Count("pk", filter=Q(status=Hazard.Status.RECHECKED)),
+        "hazards_overdue": Count("pk", filter=Q(deadline__lt=today) & ~Q(status=Hazard.Status.RECHECKED)),
+    }
+    merge(hazards, paths["hazard"], **hazard_counts)
+    issue_counts = {
+        "issues_opened": Count("pk"),
+        "issues_resolved": Count("pk", filter=Q(status__in=RESOLVED_ISSUE_STATUSES)),
+        "issues_overdue": Count("pk", filter=Q(due_at__lt=now, status__in=OPEN_ISSUE_STATUSES)),
+    }
+    merge(issues, paths["issue"], **issue_counts)
+    coverage = None
+    if round_id is not None:
+        covered = Exists(
+            Visit.objects.filter(round_id=round_id, status=Visit.Status.DONE).filter(
+                Q(household_id=OuterRef("household_id"), household_id__isnull=False)
+                | Q(key_customer_id=OuterRef("key_customer_id"), key_customer_id__isnull=False)
+                | Q(village_id=OuterRef("village_id"), village_id__isnull=False)
+            )
+        )
+        coverage = for_user(user, RoundTarget).filter(round_id=round_id)
+        target_counts = {"targets": Count("pk"), "targets_covered": Count("pk", filter=covered)}
+        if paths["target"] is not None:
+            merge(coverage, paths["target"], **target_counts)
+
+    totals = dict.fromkeys(COUNT_NAMES, 0)
+    for values in rows.values():
+        for name in COUNT_NAMES:
+            values[name] = values.get(name) or 0
+            totals[name] += values[name]
+    # Distinct counts and the coverage of the whole list are counted once, not summed.
+    visit_totals = visits.aggregate(**{name: _visit_aggregates()[name] for name in
+                                       ("rounds", "households_visited", "key_customers_visited", "villages_visited")})
+    totals.update(visit_totals)
+    if coverage is not None:
+        totals.update(coverage.aggregate(**target_counts))
+    labels = _labels(group_by, [key for key in rows if key is not None])
+    result_rows = [
+        {"id": key, "label": labels.get(key, ""), **values}
+        for key, values in sorted(rows.items(), key=lambda item: (labels.get(item[0], ""), item[0] or 0))
+    ]
+    return {"rows": result_rows, "totals": totals}
+
+
+def _labels(group_by: str, ids: list[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    if group_by == "grid_manager":
+        users = get_user_model().objects.filter(pk__in=ids).only("pk", "username", "first_name", "last_name")
+        return {user.pk: user.get_full_name() or user.get_username() for user in users}
+    model = {"grid": Grid, "station": Station, "county": County}[group_by]
+    return dict(model.objects.filter(pk__in=ids).values_list("pk", "name"))

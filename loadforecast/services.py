@@ -504,8 +504,38 @@ def projection_record_station(*, run_id: int, outcome: dict[str, Any]) -> None:
             {**s, "station": outcome["station"]} for s in outcome.get("skipped", [])]
         if outcome.get("error"):
             run.error = (run.error + f"\n{outcome['station']}: {outcome['error']}").strip()
-        run.chunks_done += 1
+        # Counted by station, not by call: a redelivered chunk replaces its own record.
+        run.chunks_done = len(run.counts["stations"])
+        # The finishing step measures silence from here (see projection_fail_unreported).
+        run.timings["last_report_at"] = timezone.now().isoformat()
         run.save(update_fields=["counts", "timings", "skipped", "error", "chunks_done"])
+
+
+def projection_last_progress(run: ProjectionRun) -> dt.datetime | None:
+    """When the run last heard from a station (or started)."""
+    last = run.timings.get("last_report_at") if isinstance(run.timings, dict) else None
+    return dt.datetime.fromisoformat(last) if last else run.started_at
+
+
+def projection_fail_unreported(*, run_id: int) -> ProjectionRun:
+    """Close a run whose missing stations will never report (their worker died): the error
+    names them, the run is FAILED, and their previous results stay as they were (a
+    station's results are replaced only in the transaction that completes it)."""
+    with transaction.atomic():
+        run = ProjectionRun.objects.select_for_update().get(pk=run_id)
+        if run.status != ProjectionRun.Status.RUNNING:
+            return run
+        stations = Station.objects.filter(pk=run.station_id) if run.station_id else Station.objects.all()
+        expected = list(stations.order_by("code").values_list("code", flat=True))
+        reported = set(run.counts.get("stations", {}))
+        missing = [code for code in expected if code not in reported]
+        if missing:
+            run.error = (run.error + "\nstations that never reported before the time limit: "
+                         + ", ".join(missing)).strip()
+        else:
+            run.error = (run.error + "\nstation chunks missing before the time limit").strip()
+        run.save(update_fields=["error"])
+    return projection_finish(run_id=run_id)
 
 
 def projection_finish(*, run_id: int) -> ProjectionRun:

@@ -236,7 +236,8 @@ class ProjectionRun(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.run_date} {self.station or _('all stations')}"
+        scope = self.station or _("all stations")
+        return f"{self.run_date} {scope}"
 
 
 class AssetProjection(AssetMixin):

@@ -20,6 +20,7 @@ from django.db.models import Count, Min, OuterRef, Q, Subquery
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from customers.models import Household, KeyCustomer, ReturningResident, ServicePlan
 from customers.services import residents_mark_arrived
@@ -249,9 +250,9 @@ def _all_listed(queryset, ids: Iterable[int], what):
 
 
 UNPLACED_MESSAGES = {
-    "no_manager": "The target's grid has no grid manager.",
-    "no_capacity": "No grid manager of the grid has a free slot in the window.",
-    "outside_period": "The target's earliest date lies after the round's period.",
+    "no_manager": gettext_noop("The target's grid has no grid manager."),
+    "no_capacity": gettext_noop("No grid manager of the grid has a free slot in the window."),
+    "outside_period": gettext_noop("The target's earliest date lies after the round's period."),
 }
 
 

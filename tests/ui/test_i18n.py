@@ -63,7 +63,8 @@ def test_django_filter_speaks_chinese_too():
 
 
 def _po_entries(text: str):
-    """(msgid, msgstr) of every live entry of a .po file (plural entries: the first form)."""
+    """(msgid, msgstr) of every live entry of a .po file (plural entries: the first form;
+    an entry with a context is keyed as the .mo keys it)."""
 
     def unquote(chunk: str) -> str:
         joined = "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', chunk))
@@ -76,8 +77,13 @@ def _po_entries(text: str):
         body = "\n".join(lines)
         msgid = re.search(r'^msgid ((?:".*"\n?)+)', body, re.M)
         msgstr = re.search(r'^msgstr(?:\[0\])? ((?:".*"\n?)+)', body, re.M)
+        context = re.search(r'^msgctxt ((?:".*"\n?)+)', body, re.M)
         if msgid and msgstr:
-            yield unquote(msgid.group(1)), unquote(msgstr.group(1)), "msgid_plural" in body
+            key = unquote(msgid.group(1))
+            if context:
+                # A .mo keys a message with a context as "context\x04msgid".
+                key = f"{unquote(context.group(1))}\x04{key}"
+            yield key, unquote(msgstr.group(1)), "msgid_plural" in body
 
 
 def test_the_committed_catalog_is_complete_and_compiled():

@@ -1,4 +1,4 @@
-"""`makemessages` that also extracts the project's `_lazy(...)` alias of gettext_lazy.
+"""`makemessages` that also extracts the project's `_lazy(...)` and `_g(...)` aliases.
 
 Modules that need both `gettext` (as `_`) and `gettext_lazy` import the lazy one as
 `_lazy`; xgettext knows only the standard names, so without this their strings never
@@ -9,4 +9,4 @@ from django.core.management.commands.makemessages import Command as MakeMessages
 
 
 class Command(MakeMessagesCommand):
-    xgettext_options = [*MakeMessagesCommand.xgettext_options, "--keyword=_lazy"]
+    xgettext_options = [*MakeMessagesCommand.xgettext_options, "--keyword=_lazy", "--keyword=_g"]

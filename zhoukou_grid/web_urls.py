@@ -30,4 +30,5 @@ urlpatterns = [
     path("", include((portal_patterns, "portal"))),
     path("households/", include("customers.urls")),
     path("load/", include("loadforecast.urls", namespace="loadforecast")),
+    path("visits/", include("visits.urls")),
 ]

@@ -1,0 +1,12 @@
+"""The visits pages, one module of patterns per area so each can grow on its own."""
+
+from django.urls import include, path
+
+app_name = "visits"
+
+urlpatterns = [
+    path("rounds/", include("visits.urls_rounds")),
+    path("field/", include("visits.urls_field")),
+    path("boards/", include("visits.urls_boards")),
+    path("progress/", include("visits.urls_progress")),
+]

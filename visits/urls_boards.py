@@ -1,0 +1,3 @@
+"""URL patterns of the visits pages: boards (included by visits/urls.py)."""
+
+urlpatterns: list = []

@@ -43,6 +43,8 @@ def navigation(request):
         *([("customers:arrivals", "customers:arrivals", _("Arrivals"), "customers.view_returningresident")]
           if role != Role.GRID_MANAGER else []),
         ("customers:keycustomer_list", "customers:keycustomer", _("Key customers"), "customers.view_keycustomer"),
+        ("visits:round_list", "visits:round", _("Visit rounds"), "visits.view_round"),
+        ("visits:calendar", "visits:calendar", _("Visit calendar"), "visits.view_visit"),
         ("visits:progress", "visits:progress", _("Progress"), "visits.view_visit"),
         ("loadforecast:load_overview", "loadforecast:load", _("Load forecast"), "loadforecast.view_assetprojection"),
         ("loadforecast:alert_list", "loadforecast:alert", _("Alerts"), "loadforecast.view_alert"),

@@ -12,6 +12,7 @@ from customers.api import HouseholdViewSet
 from customers.api_keycustomers import KeyCustomerViewSet
 from customers.api_residents import ResidentViewSet
 from loadforecast import api as loadforecast_api
+from visits import api_field as visits_api_field
 
 from . import api, api_imports
 
@@ -30,6 +31,7 @@ router.register("projection-runs", loadforecast_api.ProjectionRunViewSet, basena
 router.register("projections", loadforecast_api.AssetProjectionViewSet, basename="assetprojection")
 router.register("alerts", loadforecast_api.AlertViewSet, basename="alert")
 router.register("measures", loadforecast_api.MeasureViewSet, basename="measure")
+router.register("visit-logs", visits_api_field.VisitLogViewSet, basename="visitlog")
 router.register("projection-settings", loadforecast_api.ProjectionSettingsViewSet, basename="projectionsettings")
 
 app_name = "api"

@@ -29,6 +29,8 @@ def navigation(request):
 
     # (url name, prefix of the url names it is active for, label, permission needed)
     items = [("home", "home", _("Home"), None)]
+    if role == Role.GRID_MANAGER:
+        items.append(("visits:field_today", "visits:field", _("Today"), "visits.view_visit"))
     if role in ADMIN_ROLES:
         items.append(("portal:county_list", "portal:county", _("Counties"), "zhoukou_grid.view_county"))
     items += [

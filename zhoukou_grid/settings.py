@@ -269,7 +269,9 @@ SPECTACULAR_SETTINGS = {
                             "LoadLevelEnum": "loadforecast.models.Level",
                             "AlertStatusEnum": "loadforecast.models.Alert.Status",
                             "RunStatusEnum": "loadforecast.models.ProjectionRun.Status",
-                            "MeasureStatusEnum": "loadforecast.models.Measure.Status"},
+                            "MeasureStatusEnum": "loadforecast.models.Measure.Status",
+                            # Visits.
+                            "IssueCategoryEnum": "visits.models.CustomerIssue.Category"},
 }
 
 # --- Security -------------------------------------------------------------------

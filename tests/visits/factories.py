@@ -76,3 +76,14 @@ class ServiceCardRecordFactory(factory.django.DjangoModelFactory):
     village = factory.SubFactory(VillageFactory, grid=factory.SelfAttribute("..grid"))
     date = factory.LazyFunction(timezone.localdate)
     handed_out = 10
+
+
+class VisitLogFactory(factory.django.DjangoModelFactory):
+    """A log of a done visit (the visit is made done with it)."""
+
+    class Meta:
+        model = "visits.VisitLog"
+
+    visit = factory.SubFactory(VisitFactory, status="done", done_at=factory.LazyFunction(timezone.now))
+    client_key = factory.Sequence(lambda n: f"factory-log-{n}")
+    submitted_by = factory.LazyAttribute(lambda o: o.visit.grid_manager)

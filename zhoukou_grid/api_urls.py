@@ -12,7 +12,9 @@ from customers.api import HouseholdViewSet
 from customers.api_keycustomers import KeyCustomerViewSet
 from customers.api_residents import ResidentViewSet
 from loadforecast import api as loadforecast_api
+from visits import api_boards as visits_api_boards
 from visits import api_field as visits_api_field
+from visits import api_rounds as visits_api_rounds
 
 from . import api, api_imports
 
@@ -33,6 +35,10 @@ router.register("alerts", loadforecast_api.AlertViewSet, basename="alert")
 router.register("measures", loadforecast_api.MeasureViewSet, basename="measure")
 router.register("visit-logs", visits_api_field.VisitLogViewSet, basename="visitlog")
 router.register("projection-settings", loadforecast_api.ProjectionSettingsViewSet, basename="projectionsettings")
+router.register("rounds", visits_api_rounds.RoundViewSet, basename="round")
+router.register("visits", visits_api_rounds.VisitViewSet, basename="visit")
+router.register("hazards", visits_api_boards.HazardViewSet, basename="hazard")
+router.register("issues", visits_api_boards.IssueViewSet, basename="customerissue")
 
 app_name = "api"
 

@@ -23,4 +23,8 @@ app.conf.beat_schedule = {
         "task": "loadforecast.tasks.nightly_projection",
         "schedule": crontab(hour=2, minute=0),
     },
+    "daily-visit-reminders": {
+        "task": "visits.tasks.send_daily_reminders",
+        "schedule": crontab(hour=18, minute=0),  # CELERY_TIMEZONE is Asia/Shanghai
+    },
 }

@@ -50,6 +50,8 @@ def navigation(request):
         ("visits:progress", "visits:progress", _("Progress"), "visits.view_visit"),
         ("loadforecast:load_overview", "loadforecast:load", _("Load forecast"), "loadforecast.view_assetprojection"),
         ("loadforecast:alert_list", "loadforecast:alert", _("Alerts"), "loadforecast.view_alert"),
+        ("visits:hazard_board", "visits:hazard", _("Hazards"), "visits.view_hazard"),
+        ("visits:issue_board", "visits:issue", _("Issues"), "visits.view_customerissue"),
     ]
     nav_items = [
         {"url": reverse(name), "label": label, "active": current == name or current_prefix == prefix}

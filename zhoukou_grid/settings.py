@@ -271,7 +271,10 @@ SPECTACULAR_SETTINGS = {
                             "RunStatusEnum": "loadforecast.models.ProjectionRun.Status",
                             "MeasureStatusEnum": "loadforecast.models.Measure.Status",
                             # Visits.
-                            "IssueCategoryEnum": "visits.models.CustomerIssue.Category"},
+                            "IssueCategoryEnum": "visits.models.CustomerIssue.Category",
+                            "HazardStatusEnum": "visits.models.Hazard.Status",
+                            "IssueStatusEnum": "visits.models.CustomerIssue.Status",
+                            "IssueChannelEnum": "visits.models.CustomerIssue.Channel"},
 }
 
 # --- Security -------------------------------------------------------------------

@@ -1,0 +1,331 @@
+"""The hazard and issue boards, their detail pages with the next step, raising an issue,
+and the printable service-card sheet.
+
+Every read starts from `for_user`; a detail page gets its object through
+`get_for_user_or_404`, so another territory's hazard is a 404 like a missing one. Steps
+go through `visits.services`, which refuse a step that skips one with a clear message.
+A board costs a fixed number of queries: one count per status, one page per column.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.mixins import PermissionRequiredMixin
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, Prefetch, Q
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.generic import DetailView, FormView, ListView
+
+from customers.models import ServicePlan
+from zhoukou_grid.context_processors import display_name
+from zhoukou_grid.models import Grid, Village
+from zhoukou_grid.scoping import for_user, get_for_user_or_404
+from zhoukou_grid.views import ScopedPermissionMixin
+
+from . import services
+from .forms_boards import HazardFilterSet, HazardPhotoForm, IssueFilterSet, IssueRaiseForm, StepForm
+from .models import CustomerIssue, Hazard, Photo
+from .selectors import OPEN_ISSUE_STATUSES
+
+COLUMN_ROWS = 50
+SERVICE_LINE = "95598"
+
+# The next step from each status: (step name, service, button label).
+HAZARD_STEPS = {
+    Hazard.Status.FOUND: ("notify", services.hazard_notify, gettext_lazy("Customer notified")),
+    Hazard.Status.NOTIFIED: ("rectify", services.hazard_rectify, gettext_lazy("Rectification started")),
+    Hazard.Status.RECTIFYING: ("recheck", services.hazard_recheck, gettext_lazy("Re-checked on site: close")),
+}
+ISSUE_STEPS = {
+    CustomerIssue.Status.OPEN: ("start", services.issue_start, gettext_lazy("Start working on it")),
+    CustomerIssue.Status.IN_PROGRESS: ("resolve", services.issue_resolve, gettext_lazy("Resolved")),
+    CustomerIssue.Status.RESOLVED: ("confirm", services.issue_confirm, gettext_lazy("Confirmed by the customer")),
+}
+HAZARD_SERVICES = {name: service for name, service, _label in HAZARD_STEPS.values()}
+ISSUE_SERVICES = {name: service for name, service, _label in ISSUE_STEPS.values()}
+
+
+def _messages_of(error: ValidationError) -> list[str]:
+    return [str(message) for message in error.messages]
+
+
+class BoardView(ScopedPermissionMixin, ListView):
+    """A kanban of one model: a column per status, filters above, overdue rows flagged.
+
+    On a phone the columns stack; the status filter shows one column only.
+    """
+
+    template_name = "visits/boards/board.html"
+    filterset_class = None
+    statuses: type = None
+    select_related: tuple[str, ...] = ("grid__station", "owner")
+
+    def base_queryset(self):
+        return for_user(self.request.user, self.model).select_related(*self.select_related)
+
+    def get_queryset(self):
+        self.filterset = self.filterset_class(self.request.GET or None, queryset=self.base_queryset(),
+                                              request=self.request)
+        return self.filterset.qs
+
+    def decorate(self, queryset):
+        return queryset
+
+    def is_overdue(self, obj) -> bool:
+        raise NotImplementedError
+
+    def get_context_data(self, **kwargs):
+        queryset = self.object_list
+        counts = dict(queryset.order_by().values_list("status").annotate(n=Count("pk")))
+        chosen = self.filterset.form.cleaned_data.get("status") if self.filterset.is_bound and \
+            self.filterset.form.is_valid() else None
+        columns = []
+        for status in self.statuses:
+            if chosen and status != chosen:
+                continue
+            rows = list(self.decorate(queryset.filter(status=status))[:COLUMN_ROWS]) if counts.get(status) else []
+            for row in rows:
+                row.overdue = self.is_overdue(row)
+            columns.append({"status": status, "label": status.label, "total": counts.get(status, 0), "rows": rows})
+        filters_active = any(value for key, value in self.request.GET.items() if key in self.filterset.filters)
+        return {
+            **kwargs,
+            "view": self,
+            "columns": columns,
+            "filterset": self.filterset,
+            "filters_active": filters_active,
+            "total": sum(counts.values()),
+            "shown_limit": COLUMN_ROWS,
+        }
+
+
+class HazardBoardView(BoardView):
+    model = Hazard
+    filterset_class = HazardFilterSet
+    statuses = Hazard.Status
+    kind = "hazard"
+
+    def decorate(self, queryset):
+        photos = Count("photos", filter=Q(photos__kind=Photo.Kind.BEFORE))
+        after = Count("photos", filter=Q(photos__kind=Photo.Kind.AFTER))
+        return queryset.annotate(before_photos=photos, after_photos=after).order_by("deadline", "pk")
+
+    def is_overdue(self, hazard) -> bool:
+        return hazard.status != Hazard.Status.RECHECKED and hazard.deadline < self.today
+
+    def get_context_data(self, **kwargs):
+        self.today = timezone.localdate()
+        context = super().get_context_data(**kwargs)
+        context["title"] = _("Hazards")
+        context["subtitle"] = _("Find → notify the customer → rectify → re-check, earliest deadline first")
+        return context
+
+
+class IssueBoardView(BoardView):
+    model = CustomerIssue
+    filterset_class = IssueFilterSet
+    statuses = CustomerIssue.Status
+    kind = "issue"
+
+    def decorate(self, queryset):
+        return queryset.order_by("due_at", "pk")
+
+    def is_overdue(self, issue) -> bool:
+        return issue.status in OPEN_ISSUE_STATUSES and issue.due_at < self.now
+
+    def get_context_data(self, **kwargs):
+        self.now = timezone.now()
+        context = super().get_context_data(**kwargs)
+        context["title"] = _("Customer issues")
+        context["subtitle"] = _("Open → in progress → resolved → confirmed by the customer, earliest target time first")
+        context["can_raise"] = self.request.user.has_perm("visits.add_customerissue")
+        return context
+
+
+class StepDetailView(ScopedPermissionMixin, DetailView):
+    """A detail page whose POST takes the next step (or adds a photo) through the services."""
+
+    steps: dict = {}
+    step_services: dict = {}
+    change_perm = ""
+    id_kwarg = ""
+
+    def get_object(self, queryset=None):
+        return get_for_user_or_404(self.request.user, self.get_queryset(), pk=self.kwargs["pk"])
+
+    def post(self, request, *args, **kwargs):
+        obj = self.get_object()
+        try:
+            self.handle_post(request, obj)
+        except ValidationError as error:
+            for message in _messages_of(error):
+                messages.error(request, message)
+        except PermissionDenied:
+            messages.error(request, _("Your role may not change this."))
+        return HttpResponseRedirect(request.path)
+
+    def handle_post(self, request, obj) -> None:
+        form = StepForm(request.POST)
+        if not form.is_valid():
+            raise ValidationError(_("Choose a step."))
+        service = self.step_services.get(form.cleaned_data["step"])
+        if service is None:
+            raise ValidationError(_("There is no such step."))
+        service(user=request.user, note=form.cleaned_data["note"], **{self.id_kwarg: obj.pk})
+        messages.success(request, _("Saved."))
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        obj = self.object
+        next_step = self.steps.get(obj.status)
+        can_change = self.request.user.has_perm(self.change_perm)
+        context.update(
+            next_step={"name": next_step[0], "label": next_step[2]} if next_step and can_change else None,
+            step_form=StepForm(),
+            events=list(obj.events.select_related("by")),
+            display_name=display_name,
+        )
+        return context
+
+
+class HazardDetailView(StepDetailView):
+    model = Hazard
+    template_name = "visits/boards/hazard_detail.html"
+    steps = HAZARD_STEPS
+    step_services = HAZARD_SERVICES
+    change_perm = "visits.change_hazard"
+    id_kwarg = "hazard_id"
+
+    def get_queryset(self):
+        return Hazard.objects.select_related("grid__station", "owner", "found_by", "household", "key_customer",
+                                             "village")
+
+    def handle_post(self, request, hazard) -> None:
+        if "image" not in request.FILES:
+            return super().handle_post(request, hazard)
+        form = HazardPhotoForm(request.POST, request.FILES)
+        if not form.is_valid():
+            raise ValidationError([message for errors in form.errors.values() for message in errors])
+        services.photo_add(user=request.user, file=form.cleaned_data["image"], kind=form.cleaned_data["kind"],
+                           hazard_id=hazard.pk)
+        messages.success(request, _("Photo added."))
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        hazard = self.object
+        photos = list(hazard.photos.all())
+        context.update(
+            title=str(hazard),
+            overdue=hazard.status != Hazard.Status.RECHECKED and hazard.deadline < timezone.localdate(),
+            before_photos=[photo for photo in photos if photo.kind == Photo.Kind.BEFORE],
+            after_photos=[photo for photo in photos if photo.kind == Photo.Kind.AFTER],
+            photo_form=HazardPhotoForm() if self.request.user.has_perm("visits.add_photo") else None,
+            board_url=reverse("visits:hazard_board"),
+            kind="hazard",
+        )
+        return context
+
+
+class IssueDetailView(StepDetailView):
+    model = CustomerIssue
+    template_name = "visits/boards/issue_detail.html"
+    steps = ISSUE_STEPS
+    step_services = ISSUE_SERVICES
+    change_perm = "visits.change_customerissue"
+    id_kwarg = "issue_id"
+
+    def get_queryset(self):
+        return CustomerIssue.objects.select_related("grid__station", "owner", "raised_by", "household",
+                                                    "key_customer", "village")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        issue = self.object
+        context.update(
+            title=str(issue),
+            overdue=issue.status in OPEN_ISSUE_STATUSES and issue.due_at < timezone.now(),
+            board_url=reverse("visits:issue_board"),
+            kind="issue",
+        )
+        return context
+
+
+class IssueRaiseView(PermissionRequiredMixin, FormView):
+    """Record an issue that came by phone or the hotline."""
+
+    permission_required = "visits.add_customerissue"
+    form_class = IssueRaiseForm
+    template_name = "visits/boards/issue_raise.html"
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "user": self.request.user}
+
+    def form_valid(self, form):
+        data = form.cleaned_data
+        try:
+            issue = services.issue_open(
+                user=self.request.user, grid_id=data["grid"].pk, channel=data["channel"], category=data["category"],
+                description=data["description"], village_id=data["village"].pk if data["village"] else None)
+        except ValidationError as error:
+            for field, errors in getattr(error, "error_dict", {"__all__": error.error_list}).items():
+                for message in errors:
+                    form.add_error(field if field in form.fields else None, message)
+            return self.form_invalid(form)
+        messages.success(self.request, _("The issue is recorded; resolve it by %(due)s.")
+                         % {"due": timezone.localtime(issue.due_at).strftime("%Y-%m-%d %H:%M")})
+        return HttpResponseRedirect(reverse("visits:issue_detail", args=[issue.pk]))
+
+
+# --- Service cards ---------------------------------------------------------------------
+
+def manager_phones(manager_ids) -> dict[int, str]:
+    """Each grid manager's phone as printed on their latest customer plan (users carry no
+    phone of their own): one query for all of them."""
+    phones: dict[int, str] = {}
+    rows = (ServicePlan.objects.filter(responsible_id__in=list(manager_ids)).exclude(responsible_phone="")
+            .order_by("responsible_id", "-created_at", "-pk").values_list("responsible_id", "responsible_phone"))
+    for manager_id, phone in rows:
+        phones.setdefault(manager_id, phone)
+    return phones
+
+
+class ServiceCardSheetView(ScopedPermissionMixin, ListView):
+    """An A4 sheet of cut-out service cards per grid manager of the user's grids (print CSS).
+
+    `?grid=<id>` prints one grid's sheet only.
+    """
+
+    model = Grid
+    template_name = "visits/boards/cards_sheet.html"
+    cards_per_sheet = 8
+
+    def get_queryset(self):
+        grids = (for_user(self.request.user, Grid, include_context=False).filter(manager__isnull=False)
+                 .select_related("station", "manager").order_by("station__code", "code")
+                 .prefetch_related(Prefetch("villages", queryset=Village.objects.order_by("code"),
+                                            to_attr="village_list")))
+        grid_id = self.request.GET.get("grid", "")
+        if grid_id.isdigit():
+            grids = grids.filter(pk=int(grid_id))
+        return grids
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        grids = list(context["object_list"])
+        phones = manager_phones({grid.manager_id for grid in grids})
+        sheets = []
+        for grid in grids:
+            card = {
+                "grid": grid,
+                "manager_name": display_name(grid.manager),
+                "phone": phones.get(grid.manager_id, ""),
+                "station": grid.station.name,
+                "villages": [village.name for village in grid.village_list],
+            }
+            sheets.append({"card": card, "slots": range(self.cards_per_sheet)})
+        context.update(sheets=sheets, service_line=SERVICE_LINE, title=_("Service cards"))
+        return context

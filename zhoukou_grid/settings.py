@@ -272,6 +272,7 @@ SPECTACULAR_SETTINGS = {
                             "MeasureStatusEnum": "loadforecast.models.Measure.Status",
                             # Visits.
                             "IssueCategoryEnum": "visits.models.CustomerIssue.Category",
+                            "RoundTargetSourceEnum": "visits.models.RoundTarget.Source",
                             "HazardStatusEnum": "visits.models.Hazard.Status",
                             "IssueStatusEnum": "visits.models.CustomerIssue.Status",
                             "IssueChannelEnum": "visits.models.CustomerIssue.Channel"},

@@ -118,7 +118,7 @@ class TodayView(LoginRequiredMixin, PermissionRequiredMixin, TemplateView):
         today = timezone.localdate()
         visits = list(
             for_user(user, Visit).filter(grid_manager=user, planned_date=today)
-            .exclude(status=Visit.Status.CANCELLED).select_related(*VISIT_RELATED).order_by("pk")
+            .exclude(status=Visit.Status.CANCELLED).select_related(*VISIT_RELATED, "log").order_by("pk")
         )
         agendas = agendas_for(user, visits)
         return {
@@ -252,6 +252,7 @@ class VisitLogDetailView(LoginRequiredMixin, PermissionRequiredMixin, DetailView
         return {
             **super().get_context_data(**kwargs),
             "guidance": [label for name, label in GUIDANCE_CHOICES if getattr(log, name)],
-            "cards": getattr(log.visit, "cards", None) if hasattr(log.visit, "cards") else None,
+            # No card record when none were handed out (the reverse one-to-one raises AttributeError).
+            "cards": getattr(log.visit, "cards", None),
             "today_url": reverse("visits:field_today"),
         }

@@ -238,3 +238,12 @@ def test_the_form_page_needs_no_inline_script_or_style(gm_client, household_visi
     page = gm_client.get(reverse("visits:field_visit_log", args=[household_visit.pk])).content.decode()
     assert "<script>" not in page and " style=" not in page
     assert page.count("visit_log.js") == 1
+
+
+def test_a_logged_visit_links_to_its_log_from_today(gm_client, household_visit):
+    gm_client.post(reverse("visits:field_visit_log", args=[household_visit.pk]), log_post(met_person="孙"))
+    log = VisitLog.objects.get()
+    page = gm_client.get(reverse("visits:field_today")).content.decode()
+    assert reverse("visits:field_log_detail", args=[log.pk]) in page
+    assert reverse("visits:field_visit_log", args=[household_visit.pk]) not in page
+    assert f'data-clear-draft="{household_visit.pk}"' in page  # the phone drops the draft

@@ -143,6 +143,11 @@ class SafetyHazardReportSerializer(_NewTargetFields):
     description = serializers.CharField(max_length=2000)
     deadline = serializers.DateField()
 
+    def validate_deadline(self, value):
+        if value < timezone.localdate():
+            raise serializers.ValidationError(_("A hazard's deadline cannot be in the past."))
+        return value
+
 
 class IssueOpenSerializer(_NewTargetFields):
     """An issue that came by phone or the hotline (visit issues come with the visit log)."""

@@ -90,6 +90,7 @@ class BoardView(ScopedPermissionMixin, ListView):
             rows = list(self.decorate(queryset.filter(status=status))[:COLUMN_ROWS]) if counts.get(status) else []
             for row in rows:
                 row.overdue = self.is_overdue(row)
+                row.owner_name = display_name(row.owner) if row.owner else ""
             columns.append({"status": status, "label": status.label, "total": counts.get(status, 0), "rows": rows})
         filters_active = any(value for key, value in self.request.GET.items() if key in self.filterset.filters)
         return {
@@ -183,11 +184,15 @@ class StepDetailView(ScopedPermissionMixin, DetailView):
         obj = self.object
         next_step = self.steps.get(obj.status)
         can_change = self.request.user.has_perm(self.change_perm)
+        events = list(obj.events.select_related("by"))
+        for event in events:
+            event.by_name = display_name(event.by)
         context.update(
             next_step={"name": next_step[0], "label": next_step[2]} if next_step and can_change else None,
             step_form=StepForm(),
-            events=list(obj.events.select_related("by")),
-            display_name=display_name,
+            events=events,
+            owner_name=display_name(obj.owner) if obj.owner else "",
+            recorder_name=display_name(getattr(obj, "found_by", None) or obj.raised_by),
         )
         return context
 

@@ -176,4 +176,5 @@ def test_the_page_takes_the_same_queries_for_1_or_30_visits(client, world, perso
             HazardFactory(grid=world.grids[grid].grid)
     thirty = _page_queries(client, personas.county_admin, round=rnd.pk, group_by=group_by)
     assert one == thirty
-    assert thirty <= 16
+    # Session, user, territory, navigation, round choices and progress_counts: 17 on PostgreSQL.
+    assert thirty <= 17

@@ -7,8 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.test import Client
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
@@ -127,16 +126,30 @@ def test_a_grid_manager_logs_a_visit_on_a_phone_and_the_station_sees_it(
     assert resident.status == ReturningResident.Status.ARRIVED
     assert list(log.residents_confirmed.all()) == [resident]
 
-    # Station staff see the hazard (their scoped rows, and their board when it is there).
+    # Station staff, in their own browser, see the hazard on their board and the visit,
+    # the two cards and the hazard counted in the progress report.
     assert list(for_user(station_staff, Hazard)) == [hazard]
+    desk = chromium_browser.new_context(viewport={"width": 1280, "height": 800})
+    staff_page = desk.new_page()
     try:
-        board_url = reverse("visits:hazard_board")
-    except NoReverseMatch:
-        board_url = None
-    if board_url is not None:
-        staff = Client()
-        staff.force_login(station_staff)
-        assert "表箱门损坏" in staff.get(board_url).content.decode()
+        staff_page.goto(live_server.url + reverse("login"))
+        staff_page.locator('input[name="username"]').fill("station_staff")
+        staff_page.locator('input[name="password"]').fill("correct-horse-battery-9")
+        staff_page.locator('input[name="password"]').press("Enter")
+        staff_page.wait_for_url(live_server.url + reverse("home"))
+        staff_page.goto(live_server.url + reverse("visits:hazard_board"))
+        assert "表箱门损坏" in staff_page.inner_text("main")
+        shoot(staff_page, screenshot_dir, "station-hazard-board")
+        staff_page.goto(live_server.url + reverse("visits:progress"))
+
+        def total(name):
+            return staff_page.locator(f'[data-total="{name}"]').inner_text().split("/")[0].strip()
+
+        assert (total("visits_done"), total("cards"), total("hazards_rectified")) == ("1", "2", "0")
+        assert staff_page.locator('[data-total="hazards_rectified"] small').inner_text().strip() == "/ 1"
+        shoot(staff_page, screenshot_dir, "station-progress")
+    finally:
+        desk.close()
 
     # The progress report of the station counts the visit, the two cards and the hazard.
     totals = progress_counts(user=station_staff, group_by="grid")["totals"]

@@ -106,3 +106,22 @@ def personas(company_admin, county_admin, station_staff, grid_manager, outsider,
         company_admin=company_admin, county_admin=county_admin, station_staff=station_staff,
         grid_manager=grid_manager, outsider=outsider, nobody=nobody,
     )
+
+
+@pytest.fixture(autouse=True)
+def _cache_of_its_own(request, settings):
+    """Every test starts with an empty cache of its own: a fresh key prefix per test.
+
+    The cache is shared (Redis in CI, between test processes and across runs) and a value
+    cached by an earlier test (a user's unread-notification count, say) would change what
+    a later test measures, its query counts included. A test that reads what a separate
+    worker process writes to the cache is marked `shared_cache` and keeps the prefix.
+    """
+    import uuid
+
+    if request.node.get_closest_marker("shared_cache"):
+        return
+    settings.CACHES = {
+        alias: {**config, "KEY_PREFIX": f"{config.get('KEY_PREFIX', '')}-{uuid.uuid4().hex[:12]}"}
+        for alias, config in settings.CACHES.items()
+    }

@@ -27,6 +27,9 @@ from zhoukou_grid.importing.engine import local_today
 from zhoukou_grid.importing.spec import get_kind
 from zhoukou_grid.models import AuditLog, ImportJob
 
+# The worker process writes the job's progress to the cache under the usual prefix.
+pytestmark = pytest.mark.shared_cache
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -55,8 +55,9 @@ def situation(world, personas):
     return {"visits": visits, "hazards": hazards, "issue": issue, "household": household}
 
 
-def test_a_grid_manager_hears_of_tomorrow_s_visits_and_their_grid_s_overdue_work(personas, situation,
+def test_a_grid_manager_hears_of_tomorrow_s_visits_and_their_grid_s_overdue_work(personas, situation, settings,
                                                                                 django_capture_on_commit_callbacks):
+    settings.LANGUAGE_CODE = "en"  # reminders are written in the portal's language; read them in English
     with django_capture_on_commit_callbacks(execute=True):
         sent = reminders_send()
     assert sent == 2  # the grid manager and the station staff; nobody else has anything
@@ -73,8 +74,9 @@ def test_a_grid_manager_hears_of_tomorrow_s_visits_and_their_grid_s_overdue_work
     assert "隐患a1" in mails["gm@example.cn"].body and note.title in mails["gm@example.cn"].subject
 
 
-def test_station_staff_hear_of_their_station_s_overdue_hazards_and_issues(personas, situation, world,
+def test_station_staff_hear_of_their_station_s_overdue_hazards_and_issues(personas, situation, world, settings,
                                                                           django_capture_on_commit_callbacks):
+    settings.LANGUAGE_CODE = "en"
     with django_capture_on_commit_callbacks(execute=True):
         reminders_send()
     note = Notification.objects.get(user=personas.station_staff, kind=KIND)
@@ -82,6 +84,13 @@ def test_station_staff_hear_of_their_station_s_overdue_hazards_and_issues(person
     assert "隐患a1" in note.body and "隐患a2" in note.body and "隐患a3" not in note.body
     assert "visits planned" not in note.body
     assert not Notification.objects.filter(user__in=[personas.outsider, personas.county_admin]).exists()
+
+
+def test_reminders_speak_the_portal_s_language(personas, situation, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        reminders_send()
+    note = Notification.objects.get(user=personas.grid_manager, kind=KIND)
+    assert note.title.startswith("明天") and "Tomorrow" not in note.title, note.title
 
 
 def test_running_twice_the_same_day_sends_nothing_more(personas, situation, django_capture_on_commit_callbacks):

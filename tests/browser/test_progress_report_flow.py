@@ -1,12 +1,14 @@
 """The progress report in Chromium, on a phone and a desktop: the chart draws from the
-json_script data without a script error (strict CSP), the totals and table show the counts."""
+json_script data without a script error (strict CSP), the totals and table show the counts.
+
+It lives with the other browser tests: one Playwright session per test process (two
+sync sessions in one process fail)."""
 
 from __future__ import annotations
 
 import pytest
 from django.urls import reverse
 
-from tests.browser.conftest import chromium_browser, screenshot_dir  # noqa: F401  (this test lives beside its report)
 from tests.visits.test_selectors import small_world  # noqa: F401  (the hand-counted world)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -17,8 +19,8 @@ DESKTOP = {"width": 1366, "height": 900}
 
 @pytest.mark.parametrize("name, viewport", [("phone", PHONE), ("desktop", DESKTOP)])
 def test_station_staff_read_the_progress_of_a_round(  # noqa: PLR0913
-    transactional_db, chromium_browser, live_server, world, personas,  # noqa: F811
-    small_world, screenshot_dir, name, viewport,  # noqa: F811
+    transactional_db, chromium_browser, live_server, world, personas,
+    small_world, screenshot_dir, name, viewport,  # noqa: F811 (small_world is imported)
 ):
     rnd, _manager_a2, _hazard = small_world
     context = chromium_browser.new_context(viewport=viewport, locale="zh-CN")

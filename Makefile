@@ -23,6 +23,8 @@ install: $(STAMP)
 run: $(STAMP)
 	DEBUG=1 $(BIN)/python manage.py migrate --no-input -v 0
 	DEBUG=1 $(BIN)/python manage.py seed_demo --scale demo --if-empty
+	@# Today's projection, so the alert queue is not empty before the first night (idempotent).
+	DEBUG=1 $(BIN)/python manage.py run_projection > /dev/null
 	@if [ -n "$$REDIS_URL" ]; then \
 	  echo "Starting a Celery worker and beat (logs in .run/)"; mkdir -p .run; \
 	  DEBUG=1 $(BIN)/celery -A zhoukou_grid worker --loglevel INFO --concurrency 2 > .run/worker.log 2>&1 & \

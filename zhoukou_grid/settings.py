@@ -235,6 +235,9 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "portal@localhost")
+# The portal's address as users reach it (e.g. https://grid.example.intranet): links in
+# emails are made absolute with it; without it they stay relative.
+PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "")
 
 # --- REST framework -------------------------------------------------------------
 REST_FRAMEWORK = {

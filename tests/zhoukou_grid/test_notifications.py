@@ -50,6 +50,16 @@ def test_send_writes_one_row_each_and_mails_those_with_an_address():
 
 
 @pytest.mark.django_db(transaction=True)
+def test_email_links_are_absolute_when_the_portal_address_is_set(settings):
+    settings.PORTAL_BASE_URL = "https://grid.example.intranet/"
+    user = UserFactory(username="wang", email="wang@example.com")
+    notification_send(recipients=[user], kind="alerts", title="t", body="b", url="/load/alerts/?station=3")
+    assert "https://grid.example.intranet/load/alerts/?station=3" in mail.outbox[0].body
+    # The in-app row keeps the relative link: it opens on whatever host the user is on.
+    assert Notification.objects.get().url == "/load/alerts/?station=3"
+
+
+@pytest.mark.django_db(transaction=True)
 def test_nothing_is_mailed_for_a_rolled_back_change():
     user = UserFactory(username="wang", email="wang@example.com")
     with pytest.raises(RuntimeError), transaction.atomic():

@@ -20,7 +20,7 @@ from django.db.models import Prefetch, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
@@ -28,12 +28,13 @@ from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.permissions import SAFE_METHODS, IsAuthenticated
 from rest_framework.response import Response
 
-from zhoukou_grid.api import ScopedModelViewSet, territory_field
+from zhoukou_grid.api import ScopedModelViewSet, queue_unavailable_response, territory_field
 from zhoukou_grid.models import County, LVLine, Station, Transformer
 from zhoukou_grid.scoping import for_user, territory_of
 
 from . import engine, services
 from .models import LEVEL_CODES, Alert, AlertHistory, AssetProjection, Level, Measure, ProjectionRun, ProjectionSettings
+from .tasks import run_waits_for_queue
 
 ASSET_TYPES = (("transformer", _("Transformer")), ("lvline", _("LV line")))
 
@@ -113,6 +114,12 @@ class RunStartSerializer(serializers.Serializer):
                                     help_text="Default: the station's horizon setting.")
 
 
+class RunQueueUnavailableSerializer(serializers.Serializer):
+    detail = serializers.CharField(help_text="Why: the task queue is unavailable; the run is saved as queued.")
+    code = serializers.CharField(help_text="queue_unavailable")
+    run = RunSerializer(help_text="The saved run (status queued): poll its `status/`.")
+
+
 class RunStatusSerializer(serializers.ModelSerializer):
     class Meta:
         model = ProjectionRun
@@ -172,7 +179,10 @@ class ProjectionRunViewSet(ScopedModelViewSet):
             context["visible_asset_codes"] = visible
         return context
 
-    @extend_schema(request=RunStartSerializer, responses={201: RunSerializer, 200: RunSerializer},
+    @extend_schema(request=RunStartSerializer, responses={
+        201: RunSerializer, 200: RunSerializer,
+        503: OpenApiResponse(RunQueueUnavailableSerializer, description="The task queue (Redis) is unavailable: the "
+                             "run is saved as queued and starts by itself once the queue is back.")},
                    summary="Start a projection run of one station (enqueued when the request commits)")
     def create(self, request, *args, **kwargs):
         payload = RunStartSerializer(data=request.data, context=self.get_serializer_context())
@@ -182,7 +192,9 @@ class ProjectionRunViewSet(ScopedModelViewSet):
         days = payload.validated_data.get("days")
         with transaction.atomic():
             current = ProjectionRun.objects.select_for_update().filter(run_date=run_date, station=station).first()
-            if current is not None and _run_in_flight(current):
+            if current is not None and run_waits_for_queue(current):
+                pass  # waiting for the queue: started again below (the queue may be back)
+            elif current is not None and _run_in_flight(current):
                 return Response(RunSerializer(self.get_queryset().get(pk=current.pk)).data, status=status.HTTP_200_OK)
             try:
                 run, stations = services.projection_start(run_date=run_date, days=days, station_id=station.pk,
@@ -192,6 +204,8 @@ class ProjectionRunViewSet(ScopedModelViewSet):
             run_id = run.pk
             transaction.on_commit(lambda: _enqueue_stations(run_id, stations))
         run = self.get_queryset().get(pk=run_id)
+        if run_waits_for_queue(run):
+            return queue_unavailable_response(run=RunSerializer(run).data)
         return Response(RunSerializer(run).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=RunStatusSerializer, summary="Progress of a run")
@@ -201,12 +215,9 @@ class ProjectionRunViewSet(ScopedModelViewSet):
 
 
 def _enqueue_stations(run_id: int, stations: list[int]) -> None:
-    from celery import group
+    from .tasks import run_send
 
-    from .tasks import finish_run, project_station
-
-    group(project_station.si(run_id, station_id) for station_id in stations).apply_async()
-    finish_run.apply_async((run_id,), countdown=1)
+    run_send(run_id, stations)  # the queue unavailable: the run stays queued, waiting for it
 
 
 # --- Projections ----------------------------------------------------------------------

@@ -9,13 +9,15 @@ idempotent: a redelivered chunk replaces its own results.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
-from celery import current_app, group, shared_task
+from celery import current_app, shared_task
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from zhoukou_grid.models import Station
+from zhoukou_grid.queue import QueueUnavailable, queue_send
 
 from .services import (
     projection_fail_unreported,
@@ -33,6 +35,7 @@ TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
 # station lost (a worker killed mid-task; its message comes back only after the
 # broker's visibility timeout, hours later).
 FINISH_GRACE_SECONDS = 60
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name="loadforecast.tasks.project_station", acks_late=True, autoretry_for=TRANSIENT_DB_ERRORS,
@@ -81,11 +84,96 @@ def finish_run(self, run_id: int) -> str:
 
 
 def enqueue_run(*, run_date: dt.date, days: int | None = None, station_id: int | None = None, user=None) -> int:
-    """Start a run: the run row now, the station chunks and the finishing step on the workers."""
+    """Start a run: the run row now, the station chunks and the finishing step on the workers.
+    When the task queue is unavailable the run is left queued and waiting for it (`run_send`)."""
     run, stations = projection_start(run_date=run_date, days=days, station_id=station_id, user=user)
-    group(project_station.si(run.pk, s) for s in stations).apply_async()
-    finish_run.apply_async((run.pk,), countdown=1)
+    run_send(run.pk, stations)
     return run.pk
+
+
+# --- The task queue is down (issue 6, faults) ---------------------------------------------
+# A plain loop of messages, not a group: each station chunk is its own task anyway, and the
+# first message checks that the broker answers (zhoukou_grid.queue).
+QUEUE_WAITING = "queue_waiting_since"
+
+
+def run_waits_for_queue(run) -> bool:
+    """A queued run whose messages the queue could not take: sent again once it is back."""
+    from .models import ProjectionRun
+
+    return run.status == ProjectionRun.Status.QUEUED and bool((run.timings or {}).get(QUEUE_WAITING))
+
+
+def run_send(run_id: int, stations: list[int]) -> bool:
+    """Send a started run's station chunks and its finishing step. When the queue is
+    unavailable the run goes back to QUEUED, marked as waiting (its previous results stay:
+    they are replaced only by a station that completes); `runs_watch` sends it again."""
+    from .models import ProjectionRun
+
+    try:
+        for index, station_id in enumerate(stations):
+            queue_send(project_station, (run_id, station_id), check=index == 0)
+        queue_send(finish_run, (run_id,), countdown=1, check=not stations)
+    except QueueUnavailable as error:
+        logger.warning("projection run %s waits for the task queue (%s)", run_id, error)
+        ProjectionRun.objects.filter(pk=run_id).update(
+            status=ProjectionRun.Status.QUEUED, chunks_done=0, timings={QUEUE_WAITING: timezone.now().isoformat()})
+        return False
+    return True
+
+
+def run_redispatch(run) -> bool:
+    """Start a run that waits for the queue, once: the row is locked and must still be waiting
+    (of two re-dispatchers one only sends it). False when it does not wait any more or the
+    queue is still unavailable."""
+    from .models import ProjectionRun
+
+    with transaction.atomic():
+        waiting = ProjectionRun.objects.select_for_update().filter(
+            pk=run.pk, status=ProjectionRun.Status.QUEUED, timings__has_key=QUEUE_WAITING).first()
+        if waiting is None:
+            return False
+        # projection_start takes the run off the waiting list (RUNNING, timings reset).
+        started, stations = projection_start(run_date=waiting.run_date, days=waiting.days,
+                                             station_id=waiting.station_id, user=waiting.created_by)
+    return run_send(started.pk, stations)
+
+
+def runs_redispatch(*, limit: int = 100) -> int:
+    """Send the runs that wait for the queue, oldest first; stops at the first refusal."""
+    from .models import ProjectionRun
+
+    sent = 0
+    waiting = ProjectionRun.objects.filter(status=ProjectionRun.Status.QUEUED, timings__has_key=QUEUE_WAITING)
+    for run in waiting.order_by("created_at")[:limit]:
+        if run_redispatch(run):
+            sent += 1
+        elif run_waits_for_queue(ProjectionRun.objects.get(pk=run.pk)):
+            break
+    return sent
+
+
+def runs_fail_silent() -> int:
+    """Close the running runs that no station has reported to for longer than the station
+    time limit plus the grace (their worker was killed and their finishing message went down
+    with it, to come back only after the broker's visibility timeout). Returns how many."""
+    from .models import ProjectionRun
+
+    grace = getattr(settings, "LOADFORECAST_FINISH_GRACE_SECONDS", FINISH_GRACE_SECONDS)
+    limit = station_time_limit() + grace
+    closed = 0
+    for run in ProjectionRun.objects.filter(status=ProjectionRun.Status.RUNNING):
+        last = projection_last_progress(run)
+        if last is not None and (timezone.now() - last).total_seconds() > limit:
+            if projection_fail_unreported(run_id=run.pk).status == ProjectionRun.Status.FAILED:
+                closed += 1
+    return closed
+
+
+@shared_task(name="loadforecast.tasks.runs_watch", ignore_result=True)
+def runs_watch() -> dict:
+    """Every minute (beat): send the runs that wait for the queue, fail the silent ones."""
+    return {"sent": runs_redispatch(), "failed": runs_fail_silent()}
 
 
 @shared_task(name="loadforecast.tasks.nightly_projection")

@@ -39,6 +39,7 @@ from django.views.generic import DetailView, ListView, TemplateView
 
 from customers.models import ReturningResident
 from zhoukou_grid.models import County, LVLine, Station, Transformer
+from zhoukou_grid.queue import QUEUE_UNAVAILABLE_MESSAGE
 from zhoukou_grid.scoping import for_user, territory_of, writable_for_user
 from zhoukou_grid.views import ScopedDetailView, ScopedListView
 
@@ -55,6 +56,7 @@ from .models import (
     ProjectionRun,
     ProjectionSettings,
 )
+from .tasks import run_redispatch, run_waits_for_queue
 
 HEAT_ROWS = 100
 ASSET_ALERTS = 20
@@ -686,7 +688,13 @@ class RunListView(LoginRequiredMixin, PermissionRequiredMixin, ListView):
             messages.error(request, _("Choose a station."))
             return redirect("loadforecast:load_runs")
         run, started = services.projection_request(user=request.user, station_id=station_id)
-        if started:
+        run.refresh_from_db()
+        if not started and run_waits_for_queue(run):
+            run_redispatch(run)  # a click while it waits for the queue: the queue may be back
+            run.refresh_from_db()
+        if run_waits_for_queue(run):
+            messages.warning(request, QUEUE_UNAVAILABLE_MESSAGE)
+        elif started:
             messages.success(request, _("The projection of %(station)s for %(date)s has started.")
                              % {"station": run.station.name, "date": run.run_date})
         else:

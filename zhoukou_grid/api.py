@@ -170,6 +170,19 @@ class Conflict(APIException):
     default_code = "conflict"
 
 
+# --- The task queue is down (issue 6, faults) --------------------------------------------
+QUEUE_UNAVAILABLE_CODE = "queue_unavailable"
+
+
+def queue_unavailable_response(**saved) -> Response:
+    """503 for a request whose work is saved but could not be queued (Redis down): the
+    message, a code to test, and the saved object (`job`, `run`) to follow up."""
+    from .queue import QUEUE_UNAVAILABLE_MESSAGE
+
+    return Response({"detail": str(QUEUE_UNAVAILABLE_MESSAGE), "code": QUEUE_UNAVAILABLE_CODE, **saved},
+                    status=503, headers={"Retry-After": "60"})
+
+
 # --- Serializers ----------------------------------------------------------------
 class CountySerializer(serializers.ModelSerializer):
     class Meta:

@@ -30,7 +30,14 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
-from .api import API_AUTHENTICATION_CLASSES, ApiPagination, Conflict, ErrorSerializer, ScopedAutoSchema
+from .api import (
+    API_AUTHENTICATION_CLASSES,
+    ApiPagination,
+    Conflict,
+    ErrorSerializer,
+    ScopedAutoSchema,
+    queue_unavailable_response,
+)
 from .import_views import XLSX, UploadForm, _attachment
 from .importing.jobs import (
     FINISHED,
@@ -39,6 +46,8 @@ from .importing.jobs import (
     job_can_be_confirmed,
     job_error_workbook,
     job_progress,
+    job_redispatch,
+    job_waits_for_queue,
     jobs_visible_to,
 )
 from .importing.spec import get_kind
@@ -158,6 +167,18 @@ class ImportUploadSerializer(serializers.Serializer):
             raise ValidationError(str(error)) from None
 
 
+class ImportQueueUnavailableSerializer(serializers.Serializer):
+    detail = serializers.CharField(help_text="Why: the task queue is unavailable; the job is saved and starts "
+                                             "by itself once it is back.")
+    code = serializers.CharField(help_text="queue_unavailable")
+    job = ImportUploadResultSerializer(help_text="The saved job (status queued): poll its `status/`.")
+
+
+QUEUE_UNAVAILABLE_ANSWER = OpenApiResponse(ImportQueueUnavailableSerializer,
+                                           description="The task queue (Redis) is unavailable: the job is saved, "
+                                                       "queued, and starts by itself once the queue is back.")
+
+
 class ImportJobStatusSerializer(serializers.Serializer):
     status = serializers.CharField(help_text=STATUS_HELP)
     status_label = serializers.CharField()
@@ -204,7 +225,7 @@ class ImportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
 
     @extend_schema(
         request={"multipart/form-data": ImportUploadSerializer},
-        responses={201: ImportUploadResultSerializer},
+        responses={201: ImportUploadResultSerializer, 503: QUEUE_UNAVAILABLE_ANSWER},
         summary="Upload a spreadsheet: check it (preview) and, unless dry_run, import it",
     )
     def create(self, request):
@@ -225,11 +246,13 @@ class ImportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         if not payload.validated_data["dry_run"] and job_can_be_confirmed(job):
             job = import_job_confirm(job)
         data = ImportUploadResultSerializer(job, context=self.get_serializer_context()).data
+        if job_waits_for_queue(job):
+            return queue_unavailable_response(job=data)
         return Response(data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
         request=None,
-        responses={200: ImportJobSerializer, 202: ImportJobSerializer,
+        responses={200: ImportJobSerializer, 202: ImportJobSerializer, 503: QUEUE_UNAVAILABLE_ANSWER,
                    409: OpenApiResponse(ErrorSerializer, description="The job cannot be confirmed (rows rejected "
                                                                      "without skip_invalid, or not checked yet).")},
         summary="Confirm a previewed job (idempotent: a confirmed job is not imported again)",
@@ -245,10 +268,15 @@ class ImportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
             raise PermissionDenied
         if job_can_be_confirmed(job):
             job = import_job_confirm(job)
+        elif job_waits_for_queue(job):
+            job_redispatch(job)  # the queue may be back
         elif not job_was_confirmed(job):
             raise Conflict(job.message if job.status in (ImportJob.Status.FAILED, ImportJob.Status.REJECTED)
                            and job.message else
                            _("This import cannot be confirmed: fix the rejected rows and upload the file again."))
+        if job_waits_for_queue(job):
+            return queue_unavailable_response(
+                job=ImportUploadResultSerializer(job, context=self.get_serializer_context()).data)
         code = status.HTTP_200_OK if job.status in FINISHED else status.HTTP_202_ACCEPTED
         return Response(self.get_serializer(job).data, status=code)
 

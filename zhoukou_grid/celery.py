@@ -27,4 +27,8 @@ app.conf.beat_schedule = {
         "task": "visits.tasks.send_daily_reminders",
         "schedule": crontab(hour=18, minute=0),  # CELERY_TIMEZONE is Asia/Shanghai
     },
+    # faults (issue 6): work that waited for the queue while Redis was down is sent once it
+    # is back (beat reconnects by itself); jobs and runs whose worker was killed are failed.
+    "import-jobs-watch": {"task": "zhoukou_grid.tasks.import_jobs_watch", "schedule": 60.0},
+    "projection-runs-watch": {"task": "loadforecast.tasks.runs_watch", "schedule": 60.0},
 }

@@ -34,10 +34,13 @@ from .importing.jobs import (
     job_can_be_rerun,
     job_error_workbook,
     job_progress,
+    job_redispatch,
+    job_waits_for_queue,
     jobs_visible_to,
 )
 from .importing.service import export_audit
 from .importing.spec import ImportKind, all_kinds, get_kind, kinds_for
+from .queue import QUEUE_UNAVAILABLE_MESSAGE
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PREVIEW_ERROR_LIMIT = 500
@@ -121,6 +124,8 @@ def new(request):
             upload = form.cleaned_data["file"]
             job = import_job_submit(user=request.user, kind=kind, data=upload.read(), file_name=upload.name,
                                     skip_invalid=form.cleaned_data["skip_invalid"])
+            if job_waits_for_queue(job):
+                messages.warning(request, QUEUE_UNAVAILABLE_MESSAGE)
             return redirect("imports:preview", job_id=job.pk)
     else:
         initial = {"kind": request.GET.get("kind")} if request.GET.get("kind") in {k.name for k in kinds} else {}
@@ -141,14 +146,16 @@ def preview(request, job_id):
             if not job_can_be_rerun(job):
                 messages.error(request, _("This import has not failed nor been interrupted, so it cannot be run "
                                           "again."))
-            else:
-                import_job_rerun(job)
+            elif job_waits_for_queue(import_job_rerun(job)):
+                messages.warning(request, QUEUE_UNAVAILABLE_MESSAGE)
             return redirect("imports:preview", job_id=job.pk)
         if not job_can_be_confirmed(job):
             messages.error(request, _("This import cannot be confirmed: fix the rejected rows and upload the file again."))
             return redirect("imports:preview", job_id=job.pk)
         job = import_job_confirm(job)
-        if job.status in (job.Status.QUEUED, job.Status.RUNNING):
+        if job_waits_for_queue(job):
+            messages.warning(request, QUEUE_UNAVAILABLE_MESSAGE)
+        elif job.status in (job.Status.QUEUED, job.Status.RUNNING):
             messages.info(request, _("The import runs in the background. You may leave this page and come back from "
                                      "the import history."))
         elif job.status == job.Status.DONE:
@@ -158,6 +165,8 @@ def preview(request, job_id):
         else:
             messages.error(request, job.message or _("Nothing was written."))
         return redirect("imports:preview", job_id=job.pk)
+    if job_waits_for_queue(job):
+        job_redispatch(job)  # the queue may be back (a breaker keeps this cheap while it is not)
     try:
         kind_label = get_kind(job.kind).verbose_name
     except LookupError:
@@ -184,6 +193,8 @@ def preview(request, job_id):
 def status(request, job_id):
     """The job's status and progress as JSON, polled by static/js/imports.js."""
     job = _job_or_404(request.user, job_id)
+    if job_waits_for_queue(job):
+        job_redispatch(job)
     counts = job.counts or {}
     return JsonResponse({
         "status": job.status,

@@ -123,7 +123,9 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # faults (issue 6): Django's RedisCache raises when Redis is down; this one answers
+            # misses (zhoukou_grid/cache.py, a breaker keeps a hung Redis from costing 1 s a call).
+            "BACKEND": "zhoukou_grid.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             # Parallel test processes share one Redis: each keeps its own keys.
             "KEY_PREFIX": "zg-test-" + os.environ.get("PYTEST_XDIST_WORKER", "main") if TESTING else "zg",

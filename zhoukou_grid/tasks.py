@@ -20,3 +20,12 @@ def purge_import_files(days: int = 30) -> int:
         ImportJob.objects.filter(pk=job.pk).update(file="")
         purged += 1
     return purged
+
+
+@shared_task(name="zhoukou_grid.tasks.import_jobs_watch", ignore_result=True)
+def import_jobs_watch() -> dict:
+    """Every minute (beat): send the import jobs that wait for the task queue (Redis was
+    down when they were submitted) and fail the ones whose worker was killed."""
+    from .importing.jobs import import_jobs_fail_interrupted, import_jobs_redispatch
+
+    return {"sent": import_jobs_redispatch(), "failed": import_jobs_fail_interrupted()}

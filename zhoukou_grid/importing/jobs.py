@@ -24,12 +24,13 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.base import ContentFile
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from zhoukou_grid.models import ImportJob, Role
+from zhoukou_grid.queue import QUEUE_UNAVAILABLE_MESSAGE, QueueUnavailable, queue_is_eager, queue_send
 from zhoukou_grid.scoping import roles_of
 
 from .engine import ImportContext, ImportResult, best_sheet, run_import
@@ -44,6 +45,7 @@ logger = logging.getLogger(__name__)
 BACKGROUND_ROWS = 5000
 PHASE_LABELS = {
     "queued": _lazy("Waiting for a worker"),
+    "queue_unavailable": _lazy("Waiting for the task queue, which is unavailable (the file is saved)"),
     "read": _lazy("Reading the file"),
     "parse": _lazy("Checking the rows"),
     "resolve": _lazy("Looking up villages, codes and households"),
@@ -123,15 +125,77 @@ def import_job_rerun(job: ImportJob, *, web: bool = True) -> ImportJob:
 
 
 def job_dispatch(job: ImportJob, *, background: bool) -> ImportJob:
-    """Hand a queued job to a worker once the transaction commits, or run it now."""
-    from zhoukou_grid.celery import app
-    from zhoukou_grid.import_tasks import run_import_job
-
-    if background and not app.conf.task_always_eager:
-        run_import_job.delay_on_commit(str(job.pk))
+    """Hand a queued job to a worker once the transaction commits, or run it now. When the
+    queue is unavailable the job stays queued, marked as waiting for it (`job_waits_for_queue`)."""
+    if background and not queue_is_eager():
+        transaction.on_commit(lambda: job_send(job))
         return job
     # In-process (no Redis, or the test suite's eager mode): what the task would do, now.
     return import_job_run(job.pk)
+
+
+# --- Waiting for the queue (Redis down) --------------------------------------------------
+QUEUE_WAITING = "queue_waiting_since"
+
+
+def job_waits_for_queue(job: ImportJob) -> bool:
+    """A queued job whose message the queue could not take: it is sent again once it is back."""
+    return job.status == ImportJob.Status.QUEUED and bool((job.timings or {}).get(QUEUE_WAITING))
+
+
+def job_send(job: ImportJob) -> bool:
+    """Send a queued job's message to the workers. When the queue is unavailable, mark the job
+    as waiting (its file and row are kept; `import_jobs_redispatch` sends it later) and tell
+    its page why. Returns whether the message was sent."""
+    from zhoukou_grid.import_tasks import run_import_job
+
+    try:
+        queue_send(run_import_job, (str(job.pk),))
+    except QueueUnavailable as error:
+        logger.warning("import job %s waits for the task queue (%s)", job.pk, error)
+        since = (job.timings or {}).get(QUEUE_WAITING) or timezone.now().isoformat()
+        timings = {**(job.timings or {}), QUEUE_WAITING: since}
+        message = str(QUEUE_UNAVAILABLE_MESSAGE)
+        if ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.QUEUED).update(timings=timings,
+                                                                                      message=message):
+            job.timings, job.message = timings, message
+        return False
+    return True
+
+
+def job_claim_for_redispatch(job: ImportJob) -> bool:
+    """Take a waiting job off the waiting list before sending it again: of two re-dispatchers
+    (two beats, a page view and the beat) one only sends it."""
+    since = (job.timings or {}).get(QUEUE_WAITING)
+    if not since:
+        return False
+    timings = {k: v for k, v in job.timings.items() if k != QUEUE_WAITING}
+    claimed = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.QUEUED,
+                                       **{f"timings__{QUEUE_WAITING}": since}).update(timings=timings, message="")
+    if claimed:
+        job.timings, job.message = timings, ""
+    return bool(claimed)
+
+
+def job_redispatch(job: ImportJob) -> bool:
+    """Send a job that waits for the queue, once (see `job_claim_for_redispatch`); False when
+    it does not wait, another re-dispatcher took it, or the queue is still unavailable."""
+    if not job_waits_for_queue(job) or not job_claim_for_redispatch(job):
+        return False
+    return job_send(job)
+
+
+def import_jobs_redispatch(*, limit: int = 500) -> int:
+    """Send the jobs that wait for the queue, oldest first; stops at the first refusal (the
+    queue is still down). Returns how many were sent."""
+    sent = 0
+    waiting = ImportJob.objects.filter(status=ImportJob.Status.QUEUED, timings__has_key=QUEUE_WAITING)
+    for job in waiting.order_by("created_at")[:limit]:
+        if job_redispatch(job):
+            sent += 1
+        elif job_waits_for_queue(job):
+            break
+    return sent
 
 
 def job_can_be_confirmed(job: ImportJob) -> bool:
@@ -184,6 +248,37 @@ def job_is_interrupted(job: ImportJob) -> bool:
     return timezone.now() - datetime.fromisoformat(started) > limit
 
 
+# --- The watchdog (beat, every minute) -------------------------------------------------------
+# Beyond the task's hard time limit Celery has killed the task; the margin covers the clock.
+WATCHDOG_MARGIN_SECONDS = 60
+
+
+def _past_time_limit(job: ImportJob) -> bool:
+    started = (job.timings or {}).get("started_at")
+    if not started:
+        return True
+    limit = timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + WATCHDOG_MARGIN_SECONDS)
+    return timezone.now() - datetime.fromisoformat(started) > limit
+
+
+def import_jobs_fail_interrupted() -> int:
+    """Mark FAILED the running jobs whose runner is gone: on PostgreSQL as soon as the runner's
+    advisory lock is free (its worker was killed, its connection closed), elsewhere once the
+    task time limit (plus a margin) has passed since the job started. Nothing was written (the
+    import writes in one transaction); the failed job can be run again. Returns how many."""
+    failed = 0
+    for job in ImportJob.objects.filter(status=ImportJob.Status.RUNNING).only("pk", "timings"):
+        with runner_lock(job.pk) as free:  # held while we mark it: no runner can claim it meanwhile
+            if not free or (connection.vendor != "postgresql" and not _past_time_limit(job)):
+                continue
+            failed += ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.RUNNING).update(
+                status=ImportJob.Status.FAILED, finished_at=timezone.now(),
+                message=_("The import was interrupted (its worker stopped) and nothing was written. Run it again."))
+    if failed:
+        logger.warning("%d interrupted import job(s) marked failed", failed)
+    return failed
+
+
 def progress_key(job_id) -> str:
     return f"import-progress:{job_id}"
 
@@ -209,7 +304,7 @@ def job_progress(job: ImportJob) -> dict:
     """What the status endpoint says about a job's progress."""
     phase, percent = "", job.progress
     if job.status == ImportJob.Status.QUEUED:
-        phase = "queued"
+        phase = "queue_unavailable" if job_waits_for_queue(job) else "queued"
     elif job.status == ImportJob.Status.RUNNING:
         cached = cache.get(progress_key(job.pk)) or {}
         phase = cached.get("phase", "read")
@@ -230,9 +325,12 @@ def import_job_run(job_id) -> ImportJob:
         runnable = [ImportJob.Status.PREVIEWED, ImportJob.Status.QUEUED]
         if job.status == ImportJob.Status.RUNNING and job_is_interrupted(job):
             runnable.append(ImportJob.Status.RUNNING)
-        timings = {**(job.timings or {}), "started_at": timezone.now().isoformat()}
+        # A message that reached a worker although its sender saw the queue fail: not waiting any more.
+        timings = {**{k: v for k, v in (job.timings or {}).items() if k != QUEUE_WAITING},
+                   "started_at": timezone.now().isoformat()}
+        extra = {"message": ""} if job_waits_for_queue(job) else {}
         claimed = ImportJob.objects.filter(pk=job_id, status__in=runnable).update(
-            status=ImportJob.Status.RUNNING, progress=0, timings=timings)
+            status=ImportJob.Status.RUNNING, progress=0, timings=timings, **extra)
         job.refresh_from_db()
         if not claimed:
             return job
@@ -318,4 +416,5 @@ def job_error_workbook(job: ImportJob) -> bytes | None:
 
 __all__ = ["ImportResult", "import_job_confirm", "import_job_create", "import_job_preview", "import_job_rerun",
            "import_job_run", "import_job_submit", "job_can_be_confirmed", "job_can_be_rerun", "job_error_workbook",
-           "job_progress", "jobs_visible_to", "runs_in_background"]
+           "import_jobs_fail_interrupted", "import_jobs_redispatch", "job_progress", "job_redispatch", "job_waits_for_queue", "jobs_visible_to",
+           "runs_in_background"]

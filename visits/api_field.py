@@ -86,6 +86,19 @@ class VisitLogSerializer(serializers.ModelSerializer):
         return reverse("visits:field_log_detail", args=[log.pk])
 
 
+class VisitLogSubmitResultSerializer(VisitLogSerializer):
+    """The answer to a submitted log: the log, and what went wrong storing its photos."""
+
+    photo_warnings = serializers.ListField(
+        child=serializers.CharField(), read_only=True,
+        help_text="One message per photo that could not be stored (the server's storage full or not writable): "
+                  "the log is saved without it. Empty when all were stored.")
+
+    class Meta(VisitLogSerializer.Meta):
+        fields = [*VisitLogSerializer.Meta.fields, "photo_warnings"]
+        read_only_fields = fields
+
+
 class SubmitChecklistSerializer(serializers.Serializer):
     item = serializers.ChoiceField(choices=ChecklistItem.choices)
     result = serializers.ChoiceField(choices=ChecklistResult.Result.choices)
@@ -157,9 +170,10 @@ class VisitLogSubmitSerializer(serializers.Serializer):
     create=extend_schema(
         request=VisitLogSubmitSerializer,
         responses={
-            201: OpenApiResponse(VisitLogSerializer, description="The log was recorded."),
-            200: OpenApiResponse(VisitLogSerializer, description="The key was used before: the first log, "
-                                                                 "nothing new written."),
+            201: OpenApiResponse(VisitLogSubmitResultSerializer, description="The log was recorded (see "
+                                                                             "photo_warnings)."),
+            200: OpenApiResponse(VisitLogSubmitResultSerializer, description="The key was used before: the first "
+                                                                             "log, nothing new written."),
         },
         description=__doc__,
     ),
@@ -191,5 +205,6 @@ class VisitLogViewSet(ScopedModelViewSet):
             raise ValidationError(error.message_dict if hasattr(error, "error_dict") else error.messages) from None
         warnings = [] if existed else photos_attach(user=request.user, log=log, photos=data["photos"])
         body = VisitLogSerializer(self.get_queryset().get(pk=log.pk), context=self.get_serializer_context()).data
+        body["photo_warnings"] = [str(warning) for warning in warnings]
         headers = {"X-Photo-Warnings": str(len(warnings))} if warnings else {}
         return Response(body, status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED, headers=headers)

@@ -215,8 +215,12 @@ class HazardDetailView(StepDetailView):
         form = HazardPhotoForm(request.POST, request.FILES)
         if not form.is_valid():
             raise ValidationError([message for errors in form.errors.values() for message in errors])
-        services.photo_add(user=request.user, file=form.cleaned_data["image"], kind=form.cleaned_data["kind"],
-                           hazard_id=hazard.pk)
+        try:
+            services.photo_add(user=request.user, file=form.cleaned_data["image"], kind=form.cleaned_data["kind"],
+                               hazard_id=hazard.pk)
+        except OSError:  # the file is written before any row: nothing else changed
+            raise ValidationError(_("The photo could not be stored (the server's storage is full or not "
+                                    "writable). Nothing was changed: try again later.")) from None
         messages.success(request, _("Photo added."))
 
     def get_context_data(self, **kwargs):

@@ -116,3 +116,7 @@ def redis_is_back(server: PrivateRedis) -> None:
     server.start()
     resilient_cache.reset_breakers()
     queue.breaker.reset()
+
+
+# The 太康县 territory of the shared import samples and the pinned import day.
+from tests.imports.residents_world import import_day, taikang  # noqa: E402, F401

@@ -22,7 +22,6 @@ from loadforecast.models import AssetProjection, ProjectionRun
 from tests.api.test_import_jobs_api import residents_csv
 from tests.faults.conftest import redis_is_back, wait_until
 from tests.imports.conftest import _english, _media_root  # noqa: F401 - autouse fixtures
-from tests.imports.residents_world import import_day  # noqa: F401 - fixture
 from tests.loadforecast.test_run import DAYS, RUN_DATE, _tiny
 from zhoukou_grid import tasks as portal_tasks
 from zhoukou_grid.celery import app

@@ -1,0 +1,222 @@
+"""A Celery worker killed in the middle of an import and of a projection: the beat's watch
+marks the job or run failed within its time limit (an import at once on PostgreSQL, where
+the runner's advisory lock dies with it), nothing is half-written, and a re-run completes.
+
+The first two tests need no worker: a job or run left running by a runner that is gone. The
+last two kill a real worker process (SIGKILL) while it writes (PostgreSQL and Redis, in CI)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.db import connection, connections
+from django.utils import timezone
+
+from customers import parsing
+from customers.models import ReturningResident
+from loadforecast import tasks as load_tasks
+from loadforecast.models import AssetProjection, ProjectionRun
+from loadforecast.services import projection_run, projection_start
+from tests.faults.conftest import wait_until
+from tests.imports.conftest import _english, _media_root, csv_bytes  # noqa: F401 - autouse fixtures
+from tests.loadforecast.test_run import DAYS, RUN_DATE, _tiny
+from zhoukou_grid.celery import app
+from zhoukou_grid.import_tasks import run_import_job
+from zhoukou_grid.importing import jobs
+from zhoukou_grid.importing.engine import local_today
+from zhoukou_grid.importing.spec import get_kind
+from zhoukou_grid.models import AuditLog, ImportJob
+from zhoukou_grid.tasks import import_jobs_watch
+
+ROOT = Path(__file__).resolve().parents[2]
+REAL_WORKER = pytest.mark.skipif(not os.environ.get("REDIS_URL") or connection.vendor != "postgresql",
+                                 reason="a real worker process needs REDIS_URL and PostgreSQL (set in CI)")
+
+
+def residents_csv(count: int) -> bytes:
+    new_year = parsing.lunar_new_year(parsing.coming_season(local_today()))
+    rows = [["姓名", "联系电话", "村", "返乡日期"]] + [
+        [f"人{i}", f"13{i:09d}", "朱口村", (new_year - timedelta(days=1 + i % 20)).isoformat()] for i in range(count)]
+    return csv_bytes(rows)
+
+
+def queued_import(taikang, count=40) -> ImportJob:
+    job = jobs.import_job_preview(user=taikang.manager, kind=get_kind("residents"), data=residents_csv(count),
+                                  file_name="返乡.csv", skip_invalid=False)
+    assert job.status == "previewed" and job.counts["new"] == count
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.QUEUED)
+    return job
+
+
+def left_running(job: ImportJob, *, started: dt.datetime) -> None:
+    """What a runner killed after its claim leaves behind (its transaction rolled back)."""
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.RUNNING,
+                                               timings={**job.timings, "started_at": started.isoformat()})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_watch_fails_an_import_whose_runner_is_gone_and_only_then(taikang, settings):
+    settings.CELERY_TASK_TIME_LIMIT = 30
+    job = queued_import(taikang)
+    left_running(job, started=timezone.now())
+    if connection.vendor == "postgresql":
+        # A live runner holds the job's advisory lock on its own connection.
+        runner = connections.create_connection("default")
+        with runner.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [jobs._lock_key(job.pk)])
+        assert import_jobs_watch() == {"sent": 0, "failed": 0}
+        runner.close()  # the worker is killed: its connection, and the lock, go with it
+    else:
+        assert import_jobs_watch() == {"sent": 0, "failed": 0}  # within its time limit
+        left_running(job, started=timezone.now() - timedelta(seconds=30 + jobs.WATCHDOG_MARGIN_SECONDS + 1))
+    assert import_jobs_watch() == {"sent": 0, "failed": 1}
+    job.refresh_from_db()
+    assert job.status == "failed" and job.finished_at is not None
+    assert job.message == "The import was interrupted (its worker stopped) and nothing was written. Run it again."
+    assert import_jobs_watch() == {"sent": 0, "failed": 0}
+    assert not ReturningResident.objects.exists()
+
+    job = jobs.import_job_rerun(job, web=False)
+    assert job.status == "done" and ReturningResident.objects.count() == 40
+
+
+def results(station):
+    return sorted(AssetProjection.objects.filter(grid__station=station).values_list(
+        "transformer_id", "line_id", "date", "peak_kw", "peak_load_rate", "level"), key=str)
+
+
+@pytest.mark.django_db
+def test_the_watch_fails_a_run_no_station_reported_to_within_the_time_limit(world, settings):
+    settings.LOADFORECAST_FINISH_GRACE_SECONDS = 0
+    _tiny(world)
+    station = world.station_a1
+    assert projection_run(run_date=RUN_DATE, days=DAYS, station_id=station.pk).status == "done"
+    before = results(station)
+    run, _stations = projection_start(run_date=RUN_DATE, days=DAYS, station_id=station.pk)  # its worker dies
+    assert load_tasks.runs_watch() == {"sent": 0, "failed": 0}  # within the time limit
+    ProjectionRun.objects.filter(pk=run.pk).update(
+        started_at=timezone.now() - timedelta(seconds=load_tasks.station_time_limit() + 1))
+    assert load_tasks.runs_watch() == {"sent": 0, "failed": 1}
+    run.refresh_from_db()
+    assert run.status == "failed" and station.code in run.error and results(station) == before
+    assert projection_run(run_date=RUN_DATE, days=DAYS, station_id=station.pk).status == "done"
+
+
+def worker_env(**extra) -> dict:
+    db = connection.settings_dict
+    return {**os.environ, "ZG_TESTING": "1", "DB_CONN_MAX_AGE": "0", **extra,
+            "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:"
+                            f"{db['PORT'] or 5432}/{db['NAME']}"}
+
+
+def start_worker_process(queue: str, env: dict) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "zhoukou_grid", "worker", "--pool", "solo", "-Q", queue,
+         "--without-heartbeat", "--without-mingle", "--without-gossip", "--loglevel", "WARNING"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def waiting_on_lock(query_start: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock' "
+                       "AND query LIKE %s", [connection.settings_dict["NAME"], query_start + "%"])
+        return cursor.fetchone()[0] > 0
+
+
+def stop(worker):
+    if worker is not None and worker.poll() is None:
+        worker.terminate()
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+
+
+@pytest.mark.celery_worker
+@pytest.mark.shared_cache
+@REAL_WORKER
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_import_the_watch_fails_the_job_and_a_rerun_completes(taikang, settings):
+    job = queued_import(taikang, count=200)
+    queue = f"test-{uuid.uuid4().hex}"
+    table = ReturningResident._meta.db_table
+    blocker = connections.create_connection("default")  # holds the table while the worker writes
+    worker = None
+    previous_eager = app.conf.task_always_eager
+    try:
+        blocker.set_autocommit(False)
+        with blocker.cursor() as cursor:
+            cursor.execute(f'LOCK TABLE "{table}" IN SHARE MODE')
+        worker = start_worker_process(queue, worker_env(MEDIA_ROOT=str(settings.MEDIA_ROOT)))
+        app.conf.task_always_eager = False
+        run_import_job.apply_async(args=[str(job.pk)], queue=queue)
+        wait_until(lambda: waiting_on_lock(f'INSERT INTO "{table}"'), seconds=60, what="the worker's INSERT")
+        assert import_jobs_watch() == {"sent": 0, "failed": 0}  # its worker holds it
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=30)
+    finally:
+        app.conf.task_always_eager = previous_eager
+        stop(worker)
+        blocker.rollback()
+        blocker.close()
+    # The next tick of the watch after the dead backend is gone.
+    wait_until(lambda: import_jobs_watch()["failed"] == 1, seconds=30, what="the watch to fail the job", step=0.2)
+    job.refresh_from_db()
+    assert job.status == "failed" and "interrupted" in job.message
+    assert not ReturningResident.objects.exists() and not AuditLog.objects.filter(action="import").exists()
+    job = jobs.import_job_rerun(job, web=False)
+    assert job.status == "done" and ReturningResident.objects.count() == 200
+
+
+@pytest.mark.celery_worker
+@REAL_WORKER
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_projection_the_watch_fails_the_run_and_a_rerun_completes(world, settings, monkeypatch):
+    g = _tiny(world)
+    station = world.station_a1
+    assert projection_run(run_date=RUN_DATE, days=DAYS, station_id=station.pk).status == "done"
+    before = results(station)
+    g.transformer.rated_kva = 250
+    g.transformer.save()
+    queue = f"test-{uuid.uuid4().hex}"
+    env = worker_env(ZG_TEST_QUEUE=queue, DJANGO_SETTINGS_MODULE="tests.loadforecast.worker_settings")
+    table = AssetProjection._meta.db_table
+    # The watch judges with the workers' limits (tests/loadforecast/worker_settings.py: 4 s + 1 s).
+    settings.LOADFORECAST_FINISH_GRACE_SECONDS = 1
+    monkeypatch.setattr(load_tasks, "station_time_limit", lambda: 4.0)
+    previous = app.conf.task_always_eager, app.conf.task_default_queue
+    blocker = connections.create_connection("default")
+    worker = None
+    try:
+        app.conf.task_always_eager, app.conf.task_default_queue = False, queue
+        blocker.set_autocommit(False)
+        with blocker.cursor() as cursor:
+            cursor.execute(f'LOCK TABLE "{table}" IN SHARE MODE')
+        worker = start_worker_process(queue, env)
+        run_id = load_tasks.enqueue_run(run_date=RUN_DATE, days=DAYS, station_id=station.pk)
+        wait_until(lambda: waiting_on_lock(f'DELETE FROM "{table}"'), seconds=60, what="the station's DELETE")
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=30)
+        blocker.rollback()
+        # No finishing message will come (the killed worker had it): the watch closes the run.
+        wait_until(lambda: load_tasks.runs_watch()["failed"] == 1, seconds=60, what="the watch to fail the run",
+                   step=0.5)
+    finally:
+        app.conf.task_always_eager, app.conf.task_default_queue = previous
+        stop(worker)
+        blocker.rollback()
+        blocker.close()
+    run = ProjectionRun.objects.get(pk=run_id)
+    assert run.status == "failed" and station.code in run.error and "never reported" in run.error
+    assert results(station) == before
+    again = projection_run(run_date=RUN_DATE, days=DAYS, station_id=station.pk)
+    assert again.pk == run_id and again.status == "done"
+    assert results(station) != before

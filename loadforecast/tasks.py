@@ -4,6 +4,10 @@ A plain group, not a chord (FIELD_NOTES: chords on Redis lose their body): each 
 writes its own results and records itself on the run; the finishing task waits until
 every chunk has recorded itself (retrying), then closes the run. All take ids and are
 idempotent: a redelivered chunk replaces its own results.
+
+When the queue (Redis) is down a run is kept QUEUED, waiting for it (`run_send`); the
+beat's `runs_watch` starts it once the queue is back, and closes the runs no station has
+reported to within the time limit (their worker was killed with their finishing message).
 """
 
 from __future__ import annotations

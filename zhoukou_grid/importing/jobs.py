@@ -11,6 +11,12 @@ every file from the web UI go to a worker (`runs_in_background`); the job record
 progress (ImportJob.progress, and the cache while the writing transaction is open), its
 counts and its timings. The import writes in one transaction: a worker killed midway
 leaves nothing half-written, and the job can be run again.
+
+When the task queue (Redis) is down, a job for a worker stays queued, marked as waiting
+for it (`job_waits_for_queue`), and its page says so; the beat's `import_jobs_watch`
+(every minute) or the next look at the job sends it once the queue is back, behind a
+claim so that it is sent once. The same watch marks failed the running jobs whose
+runner is gone (`import_jobs_fail_interrupted`).
 """
 
 from __future__ import annotations

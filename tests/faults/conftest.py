@@ -104,9 +104,8 @@ def portal_on(private_redis, settings):
 
 
 def _fresh_broker_pools(app) -> None:
-    """Forget the pooled broker connections (they were made for the previous URL)."""
-    if app._pool is not None:
-        app._pool.force_close_all()
+    """Forget the app's broker pools (made for the previous URL). Not closed: kombu keeps one
+    pool per connection in a process-wide registry, and the app takes it back from there."""
     app._pool = None
     app.__dict__.get("amqp") and setattr(app.amqp, "_producer_pool", None)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+from axes.models import AccessAttempt
 from celery.contrib.testing.worker import start_worker
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -52,6 +53,11 @@ def test_pages_and_the_api_keep_serving_and_healthz_names_redis(portal_on, count
             assert "甲一所" in response.content.decode() or url == reverse("home")
         listed = api(county_admin).get("/api/v1/stations/")
         assert listed.status_code == 200 and listed.json()["count"] == 2
+        # The token endpoint's throttle (DRF, in the cache) lets the request through; axes (in the
+        # database) still counts the failure.
+        token = APIClient().post("/api/v1/auth/token/", {"username": county_admin.username, "password": "wrong"})
+        assert token.status_code == 400
+        assert AccessAttempt.objects.filter(username=county_admin.username).get().failures_since_start == 1
         assert cache.get("probe") is None  # a miss, not an error
         assert cache.add("lock", 1) is False  # a lock taken with add is never wrongly granted
     outage_logs = [r for r in caplog.records if r.name == "zhoukou_grid.cache"]

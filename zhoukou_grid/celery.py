@@ -13,6 +13,15 @@ app.autodiscover_tasks()
 # Import jobs (zhoukou_grid/import_tasks.py) run on a worker once large files move there.
 app.autodiscover_tasks(related_name="import_tasks")
 
+
+# deploy: celery-redbeat (the beat lock, see settings) reads its options without the CELERY_
+# namespace and warns when it has to guess them: hand them over under their own names.
+@app.on_after_configure.connect
+def _redbeat_options(sender, **kwargs):
+    for key in [key for key in sender.conf.keys() if key.startswith("CELERY_REDBEAT_")]:
+        sender.conf[key.removeprefix("CELERY_").lower()] = sender.conf[key]
+
+
 # Each later feature adds its periodic task here.
 app.conf.beat_schedule = {
     "purge-expired-import-files": {

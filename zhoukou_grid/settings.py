@@ -158,6 +158,19 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}
 CELERY_RESULT_EXPIRES = timedelta(days=2)
 
+# --- deploy: beat runs exactly once (celery-redbeat holds a lock in Redis). ----------
+# A second beat started by mistake waits for the lock instead of sending every task twice;
+# if the holder dies, the lock expires after REDBEAT_LOCK_TIMEOUT seconds and the waiting
+# beat takes over. Without REDIS_URL (`make run` on SQLite) beat is not used at all.
+if REDIS_URL:
+    CELERY_BEAT_SCHEDULER = "redbeat.RedBeatScheduler"
+    CELERY_REDBEAT_REDIS_URL = REDIS_URL
+    CELERY_REDBEAT_REDIS_OPTIONS = {"socket_connect_timeout": 5, "socket_timeout": 5, "retry_period": 60}
+    CELERY_REDBEAT_KEY_PREFIX = os.environ.get("REDBEAT_KEY_PREFIX", "zg-redbeat")
+    CELERY_BEAT_MAX_LOOP_INTERVAL = int(os.environ.get("BEAT_MAX_LOOP_INTERVAL", "30"))
+    CELERY_REDBEAT_LOCK_TIMEOUT = int(os.environ.get("REDBEAT_LOCK_TIMEOUT", "150"))
+# --- end deploy -----------------------------------------------------------------
+
 # --- Auth -----------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",

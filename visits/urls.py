@@ -2,6 +2,8 @@
 
 from django.urls import include, path
 
+from .views_media import PhotoFileView
+
 app_name = "visits"
 
 urlpatterns = [
@@ -9,4 +11,6 @@ urlpatterns = [
     path("field/", include("visits.urls_field")),
     path("boards/", include("visits.urls_boards")),
     path("progress/", include("visits.urls_progress")),
+    # The image of a photo, after the permission check (never a public /media/ URL).
+    path("photos/<int:pk>/", PhotoFileView.as_view(), name="photo_file"),
 ]

@@ -169,6 +169,9 @@ if REDIS_URL:
     CELERY_REDBEAT_KEY_PREFIX = os.environ.get("REDBEAT_KEY_PREFIX", "zg-redbeat")
     CELERY_BEAT_MAX_LOOP_INTERVAL = int(os.environ.get("BEAT_MAX_LOOP_INTERVAL", "30"))
     CELERY_REDBEAT_LOCK_TIMEOUT = int(os.environ.get("REDBEAT_LOCK_TIMEOUT", "150"))
+# Photos are sent after the permission check; behind nginx by X-Accel-Redirect to this internal
+# location (deploy/nginx-portal.conf), otherwise streamed by Django. See zhoukou_grid/media.py.
+MEDIA_ACCEL_REDIRECT_PREFIX = os.environ.get("MEDIA_ACCEL_REDIRECT_PREFIX", "")
 # --- end deploy -----------------------------------------------------------------
 
 # --- Auth -----------------------------------------------------------------------

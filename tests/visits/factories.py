@@ -87,3 +87,18 @@ class VisitLogFactory(factory.django.DjangoModelFactory):
     visit = factory.SubFactory(VisitFactory, status="done", done_at=factory.LazyFunction(timezone.now))
     client_key = factory.Sequence(lambda n: f"factory-log-{n}")
     submitted_by = factory.LazyAttribute(lambda o: o.visit.grid_manager)
+
+
+class PhotoFactory(factory.django.DjangoModelFactory):
+    """A small PNG of a hazard before rectification (stored in MEDIA_ROOT like an upload)."""
+
+    class Meta:
+        model = "visits.Photo"
+
+    grid = factory.SubFactory(GridFactory)
+    hazard = factory.SubFactory(HazardFactory, grid=factory.SelfAttribute("..grid"))
+    kind = "before"
+    image = factory.django.ImageField(filename="photo.png", width=8, height=8, format="PNG")
+    size_bytes = factory.LazyAttribute(lambda o: o.image.size)
+    content_type = "image/png"
+    uploaded_by = factory.SubFactory(UserFactory)

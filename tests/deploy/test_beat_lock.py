@@ -50,7 +50,7 @@ def redis_client():
 @pytest.fixture
 def beat_env(tmp_path, redis_client):
     tag = uuid.uuid4().hex[:12]
-    prefix, queue = f"zg-test-beat-{tag}", f"zg-test-beat-queue-{tag}"
+    prefix, queue = f"zg-test-beat-{tag}:", f"zg-test-beat-queue-{tag}"
     env = {key: value for key, value in os.environ.items()
            if key not in {"ZG_TESTING", "DATABASE_URL", "PYTEST_XDIST_WORKER", "DJANGO_SETTINGS_MODULE"}}
     env.update({

@@ -20,8 +20,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
-pytestmark = pytest.mark.skipif(not DATABASE_URL.startswith(("postgres://", "postgresql://")),
-                                reason="needs DATABASE_URL on PostgreSQL (set in CI)")
+needs_postgres = pytest.mark.skipif(not DATABASE_URL.startswith(("postgres://", "postgresql://")),
+                                    reason="needs DATABASE_URL on PostgreSQL (set in CI)")
 
 
 def _url_for(name: str) -> str:
@@ -92,6 +92,7 @@ def _files(folder: Path) -> dict[str, bytes]:
     return {path.relative_to(folder).as_posix(): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
 
 
+@needs_postgres
 def test_a_backup_restores_into_a_fresh_database_and_media_folder_identically(databases, tmp_path):
     source_url, target_url = databases
     media = tmp_path / "media"
@@ -153,6 +154,7 @@ def test_a_backup_restores_into_a_fresh_database_and_media_folder_identically(da
     assert len(aside) == 1 and (aside[0] / "stray.txt").exists()
 
 
+@needs_postgres
 def test_a_damaged_backup_is_refused_before_anything_is_written(databases, tmp_path):
     source_url, target_url = databases
     media = tmp_path / "media"

@@ -121,10 +121,10 @@ def test_a_backup_restores_into_a_fresh_database_and_media_folder_identically(da
     assert f"database: {urlsplit(source_url).path[1:]}" in manifest
     assert "media_files: 2" in manifest and "  customers " in manifest
 
-    # Restore into the second database and a new media folder.
+    # Restore into the second database (named: same server and user as DATABASE_URL) and a new media folder.
     restored_media = tmp_path / "restored-media"
-    _run(["bash", "deploy/restore.sh", str(backup), "--database-url", target_url, "--media", str(restored_media)],
-         _env())
+    _run(["bash", "deploy/restore.sh", str(backup), "--database", urlsplit(target_url).path[1:],
+          "--media", str(restored_media)], _env(DATABASE_URL=source_url))
     assert _snapshot(target_url) == before
     assert _files(restored_media) == _files(media)
 

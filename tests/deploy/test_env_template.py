@@ -102,3 +102,17 @@ def test_the_template_sets_nothing_that_the_portal_does_not_read():
     assigned = set(re.findall(r"^#?([A-Z][A-Z0-9_]*)=", template, flags=re.M))
     assert assigned - read - backup_script_vars == set()
     assert backup_script_vars <= set(re.findall(r"\$\{([A-Z_]+)", (ROOT / "deploy" / "backup.sh").read_text()))
+
+
+def test_the_template_reads_the_same_in_bash_as_in_systemd(tmp_path):
+    """manage.sh and backup.sh source the file with bash; systemd reads NAME=value lines."""
+    import subprocess
+
+    result = subprocess.run(["bash", "-c", 'set -a; . "$0"; set +a; env -0', str(TEMPLATE)],
+                            capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}, timeout=30)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    from_bash = dict(item.split("=", 1) for item in result.stdout.split("\0") if "=" in item)
+    lines = re.findall(r"^([A-Z][A-Z0-9_]*)=(.*)$", TEMPLATE.read_text(encoding="utf-8"), flags=re.M)
+    assert lines, "the template sets nothing"
+    for name, value in lines:
+        assert from_bash[name] == value.strip("'")

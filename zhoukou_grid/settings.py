@@ -172,6 +172,8 @@ if REDIS_URL:
 # Photos are sent after the permission check; behind nginx by X-Accel-Redirect to this internal
 # location (deploy/nginx-portal.conf), otherwise streamed by Django. See zhoukou_grid/media.py.
 MEDIA_ACCEL_REDIRECT_PREFIX = os.environ.get("MEDIA_ACCEL_REDIRECT_PREFIX", "")
+# Login throttling per real client behind nginx, not per 127.0.0.1 (zhoukou_grid/proxy.py).
+AXES_CLIENT_IP_CALLABLE = "zhoukou_grid.proxy.client_ip"
 # --- end deploy -----------------------------------------------------------------
 
 # --- Auth -----------------------------------------------------------------------

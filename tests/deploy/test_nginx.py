@@ -64,24 +64,15 @@ class StandInApp(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def site(tmp_path):
-    static, media, logs = tmp_path / "static", tmp_path / "media", tmp_path / "logs"
-    for folder in (static, media / "visits" / "photos" / "2026" / "01", logs):
-        folder.mkdir(parents=True)
-    (static / "app.0123456789ab.css").write_text("body{color:red}")
-    (static / "app.css").write_text("body{color:blue}")
-    (media / "visits" / "photos" / "2026" / "01" / "p.png").write_bytes(PHOTO)
-
-    app = ThreadingHTTPServer(("127.0.0.1", 0), StandInApp)
-    threading.Thread(target=app.serve_forever, daemon=True).start()
-    StandInApp.seen = []
+def start_nginx(tmp_path, *, app_port: int, static: Path, media: Path):
+    """A private nginx on the shipped site file; returns (process, port, log folder)."""
+    logs = tmp_path / "logs"
+    logs.mkdir(exist_ok=True)
     port = _free_port()
-
     text = SITE.read_text()
     replacements = {
         "listen 80;": f"listen 127.0.0.1:{port};",
-        "server 127.0.0.1:8000;": f"server 127.0.0.1:{app.server_address[1]};",
+        "server 127.0.0.1:8000;": f"server 127.0.0.1:{app_port};",
         "/opt/zhoukou-grid/staticfiles/": f"{static}/",
         "/var/lib/zhoukou-grid/media/": f"{media}/",
         "/var/log/nginx/": f"{logs}/",
@@ -109,22 +100,46 @@ http {{
     check = subprocess.run([*command, "-t"], capture_output=True, text=True, timeout=30)
     assert check.returncode == 0, check.stderr
     server = subprocess.Popen([*command, "-g", "daemon off;"], stderr=subprocess.PIPE, start_new_session=True)
-    deadline = time.monotonic() + 15
+    wait_for_port(port, server)
+    return server, port, logs
+
+
+def wait_for_port(port, process, timeout=30):
+    deadline = time.monotonic() + timeout
     while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
+            return
         except OSError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise AssertionError("nginx did not start") from None
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise AssertionError(f"nothing answers on port {port}") from None
             time.sleep(0.1)
-    yield port, logs
-    server.send_signal(signal.SIGQUIT)
+
+
+def stop(process, sig=signal.SIGQUIT):
+    process.send_signal(sig)
     try:
-        server.wait(10)
+        process.wait(10)
     except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture
+def site(tmp_path):
+    static, media = tmp_path / "static", tmp_path / "media"
+    for folder in (static, media / "visits" / "photos" / "2026" / "01"):
+        folder.mkdir(parents=True)
+    (static / "app.0123456789ab.css").write_text("body{color:red}")
+    (static / "app.css").write_text("body{color:blue}")
+    (media / "visits" / "photos" / "2026" / "01" / "p.png").write_bytes(PHOTO)
+
+    app = ThreadingHTTPServer(("127.0.0.1", 0), StandInApp)
+    threading.Thread(target=app.serve_forever, daemon=True).start()
+    StandInApp.seen = []
+    server, port, logs = start_nginx(tmp_path, app_port=app.server_address[1], static=static, media=media)
+    yield port, logs
+    stop(server)
     app.shutdown()
     app.server_close()
 

@@ -1,5 +1,5 @@
 """deploy/systemd/: units systemd accepts, each process with its user, environment file and
-hardening; the worker's time limits fit inside the broker's redelivery window."""
+hardening. (The worker's time limits live in the settings: tests/test_celery.py.)"""
 
 from __future__ import annotations
 
@@ -67,11 +67,3 @@ def test_the_long_running_processes_restart_and_the_commands_are_the_documented_
     timer = unit("zhoukou-grid-backup.timer")["Timer"]
     assert timer["OnCalendar"] and timer["Persistent"] == "true"
 
-
-def test_the_worker_time_limits_end_a_task_before_the_broker_hands_it_to_another_worker():
-    from zhoukou_grid.celery import app
-
-    hard, soft = app.conf.task_time_limit, app.conf.task_soft_time_limit
-    assert hard and soft and soft < hard
-    assert hard < app.conf.broker_transport_options["visibility_timeout"]
-    assert app.conf.task_acks_late and app.conf.task_reject_on_worker_lost

@@ -17,7 +17,7 @@
 set -euo pipefail
 umask 077
 
-usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 die() { echo "backup.sh: $*" >&2; exit 2; }
 
 env_file="" dest="" keep=""

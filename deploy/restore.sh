@@ -12,12 +12,12 @@
 # files, unless --force is given: then the backup's tables replace those of the same name
 # (pg_restore --clean) and the old media folder is kept beside the new one as
 # DIR.before-restore-<time>.
-# Stop the portal first (systemctl stop zhoukou-grid-web zhoukou-grid-worker zhoukou-grid-beat)
-# when restoring over the live database, then run `manage.py migrate` and start it again.
+# Stop the portal first (systemctl stop zhoukou-grid.target) when restoring over the live
+# database, then run `deploy/manage.sh migrate` and start it again.
 set -euo pipefail
 umask 027
 
-usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 die() { echo "restore.sh: $*" >&2; exit 2; }
 
 backup="" target_url="" target_name="" media="" force=0 env_file=""
@@ -97,4 +97,4 @@ fi
 mkdir -p "$media"
 tar --extract --gzip --file="$backup/media.tar.gz" --directory="$media" --no-same-owner
 echo "restored $(sed -n 's/^database: //p' "$backup/manifest.txt") ($(sed -n 's/^created_utc: //p' "$backup/manifest.txt")) into $(psql_target --command='SELECT current_database()') and $media"
-echo "next: .venv/bin/python manage.py migrate (when the code is newer than the backup), then start the portal"
+echo "next: deploy/manage.sh migrate (when the code is newer than the backup), then start the portal"

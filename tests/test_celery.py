@@ -46,7 +46,7 @@ def test_the_beat_schedule_is_in_code_and_names_registered_tasks():
         assert isinstance(entry["schedule"], (crontab, timedelta, int, float)), name
     # In code, not in a database: Celery's own scheduler, or with Redis celery-redbeat, which
     # loads these entries and adds the lock that keeps a second beat from sending (deploy).
-    expected = "redbeat.RedBeatScheduler" if settings.REDIS_URL else "celery.beat:PersistentScheduler"
+    expected = "zhoukou_grid.beat:PortalBeatScheduler" if settings.REDIS_URL else "celery.beat:PersistentScheduler"
     assert app.conf.beat_scheduler.replace("celery.beat.", "celery.beat:") == expected
 
 

@@ -163,7 +163,7 @@ CELERY_RESULT_EXPIRES = timedelta(days=2)
 # if the holder dies, the lock expires after REDBEAT_LOCK_TIMEOUT seconds and the waiting
 # beat takes over. Without REDIS_URL (`make run` on SQLite) beat is not used at all.
 if REDIS_URL:
-    CELERY_BEAT_SCHEDULER = "redbeat.RedBeatScheduler"
+    CELERY_BEAT_SCHEDULER = "zhoukou_grid.beat:PortalBeatScheduler"  # redbeat that rides out Redis outages
     CELERY_REDBEAT_REDIS_URL = REDIS_URL
     CELERY_REDBEAT_REDIS_OPTIONS = {"socket_connect_timeout": 5, "socket_timeout": 5, "retry_period": 60}
     CELERY_REDBEAT_KEY_PREFIX = os.environ.get("REDBEAT_KEY_PREFIX", "zg-redbeat:")

@@ -5,13 +5,15 @@ lock timeout and a Redis key prefix of this test's own (tests/deploy/beat_probe_
 Each message in the test's queue names the process that sent it (its `origin` header):
 while both run, every message comes from the lock holder; once the holder is killed
 (SIGKILL: no chance to release the lock), the other takes over when the lock expires.
-Only this test's keys are deleted afterwards; the database is never flushed.
+Only this test's keys are deleted afterwards; the database is never flushed. A second test
+stops and restarts a private redis-server under a running beat (zhoukou_grid/beat.py).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,7 +24,7 @@ from pathlib import Path
 import pytest
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
-pytestmark = pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL (set in CI)")
+needs_redis = pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL (set in CI)")
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCK_TIMEOUT = 3
@@ -91,6 +93,7 @@ def _senders(redis_client, queue) -> list[int]:
     return pids
 
 
+@needs_redis
 def test_two_beats_send_each_task_once_and_the_second_takes_over_when_the_first_dies(
         beat_env, tmp_path, redis_client):
     env, prefix, queue = beat_env
@@ -130,3 +133,61 @@ def test_two_beats_send_each_task_once_and_the_second_takes_over_when_the_first_
                 except subprocess.TimeoutExpired:
                     os.killpg(process.pid, signal.SIGKILL)
                     process.wait()
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
+def test_beat_rides_out_a_redis_restart_without_being_restarted(tmp_path):
+    """A private redis-server (never the shared one) is stopped and started again, empty:
+    beat logs the outage, takes its lock again, rewrites its schedule and sends again."""
+    import redis
+
+    port = _free_port()
+    server_command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    server = subprocess.Popen(server_command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = redis.Redis(port=port)
+    _wait_for(lambda: _ping(client), 10, "the private redis-server")
+    queue = "zg-test-beat-outage"
+    env = {key: value for key, value in os.environ.items()
+           if key not in {"ZG_TESTING", "DATABASE_URL", "PYTEST_XDIST_WORKER", "DJANGO_SETTINGS_MODULE"}}
+    env.update({"SECRET_KEY": "beat-lock-test-only", "REDIS_URL": f"redis://127.0.0.1:{port}/0",
+                "REDBEAT_LOCK_TIMEOUT": str(LOCK_TIMEOUT), "BEAT_MAX_LOOP_INTERVAL": "1",
+                "ZG_BEAT_PROBE_QUEUE": queue, "PYTHONPATH": str(ROOT)})
+    beat, log = _start_beat(env, tmp_path, "beat")
+    try:
+        _wait_for(lambda: len(_senders(client, queue)) >= 2, 40, "probe messages before the outage")
+        server.terminate()
+        server.wait(10)
+        _wait_for(lambda: "Redis is unavailable" in log.read_text(), 30, "beat to notice the outage")
+        time.sleep(2)
+        server = subprocess.Popen(server_command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _wait_for(lambda: _ping(client), 10, "the private redis-server again")
+        # Redis came back empty: lock, schedule and queue are gone. Beat sends again by itself.
+        _wait_for(lambda: len(_senders(client, queue)) >= 2, 60, "probe messages after the outage")
+        assert beat.poll() is None, "beat kept running"
+        assert set(_senders(client, queue)) == {beat.pid}
+        assert client.exists("zg-redbeat::lock")
+        assert "taking it again" in log.read_text()
+    finally:
+        if beat.poll() is None:
+            os.killpg(beat.pid, signal.SIGTERM)
+            beat.wait(10)
+        server.terminate()
+        server.wait(10)
+        client.close()
+
+
+def _ping(client) -> bool:
+    import redis
+
+    try:
+        return client.ping()
+    except redis.exceptions.ConnectionError:
+        return False
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -23,7 +23,7 @@ from django.views.generic import TemplateView
 from zhoukou_grid.audit import audit_record
 from zhoukou_grid.importing.parsers import escape_formula
 from zhoukou_grid.models import Role
-from zhoukou_grid.scoping import for_user, primary_role
+from zhoukou_grid.scoping import for_user, primary_role, territory_of
 
 from .models import Round, Visit
 from .selectors import progress_counts
@@ -69,6 +69,12 @@ def rounds_for(user):
     manager, who sees no round directly) those with visits or targets in it."""
     from .models import RoundTarget
 
+    territory = territory_of(user)
+    if territory.everything or (territory.county_ids and not territory.station_ids and not territory.grid_ids):
+        # Whole counties: rounds are scheduled inside their own county, so the rounds over the
+        # territory are all there is; the searches below cost a scan of every visit and
+        # target of the county (0.08 s of 0.3 s for a county's report at city scale).
+        return for_user(user, Round).order_by("-period_start", "name")
     return Round.objects.filter(
         Q(pk__in=for_user(user, Round).values("pk"))
         | Q(pk__in=for_user(user, Visit).filter(round__isnull=False).values("round_id"))

@@ -177,3 +177,16 @@ def test_the_last_page_is_read_from_the_pagination_links():
     html = '<a href="?page=1">First</a><a href="?q=x&amp;page=3" rel="next">Next</a><a href="?page=7">Last</a>'
     assert load.last_page(html) == 7
     assert load.last_page("<p>no pages</p>") == 1
+
+
+def test_the_report_fails_the_run_on_any_error_and_shows_examples(capsys):
+    machine = {"cpus": 2, "load_before": "0.1", "load_after": "0.2", "busy": 50.0, "gunicorn": 30.0,
+               "postgres": 10.0, "driver": 2.0}
+    run = load.Run("http://127.0.0.1:8000", 0.0, (1, 3), "2030-01-01")
+    run.samples = [load.Sample("today", 40.0), load.Sample("alert queue", 55.0)]
+    assert load.report(run, 10.0, machine=machine) == 0
+    run.samples.append(load.Sample("log submit", 80.0, "HTTP 400: This visit has already been logged.",
+                                   "/visits/field/visits/7/log/"))
+    assert load.report(run, 10.0, machine=machine) == 1
+    printed = capsys.readouterr().out
+    assert "errors: 1" in printed and "1 × log submit: HTTP 400: This visit has already been logged." in printed

@@ -101,9 +101,9 @@ class HazardSerializer(serializers.Serializer):
 
 class ServicePlanSerializer(serializers.ModelSerializer):
     hazards = HazardSerializer(many=True, read_only=True)
-    responsible = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    approved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    responsible = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    approved_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = ServicePlan

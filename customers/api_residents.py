@@ -149,6 +149,8 @@ class ResidentViewSet(ScopedModelViewSet):
     filterset_class = ReturningResidentFilterSet
     ordering_fields = ["arrival_date", "departure_date", "name", "persons", "status", "village__code"]
     audit_object_type = "returningresident"
+    # Ids in the body outside the territory answer 404 like missing ones (schema: ScopedAutoSchema).
+    body_object_actions = ("mark_arrived", "mark_departed")
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
 
     def _status_change(self, request, mark):

@@ -187,6 +187,7 @@ class VisitLogViewSet(ScopedModelViewSet):
     serializer_class = VisitLogSerializer
     http_method_names = ["get", "post", "head", "options"]
     audit_object_type = "visitlog"
+    body_object_actions = ("create",)  # a visit outside the territory answers 404 like a missing one
 
     def create(self, request, *args, **kwargs):
         submit = VisitLogSubmitSerializer(data=request.data)
@@ -202,7 +203,9 @@ class VisitLogViewSet(ScopedModelViewSet):
                 cards_posted=data["cards_posted"], resident_ids=data["residents_confirmed"],
             )
         except DjangoValidationError as error:
-            raise ValidationError(error.message_dict if hasattr(error, "error_dict") else error.messages) from None
+            # Messages per field, or under non_field_errors: never a bare list (the schema's 400).
+            raise ValidationError(error.message_dict if hasattr(error, "error_dict")
+                                  else {"non_field_errors": error.messages}) from None
         warnings = [] if existed else photos_attach(user=request.user, log=log, photos=data["photos"])
         body = VisitLogSerializer(self.get_queryset().get(pk=log.pk), context=self.get_serializer_context()).data
         body["photo_warnings"] = [str(warning) for warning in warnings]

@@ -49,6 +49,19 @@ class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
 
+# A 400 answer: messages per field (DRF's ValidationError, django-filter's invalid filters):
+# a list of messages, or for nested input (a list of hazards, an id list) the messages per
+# item or index; a body that is not valid JSON or form data is answered `detail`.
+FIELD_ERRORS_SCHEMA = {
+    "type": "object",
+    "properties": {"detail": {"type": "string", "description": "The body could not be read (not valid JSON)."}},
+    "additionalProperties": {"anyOf": [
+        {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "object"}]}},
+        {"type": "object"},
+    ]},
+}
+
+
 class ScopedAutoSchema(AutoSchema):
     """AutoSchema that documents 400 (writes), 401, 403 and 404 (objects) answers.
 
@@ -61,11 +74,18 @@ class ScopedAutoSchema(AutoSchema):
         if direction != "response":
             return responses
         errors: dict[str, OpenApiResponse] = {}
+        is_list = self.method == "GET" and self._is_list_view()
         if self.method in ("POST", "PUT", "PATCH"):
             errors["400"] = OpenApiResponse(
-                response={"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+                response=FIELD_ERRORS_SCHEMA,
                 description="Invalid input: a list of messages per field (or under non_field_errors).",
             )
+        elif is_list and self._get_filter_parameters():
+            errors["400"] = OpenApiResponse(response=FIELD_ERRORS_SCHEMA,
+                                            description="Invalid filter: a list of messages per parameter.")
+        if self.method in ("POST", "PUT", "PATCH"):
+            errors["415"] = OpenApiResponse(ErrorSerializer, description="The body's media type is not accepted, "
+                                                                         "or the body cannot be read as that type.")
         if getattr(self.view, "authentication_classes", None):
             errors["401"] = OpenApiResponse(ErrorSerializer, description="Not authenticated.")
             errors["403"] = OpenApiResponse(ErrorSerializer, description="The user's role lacks this verb.")
@@ -75,6 +95,12 @@ class ScopedAutoSchema(AutoSchema):
             errors["404"] = OpenApiResponse(
                 ErrorSerializer, description="No such object, or it lies outside the user's territory."
             )
+        elif getattr(self.view, "action", None) in getattr(self.view, "body_object_actions", ()):
+            errors["404"] = OpenApiResponse(
+                ErrorSerializer, description="An object the body names by id does not exist, or it lies outside "
+                                             "the user's territory.")
+        elif is_list and self._get_paginator() is not None:
+            errors["404"] = OpenApiResponse(ErrorSerializer, description="No such page.")
         if self.method == "DELETE" and "{" in self.path:
             errors["409"] = OpenApiResponse(ErrorSerializer, description="Other records still refer to this object.")
         for code, response in errors.items():
@@ -204,7 +230,7 @@ class GridSerializer(serializers.ModelSerializer):
     station_name = serializers.CharField(source="station.name", read_only=True)
     county = serializers.CharField(source="station.county.code", read_only=True)
     # Managers are assigned with roles (admin), not through this API.
-    manager = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    manager = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = Grid
@@ -380,3 +406,31 @@ class TokenView(ObtainAuthToken):
             if getattr(request, "axes_locked_out", False):
                 raise Throttled(detail=_("Too many failed logins. Try again later.")) from None
             raise
+
+
+def not_found(request, exception=None):
+    """The site's 404 handler: under /api/ a JSON answer like every other API error (a URL
+    no route matches, e.g. an id that is not a number), elsewhere Django's page."""
+    from django.views.defaults import page_not_found
+    from rest_framework.exceptions import NotFound
+
+    if request.path.startswith("/api/"):
+        return _json_error(NotFound.default_detail, 404)
+    return page_not_found(request, exception)
+
+
+def bad_request(request, exception=None):
+    """The site's 400 handler: under /api/ JSON (a request Django refuses before the API
+    sees it, e.g. more than DATA_UPLOAD_MAX_NUMBER_FIELDS form fields), elsewhere Django's page."""
+    from django.views.defaults import bad_request as page_bad_request
+    from rest_framework.exceptions import ParseError
+
+    if request.path.startswith("/api/"):
+        return _json_error(ParseError.default_detail, 400)
+    return page_bad_request(request, exception)
+
+
+def _json_error(detail, status: int):
+    from django.http import JsonResponse
+
+    return JsonResponse({"detail": str(detail)}, status=status)

@@ -17,7 +17,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from zhoukou_grid.api import ScopedModelViewSet, ScopedSlugRelatedField, territory_field
+from zhoukou_grid.api import MAX_ID, ScopedModelViewSet, ScopedSlugRelatedField, territory_field
 from zhoukou_grid.models import Village
 
 from . import personal_data, services
@@ -120,7 +120,7 @@ class ResidentSerializer(serializers.ModelSerializer):
 
 
 class ResidentIdsSerializer(serializers.Serializer):
-    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=5000)
+    ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID), min_length=1, max_length=5000)
 
 
 class StatusChangeSerializer(serializers.Serializer):

@@ -28,7 +28,7 @@ from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.permissions import SAFE_METHODS, IsAuthenticated
 from rest_framework.response import Response
 
-from zhoukou_grid.api import ScopedModelViewSet, queue_unavailable_response, territory_field
+from zhoukou_grid.api import MAX_ID, ScopedModelViewSet, queue_unavailable_response, territory_field
 from zhoukou_grid.filters import IntegerFilter
 from zhoukou_grid.models import County, LVLine, Station, Transformer
 from zhoukou_grid.scoping import for_user, territory_of
@@ -390,7 +390,7 @@ class AlertViewSet(ScopedModelViewSet):
 
 
 class MeasurePlanSerializer(serializers.Serializer):
-    alert = serializers.IntegerField(min_value=1)
+    alert = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     kind = serializers.ChoiceField(choices=Measure.Kind.choices)
     planned_date = serializers.DateField()
     kva = serializers.FloatField(required=False, allow_null=True)

@@ -35,7 +35,7 @@ from .filters import (
     VillageFilterSet,
 )
 from .models import County, Grid, LVLine, Role, RoleAssignment, Station, Transformer, Village
-from .scoping import for_user, writable_for_user
+from .scoping import for_user, territory_of, writable_for_user
 
 # Token first: its `WWW-Authenticate` header turns "not logged in" into a 401 (with the
 # session class first DRF answers 403, which a client cannot tell from "not allowed").
@@ -106,6 +106,12 @@ class ScopedAutoSchema(AutoSchema):
         for code, response in errors.items():
             responses.setdefault(code, self._get_response_for_code(response, code, direction=direction))
         return responses
+
+
+# Bounds of ids and counts written in a body: larger numbers overflowed the database's
+# integer columns in the query (a 500, found by tests/fuzz/); now they are a 400.
+MAX_ID = 2**63 - 1
+MAX_INT = 2**31 - 1
 
 
 class ApiPagination(PageNumberPagination):
@@ -247,6 +253,9 @@ class VillageSerializer(serializers.ModelSerializer):
         fields = ["id", "code", "name", "grid", "grid_name", "station"]
 
 
+ALL = object()  # every row is visible (a company admin)
+
+
 class TransformerSerializer(serializers.ModelSerializer):
     grid = territory_field(Grid)
     grid_name = serializers.CharField(source="grid.name", read_only=True)
@@ -256,6 +265,20 @@ class TransformerSerializer(serializers.ModelSerializer):
     class Meta:
         model = Transformer
         fields = ["id", "code", "name", "grid", "grid_name", "station", "rated_kva", "p0_w", "pk_w", "year", "ties"]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        if request is not None and data.get("ties"):
+            # A tie to a transformer of another grid names it only to those who may see it.
+            visible = self.context.get("_visible_transformer_codes")
+            if visible is None:
+                visible = ALL if territory_of(request.user).everything else set(
+                    for_user(request.user, Transformer).values_list("code", flat=True))
+                self.context["_visible_transformer_codes"] = visible
+            if visible is not ALL:
+                data["ties"] = [code for code in data["ties"] if code in visible]
+        return data
 
     def validate_ties(self, ties):
         if self.instance is not None and any(tie.pk == self.instance.pk for tie in ties):

@@ -7,10 +7,11 @@ import pytest
 from tests.fuzz import harness
 
 pytestmark = pytest.mark.django_db
-schema = harness.load_schema()
+
+OPERATIONS = harness.operations(harness.load_schema(), methods=["GET"])
 
 
-@schema.include(method="GET").parametrize()
-@harness.fuzz_settings()
-def test_get(case, fuzz_world):
-    harness.run_case(case, fuzz_world)
+@pytest.mark.parametrize("operation", [operation for _, operation in OPERATIONS],
+                         ids=[label for label, _ in OPERATIONS])
+def test_fuzz(operation, fuzz_world):
+    harness.fuzz_operation(operation, fuzz_world)

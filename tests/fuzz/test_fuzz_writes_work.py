@@ -9,10 +9,12 @@ import pytest
 from tests.fuzz import harness
 
 pytestmark = pytest.mark.django_db
-schema = harness.load_schema()
+
+OPERATIONS = harness.operations(harness.load_schema(), methods=harness.WRITE_METHODS,
+                                path_regex=harness.WORK_PATHS)
 
 
-@schema.include(method=harness.WRITE_METHODS, path_regex=harness.WORK_PATHS).parametrize()
-@harness.fuzz_settings()
-def test_write(case, fuzz_world):
-    harness.run_case(case, fuzz_world)
+@pytest.mark.parametrize("operation", [operation for _, operation in OPERATIONS],
+                         ids=[label for label, _ in OPERATIONS])
+def test_fuzz(operation, fuzz_world):
+    harness.fuzz_operation(operation, fuzz_world)

@@ -105,6 +105,9 @@ def test_each_request_is_rolled_back_and_sent_as_every_role(fuzz_world):
                                                       media_type="application/json")
     harness.run_case(case, fuzz_world)
     assert harness.STATS["requests"] - sent == (len(before) + 1) * len(harness.ROLES)
+    checked = harness.STATS["territory_checked"]
+    harness.run_case(SCHEMA["/api/v1/counties/"]["GET"].Case(query={}), fuzz_world)
+    assert harness.STATS["territory_checked"] - checked >= 5  # every role with a territory got rows checked
     # The county admin and the company admin deleted households and created a county, each undone.
     assert set(Household.objects.values_list("pk", flat=True)) == before
     assert County.objects.count() == counties

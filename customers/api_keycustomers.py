@@ -15,7 +15,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from zhoukou_grid.api import ScopedModelViewSet, territory_field
+from zhoukou_grid.api import MAX_ID, MAX_INT, ScopedModelViewSet, territory_field
 from zhoukou_grid.models import Grid, Transformer, Village
 from zhoukou_grid.scoping import for_user
 
@@ -101,9 +101,9 @@ class HazardSerializer(serializers.Serializer):
 
 class ServicePlanSerializer(serializers.ModelSerializer):
     hazards = HazardSerializer(many=True, read_only=True)
-    responsible = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    approved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    responsible = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    approved_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = ServicePlan
@@ -122,7 +122,8 @@ class PlanDraftSerializer(serializers.Serializer):
     risks = serializers.CharField(required=False, allow_blank=True)
     measures = serializers.CharField(required=False, allow_blank=True)
     hazards = HazardSerializer(many=True, required=False)
-    responsible = serializers.IntegerField(required=False, allow_null=True, help_text="A user id.")
+    responsible = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=MAX_ID,
+                                           help_text="A user id.")
     responsible_phone = serializers.CharField(required=False, allow_blank=True, max_length=20)
     cadence = serializers.ChoiceField(choices=ServicePlan.Cadence.choices, required=False)
     festival_cadence = serializers.ChoiceField(choices=ServicePlan.Cadence.choices, required=False)
@@ -142,7 +143,7 @@ class PlanDraftSerializer(serializers.Serializer):
 
 
 class PlanApproveSerializer(serializers.Serializer):
-    version = serializers.IntegerField(help_text="The draft's version: approving names what the approver read.")
+    version = serializers.IntegerField(min_value=1, max_value=MAX_INT, help_text="The draft's version: approving names what the approver read.")
 
 
 class KeyCustomerViewSet(ScopedModelViewSet):

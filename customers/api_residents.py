@@ -17,7 +17,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from zhoukou_grid.api import ScopedModelViewSet, ScopedSlugRelatedField, territory_field
+from zhoukou_grid.api import MAX_ID, ScopedModelViewSet, ScopedSlugRelatedField, territory_field
 from zhoukou_grid.models import Village
 
 from . import personal_data, services
@@ -120,7 +120,7 @@ class ResidentSerializer(serializers.ModelSerializer):
 
 
 class ResidentIdsSerializer(serializers.Serializer):
-    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=5000)
+    ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID), min_length=1, max_length=5000)
 
 
 class StatusChangeSerializer(serializers.Serializer):
@@ -149,6 +149,8 @@ class ResidentViewSet(ScopedModelViewSet):
     filterset_class = ReturningResidentFilterSet
     ordering_fields = ["arrival_date", "departure_date", "name", "persons", "status", "village__code"]
     audit_object_type = "returningresident"
+    # Ids in the body outside the territory answer 404 like missing ones (schema: ScopedAutoSchema).
+    body_object_actions = ("mark_arrived", "mark_departed")
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
 
     def _status_change(self, request, mark):

@@ -28,7 +28,8 @@ from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.permissions import SAFE_METHODS, IsAuthenticated
 from rest_framework.response import Response
 
-from zhoukou_grid.api import ScopedModelViewSet, queue_unavailable_response, territory_field
+from zhoukou_grid.api import MAX_ID, ScopedModelViewSet, queue_unavailable_response, territory_field
+from zhoukou_grid.filters import IntegerFilter
 from zhoukou_grid.models import County, LVLine, Station, Transformer
 from zhoukou_grid.scoping import for_user, territory_of
 
@@ -76,7 +77,7 @@ class AssetFilterSet(django_filters.FilterSet):
     code = django_filters.CharFilter(method="filter_code", label=_("Asset code"))
     grid = django_filters.CharFilter(field_name="grid__code", label=_("Grid code"))
     level = django_filters.ChoiceFilter(choices=Level.choices, label=_("Level"))
-    level_min = django_filters.NumberFilter(field_name="level", lookup_expr="gte", label=_("Level at least"))
+    level_min = IntegerFilter(field_name="level", lookup_expr="gte", label=_("Level at least"))
 
     def filter_asset_type(self, queryset, name, value):
         return queryset.filter(transformer__isnull=value != "transformer")
@@ -89,7 +90,7 @@ class AssetFilterSet(django_filters.FilterSet):
 class RunSerializer(serializers.ModelSerializer):
     station = serializers.CharField(source="station.code", read_only=True, allow_null=True, default=None,
                                     help_text="Station code; null for a run of all stations.")
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = ProjectionRun
@@ -232,7 +233,7 @@ class ProjectionSerializer(AssetFieldsMixin, serializers.ModelSerializer):
 
 
 class ProjectionFilterSet(AssetFilterSet):
-    run = django_filters.NumberFilter(field_name="run_id", label=_("Run"))
+    run = IntegerFilter(field_name="run_id", label=_("Run"))
     date = django_filters.DateFilter(label=_("Day"))
     date_from = django_filters.DateFilter(field_name="date", lookup_expr="gte", label=_("From"))
     date_to = django_filters.DateFilter(field_name="date", lookup_expr="lte", label=_("Until"))
@@ -256,8 +257,8 @@ class AssetProjectionViewSet(ScopedModelViewSet):
 class MeasureSerializer(serializers.ModelSerializer):
     asset_code = serializers.SerializerMethodField()
     neighbour = serializers.CharField(source="neighbour.code", read_only=True, allow_null=True, default=None)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    done_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    done_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = Measure
@@ -271,7 +272,7 @@ class MeasureSerializer(serializers.ModelSerializer):
 
 
 class HistorySerializer(serializers.ModelSerializer):
-    user = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    user = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = AlertHistory
@@ -389,7 +390,7 @@ class AlertViewSet(ScopedModelViewSet):
 
 
 class MeasurePlanSerializer(serializers.Serializer):
-    alert = serializers.IntegerField(min_value=1)
+    alert = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     kind = serializers.ChoiceField(choices=Measure.Kind.choices)
     planned_date = serializers.DateField()
     kva = serializers.FloatField(required=False, allow_null=True)
@@ -400,7 +401,7 @@ class MeasurePlanSerializer(serializers.Serializer):
 
 
 class MeasureFilterSet(django_filters.FilterSet):
-    alert = django_filters.NumberFilter(field_name="alert_id", label=_("Alert"))
+    alert = IntegerFilter(field_name="alert_id", label=_("Alert"))
     status = django_filters.ChoiceFilter(choices=Measure.Status.choices, label=_("Status"))
     kind = django_filters.ChoiceFilter(choices=Measure.Kind.choices, label=_("Measure"))
 
@@ -413,6 +414,7 @@ class MeasureViewSet(ScopedModelViewSet):
     """Measures against alerts: list (filter by `alert`), plan (`POST`), mark `done`."""
 
     queryset = Measure.objects.select_related("alert__transformer", "alert__line", "neighbour", "created_by", "done_by")
+    body_object_actions = ("create",)  # an alert outside the territory answers 404 like a missing one
     serializer_class = MeasureSerializer
     filterset_class = MeasureFilterSet
     ordering_fields = ["planned_date", "created_at"]
@@ -465,7 +467,7 @@ class SettingsSerializer(serializers.ModelSerializer):
     station = territory_field(Station, required=False, allow_null=True)
     values = SettingsValuesField(help_text="The settings that differ from the defaults (or from the county's).")
     effective = serializers.SerializerMethodField(help_text="Every setting as a run would use it.")
-    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = ProjectionSettings

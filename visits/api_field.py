@@ -19,7 +19,7 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from zhoukou_grid.api import ScopedModelViewSet
+from zhoukou_grid.api import MAX_ID, ScopedModelViewSet
 
 from . import services
 from .forms_field import GUIDANCE_CHOICES
@@ -27,6 +27,7 @@ from .models import ChecklistItem, ChecklistResult, CustomerIssue, Hazard, Photo
 from .photos import photo_prepare, photos_attach
 
 MAX_PHOTOS = 10
+MAX_CARDS = 10_000  # service cards of one visit: more is a typing error (and overflowed the column)
 
 
 class ChecklistResultSerializer(serializers.ModelSerializer):
@@ -127,7 +128,7 @@ class SubmitPhotoSerializer(serializers.Serializer):
 class VisitLogSubmitSerializer(serializers.Serializer):
     """A whole visit in one request. Repeat the same `client_key` to retry safely."""
 
-    visit = serializers.IntegerField(help_text="Id of the planned visit (in the user's grid).")
+    visit = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text="Id of the planned visit (in the user's grid).")
     client_key = serializers.CharField(max_length=64, help_text="Chosen by the client once per visit log.")
     met_person = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     needs = serializers.CharField(required=False, allow_blank=True, default="")
@@ -138,9 +139,9 @@ class VisitLogSubmitSerializer(serializers.Serializer):
     checklist = SubmitChecklistSerializer(many=True, required=False, default=list)
     hazards = SubmitHazardSerializer(many=True, required=False, default=list)
     issues = SubmitIssueSerializer(many=True, required=False, default=list)
-    cards_handed_out = serializers.IntegerField(min_value=0, required=False, default=0)
-    cards_posted = serializers.IntegerField(min_value=0, required=False, default=0)
-    residents_confirmed = serializers.ListField(child=serializers.IntegerField(), required=False, default=list,
+    cards_handed_out = serializers.IntegerField(min_value=0, max_value=MAX_CARDS, required=False, default=0)
+    cards_posted = serializers.IntegerField(min_value=0, max_value=MAX_CARDS, required=False, default=0)
+    residents_confirmed = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False, default=list,
                                                 help_text="Ids of returning residents confirmed as arrived.")
     photos = SubmitPhotoSerializer(many=True, required=False, default=list)
 
@@ -187,6 +188,7 @@ class VisitLogViewSet(ScopedModelViewSet):
     serializer_class = VisitLogSerializer
     http_method_names = ["get", "post", "head", "options"]
     audit_object_type = "visitlog"
+    body_object_actions = ("create",)  # a visit outside the territory answers 404 like a missing one
 
     def create(self, request, *args, **kwargs):
         submit = VisitLogSubmitSerializer(data=request.data)
@@ -202,7 +204,9 @@ class VisitLogViewSet(ScopedModelViewSet):
                 cards_posted=data["cards_posted"], resident_ids=data["residents_confirmed"],
             )
         except DjangoValidationError as error:
-            raise ValidationError(error.message_dict if hasattr(error, "error_dict") else error.messages) from None
+            # Messages per field, or under non_field_errors: never a bare list (the schema's 400).
+            raise ValidationError(error.message_dict if hasattr(error, "error_dict")
+                                  else {"non_field_errors": error.messages}) from None
         warnings = [] if existed else photos_attach(user=request.user, log=log, photos=data["photos"])
         body = VisitLogSerializer(self.get_queryset().get(pk=log.pk), context=self.get_serializer_context()).data
         body["photo_warnings"] = [str(warning) for warning in warnings]

@@ -23,6 +23,7 @@ from rest_framework.response import Response
 
 from customers.models import Household, KeyCustomer
 from zhoukou_grid.api import ScopedModelViewSet, territory_field
+from zhoukou_grid.filters import IntegerFilter
 from zhoukou_grid.models import Station, Village
 from zhoukou_grid.scoping import for_user, writable_for_user
 
@@ -132,6 +133,7 @@ class RoundViewSet(ScopedModelViewSet):
     http_method_names = ["get", "post", "head", "options"]
     ordering_fields = ["period_start", "name"]
     filterset_fields = ["status"]
+    body_object_actions = ("create",)  # a station or county outside the territory answers 404
     # A round changes through its actions (targets, schedule), not by PUT/PATCH/DELETE.
     update = partial_update = destroy = _Absent()
 
@@ -233,7 +235,7 @@ class VisitFilterSet(django_filters.FilterSet):
     date_before = django_filters.DateFilter(field_name="planned_date", lookup_expr="lte")
     status = django_filters.ChoiceFilter(choices=Visit.Status.choices)
     grid_manager = django_filters.CharFilter(field_name="grid_manager__username")
-    round = django_filters.NumberFilter(field_name="round_id")
+    round = IntegerFilter(field_name="round_id")
 
     class Meta:
         model = Visit

@@ -35,7 +35,7 @@ from .filters import (
     VillageFilterSet,
 )
 from .models import County, Grid, LVLine, Role, RoleAssignment, Station, Transformer, Village
-from .scoping import for_user, writable_for_user
+from .scoping import for_user, territory_of, writable_for_user
 
 # Token first: its `WWW-Authenticate` header turns "not logged in" into a 401 (with the
 # session class first DRF answers 403, which a client cannot tell from "not allowed").
@@ -47,6 +47,19 @@ class ErrorSerializer(serializers.Serializer):
     """The body of 401, 403 and 404 answers."""
 
     detail = serializers.CharField()
+
+
+# A 400 answer: messages per field (DRF's ValidationError, django-filter's invalid filters):
+# a list of messages, or for nested input (a list of hazards, an id list) the messages per
+# item or index; a body that is not valid JSON or form data is answered `detail`.
+FIELD_ERRORS_SCHEMA = {
+    "type": "object",
+    "properties": {"detail": {"type": "string", "description": "The body could not be read (not valid JSON)."}},
+    "additionalProperties": {"anyOf": [
+        {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "object"}]}},
+        {"type": "object"},
+    ]},
+}
 
 
 class ScopedAutoSchema(AutoSchema):
@@ -61,11 +74,18 @@ class ScopedAutoSchema(AutoSchema):
         if direction != "response":
             return responses
         errors: dict[str, OpenApiResponse] = {}
+        is_list = self.method == "GET" and self._is_list_view()
         if self.method in ("POST", "PUT", "PATCH"):
             errors["400"] = OpenApiResponse(
-                response={"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+                response=FIELD_ERRORS_SCHEMA,
                 description="Invalid input: a list of messages per field (or under non_field_errors).",
             )
+        elif is_list and self._get_filter_parameters():
+            errors["400"] = OpenApiResponse(response=FIELD_ERRORS_SCHEMA,
+                                            description="Invalid filter: a list of messages per parameter.")
+        if self.method in ("POST", "PUT", "PATCH"):
+            errors["415"] = OpenApiResponse(ErrorSerializer, description="The body's media type is not accepted, "
+                                                                         "or the body cannot be read as that type.")
         if getattr(self.view, "authentication_classes", None):
             errors["401"] = OpenApiResponse(ErrorSerializer, description="Not authenticated.")
             errors["403"] = OpenApiResponse(ErrorSerializer, description="The user's role lacks this verb.")
@@ -75,11 +95,23 @@ class ScopedAutoSchema(AutoSchema):
             errors["404"] = OpenApiResponse(
                 ErrorSerializer, description="No such object, or it lies outside the user's territory."
             )
+        elif getattr(self.view, "action", None) in getattr(self.view, "body_object_actions", ()):
+            errors["404"] = OpenApiResponse(
+                ErrorSerializer, description="An object the body names by id does not exist, or it lies outside "
+                                             "the user's territory.")
+        elif is_list and self._get_paginator() is not None:
+            errors["404"] = OpenApiResponse(ErrorSerializer, description="No such page.")
         if self.method == "DELETE" and "{" in self.path:
             errors["409"] = OpenApiResponse(ErrorSerializer, description="Other records still refer to this object.")
         for code, response in errors.items():
             responses.setdefault(code, self._get_response_for_code(response, code, direction=direction))
         return responses
+
+
+# Bounds of ids and counts written in a body: larger numbers overflowed the database's
+# integer columns in the query (a 500, found by tests/fuzz/); now they are a 400.
+MAX_ID = 2**63 - 1
+MAX_INT = 2**31 - 1
 
 
 class ApiPagination(PageNumberPagination):
@@ -204,7 +236,7 @@ class GridSerializer(serializers.ModelSerializer):
     station_name = serializers.CharField(source="station.name", read_only=True)
     county = serializers.CharField(source="station.county.code", read_only=True)
     # Managers are assigned with roles (admin), not through this API.
-    manager = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    manager = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = Grid
@@ -221,6 +253,9 @@ class VillageSerializer(serializers.ModelSerializer):
         fields = ["id", "code", "name", "grid", "grid_name", "station"]
 
 
+ALL = object()  # every row is visible (a company admin)
+
+
 class TransformerSerializer(serializers.ModelSerializer):
     grid = territory_field(Grid)
     grid_name = serializers.CharField(source="grid.name", read_only=True)
@@ -230,6 +265,20 @@ class TransformerSerializer(serializers.ModelSerializer):
     class Meta:
         model = Transformer
         fields = ["id", "code", "name", "grid", "grid_name", "station", "rated_kva", "p0_w", "pk_w", "year", "ties"]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        if request is not None and data.get("ties"):
+            # A tie to a transformer of another grid names it only to those who may see it.
+            visible = self.context.get("_visible_transformer_codes")
+            if visible is None:
+                visible = ALL if territory_of(request.user).everything else set(
+                    for_user(request.user, Transformer).values_list("code", flat=True))
+                self.context["_visible_transformer_codes"] = visible
+            if visible is not ALL:
+                data["ties"] = [code for code in data["ties"] if code in visible]
+        return data
 
     def validate_ties(self, ties):
         if self.instance is not None and any(tie.pk == self.instance.pk for tie in ties):
@@ -380,3 +429,31 @@ class TokenView(ObtainAuthToken):
             if getattr(request, "axes_locked_out", False):
                 raise Throttled(detail=_("Too many failed logins. Try again later.")) from None
             raise
+
+
+def not_found(request, exception=None):
+    """The site's 404 handler: under /api/ a JSON answer like every other API error (a URL
+    no route matches, e.g. an id that is not a number), elsewhere Django's page."""
+    from django.views.defaults import page_not_found
+    from rest_framework.exceptions import NotFound
+
+    if request.path.startswith("/api/"):
+        return _json_error(NotFound.default_detail, 404)
+    return page_not_found(request, exception)
+
+
+def bad_request(request, exception=None):
+    """The site's 400 handler: under /api/ JSON (a request Django refuses before the API
+    sees it, e.g. more than DATA_UPLOAD_MAX_NUMBER_FIELDS form fields), elsewhere Django's page."""
+    from django.views.defaults import bad_request as page_bad_request
+    from rest_framework.exceptions import ParseError
+
+    if request.path.startswith("/api/"):
+        return _json_error(ParseError.default_detail, 400)
+    return page_bad_request(request, exception)
+
+
+def _json_error(detail, status: int):
+    from django.http import JsonResponse
+
+    return JsonResponse({"detail": str(detail)}, status=status)

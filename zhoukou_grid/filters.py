@@ -7,6 +7,7 @@ filter form never offers, and a query never matches, anything outside the territ
 from __future__ import annotations
 
 import django_filters
+from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
@@ -23,6 +24,21 @@ def scoped(model):
         return for_user(request.user, model)
 
     return queryset
+
+
+class IntegerFilter(django_filters.NumberFilter):
+    """A whole-number filter (an id, a level, kVA) bounded to what the database stores.
+
+    django-filter's NumberFilter takes any decimal (``1e248``), which overflowed the
+    integer column in the query (a 500); this one answers 400 for it.
+    """
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", -(2**63))
+        kwargs.setdefault("max_value", 2**63 - 1)
+        super().__init__(*args, **kwargs)
 
 
 class SearchFilterSet(django_filters.FilterSet):
@@ -78,8 +94,8 @@ class VillageFilterSet(SearchFilterSet):
 class TransformerFilterSet(SearchFilterSet):
     grid = django_filters.ModelChoiceFilter(queryset=scoped(Grid), label=_("Grid"))
     station = django_filters.ModelChoiceFilter(field_name="grid__station", queryset=scoped(Station), label=_("Station"))
-    rated_kva_min = django_filters.NumberFilter(field_name="rated_kva", lookup_expr="gte", label=_("Rated kVA from"))
-    rated_kva_max = django_filters.NumberFilter(field_name="rated_kva", lookup_expr="lte", label=_("Rated kVA to"))
+    rated_kva_min = IntegerFilter(field_name="rated_kva", lookup_expr="gte", label=_("Rated kVA from"))
+    rated_kva_max = IntegerFilter(field_name="rated_kva", lookup_expr="lte", label=_("Rated kVA to"))
 
     class Meta:
         model = Transformer

@@ -13,6 +13,10 @@ urlpatterns = [
     path("", include("zhoukou_grid.web_urls")),
 ]
 
+# Unknown URLs and refused requests under /api/ answer JSON, as the schema documents (found by tests/fuzz/).
+handler404 = "zhoukou_grid.api.not_found"
+handler400 = "zhoukou_grid.api.bad_request"
+
 if settings.DEBUG:
     from django.conf.urls.static import static
 

@@ -22,12 +22,21 @@ from zhoukou_grid.models import Village
 
 from . import personal_data, services
 from .filters import ReturningResidentFilterSet
-from .models import Household, ReturningResident
+from .models import Household, ReturningResident, personal_index
 from .parsing import ValueProblem, parse_id_number, parse_mobile
 
 
+class _Keep(str):
+    """What PersonalDataField answers for "the masked value I read": keep the stored number.
+    An (empty) str, so that the field's length validators accept it."""
+
+
+_KEEP = _Keep("")
+
+
 class PersonalDataField(serializers.CharField):
-    """A phone or ID number: written in full, read masked.
+    """A phone or ID number: written in full, read masked (the stored masked form: a list
+    never decrypts).
 
     Sending back the masked value a GET answered keeps the stored number, so a client may
     PUT what it read without knowing the full value.
@@ -40,17 +49,21 @@ class PersonalDataField(serializers.CharField):
         kwargs.setdefault("allow_blank", True)
         super().__init__(**kwargs)
 
+    def get_attribute(self, instance):
+        return getattr(instance, f"{self.personal_field}_masked", "")
+
     def to_representation(self, value):
-        return personal_data.masked(value or "", self.personal_field)
+        return value or ""
 
     def to_internal_value(self, data):
         text = super().to_internal_value(data).strip()
         if not text:
             return ""
         instance = getattr(self.parent, "instance", None)
-        current = getattr(instance, self.personal_field, "") if isinstance(instance, ReturningResident) else ""
-        if current and text == personal_data.masked(current, self.personal_field):
-            return current
+        current = getattr(instance, f"{self.personal_field}_masked", "") if isinstance(
+            instance, ReturningResident) else ""
+        if current and text == current:
+            return _KEEP
         try:
             return self.parser(text)
         except ValueProblem:
@@ -87,6 +100,7 @@ class ResidentSerializer(serializers.ModelSerializer):
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
+        attrs = {name: value for name, value in attrs.items() if value is not _KEEP}
         instance = self.instance
 
         def current(name, default=None):
@@ -101,8 +115,13 @@ class ResidentSerializer(serializers.ModelSerializer):
             raise ValidationError({"departure_date": [_("The departure must be after the arrival.")]})
         if "household" in attrs:
             attrs["account_no"] = household.account_no if household is not None else ""
+        def current_hmac(field):
+            if field in attrs:
+                return personal_index(field, attrs[field])
+            return getattr(instance, f"{field}_hmac", "") if instance is not None else ""
+
         match_key = ReturningResident.build_match_key(
-            name=current("name", ""), id_number=current("id_number", ""), phone=current("phone", ""),
+            name=current("name", ""), id_hmac=current_hmac("id_number"), phone_hmac=current_hmac("phone"),
             village_id=village.pk if village is not None else None, account_no=current("account_no", ""),
         )
         duplicates = ReturningResident.objects.filter(match_key=match_key)

@@ -10,8 +10,10 @@ Residents: arrivals spread over the 25 days before the Lunar New Year of 2027-02
 between 初八 and 正月十五, a share listed without an account (unlinked, as village lists
 often are). Linked residents belong to a household of their own village. ID numbers
 carry the county's area code, a birth date from 1955 to 2008 and a valid GB 11643
-check digit. `match_key` is `ReturningResident.build_match_key` of the same values,
-unique across the run (a rare random clash is drawn again).
+check digit. ID and phone numbers are written as the model stores them: encrypted, with
+their HMACs and masked forms (`customers.models.personal_columns`). `match_key` is
+`ReturningResident.build_match_key` of the same values, unique across the run (a rare
+random clash is drawn again).
 
 The residents step reads a sample of the households just written (ids, accounts, names,
 villages) in chunks: the household generator streams its rows and keeps none of them.
@@ -41,7 +43,7 @@ from zhoukou_grid.demo import (
     person_name,
 )
 
-from .models import Heating, KeyCustomer, ReturningResident, ServicePlan
+from .models import Heating, KeyCustomer, ReturningResident, ServicePlan, personal_columns
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 LUNAR_NEW_YEAR = date(2027, 2, 6)  # 正月初一
@@ -157,8 +159,8 @@ def _departure(rng: random.Random) -> date | None:
 # --- Returning residents ------------------------------------------------------------------
 
 RESIDENT_FIELDS = (
-    "village_id", "village_group", "household_id", "account_no", "head_name", "name", "id_number", "phone",
-    "workplace", "persons", "arrival_date", "departure_date", "heating", "extra_load", "note", "status", "source",
+    "village_id", "village_group", "household_id", "account_no", "head_name", "name",
+    "id_number_enc", "id_number_hmac", "id_number_masked", "phone_enc", "phone_hmac", "phone_masked", "workplace", "persons", "arrival_date", "departure_date", "heating", "extra_load", "note", "status", "source",
     "match_key", "created_at", "updated_at",
 )
 HOUSEHOLD_CHUNK = 20_000
@@ -208,17 +210,20 @@ def generate_residents(ctx: SeedContext, rng: random.Random, scale: Scale):
             draw = rng.random()
             ident = id_number(rng, area_of_village[village_id]) if draw < 0.85 else ""
             phone = mobile(rng) if draw < 0.97 else ""
-            key = build_key(name=name, id_number=ident, phone=phone, village_id=village_id, account_no=account_no)
+            ident_columns = personal_columns("id_number", ident, normalised=True)
+            phone_columns = personal_columns("phone", phone, normalised=True)
+            key = build_key(name=name, id_hmac=ident_columns["id_number_hmac"],
+                            phone_hmac=phone_columns["phone_hmac"], village_id=village_id, account_no=account_no)
             if key not in used_keys:
                 used_keys.add(key)
-                return name, ident, phone, key
+                return name, (*ident_columns.values(), *phone_columns.values()), key
 
     def row(village_id, household_id, account_no, head_name, surname):
-        name, ident, phone, key = person(village_id, surname, account_no)
+        name, personal, key = person(village_id, surname, account_no)
         arrival = _arrival(rng)
         group = group_names[rng.randrange(groups_of_village[village_id])] if rng.random() < 0.6 else ""
         return (
-            village_id, group, household_id, account_no, head_name, name, ident, phone,
+            village_id, group, household_id, account_no, head_name, name, *personal,
             _pick(rng, WORKPLACES, WORKPLACE_CUM), _pick(rng, (1, 2, 3, 4, 5), PERSONS_CUM), arrival,
             _departure(rng), _pick(rng, HEATING_VALUES, HEATING_CUM),
             rng.choice(EXTRA_LOADS) if rng.random() < 0.03 else "", "",

@@ -27,7 +27,8 @@ class HouseholdFilterSet(SearchFilterSet):
 
 class ReturningResidentFilterSet(SearchFilterSet):
     """Residents: arrival range, place, status, heating, linked or not; search by name or
-    by the last four digits of a phone (nothing new is stored: `phone__endswith`)."""
+    by the last four digits of a phone (on the stored masked form, which keeps them: the
+number itself is encrypted)."""
 
     search_fields = ("name", "head_name", "account_no")
     arrival_from = django_filters.DateFilter(
@@ -61,7 +62,7 @@ class ReturningResidentFilterSet(SearchFilterSet):
         value = value.strip()
         if len(value) == 4 and value.isdigit():
             # Four digits: the end of a phone number (or part of a name/account number).
-            condition = Q(phone__endswith=value)
+            condition = Q(phone_masked__endswith=value)
             for field in self.search_fields:
                 condition |= Q(**{f"{field}__icontains": value})
             return queryset.filter(condition)
@@ -80,4 +81,4 @@ class ReturningResidentFilterSet(SearchFilterSet):
             return queryset
         if not value.isdigit():
             return queryset.none()
-        return queryset.filter(phone__endswith=value)
+        return queryset.filter(phone_masked__endswith=value)

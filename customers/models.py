@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from zhoukou_grid import crypto
 from zhoukou_grid.models import LVLine, Transformer, Village
+
+from .parsing import mask_id_number, mask_phone
 
 
 class Phase(models.TextChoices):
@@ -64,11 +69,64 @@ class Heating(models.TextChoices):
     OTHER = "other", _("Other")
 
 
+# Personal fields of a returning resident, each stored as three columns (docs/personal-data.md):
+# `<field>_enc` the AES-GCM token, `<field>_hmac` the keyed HMAC of the normalised value (for
+# matching and uniqueness), `<field>_masked` what lists and masked exports show.
+RESIDENT_PERSONAL_FIELDS = ("id_number", "phone")
+_MASKERS = {"id_number": mask_id_number, "phone": mask_phone}
+_PHONE_NOISE = re.compile(r"[^0-9]")
+
+
+def normalise_personal(field: str, value: str) -> str:
+    """The form whose HMAC is stored: ID upper-case (a trailing X), 18 characters; phone
+    its digits (the parsers already give these; this only guards other callers)."""
+    value = (value or "").strip()
+    if field == "id_number":
+        return value.replace(" ", "").upper()
+    digits = _PHONE_NOISE.sub("", value)
+    if len(digits) == 13 and digits.startswith("86"):
+        digits = digits[2:]
+    return digits
+
+
+def personal_columns(field: str, value: str, *, normalised: bool = False) -> dict[str, str]:
+    """The three stored columns of one personal value ("" for all three when empty)."""
+    if not normalised:
+        value = normalise_personal(field, value)
+    if not value:
+        return {f"{field}_enc": "", f"{field}_hmac": "", f"{field}_masked": ""}
+    return {f"{field}_enc": crypto.encrypt(value, purpose=field),
+            f"{field}_hmac": crypto.blind_index(value, purpose=field),
+            f"{field}_masked": _MASKERS[field](value)}
+
+
+def personal_index(field: str, value: str) -> str:
+    """The HMAC of a (raw or normalised) value, for lookups; "" for an empty one."""
+    return crypto.blind_index(normalise_personal(field, value), purpose=field)
+
+
+def _personal_property(field: str) -> property:
+    """`resident.id_number` / `resident.phone`: assigning sets the three stored columns;
+    reading decrypts (one value: reveals, exports for roles that may see it, tests). Lists
+    and masked views read `<field>_masked` instead and never decrypt. A property (not a
+    custom descriptor) so that `ReturningResident(phone=...)` and serializers accept it."""
+
+    def getter(self) -> str:
+        return crypto.decrypt(getattr(self, f"{field}_enc") or "", purpose=field)
+
+    def setter(self, value: str) -> None:
+        for name, column in personal_columns(field, value or "").items():
+            setattr(self, name, column)
+
+    return property(getter, setter)
+
+
 class ReturningResident(models.Model):
     """A person coming home for the festival, from a village committee list or a visit.
 
-    `match_key` is what makes a re-import update instead of duplicate: the ID number when
-    given, otherwise name + phone, otherwise name + village + household account.
+    `match_key` is what makes a re-import update instead of duplicate: the HMAC of the ID
+    number when given, otherwise name + HMAC of the phone, otherwise name + village +
+    household account. No plaintext ID or phone number is stored (see `_personal_property`).
     """
 
     class Status(models.TextChoices):
@@ -90,8 +148,15 @@ class ReturningResident(models.Model):
     account_no = models.CharField(_("account number as listed"), max_length=13, blank=True)
     head_name = models.CharField(_("head of household"), max_length=64, blank=True)
     name = models.CharField(_("name"), max_length=64)
-    id_number = models.CharField(_("ID number"), max_length=18, blank=True)
-    phone = models.CharField(_("mobile phone"), max_length=11, blank=True)
+    # Encrypted ID and phone numbers with their HMACs and masked forms (see RESIDENT_PERSONAL_FIELDS).
+    id_number_enc = models.CharField(max_length=100, blank=True, editable=False)
+    id_number_hmac = models.CharField(max_length=64, blank=True, editable=False)
+    id_number_masked = models.CharField(_("ID number"), max_length=18, blank=True, editable=False)
+    phone_enc = models.CharField(max_length=100, blank=True, editable=False)
+    phone_hmac = models.CharField(max_length=64, blank=True, editable=False)
+    phone_masked = models.CharField(_("mobile phone"), max_length=11, blank=True, editable=False)
+    id_number = _personal_property("id_number")
+    phone = _personal_property("phone")
     workplace = models.CharField(_("place of work"), max_length=100, blank=True)
     persons = models.PositiveSmallIntegerField(_("persons coming home"), default=1)
     arrival_date = models.DateField(_("arrival date"), db_index=True)
@@ -108,6 +173,8 @@ class ReturningResident(models.Model):
         verbose_name=_("import job"),
     )
     match_key = models.CharField(max_length=160, unique=True, editable=False)
+    # Set when the retention task erased the personal data (the row stays for the counts).
+    erased_at = models.DateTimeField(_("personal data erased"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -125,19 +192,31 @@ class ReturningResident(models.Model):
                 condition=Q(departure_date__isnull=True) | Q(departure_date__gt=models.F("arrival_date")),
                 name="resident_departure_after_arrival",
             ),
+            # One entry per person with an ID number: on its HMAC, never on the number.
+            models.UniqueConstraint(fields=["id_number_hmac"], condition=~Q(id_number_hmac=""),
+                                    name="resident_unique_id_number_hmac"),
         ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.village_id})"
 
     @staticmethod
-    def build_match_key(*, name: str, id_number: str = "", phone: str = "", village_id: int | None = None,
-                        account_no: str = "") -> str:
-        if id_number:
-            return f"id:{id_number}"
-        if phone:
-            return f"np:{name}|{phone}"
+    def build_match_key(*, name: str, id_hmac: str = "", phone_hmac: str = "", village_id: int | None = None,
+                        account_no: str = "", id_number: str = "", phone: str = "") -> str:
+        """From the HMACs (`personal_index`), never from the numbers themselves; an
+        `id_number` or `phone` given instead is replaced by its HMAC."""
+        if id_number and not id_hmac:
+            id_hmac = personal_index("id_number", id_number)
+        if phone and not phone_hmac:
+            phone_hmac = personal_index("phone", phone)
+        if id_hmac:
+            return f"id:{id_hmac}"
+        if phone_hmac:
+            return f"np:{name}|{phone_hmac}"
         return f"nv:{name}|{village_id}|{account_no}"
+
+    def personal_masked(self, field: str) -> str:
+        return getattr(self, f"{field}_masked")
 
 
 class KeyCustomer(models.Model):

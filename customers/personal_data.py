@@ -1,9 +1,11 @@
 """Personal data of returning residents: ID and phone numbers, masked unless revealed.
 
-Every page, API answer and export shows the masked form (`customers.parsing.mask_*`),
-for every role. A user holding `customers.view_personal_data` may reveal one value of
-one resident by an explicit action; each reveal writes an audit row naming who, when,
+Every page, API answer and export shows the masked form, for every role: it is stored
+beside the encrypted value (`<field>_masked`), so lists never decrypt. A user holding
+`customers.view_personal_data` may reveal one value of one resident by an explicit
+action; each reveal decrypts that one value and writes an audit row naming who, when,
 which resident and which field, never the value. Nothing here logs a value.
+Storage, keys, rotation and retention: docs/personal-data.md.
 """
 
 from __future__ import annotations
@@ -34,7 +36,10 @@ def masked(value: str, field: str) -> str:
 
 
 def resident_masked(resident: ReturningResident, field: str) -> str:
-    return masked(getattr(resident, field), field)
+    """The stored masked form (no decryption)."""
+    if field not in PERSONAL_FIELDS:
+        raise UnknownPersonalField(field)
+    return getattr(resident, f"{field}_masked")
 
 
 def can_reveal(user) -> bool:
@@ -53,7 +58,7 @@ def resident_reveal(*, user, resident_id: int, field: str) -> str:
         raise UnknownPersonalField(field)
     if not can_reveal(user):
         raise PermissionDenied
-    queryset = ReturningResident.objects.only("pk", field)
+    queryset = ReturningResident.objects.only("pk", f"{field}_enc")
     resident = get_for_user_or_404(user, queryset, pk=resident_id)
     audit_record(user=user, action="resident.revealed", object_type="returningresident", object_id=resident.pk,
                  detail={"field": field})

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
+from zhoukou_grid import crypto
 from zhoukou_grid.importing import parsers
 from zhoukou_grid.importing.engine import ImportContext, ImportPlan, ParsedRow, batched, resolve_codes, upsert
 from zhoukou_grid.importing.parsers import CellError
@@ -149,6 +150,8 @@ VALUE_PROBLEM_MESSAGES = {
     "persons_too_many": _lazy(
         "More than %(maximum)d persons in one row is not plausible. Check the number, or give one row per family."),
 }
+# The personal columns of the residents list, stored encrypted (docs/personal-data.md).
+PERSONAL_KEYS = ("id_number", "phone")
 # Dates further than this from the coming Lunar New Year are typing errors (a wrong year, mostly).
 SANE_WINDOW_DAYS = 120
 # The Chinese word written in exports and offered in the template, per heating kind.
@@ -230,6 +233,9 @@ class ResidentKind(ImportKind):
     otherwise it stays unlinked (counted as "unlinked"). The key is
     `ReturningResident.match_key`; a person listed before under a weaker key (no ID
     number, or no phone) is updated, not duplicated, when the ID or phone is added.
+
+    ID and phone numbers are matched, de-duplicated and compared by their keyed HMACs
+    (computed once per row); only the rows written are encrypted (docs/personal-data.md).
     """
 
     name = "residents"
@@ -251,11 +257,11 @@ class ResidentKind(ImportKind):
                parser=parsers.text(64), field="name", export="name",
                help=_lazy("Name of the person coming home. Required."), example="张小明"),
         Column("id_number", "身份证号", synonyms=("身份证号码", "公民身份号码", "身份证"),
-               parser=_personal(parsing.parse_id_number), text=True, field="id_number", export="id_number",
+               parser=_personal(parsing.parse_id_number), text=True, export="",
                help=_lazy("18-character ID number; the last may be X. Keep the column formatted as text."),
                example="411627199001011234"),
         Column("phone", "联系电话", synonyms=("手机号", "手机号码", "电话", "联系方式"),
-               parser=_personal(parsing.parse_mobile), text=True, field="phone", export="phone",
+               parser=_personal(parsing.parse_mobile), text=True, export="",
                help=_lazy("11-digit mobile number. Keep the column formatted as text."), example="13800000000"),
         Column("village", "村(组)", synonyms=("村", "村名", "所在村", "行政村", "村组", "村名称"), parser=_village_text,
                export="", help=_lazy("Village name from the list, or village name and group such as 朱口村一组, or "
@@ -298,19 +304,33 @@ class ResidentKind(ImportKind):
                 **{key: memoised(self.column(key).parser) for key in ("persons", "heating", "village")}}
 
     # --- keys ----------------------------------------------------------------------------
+    @staticmethod
+    def hmacs(row: ParsedRow) -> tuple[str, str]:
+        """(ID HMAC, phone HMAC) of a row, "" where blank; computed once (the parsers
+        have normalised the values: ID upper-case, phone 11 digits)."""
+        found = row.resolved.get("_hmacs")
+        if found is None:
+            values = row.values
+            found = row.resolved["_hmacs"] = (
+                crypto.blind_index(values.get("id_number") or "", purpose="id_number"),
+                crypto.blind_index(values.get("phone") or "", purpose="phone"))
+        return found
+
     def row_key(self, row: ParsedRow) -> Any:
         # Keys that do not depend on the village; name + village + account is checked after lookups.
         values = row.values
-        if values.get("id_number"):
-            return "id:" + values["id_number"]
-        if values.get("phone") and values.get("name"):
-            return f"np:{values['name']}|{values['phone']}"
+        id_hmac, phone_hmac = self.hmacs(row)
+        if id_hmac:
+            return "id:" + id_hmac
+        if phone_hmac and values.get("name"):
+            return f"np:{values['name']}|{phone_hmac}"
         return None
 
     def match_key(self, row: ParsedRow) -> str:
         values = row.values
+        id_hmac, phone_hmac = self.hmacs(row)
         return ReturningResident.build_match_key(
-            name=values.get("name") or "", id_number=values.get("id_number") or "", phone=values.get("phone") or "",
+            name=values.get("name") or "", id_hmac=id_hmac, phone_hmac=phone_hmac,
             village_id=row.resolved.get("village_id"), account_no=values.get("account_no") or "")
 
     def key_values(self, row: ParsedRow) -> dict[str, Any]:
@@ -442,10 +462,31 @@ class ResidentKind(ImportKind):
         fields["village_id"] = row.resolved.get("village_id")
         fields["village_group"] = row.resolved.get("village_group", "")
         fields["household_id"] = row.resolved.get("household_id")
+        # Compared by HMAC and masked form; the token is added only to the rows written.
+        id_hmac, phone_hmac = self.hmacs(row)
+        values = row.values
+        if "id_number" in values:
+            fields["id_number_hmac"] = id_hmac
+            fields["id_number_masked"] = parsing.mask_id_number(values["id_number"]) if id_hmac else ""
+        if "phone" in values:
+            fields["phone_hmac"] = phone_hmac
+            fields["phone_masked"] = parsing.mask_phone(values["phone"]) if phone_hmac else ""
         return fields
 
     def compare_fields(self, present: set[str]) -> list[str]:
-        return [*super().compare_fields(present), "village_id", "village_group", "household_id"]
+        personal = [f"{key}_{part}" for key in PERSONAL_KEYS if key in present for part in ("hmac", "masked")]
+        return [*super().compare_fields(present), "village_id", "village_group", "household_id", *personal]
+
+    @staticmethod
+    def encrypted_fields(plan: ImportPlan) -> list[str]:
+        """The token columns written with each row, for the personal columns of the file."""
+        return [f"{key}_enc" for key in PERSONAL_KEYS if key in plan.present]
+
+    @staticmethod
+    def add_tokens(row: ParsedRow, fields: dict[str, Any], encrypted: list[str]) -> None:
+        for name in encrypted:
+            key = name.removesuffix("_enc")
+            fields[name] = crypto.encrypt(row.values.get(key) or "", purpose=key)
 
     def refine_plan(self, ctx: ImportContext, plan: ImportPlan) -> None:
         # A resident a grid manager linked by hand keeps the link when the list matches no household.
@@ -491,8 +532,9 @@ class ResidentKind(ImportKind):
         values = row.values
         name = values.get("name") or ""
         keys = []
-        if values.get("id_number") and values.get("phone"):
-            keys.append(ReturningResident.build_match_key(name=name, phone=values["phone"]))
+        id_hmac, phone_hmac = self.hmacs(row)
+        if id_hmac and phone_hmac:
+            keys.append(ReturningResident.build_match_key(name=name, phone_hmac=phone_hmac))
         if values.get("id_number") or values.get("phone"):
             keys.append(ReturningResident.build_match_key(
                 name=name, village_id=row.resolved.get("village_id"), account_no=values.get("account_no") or ""))
@@ -508,23 +550,29 @@ class ResidentKind(ImportKind):
         rekeyed: dict[int, int] = plan.notes.get("rekeyed", {})
         new_only = {"created_at": now, "source": ReturningResident.Source.IMPORT,
                     "status": ReturningResident.Status.EXPECTED}
+        encrypted = self.encrypted_fields(plan)
         rows = []
         for row in plan.rows:
             if plan.states[row.number] == "unchanged" or row.number in rekeyed:
                 continue
             fields = plan.fields[row.number]  # completed in place: a copy per row costs 100 MB on 100,000 rows
             fields["match_key"] = plan.db_key(row)[0]
+            self.add_tokens(row, fields, encrypted)
             fields.update(stamp)
             fields.update(new_only)
             rows.append(fields)
         upsert(ReturningResident, rows, unique_fields=["match_key"],
-               update_fields=[*plan.update_fields, "import_job_id", "updated_at"])
+               update_fields=[*plan.update_fields, *encrypted, "import_job_id", "updated_at"])
         if rekeyed:
             by_number = {row.number: row for row in plan.rows}
-            changes = [ReturningResident(pk=pk, **self.key_values(by_number[number]), **plan.fields[number], **stamp)
-                       for number, pk in rekeyed.items()]
+            changes = []
+            for number, pk in rekeyed.items():
+                fields = plan.fields[number]
+                self.add_tokens(by_number[number], fields, encrypted)
+                changes.append(ReturningResident(pk=pk, **self.key_values(by_number[number]), **fields, **stamp))
             ReturningResident.objects.bulk_update(
-                changes, ["match_key", *plan.update_fields, "import_job_id", "updated_at"], batch_size=500)
+                changes, ["match_key", *plan.update_fields, *encrypted, "import_job_id", "updated_at"],
+                batch_size=500)
 
     # --- exports ---------------------------------------------------------------------------
     def export_queryset(self, user):
@@ -540,14 +588,17 @@ class ResidentKind(ImportKind):
 
     def export_rows(self, queryset, *, chunk_size: int = 2000):
         paths = [c.export for c in self.columns if c.export]
-        for values in queryset.values(*paths, "village__name", "village_group", "_reveal").iterator(
+        keyring = crypto.keyring()
+        personal = [name for key in PERSONAL_KEYS for name in (f"{key}_masked", f"{key}_enc")]
+        for values in queryset.values(*paths, *personal, "village__name", "village_group", "_reveal").iterator(
                 chunk_size=chunk_size):
             row = {c.key: values[c.export] for c in self.columns if c.export}
             row["village"] = values["village__name"] + (values["village_group"] or "")
             row["heating"] = HEATING_WORDS.get(values["heating"], "") if values["heating"] else ""
-            if not values["_reveal"]:
-                row["id_number"] = parsing.mask_id_number(row["id_number"]) if row["id_number"] else ""
-                row["phone"] = parsing.mask_phone(row["phone"]) if row["phone"] else ""
+            # Decrypted only for a role that may see the numbers (the export is audited).
+            for key in PERSONAL_KEYS:
+                row[key] = (keyring.decrypt(values[f"{key}_enc"], purpose=key) if values["_reveal"]
+                            else values[f"{key}_masked"])
             yield row
 
     def template_lists(self, user) -> dict[str, list[str]]:

@@ -92,6 +92,12 @@ class RoleAssignmentFactory(factory.django.DjangoModelFactory):
     user = factory.SubFactory(UserFactory)
 
 
+def _resident_match_key(o) -> str:
+    from customers.models import ReturningResident, personal_index
+
+    return ReturningResident.build_match_key(name=o.name, phone_hmac=personal_index("phone", o.phone or ""))
+
+
 class ReturningResidentFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = "customers.ReturningResident"
@@ -101,7 +107,8 @@ class ReturningResidentFactory(factory.django.DjangoModelFactory):
     phone = factory.Sequence(lambda n: f"139{n:08d}")
     arrival_date = factory.Faker("date_between_dates", date_start=__import__("datetime").date(2027, 1, 15),
                                  date_end=__import__("datetime").date(2027, 2, 4))
-    match_key = factory.LazyAttribute(lambda o: f"np:{o.name}|{o.phone}")
+    # As the import builds it: from the phone's HMAC, never the number (docs/personal-data.md).
+    match_key = factory.LazyAttribute(lambda o: _resident_match_key(o))
 
 
 class KeyCustomerFactory(factory.django.DjangoModelFactory):

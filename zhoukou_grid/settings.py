@@ -342,3 +342,28 @@ ISSUE_SLA_HOURS = {
     "app_help": 24,
     "other": 72,
 }
+
+# --- Personal data at rest [pdata, issue 6] (docs/personal-data.md) ---------------
+# ID and phone numbers of returning residents are stored AES-256-GCM encrypted, with a
+# keyed HMAC beside each for matching. The keys live in the environment only: not in the
+# database, not in its backups, and none of them is SECRET_KEY. Keep a copy apart from
+# the database backups: without the keys the encrypted numbers are lost for good.
+#   PERSONAL_DATA_KEYS               "kid:base64key,kid2:base64key": 32-byte AES keys; the FIRST
+#                                    encrypts new values, all of them decrypt (rotation). Generate
+#                                    a key: python -c "import base64,os;print(base64.b64encode(os.urandom(32)).decode())"
+#   PERSONAL_DATA_HMAC_KEY           base64, >= 32 bytes: key of the HMAC-SHA256 used to match ID
+#                                    and phone numbers (re-imports, duplicates, uniqueness).
+#   PERSONAL_DATA_HMAC_KEY_PREVIOUS  the old HMAC key, set only while
+#                                    `manage.py rotate_personal_data_keys --hmac` runs.
+#   RESIDENT_RETENTION_MONTHS        returning residents' personal data is erased this many
+#                                    months after the Spring Festival they came home for
+#                                    (nightly task; counts are kept). Default 3.
+# Required when DEBUG is off; DEBUG and tests use fixed, public, insecure keys.
+try:
+    from zhoukou_grid.crypto import KeyConfigError, settings_keys
+
+    PERSONAL_DATA_KEYS, PERSONAL_DATA_HMAC_KEY, PERSONAL_DATA_HMAC_KEY_PREVIOUS = settings_keys(
+        os.environ, insecure_defaults=DEBUG or TESTING)
+except KeyConfigError as error:
+    raise ImproperlyConfigured(str(error)) from None
+RESIDENT_RETENTION_MONTHS = int(os.environ.get("RESIDENT_RETENTION_MONTHS", "3"))

@@ -111,7 +111,9 @@ def test_create_with_village_code_and_household_account(personas, world):
     assert resident.phone == "13811112222" and resident.id_number == "11010519491231002X"
     assert resident.household == household and resident.account_no == household.account_no
     assert resident.source == ReturningResident.Source.MANUAL
-    assert resident.match_key == "id:11010519491231002X"
+    # Keyed by the ID number's HMAC, never the number itself.
+    assert resident.match_key == ReturningResident.build_match_key(name="孙明", id_number="11010519491231002X")
+    assert "11010519491231002X" not in resident.match_key
     assert AuditLog.objects.filter(action="api.create", object_id=str(resident.pk)).exists()
 
 

@@ -16,6 +16,7 @@ from customers import demo as customers_demo
 from customers.models import KeyCustomer, ReturningResident, ServicePlan
 from customers.parsing import id_check_digit
 from zhoukou_grid import demo, seeding
+from zhoukou_grid.crypto import decrypt
 from zhoukou_grid.models import County, Grid, Village
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +35,7 @@ def customers_digest() -> str:
     digest = hashlib.sha256()
     parts = [
         ReturningResident.objects.values_list(
-            "match_key", "name", "id_number", "phone", "village__code", "household__account_no", "account_no",
+            "match_key", "name", "id_number_hmac", "phone_hmac", "village__code", "household__account_no", "account_no",
             "head_name", "persons", "arrival_date", "departure_date", "heating", "workplace", "village_group"),
         KeyCustomer.objects.values_list("account_no", "name", "category", "importance", "grid__code",
                                         "village__code", "transformer__code", "contact_phone", "backup_kw"),
@@ -82,14 +83,17 @@ def test_residents_are_consistent_with_the_territory(demo_world):
     assert not linked.exclude(account_no=F("household__account_no")).exists()
     assert not linked.exclude(head_name=F("household__name")).exists()
     county_codes = set(County.objects.values_list("code", flat=True))
-    with_id = list(ReturningResident.objects.exclude(id_number="").values_list("id_number", flat=True))
+    with_id = [decrypt(token, purpose="id_number") for token in ReturningResident.objects.exclude(
+        id_number_enc="").values_list("id_number_enc", flat=True)]
     assert len(with_id) > 1_000
     for number in with_id:
         assert len(number) == 18 and number[:6] in county_codes
         assert id_check_digit(number[:17]) == number[17], number
         assert 1955 <= int(number[6:10]) <= 2008
         date(int(number[6:10]), int(number[10:12]), int(number[12:14]))  # a real date
-    phones = list(ReturningResident.objects.exclude(phone="").values_list("phone", flat=True))
+    phones = [decrypt(token, purpose="phone") for token in ReturningResident.objects.exclude(
+        phone_enc="").values_list("phone_enc", flat=True)]
+    assert len(phones) > 1_000
     assert all(len(p) == 11 and p[0] == "1" and p[1] in "3456789" for p in phones)
 
 

@@ -10,10 +10,14 @@ Storage, keys, rotation and retention: docs/personal-data.md.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Q
 
+from zhoukou_grid import crypto
 from zhoukou_grid.audit import audit_record
+from zhoukou_grid.bulk_update import update_rows
 from zhoukou_grid.scoping import get_for_user_or_404
 
 from .models import ReturningResident
@@ -68,3 +72,106 @@ def resident_reveal(*, user, resident_id: int, field: str) -> str:
 def tel_url(phone: str) -> str:
     """A tel: link for a revealed mobile number (mainland numbers are dialled as is)."""
     return f"tel:{phone}" if phone else ""
+
+
+# --- Key rotation (docs/personal-data.md, `manage.py rotate_personal_data_keys`) ----------
+
+ROTATION_BATCH = 2000
+_ROTATED = ("id_number", "phone")  # the order of the columns below
+_TOKEN_COLUMNS = tuple(f"{field}_enc" for field in _ROTATED)
+_HMAC_COLUMNS = tuple(f"{field}_hmac" for field in _ROTATED)
+
+
+def rows_under_old_keys() -> int:
+    """How many residents still hold a token under another key than the current one."""
+    prefix = crypto.keyring().current_kid + ":"
+    stale = Q()
+    for column in _TOKEN_COLUMNS:
+        stale |= Q(**{f"{column}__gt": ""}) & ~Q(**{f"{column}__startswith": prefix})
+    return ReturningResident.objects.filter(stale).count()
+
+
+def rotate_encryption_keys(*, batch_size: int = ROTATION_BATCH, on_batch=None) -> int:
+    """Re-encrypt under the current key every token made with an older one.
+
+    Each batch is its own transaction, chosen by what is still stale: an interrupted run
+    resumes where it stopped, and a second run changes nothing (idempotent). Returns how
+    many residents were re-encrypted. The old keys must stay in PERSONAL_DATA_KEYS until
+    this has run to the end (`rows_under_old_keys() == 0`).
+    """
+    keyring = crypto.keyring()
+    prefix = keyring.current_kid + ":"
+    stale = Q()
+    for column in _TOKEN_COLUMNS:
+        stale |= Q(**{f"{column}__gt": ""}) & ~Q(**{f"{column}__startswith": prefix})
+    table = ReturningResident._meta.db_table
+    done, last = 0, 0
+    while True:
+        with transaction.atomic():
+            batch = list(ReturningResident.objects.filter(stale, pk__gt=last).order_by("pk").values_list(
+                "pk", *_TOKEN_COLUMNS)[:batch_size])
+            if not batch:
+                break
+            rows = []
+            for pk, *tokens in batch:
+                rows.append((pk, *(
+                    token if keyring.is_current(token) else keyring.encrypt(keyring.decrypt(token, purpose=field),
+                                                                            purpose=field)
+                    for field, token in zip(_ROTATED, tokens, strict=True))))
+            update_rows(connection, table, _TOKEN_COLUMNS, rows)
+        done += len(batch)
+        last = batch[-1][0]
+        if on_batch is not None:
+            on_batch(done)
+    return done
+
+
+def _rekey(match_key: str, id_hmac: str, phone_hmac: str) -> str:
+    """The match key with the new HMAC in place of the old one (name+village keys hold none)."""
+    if match_key.startswith("id:") and id_hmac:
+        return "id:" + id_hmac
+    if match_key.startswith("np:") and phone_hmac:
+        name, _sep, _old = match_key[3:].rpartition("|")
+        return f"np:{name}|{phone_hmac}"
+    return match_key
+
+
+def rotate_hmac_key(*, batch_size: int = ROTATION_BATCH, on_batch=None) -> dict[str, int]:
+    """Recompute every HMAC (and the match keys built from them) under the current
+    PERSONAL_DATA_HMAC_KEY from the decrypted values.
+
+    Rows whose HMACs already are the current key's are skipped, so a run can be repeated
+    or resumed. A stored HMAC that is neither the current nor the previous key's
+    (PERSONAL_DATA_HMAC_KEY_PREVIOUS) is counted as `unexpected` and recomputed anyway.
+    Imports must be paused meanwhile: rows not yet done match under the old key only.
+    """
+    table = ReturningResident._meta.db_table
+    counts = {"checked": 0, "recomputed": 0, "unexpected": 0}
+    previous_known = settings.PERSONAL_DATA_HMAC_KEY_PREVIOUS is not None
+    last = 0
+    while True:
+        with transaction.atomic():
+            batch = list(ReturningResident.objects.filter(pk__gt=last).order_by("pk").values_list(
+                "pk", *_TOKEN_COLUMNS, *_HMAC_COLUMNS, "match_key")[:batch_size])
+            if not batch:
+                break
+            rows = []
+            for pk, id_token, phone_token, id_hmac, phone_hmac, match_key in batch:
+                values = {"id_number": crypto.decrypt(id_token, purpose="id_number"),
+                          "phone": crypto.decrypt(phone_token, purpose="phone")}
+                stored = {"id_number": id_hmac, "phone": phone_hmac}
+                new = {field: crypto.blind_index(value, purpose=field) for field, value in values.items()}
+                if new == stored:
+                    continue
+                if previous_known and any(
+                        stored[field] != crypto.blind_index(values[field], purpose=field, previous=True)
+                        for field in _ROTATED if stored[field] != new[field]):
+                    counts["unexpected"] += 1
+                rows.append((pk, new["id_number"], new["phone"], _rekey(match_key, new["id_number"], new["phone"])))
+            update_rows(connection, table, (*_HMAC_COLUMNS, "match_key"), rows)
+        counts["checked"] += len(batch)
+        counts["recomputed"] += len(rows)
+        last = batch[-1][0]
+        if on_batch is not None:
+            on_batch(counts["checked"])
+    return counts

@@ -40,4 +40,9 @@ app.conf.beat_schedule = {
     # is back (beat reconnects by itself); jobs and runs whose worker was killed are failed.
     "import-jobs-watch": {"task": "zhoukou_grid.tasks.import_jobs_watch", "schedule": 60.0},
     "projection-runs-watch": {"task": "loadforecast.tasks.runs_watch", "schedule": 60.0},
+    # Personal data of returning residents, erased months after their festival (docs/personal-data.md).
+    "resident-personal-data-retention": {
+        "task": "customers.tasks.erase_expired_resident_data",
+        "schedule": crontab(hour=3, minute=45),
+    },
 }

@@ -145,12 +145,13 @@ class Keyring:
         return token.partition(":")[0] if token else ""
 
 
-def hmac_hex(key: bytes, value: str, *, purpose: str) -> str:
-    """HMAC-SHA256 of a normalised value, hex; "" stays "". The purpose separates the
-    HMACs of different fields."""
+def hmac_digest(key: bytes, value: str, *, purpose: str) -> str:
+    """HMAC-SHA256 of a normalised value as unpadded base64url (43 characters: shorter
+    than hex in every row, key and index); "" stays "". The purpose separates the HMACs
+    of different fields."""
     if not value:
         return ""
-    return hmac.digest(key, f"{purpose}\x00{value}".encode(), "sha256").hex()
+    return _b64url(hmac.digest(key, f"{purpose}\x00{value}".encode(), "sha256"))
 
 
 # --- Django side ----------------------------------------------------------------------
@@ -174,7 +175,7 @@ def blind_index(value: str, *, purpose: str, previous: bool = False) -> str:
     key = _hmac_key(previous)
     if key is None:
         raise KeyConfigError("PERSONAL_DATA_HMAC_KEY_PREVIOUS is not set")
-    return hmac_hex(key, value, purpose=purpose)
+    return hmac_digest(key, value, purpose=purpose)
 
 
 def encrypt(value: str, *, purpose: str) -> str:

@@ -566,16 +566,18 @@ _PLAIN_TYPES = frozenset({
 
 
 def upsert(model: type[Model], rows: list[dict[str, Any]], *, unique_fields: list[str],
-           update_fields: list[str]) -> None:
+           update_fields: list[str], common: dict[str, Any] | None = None) -> None:
     """Insert new rows and update existing ones by key, in batches of multi-row
-    `INSERT ... ON CONFLICT (key) DO UPDATE`. `rows` are dicts by attname; fields they
-    lack take the model's defaults on insert and are left alone on update."""
+    `INSERT ... ON CONFLICT (key) DO UPDATE`. `rows` are dicts by attname; `common` holds
+    values shared by every row (a stamp), kept out of the rows so that each row's dict
+    stays small (100,000 of them); fields neither has take the model's defaults on insert
+    and are left alone on update."""
     if not rows:
         return
     if connection.vendor == "postgresql":
-        _pg_upsert(model, rows, unique_fields=unique_fields, update_fields=update_fields)
+        _pg_upsert(model, rows, unique_fields=unique_fields, update_fields=update_fields, common=common or {})
         return
-    objects = [model(**values) for values in rows]
+    objects = [model(**{**common, **values}) if common else model(**values) for values in rows]
     for batch in batched(objects, BATCH_SIZE):
         if update_fields:
             model._default_manager.bulk_create(
@@ -593,13 +595,13 @@ COPY_CHUNK = 10000  # rows per COPY into the staging table
 
 
 def _pg_upsert(model: type[Model], rows: list[dict[str, Any]], *, unique_fields: list[str],
-               update_fields: list[str]) -> None:
+               update_fields: list[str], common: dict[str, Any]) -> None:
     """PostgreSQL, without building a model instance per row (Django's bulk_create spends
     most of its time there on 100,000 rows): large writes COPY into a temporary table and
     upsert from it in one statement; small ones send multi-row VALUES."""
     opts = model._meta
     auto = (opts.pk.get_internal_type() in {"AutoField", "BigAutoField", "SmallAutoField"}
-            and opts.pk.attname not in rows[0])
+            and opts.pk.attname not in rows[0] and opts.pk.attname not in common)
     fields = [f for f in opts.concrete_fields if not (auto and f is opts.pk)]
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)
@@ -616,6 +618,8 @@ def _pg_upsert(model: type[Model], rows: list[dict[str, Any]], *, unique_fields:
         out = []
         for model_field, is_plain in zip(fields, plain, strict=True):
             value = row.get(model_field.attname, absent)
+            if value is absent:
+                value = common.get(model_field.attname, absent)
             if value is absent:
                 value = model_field.get_default()  # per row: a callable default (uuid4) differs per row
             out.append(value if is_plain or not prepare else model_field.get_db_prep_save(value, connection))

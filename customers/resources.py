@@ -309,13 +309,12 @@ class ResidentKind(ImportKind):
     def hmacs(row: ParsedRow) -> tuple[str, str]:
         """(ID HMAC, phone HMAC) of a row, "" where blank; computed once (the parsers
         have normalised the values: ID upper-case, phone 11 digits)."""
-        found = row.resolved.get("_hmacs")
-        if found is None:
+        resolved = row.resolved  # two more keys keep this dict in its size class (no tuple per row)
+        if "id_hmac" not in resolved:
             values = row.values
-            found = row.resolved["_hmacs"] = (
-                crypto.blind_index(values.get("id_number") or "", purpose="id_number"),
-                crypto.blind_index(values.get("phone") or "", purpose="phone"))
-        return found
+            resolved["id_hmac"] = crypto.blind_index(values.get("id_number") or "", purpose="id_number")
+            resolved["phone_hmac"] = crypto.blind_index(values.get("phone") or "", purpose="phone")
+        return resolved["id_hmac"], resolved["phone_hmac"]
 
     def row_key(self, row: ParsedRow) -> Any:
         # Keys that do not depend on the village; name + village + account is checked after lookups.

@@ -534,13 +534,16 @@ def _plan(kind: ImportKind, ctx: ImportContext, rows: list[ParsedRow], present: 
         lookup = {f"{name}__any_of": sorted({key[i] for key in batch}, key=str) for i, name in enumerate(key_fields)}
         for values in model._default_manager.filter(**lookup).annotate(_writable=writable).values_list(
                 *names).order_by():
-            key = values[key_slice]
-            same_key = rows_by_key.get(key)
+            same_key = rows_by_key.get(values[key_slice])
             if not same_key:
                 continue
+            # The row's own key tuple and strings: the database's copies are dropped.
+            key = plan.db_key(same_key[0])
             fields = plan.fields[same_key[0].number]
             if values[writable_at] and all(values[index] == fields.get(name) for name, index in positions):
                 values = (values[0], *key, *[fields.get(name) for name in update_fields], True)
+            else:
+                values = (values[0], *key, *values[key_slice.stop:])
             plan.existing[key] = values
     for row in rows:
         fields = plan.fields[row.number]

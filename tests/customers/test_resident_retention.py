@@ -50,21 +50,21 @@ def test_the_festival_of_an_arrival_is_the_one_the_import_reads_it_for():
     assert retention.add_months(date(2027, 11, 30), 3) == date(2028, 2, 29)
 
 
-def erased_names() -> set[str]:
+def erased_pks() -> set[int]:
     return set(ReturningResident.objects.filter(erased_at__isnull=False).values_list("pk", flat=True))
 
 
 def test_the_day_before_the_boundary_only_last_years_residents_are_erased(ledger):
     detail = retention.residents_erase_expired_personal_data(today=date(2027, 5, 5), months=3)
     assert detail["erased"] == 1 and detail["festival"] == FESTIVAL_2026.isoformat()
-    assert erased_names() == {ledger["last_year"].pk}
+    assert erased_pks() == {ledger["last_year"].pk}
 
 
 def test_on_the_boundary_the_festivals_residents_are_erased_and_the_next_seasons_kept(ledger):
     detail = retention.residents_erase_expired_personal_data(today=date(2027, 5, 6), months=3)
     assert detail == {"erased": 3, "months": 3, "today": "2027-05-06", "festival": "2027-02-06",
                       "arrived_until": "2027-03-23"}
-    assert erased_names() == {ledger[key].pk for key in ("last_year", "this_year", "late")}
+    assert erased_pks() == {ledger[key].pk for key in ("last_year", "this_year", "late")}
     kept = ReturningResident.objects.get(pk=ledger["next_season"].pk)
     assert (kept.name, kept.phone, kept.erased_at) == ("明年", "13800000044", None)
 

@@ -198,7 +198,14 @@ class ReturningResident(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.village_id})"
+        return f"{self.display_name} ({self.village_id})"
+
+    @property
+    def display_name(self) -> str:
+        """The name, or a word saying the retention task erased it (lists link by it)."""
+        if not self.name and self.erased_at is not None:
+            return str(_("Personal data erased"))
+        return self.name
 
     @staticmethod
     def build_match_key(*, name: str, id_hmac: str = "", phone_hmac: str = "", village_id: int | None = None,

@@ -60,7 +60,8 @@ def _village_label(resident: ReturningResident) -> str:
 
 def resident_columns() -> list[Column]:
     return [
-        Column("name", _lazy("Name"), sort="name", link=url_of("customers:resident_detail"), primary=True),
+        Column("name", _lazy("Name"), accessor="display_name", sort="name", link=url_of("customers:resident_detail"),
+               primary=True),
         Column("arrival_date", _lazy("Arrival"), sort="arrival_date"),
         Column("departure_date", _lazy("Departure"), sort="departure_date"),
         Column("village", _lazy("Village"), accessor=_village_label, sort="village__name",
@@ -265,7 +266,7 @@ class ResidentDetailView(ScopedDetailView):
         can_change = user.has_perm(CHANGE_PERMISSION)
         revealed = kwargs.get("revealed") or {}
         context.update(
-            title=obj.name,
+            title=obj.display_name,
             personal=[
                 {"field": field, "label": label, "masked": personal_data.resident_masked(obj, field),
                  "revealed": revealed.get(field)}

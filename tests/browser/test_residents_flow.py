@@ -22,8 +22,7 @@ def shoot(page, folder, name):
 
 
 def resident(grid, name, phone, arrival, **extra):
-    return ReturningResidentFactory(village=grid.village, name=name, phone=phone, arrival_date=arrival,
-                                    match_key=f"np:{name}|{phone}", **extra)
+    return ReturningResidentFactory(village=grid.village, name=name, phone=phone, arrival_date=arrival, **extra)
 
 
 def test_a_grid_manager_on_a_phone_marks_a_returning_resident_arrived(

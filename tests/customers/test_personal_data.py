@@ -8,6 +8,7 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
+from customers.models import ReturningResident
 from customers.personal_data import UnknownPersonalField, masked, resident_masked, resident_reveal, tel_url
 from tests.factories import ReturningResidentFactory, UserFactory
 from zhoukou_grid.models import AuditLog
@@ -19,7 +20,7 @@ ID_NUMBER = "11010519491231002X"
 @pytest.fixture
 def resident(world):
     return ReturningResidentFactory(village=world.grids["a1"].village, phone=PHONE, id_number=ID_NUMBER,
-                                    match_key=f"id:{ID_NUMBER}")
+                                    match_key=ReturningResident.build_match_key(name="", id_number=ID_NUMBER))
 
 
 def test_masks_keep_only_the_ends():

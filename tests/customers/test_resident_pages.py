@@ -35,7 +35,7 @@ def client_for(user) -> Client:
 def make(grid, name, *, phone, arrival, persons=1, household=None, **extra):
     return ReturningResidentFactory(
         village=grid.village, name=name, phone=phone, arrival_date=arrival, persons=persons, household=household,
-        match_key=f"np:{name}|{phone}", **extra,
+        **extra,
     )
 
 

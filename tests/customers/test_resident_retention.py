@@ -110,3 +110,19 @@ def test_the_nightly_task_is_on_the_beat_schedule_and_erases(ledger, monkeypatch
     monkeypatch.setattr("customers.retention.timezone.localdate", lambda: date(2027, 5, 6))
     result = erase_expired_resident_data.delay()
     assert result.get()["erased"] == 3
+
+
+def test_an_erased_residents_page_says_so_and_shows_no_number(ledger, settings):
+    from django.test import Client
+    from django.urls import reverse
+
+    from tests.factories import UserFactory
+
+    retention.residents_erase_expired_personal_data(today=date(2027, 8, 1), months=3)
+    client = Client()
+    client.force_login(UserFactory(is_superuser=True))
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = client.get(reverse("customers:resident_detail", args=[ledger["this_year"].pk])).content.decode()
+    assert "Personal data erased" in page and "今年" not in page and "0022" not in page
+    listing = client.get(reverse("customers:resident_list")).content.decode()
+    assert listing.count("Personal data erased") == 3 and "明年" in listing

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import secrets
@@ -174,10 +175,17 @@ PRODUCTION_ENV = {
 }
 
 
+# Keys of personal data at rest, required with DEBUG off (docs/personal-data.md).
+PERSONAL_DATA_ENV = {
+    "PERSONAL_DATA_KEYS": "k1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
+    "PERSONAL_DATA_HMAC_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+}
+
+
 def test_check_deploy_is_clean_with_a_production_environment():
     result = _run_manage(
         "check", "--deploy", "--fail-level", "WARNING",
-        env_overrides={**PRODUCTION_ENV, "SECRET_KEY": secrets.token_urlsafe(64)},
+        env_overrides={**PRODUCTION_ENV, **PERSONAL_DATA_ENV, "SECRET_KEY": secrets.token_urlsafe(64)},
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
@@ -187,7 +195,8 @@ def test_check_deploy_complains_without_the_https_settings():
     """The control of the test above: the same command does find problems."""
     result = _run_manage(
         "check", "--deploy", "--fail-level", "WARNING",
-        env_overrides={"DEBUG": "0", "ALLOWED_HOSTS": "portal.zhoukou.example.cn", "SECRET_KEY": "short"},
+        env_overrides={"DEBUG": "0", "ALLOWED_HOSTS": "portal.zhoukou.example.cn", "SECRET_KEY": "short",
+                       **PERSONAL_DATA_ENV},
     )
     assert result.returncode != 0
     output = result.stdout + result.stderr

@@ -222,9 +222,6 @@ class ReturningResident(models.Model):
             return f"np:{name}|{phone_hmac}"
         return f"nv:{name}|{village_id}|{account_no}"
 
-    def personal_masked(self, field: str) -> str:
-        return getattr(self, f"{field}_masked")
-
 
 class KeyCustomer(models.Model):
     """A customer whose outage hurts many people: its file (一户一档)."""

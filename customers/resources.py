@@ -246,6 +246,7 @@ class ResidentKind(ImportKind):
     key_field = "match_key"
     template_note_row = True
     template_title = _lazy("Spring Festival returning residents list of the village")
+    personal_columns = PERSONAL_KEYS
     columns = (
         Column("account_no", "户号", synonyms=("用电户号", "电费户号", "用户编号"), parser=parsers.digits(10, 13),
                text=True, field="account_no", export="account_no",
@@ -303,6 +304,14 @@ class ResidentKind(ImportKind):
         dates = memoised(_problem_parser(date_parser))
         return {"arrival_date": dates, "departure_date": dates,
                 **{key: memoised(self.column(key).parser) for key in ("persons", "heating", "village")}}
+
+    def mask_value(self, column_key: str, text: str) -> str:
+        compact = text.replace(" ", "").replace("-", "")
+        if column_key == "id_number" and len(compact) == 18:
+            return parsing.mask_id_number(compact)
+        if column_key == "phone" and len(compact) == 11:
+            return parsing.mask_phone(compact)
+        return super().mask_value(column_key, text)
 
     # --- keys ----------------------------------------------------------------------------
     @staticmethod

@@ -118,3 +118,24 @@ def test_an_export_decrypts_for_a_role_that_may_see_personal_data_and_masks_othe
     without = queryset.annotate(_reveal=Value(False, output_field=BooleanField()))
     masked = {row["name"]: (row["id_number"], row["phone"]) for row in kind.export_rows(without)}
     assert masked["甲"] == ("411627********3526", "138****0001") and masked["丙"] == ("", "150****6666")
+
+
+def test_errors_kept_with_the_import_job_quote_personal_cells_masked(taikang, import_day):
+    from zhoukou_grid.models import ImportJob
+
+    bad_checksum = IDS[0][:-1] + "7"
+    rows = [["甲", IDS[1], PHONES[0], "朱口村", "2027-01-25"],
+            ["乙", IDS[1], PHONES[1], "朱口村", "2027-01-26"],  # the same ID twice
+            ["丙", bad_checksum, "1380000", "朱口村", "2027-01-27"],
+            ["丁", "", PHONES[2], "朱口村", "2027-01-28"]]
+    result = import_file(kind=get_kind("residents"), data=xlsx_bytes([HEADER, *rows]), file_name="list.xlsx",
+                         user=taikang.manager, skip_invalid=True)  # the valid row written, a job recorded
+    values = {(error["row"], error["column"]): error["value"] for error in result.errors}
+    assert values[(2, "身份证号")] == values[(3, "身份证号")] == "110105********002X"
+    assert values[(4, "身份证号")] == "411627********3527" and values[(4, "联系电话")] == "****"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT * FROM {ImportJob._meta.db_table}")
+        stored = repr(cursor.fetchall())
+    assert ImportJob.objects.get().errors and result.counts["new"] == 1
+    for number in (IDS[1], bad_checksum, "1380000"):
+        assert number not in stored

@@ -302,6 +302,7 @@ def run_import(
     rejected = [row for row in parsed if not row.ok]
     counts = {**plan.counts(), "rejected": len(rejected), **kind.extra_counts(plan)}
     errors = [error for row in rejected for error in row.errors]
+    _mask_personal_values(kind, header, errors)
     result = ImportResult(
         kind=kind.name,
         file_name=file_name,
@@ -326,6 +327,19 @@ def run_import(
                 on_write(result)
     result.seconds = round(time.monotonic() - started, 3)
     return result
+
+
+def _mask_personal_values(kind: ImportKind, header: HeaderMatch, errors: list[dict[str, Any]]) -> None:
+    """An error names its cell's value; for a personal column (ID, phone) the masked form:
+    the errors are kept with the import job, in the database, where no number may be
+    in plaintext. The file itself and the error workbook rebuilt from it keep the cells."""
+    columns = {header.written[key]: key for key in kind.personal_columns if key in header.written}
+    if not columns:
+        return
+    for error in errors:
+        key = columns.get(error["column"])
+        if key is not None and error["value"]:
+            error["value"] = kind.mask_value(key, error["value"])
 
 
 def best_sheet(kind: ImportKind, data: bytes, file_name: str) -> tuple[list[list[Any]], HeaderMatch | None]:

@@ -80,6 +80,9 @@ class ImportKind:
     # the header instead of comments on it; without a note line, an example row below it.
     template_title: Any = ""
     template_note_row: bool = False
+    # Columns holding personal data (ID, phone numbers): the values quoted in error messages,
+    # which import jobs keep, are masked (`mask_value`).
+    personal_columns: tuple[str, ...] = ()
 
     # --- spec helpers -----------------------------------------------------------------
     def column(self, key: str) -> Column:
@@ -103,6 +106,10 @@ class ImportKind:
     def may_export(self, user) -> bool:
         opts = self.model._meta
         return bool(user and user.is_authenticated and user.has_perm(f"{opts.app_label}.view_{opts.model_name}"))
+
+    def mask_value(self, column_key: str, text: str) -> str:
+        """The masked form of a personal cell quoted in an error: its ends only."""
+        return f"{text[:3]}****{text[-4:]}" if len(text) > 8 else "****"
 
     # --- keys -------------------------------------------------------------------------
     def unique_fields(self) -> list[str]:

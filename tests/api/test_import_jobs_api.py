@@ -152,7 +152,8 @@ def test_errors_are_listed_with_the_excel_row_and_the_column_as_written(api, cou
     errors = client.get(job_url(body["id"], "errors/")).json()
     assert errors["count"] == 3
     assert [(e["row"], e["column"], e["value"]) for e in errors["results"]] == [
-        (5, "身份证号码", "4.11627199001011E+17"), (6, "手机号", "1390000"), (7, "所在村", world.grids["b1"].village.name)]
+        # Personal cells are quoted masked: the errors are stored with the job (docs/personal-data.md).
+        (5, "身份证号码", "4.1****E+17"), (6, "手机号", "****"), (7, "所在村", world.grids["b1"].village.name)]
     assert errors["results"][0]["message"].startswith("Excel stored this ID number as a number")
     assert "11 digits (this one has 7)" in errors["results"][1]["message"]
     paged = client.get(job_url(body["id"], "errors/"), {"page_size": 2, "page": 2}).json()

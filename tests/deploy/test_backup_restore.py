@@ -18,6 +18,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from tests.deploy.keys import PERSONAL_DATA_ENV
+
 ROOT = Path(__file__).resolve().parents[2]
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 needs_postgres = pytest.mark.skipif(not DATABASE_URL.startswith(("postgres://", "postgresql://")),
@@ -59,7 +61,7 @@ def _env(**extra) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items()
            if key not in {"ZG_TESTING", "REDIS_URL", "PYTEST_XDIST_WORKER", "DJANGO_SETTINGS_MODULE",
                           "TEST_DATABASE_NAME"}}
-    env.update({"SECRET_KEY": "backup-test-only"}, **extra)
+    env.update({"SECRET_KEY": "backup-test-only", **PERSONAL_DATA_ENV}, **extra)
     return env
 
 

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.deploy.keys import PERSONAL_DATA_ENV
+
 REDIS_URL = os.environ.get("REDIS_URL", "")
 needs_redis = pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL (set in CI)")
 
@@ -57,6 +59,7 @@ def beat_env(tmp_path, redis_client):
            if key not in {"ZG_TESTING", "DATABASE_URL", "PYTEST_XDIST_WORKER", "DJANGO_SETTINGS_MODULE"}}
     env.update({
         "SECRET_KEY": "beat-lock-test-only",
+        **PERSONAL_DATA_ENV,
         "REDIS_URL": REDIS_URL,
         "REDBEAT_KEY_PREFIX": prefix,
         "REDBEAT_LOCK_TIMEOUT": str(LOCK_TIMEOUT),
@@ -149,7 +152,7 @@ def test_beat_rides_out_a_redis_restart_without_being_restarted(tmp_path):
     queue = "zg-test-beat-outage"
     env = {key: value for key, value in os.environ.items()
            if key not in {"ZG_TESTING", "DATABASE_URL", "PYTEST_XDIST_WORKER", "DJANGO_SETTINGS_MODULE"}}
-    env.update({"SECRET_KEY": "beat-lock-test-only", "REDIS_URL": f"redis://127.0.0.1:{port}/0",
+    env.update({"SECRET_KEY": "beat-lock-test-only", **PERSONAL_DATA_ENV, "REDIS_URL": f"redis://127.0.0.1:{port}/0",
                 "REDBEAT_LOCK_TIMEOUT": str(LOCK_TIMEOUT), "BEAT_MAX_LOOP_INTERVAL": "1",
                 "ZG_BEAT_PROBE_QUEUE": queue, "PYTHONPATH": str(ROOT)})
     beat, log = _start_beat(env, tmp_path, "beat")

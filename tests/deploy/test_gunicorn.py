@@ -12,6 +12,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from tests.deploy.keys import PERSONAL_DATA_ENV
+
 ROOT = Path(__file__).resolve().parents[2]
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 CONFIG = str(ROOT / "deploy" / "gunicorn.conf.py")
@@ -21,7 +23,7 @@ def _env(tmp_path, **extra):
     env = {key: value for key, value in os.environ.items()
            if key not in {"ZG_TESTING", "DATABASE_URL", "REDIS_URL", "PYTEST_XDIST_WORKER", "DJANGO_SETTINGS_MODULE"}}
     # A production-like run (DEBUG off) on a throwaway SQLite file.
-    env.update({"SECRET_KEY": "gunicorn-test-only", "ALLOWED_HOSTS": "127.0.0.1",
+    env.update({"SECRET_KEY": "gunicorn-test-only", "ALLOWED_HOSTS": "127.0.0.1", **PERSONAL_DATA_ENV,
                 "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "MEDIA_ROOT": str(tmp_path / "media")})
     env.update(extra)
     return env

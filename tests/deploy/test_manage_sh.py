@@ -6,13 +6,16 @@ import os
 import subprocess
 from pathlib import Path
 
+from tests.deploy.keys import PERSONAL_DATA_ENV
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_manage_sh_reads_the_environment_file(tmp_path):
     env_file = tmp_path / "portal.env"
     env_file.write_text(f"SECRET_KEY=from-the-file\nALLOWED_HOSTS=portal.example.local\n"
-                        f"DATABASE_URL=sqlite:///{tmp_path / 'db.sqlite3'}\nAXES_FAILURE_LIMIT=7\n")
+                        f"DATABASE_URL=sqlite:///{tmp_path / 'db.sqlite3'}\nAXES_FAILURE_LIMIT=7\n"
+                        + "".join(f"{name}={value}\n" for name, value in PERSONAL_DATA_ENV.items()))
     env = {key: value for key, value in os.environ.items()
            if key not in {"ZG_TESTING", "DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DJANGO_SETTINGS_MODULE"}}
     env.update({"ZG_ENV_FILE": str(env_file), "ZG_RUN_AS": ""})

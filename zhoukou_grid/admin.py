@@ -122,6 +122,19 @@ if admin.site.is_registered(User):
 @admin.register(User)
 class PortalUserAdmin(UserAdmin):
     inlines = [RoleAssignmentInline]
+    actions = ["sign_out_everywhere"]
+
+    # security (issue 6): a lost phone: end the user's sessions and API token at once.
+    @admin.action(description=_("Sign out on all devices (ends sessions and API tokens)"),
+                  permissions=["change"])
+    def sign_out_everywhere(self, request, queryset):
+        from .security import user_sessions_end
+
+        ended = 0
+        for user in queryset:
+            ended += user_sessions_end(user=user, actor=request.user, reason="admin_sign_out")
+        self.message_user(request, _("%(users)d user(s) signed out on all devices (%(sessions)d sessions ended).")
+                          % {"users": len(queryset), "sessions": ended})
 
 
 def _is_company_admin(user) -> bool:

@@ -215,6 +215,12 @@ class AuditLog(models.Model):
     object_type = models.CharField(_("object type"), max_length=60, blank=True)
     object_id = models.CharField(_("object id"), max_length=64, blank=True)
     detail = models.JSONField(_("detail"), default=dict, blank=True)
+    # The county of the acting user when the row was written (None: company-wide users and
+    # system tasks): county admins browse their own county's trail through it.
+    county = models.ForeignKey(County, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                               verbose_name=_("county"))
+
+    territory_paths = {"county": "county_id"}
 
     class Meta:
         ordering = ["-created_at"]
@@ -296,3 +302,20 @@ class Notification(models.Model):
     @property
     def is_read(self) -> bool:
         return self.read_at is not None
+
+
+class LoginSession(models.Model):
+    """One signed-in session of a user, so that "sign out on all devices" can end them all
+    whatever the session engine (rows are written at login, removed at logout)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="login_sessions",
+                             verbose_name=_("user"))
+    session_key = models.CharField(_("session key"), max_length=64, unique=True)
+    created_at = models.DateTimeField(_("signed in"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("login session")
+        verbose_name_plural = _("login sessions")
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.created_at:%Y-%m-%d %H:%M}"

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "import_export",
     "axes",
+    "csp",  # security (issue 6): Content-Security-Policy
     "zhoukou_grid",
     "customers",
     "visits",
@@ -67,6 +68,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # security (issue 6): CSP and Permissions-Policy on every answer, static files included.
+    "csp.middleware.CSPMiddleware",
+    "zhoukou_grid.security.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # Chinese first; the language switch (cookie) chooses English. See zhoukou_grid/i18n.py.
@@ -77,6 +81,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "zhoukou_grid.middleware.LoginRequiredMiddleware",
+    # security (issue 6): idle and absolute session limits; records each login's session.
+    "zhoukou_grid.security.SessionLimitsMiddleware",
     # Axes must be last: it answers locked-out logins.
     "axes.middleware.AxesMiddleware",
 ]
@@ -191,7 +197,6 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
-SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", str(8 * 60 * 60)))
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
 # Many phones share one carrier IP: lock on username + IP, and let the lock cool off.
@@ -314,6 +319,38 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS")
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD")
 if env_bool("BEHIND_TLS_PROXY"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- security (issue 6): CSP, headers, session limits. See docs/security.md. ------
+from csp.constants import NONE, SELF  # noqa: E402
+
+# No inline script or style anywhere (ours, the admin's, Swagger UI's: see templates/).
+# img-src allows data: (admin icons) and blob: (the visit log's photo preview).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:", "blob:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+    },
+}
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Nothing in the portal uses these; a photo is taken through a file input, which needs none.
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
+# Idle limit: office users 30 min; field users (only grid manager roles) 2 h, since a
+# visit in a household can take that long between two pages on the phone. Absolute limit
+# from the login: 12 h, one working day. Cookie lifetime follows the absolute limit.
+SESSION_IDLE_TIMEOUT = int(os.environ.get("SESSION_IDLE_TIMEOUT", str(30 * 60)))
+SESSION_IDLE_TIMEOUT_FIELD = int(os.environ.get("SESSION_IDLE_TIMEOUT_FIELD", str(2 * 60 * 60)))
+SESSION_ABSOLUTE_TIMEOUT = int(os.environ.get("SESSION_ABSOLUTE_TIMEOUT", str(12 * 60 * 60)))
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = False  # the admin and Swagger UI read it for their AJAX posts
 
 # --- Logging: never personal data; messages only carry ids and counts. ----------
 LOGGING = {

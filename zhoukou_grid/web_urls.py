@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import views
+from . import views, views_security
 
 portal_patterns = [
     path("counties/", views.CountyListView.as_view(), name="county_list"),
@@ -24,7 +24,11 @@ portal_patterns = [
 urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("accounts/password/", views_security.PasswordChangeView.as_view(), name="password_change"),
+    # security (issue 6): sign out everywhere; the audit log for administrators.
+    path("accounts/sign-out-everywhere/", views_security.sign_out_everywhere, name="sign_out_everywhere"),
+    path("audit/", views_security.AuditLogListView.as_view(), name="audit_log"),
+    path("audit/export/", views_security.audit_log_export, name="audit_log_export"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("", views.home, name="home"),
     path("", include((portal_patterns, "portal"))),

@@ -29,6 +29,7 @@ from zhoukou_grid.views import ScopedPermissionMixin
 from . import services
 from .forms_boards import HazardFilterSet, HazardPhotoForm, IssueFilterSet, IssueRaiseForm, StepForm
 from .models import CustomerIssue, Hazard, Photo
+from .photos import photo_prepare
 from .selectors import OPEN_ISSUE_STATUSES
 
 COLUMN_ROWS = 50
@@ -215,8 +216,11 @@ class HazardDetailView(StepDetailView):
         form = HazardPhotoForm(request.POST, request.FILES)
         if not form.is_valid():
             raise ValidationError([message for errors in form.errors.values() for message in errors])
+        # Checked and re-encoded by its pixels like a visit log's photo: no EXIF (GPS) kept, and
+        # a file that only starts like an image (a polyglot) is refused.
+        prepared = photo_prepare(form.cleaned_data["image"].read())
         try:
-            services.photo_add(user=request.user, file=form.cleaned_data["image"], kind=form.cleaned_data["kind"],
+            services.photo_add(user=request.user, file=prepared.as_file(), kind=form.cleaned_data["kind"],
                                hazard_id=hazard.pk)
         except OSError:  # the file is written before any row: nothing else changed
             raise ValidationError(_("The photo could not be stored (the server's storage is full or not "

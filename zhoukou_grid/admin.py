@@ -8,11 +8,15 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportModelAdmin
+from import_export.formats import base_formats
+from import_export.forms import ImportForm
 
 from .importing.django_ie import resource_for
 from .importing.jobs import jobs_visible_to
+from .importing.reader import SpreadsheetError, iter_sheets
 from .importing.spec import get_kind
 from .models import AuditLog, County, Grid, ImportJob, LVLine, Role, RoleAssignment, Station, Transformer, Village
 from .scoping import roles_of, writable_for_user
@@ -37,10 +41,32 @@ class ScopedAdminMixin:
         return super().formfield_for_manytomany(db_field, request, **self._scope_choices(db_field, request, kwargs))
 
 
+class ContentCheckedImportForm(ImportForm):
+    """django-import-export's upload form, with the file judged by its bytes first (the
+    same reader as /imports/): a web page, a program or a PDF named .xlsx/.csv is refused
+    with the reader's message before the admin tries to parse it."""
+
+    def clean_import_file(self):
+        upload = self.cleaned_data["import_file"]
+        data = upload.read()
+        upload.seek(0)
+        try:
+            next(iter_sheets(data, upload.name))
+        except SpreadsheetError as exc:
+            raise ValidationError(exc.message) from None
+        return upload
+
+
 class SpecImportExportAdmin(ScopedAdminMixin, ImportExportModelAdmin):
     """Admin with django-import-export buttons fed by the kind's column spec."""
 
     import_kind: str = ""
+    # security (issue 6): spreadsheets only (the package also offers JSON, YAML and HTML),
+    # checked by content.
+    import_form_class = ContentCheckedImportForm
+
+    def get_import_formats(self):
+        return [base_formats.CSV, base_formats.XLSX]
 
     def get_resource_classes(self, request):
         return [resource_for(get_kind(self.import_kind))]

@@ -119,6 +119,9 @@ def user_sessions_end(*, user, actor, keep_session_key: str | None = None, reaso
     for key in keys:
         store(session_key=key).delete()
     rows.delete()
+    if keep_session_key:
+        # A password change cycles the session key: the session that stays is recorded under its new key.
+        LoginSession.objects.update_or_create(session_key=keep_session_key, defaults={"user": user})
     tokens, _deleted = Token.objects.filter(user=user).delete()
     audit_record(user=actor, action="sessions.ended", object_type="user", object_id=user.pk,
                  detail={"sessions": len(keys), "tokens": tokens, "reason": reason})

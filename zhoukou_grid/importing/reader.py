@@ -24,7 +24,11 @@ OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 # Common files that are uploaded by mistake; named so the message can be precise.
 OTHER_MAGICS = (
     b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"%PDF", b"BM", b"Rar!", b"7z\xbc\xaf", b"\x1f\x8b", b"II*\x00", b"MM\x00*",
+    b"MZ", b"\x7fELF",  # programs (Windows, Linux)
 )
+# A text file that starts with markup is a web page or XML (HTML, SVG, Excel 2003 XML),
+# whatever its name: some systems save an HTML table as ".xls".
+MARKUP_START = ("<",)
 DELIMITERS = (",", "\t", ";")
 # An Excel file protected by a password is not a zip but an OLE compound file holding
 # these two streams (MS-OFFCRYPTO); their names are stored in UTF-16LE in its directory.
@@ -207,10 +211,17 @@ def sniff_delimiter(lines: Sequence[str]) -> str:
     return best
 
 
+def _web_page() -> SpreadsheetError:
+    return SpreadsheetError(_("This file is a web page or XML document (HTML, SVG or XML), not a spreadsheet, whatever "
+                              "its name says. Open it in Excel or WPS, save it as .xlsx and upload it again."))
+
+
 def _read_csv(data: bytes) -> list[Row]:
     text = _decode(data)
     if _looks_binary(text):
         raise _not_a_spreadsheet()
+    if text.lstrip("\ufeff \t\r\n").startswith(MARKUP_START):
+        raise _web_page()
     head_lines = text[:20000].splitlines()[:30]
     delimiter = sniff_delimiter(head_lines)
     try:

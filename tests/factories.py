@@ -130,3 +130,14 @@ class NotificationFactory(factory.django.DjangoModelFactory):
     title = factory.Sequence(lambda n: f"通知{n}")
     body = "正文"
     url = "/load/alerts/"
+
+
+class AuditLogFactory(factory.django.DjangoModelFactory):
+    """An audit row of a county (the county of the acting user, as audit_record records it)."""
+
+    class Meta:
+        model = "zhoukou_grid.AuditLog"
+
+    county = factory.SubFactory(CountyFactory)
+    action = "export"
+    object_type = "customers.household"

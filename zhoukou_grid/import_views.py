@@ -23,6 +23,7 @@ from django.views.decorators.http import require_http_methods
 
 from customers.filters import HouseholdFilterSet
 
+from .audit import audit_record
 from .filters import GridFilterSet, LVLineFilterSet, StationFilterSet, TransformerFilterSet, VillageFilterSet
 from .importing.exporting import export_to_tempfile, iter_csv, template_bytes
 from .importing.jobs import (
@@ -211,6 +212,10 @@ def errors(request, job_id):
     content = job_error_workbook(job)
     if content is None:
         raise Http404
+    # security (issue 6): the rejected rows are the file's own cells (ID and phone numbers
+    # of a residents list too): a download is audited like an export.
+    audit_record(user=request.user, action="import.errors_downloaded", object_type="importjob", object_id=job.pk,
+                 detail={"kind": job.kind, "rejected": len(job.errors or [])})
     response = HttpResponse(content, content_type=XLSX)
     stem = job.file_name.rsplit(".", 1)[0] or job.kind
     response["Content-Disposition"] = _attachment(f"{stem}_errors.xlsx")

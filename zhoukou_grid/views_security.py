@@ -175,7 +175,9 @@ def audit_log_export(request):
         raise PermissionDenied
     filterset = AuditLogFilterSet(request.GET or None, queryset=_scoped_log(request).select_related("user", "county"),
                                   request=request)
-    queryset = filterset.qs.order_by("-created_at", "-pk")[:EXPORT_MAX_ROWS]
+    # The log as it stood at the request: the export's own row (written below) is not in it.
+    last_pk = AuditLog.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    queryset = filterset.qs.filter(pk__lte=last_pk).order_by("-created_at", "-pk")[:EXPORT_MAX_ROWS]
     columns = audit_columns()
     headers = [str(column.header) for column in columns]
     export_format = "xlsx" if request.GET.get("format") == "xlsx" else "csv"

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.visits.factories import CustomerIssueFactory, HazardFactory
+from tests.visits.test_photos import image_bytes
 from visits.models import CustomerIssue, Hazard, HazardEvent, IssueEvent, Photo
 
 TODAY = timezone.localdate
@@ -132,7 +133,8 @@ def test_station_staff_take_steps_on_their_station_s_hazards(personas, hazards):
 
 def test_before_and_after_photos_are_added_on_the_detail_page(personas, hazards, tmp_path, settings):
     settings.MEDIA_ROOT = tmp_path  # noqa: F811 - the pytest-django fixture
-    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    # A real image: a file that only starts like a PNG is refused since photos are re-encoded.
+    png = image_bytes((40, 30), "PNG", gps=False)
     client = client_for(personas.grid_manager)
     response = client.post(detail(hazards["a1"]), {"kind": "before", "image": SimpleUploadedFile("a.png", png)})
     assert response.status_code == 302

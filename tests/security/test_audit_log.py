@@ -100,7 +100,8 @@ def test_a_county_admin_cannot_pick_another_countys_user(personas, trail):
 
 def test_the_list_is_paged_with_a_pinned_query_count(personas, world):
     def add(n):
-        users = [UserFactory(username=f"gm{index}") for index in range(n)]
+        start = AuditLog.objects.count()
+        users = [UserFactory(username=f"gm{start}-{index}") for index in range(n)]
         for user in users:
             RoleAssignmentFactory(user=user, role=Role.GRID_MANAGER, grid=world.grids["a2"].grid)
         for index in range(n * 10):

@@ -324,13 +324,14 @@ if env_bool("BEHIND_TLS_PROXY"):
 from csp.constants import NONE, SELF  # noqa: E402
 
 # No inline script or style anywhere (ours, the admin's, Swagger UI's: see templates/).
-# img-src allows data: (admin icons) and blob: (the visit log's photo preview).
+# img-src allows data: (Swagger UI's stylesheet draws its icons as data: URLs). A photo
+# preview before upload (URL.createObjectURL) would need blob: as well; none exists yet.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
         "script-src": [SELF],
         "style-src": [SELF],
-        "img-src": [SELF, "data:", "blob:"],
+        "img-src": [SELF, "data:"],
         "font-src": [SELF],
         "connect-src": [SELF],
         "object-src": [NONE],

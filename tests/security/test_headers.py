@@ -42,7 +42,7 @@ def test_the_csp_is_strict_on_a_page_an_api_answer_and_a_static_file(personas):
         assert csp["frame-ancestors"] == ["'none'"], where
         assert csp["base-uri"] == ["'none'"], where
         assert csp["form-action"] == ["'self'"], where
-        assert set(csp["img-src"]) == {"'self'", "data:", "blob:"}, where
+        assert set(csp["img-src"]) == {"'self'", "data:"}, where
         assert "unsafe" not in response["Content-Security-Policy"], where
 
 

@@ -100,7 +100,7 @@ def _action_choices():
 
 class AuditLogFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_search", label=gettext_lazy("Search"))
-    user = UserChoiceFilter(queryset=_users_in_log, label=gettext_lazy("User"))
+    user = UserChoiceFilter(queryset=_users_in_log, label=gettext_lazy("Performed by"))
     action = django_filters.ChoiceFilter(choices=_action_choices, label=gettext_lazy("Kind of action"))
     date_from = django_filters.DateFilter(field_name="created_at", lookup_expr="date__gte",
                                           label=gettext_lazy("From (date)"),
@@ -134,7 +134,7 @@ def audit_columns():
     return [
         Column("created_at", gettext_lazy("Time"), sort="created_at", primary=True,
                accessor=lambda e: timezone.localtime(e.created_at).strftime("%Y-%m-%d %H:%M:%S")),
-        Column("user", gettext_lazy("User"), accessor=lambda e: e.user.username if e.user else "—", sort="user__username"),
+        Column("user", gettext_lazy("Performed by"), accessor=lambda e: e.user.username if e.user else "—", sort="user__username"),
         Column("action", gettext_lazy("Kind of action"), sort="action"),
         Column("object_type", gettext_lazy("Object type"), sort="object_type"),
         Column("object_id", gettext_lazy("Object id")),

@@ -135,7 +135,7 @@ def test_the_csv_export_is_scoped_escaped_and_audited(personas, trail):
     assert response.status_code == 200
     text = b"".join(response.streaming_content).decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(text)))
-    assert rows[0][:3] == ["Time", "User", "Kind of action"]
+    assert rows[0][:3] == ["Time", "Performed by", "Kind of action"]
     users = {row[1] for row in rows[1:]}
     assert users == {"grid_manager", "station_staff"}
     assert "'=HYPERLINK(\"http://x\")" in {row[4] for row in rows[1:]}  # a formula is defused

@@ -72,6 +72,8 @@ def test_no_page_of_any_role_violates_the_csp(transactional_db, chromium_browser
                          reverse("visits:hazard_detail", args=[hazard.pk]),
                          reverse("portal:transformer_detail", args=[a1.transformer.pk])],
         "station_staff": [reverse("loadforecast:load_transformer", args=[a1.transformer.pk])],
+        "company_admin": [reverse("admin:auth_user_change", args=[personas.grid_manager.pk]),  # roles inline
+                          reverse("admin:auth_user_password_change", args=[personas.grid_manager.pk])],
     }
     complaints = {}
     for persona, names in PAGES.items():

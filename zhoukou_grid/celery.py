@@ -32,6 +32,11 @@ app.conf.beat_schedule = {
         "task": "loadforecast.tasks.nightly_projection",
         "schedule": crontab(hour=2, minute=0),
     },
+    # security (issue 6): expired sessions and their login records.
+    "purge-stale-sessions": {
+        "task": "zhoukou_grid.tasks.purge_stale_sessions",
+        "schedule": crontab(hour=3, minute=45),
+    },
     "daily-visit-reminders": {
         "task": "visits.tasks.send_daily_reminders",
         "schedule": crontab(hour=18, minute=0),  # CELERY_TIMEZONE is Asia/Shanghai

@@ -29,3 +29,20 @@ def import_jobs_watch() -> dict:
     from .importing.jobs import import_jobs_fail_interrupted, import_jobs_redispatch
 
     return {"sent": import_jobs_redispatch(), "failed": import_jobs_fail_interrupted()}
+
+
+@shared_task(name="zhoukou_grid.tasks.purge_stale_sessions")
+def purge_stale_sessions() -> int:
+    """Delete expired sessions (Django never does by itself) and the login records of
+    sessions past the absolute limit (they cannot be valid any more). Returns the number
+    of login records deleted."""
+    from importlib import import_module
+
+    from django.conf import settings
+
+    from .models import LoginSession
+
+    import_module(settings.SESSION_ENGINE).SessionStore.clear_expired()
+    cutoff = timezone.now() - timedelta(seconds=settings.SESSION_ABSOLUTE_TIMEOUT)
+    deleted, _ = LoginSession.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

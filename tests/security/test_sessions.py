@@ -176,3 +176,24 @@ def test_changing_the_password_ends_the_other_sessions_and_the_token(grid_manage
     assert not is_logged_in(phone)
     assert not Token.objects.filter(user=grid_manager).exists()
     assert LoginSession.objects.filter(user=grid_manager).count() == 1
+
+
+def test_the_nightly_purge_removes_expired_sessions_and_old_login_records(grid_manager, station_staff):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from zhoukou_grid.celery import app
+    from zhoukou_grid.tasks import purge_stale_sessions
+
+    old, fresh = logged_in(grid_manager), logged_in(station_staff)
+    old_key = old.session.session_key
+    LoginSession.objects.filter(session_key=old_key).update(
+        created_at=timezone.now() - timedelta(seconds=settings.SESSION_ABSOLUTE_TIMEOUT + 60))
+    Session.objects.filter(session_key=old_key).update(expire_date=timezone.now() - timedelta(minutes=1))
+    assert purge_stale_sessions() == 1
+    assert not Session.objects.filter(session_key=old_key).exists()
+    assert list(LoginSession.objects.values_list("user__username", flat=True)) == ["station_staff"]
+    assert is_logged_in(fresh)
+    schedule = {entry["task"] for entry in app.conf.beat_schedule.values()}
+    assert "zhoukou_grid.tasks.purge_stale_sessions" in schedule

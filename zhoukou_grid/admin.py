@@ -150,6 +150,19 @@ class PortalUserAdmin(UserAdmin):
     inlines = [RoleAssignmentInline]
     actions = ["sign_out_everywhere"]
 
+    def user_change_password(self, request, id, form_url=""):
+        """Django's "set password" for a user; a successful change also ends that user's
+        sessions and API token (Django alone would leave the token working)."""
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:
+            from .security import user_sessions_end
+
+            user = self.get_object(request, id)
+            if user is not None:
+                keep = request.session.session_key if user.pk == request.user.pk else None
+                user_sessions_end(user=user, actor=request.user, keep_session_key=keep, reason="password_set_by_admin")
+        return response
+
     # security (issue 6): a lost phone: end the user's sessions and API token at once.
     @admin.action(description=_("Sign out on all devices (ends sessions and API tokens)"),
                   permissions=["change"])

@@ -197,3 +197,17 @@ def test_the_nightly_purge_removes_expired_sessions_and_old_login_records(grid_m
     assert is_logged_in(fresh)
     schedule = {entry["task"] for entry in app.conf.beat_schedule.values()}
     assert "zhoukou_grid.tasks.purge_stale_sessions" in schedule
+
+
+def test_an_admin_setting_a_new_password_ends_the_users_sessions_and_token(company_admin, grid_manager):
+    phone = logged_in(grid_manager)
+    Token.objects.create(user=grid_manager)
+    admin = Client()
+    admin.force_login(company_admin)
+    response = admin.post(reverse("admin:auth_user_password_change", args=[grid_manager.pk]),
+                          {"password1": "河南周口-新密码-2027", "password2": "河南周口-新密码-2027"})
+    assert response.status_code == 302
+    assert not is_logged_in(phone)
+    assert not Token.objects.filter(user=grid_manager).exists()
+    assert is_logged_in(admin)
+    assert AuditLog.objects.get(action="sessions.ended").detail["reason"] == "password_set_by_admin"

@@ -35,7 +35,7 @@ app.conf.beat_schedule = {
     # security (issue 6): expired sessions and their login records.
     "purge-stale-sessions": {
         "task": "zhoukou_grid.tasks.purge_stale_sessions",
-        "schedule": crontab(hour=3, minute=45),
+        "schedule": crontab(hour=4, minute=15),
     },
     "daily-visit-reminders": {
         "task": "visits.tasks.send_daily_reminders",

@@ -60,7 +60,12 @@ class SessionLimitsMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
+    # Answers that must not touch the session (and so the database): health checks, files.
+    SKIP_PREFIXES = ("/healthz", "/static/")
+
     def __call__(self, request):
+        if request.path.startswith(self.SKIP_PREFIXES):
+            return self.get_response(request)
         session = getattr(request, "session", None)
         user = getattr(request, "user", None)
         if session is not None and user is not None and user.is_authenticated:

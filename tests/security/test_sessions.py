@@ -211,3 +211,15 @@ def test_an_admin_setting_a_new_password_ends_the_users_sessions_and_token(compa
     assert not Token.objects.filter(user=grid_manager).exists()
     assert is_logged_in(admin)
     assert AuditLog.objects.get(action="sessions.ended").detail["reason"] == "password_set_by_admin"
+
+
+def test_health_checks_and_static_files_never_read_the_session(grid_manager):
+    """/healthz must answer 503 (not 500) with the database down: the session limits skip it."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = logged_in(grid_manager)
+    for url in ("/healthz", "/static/css/portal.css"):
+        with CaptureQueriesContext(connection) as queries:
+            client.get(url)
+        assert not [q for q in queries.captured_queries if "django_session" in q["sql"]], url

@@ -13,14 +13,13 @@ reports "No known vulnerabilities found". This script uses what answers:
   releases are where security fixes land; read its notes and move the pin.
 
 Exit 0: no finding; 1: a finding; 2: PyPI could not be asked (that is not a pass).
-Usage: tools/dependency_audit.py [requirements.txt ...] (default: requirements.txt and
-requirements-dev.txt); PYPI_JSON_URL overrides https://pypi.org/pypi.
+Usage: tools/dependency_audit.py [--pypi URL] [requirements.txt ...] (default files:
+requirements.txt and requirements-dev.txt; default URL: https://pypi.org/pypi).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 import urllib.error
@@ -69,9 +68,11 @@ def is_plain(version: str) -> bool:
     return re.fullmatch(r"\d+(\.\d+)*", version) is not None
 
 
-def fetch_pypi(name: str) -> dict:
-    base = os.environ.get("PYPI_JSON_URL", "https://pypi.org/pypi").rstrip("/")
-    with urllib.request.urlopen(f"{base}/{name}/json", timeout=30) as answer:  # noqa: S310 (fixed https host)
+PYPI = "https://pypi.org/pypi"
+
+
+def fetch_pypi(name: str, base: str = PYPI) -> dict:
+    with urllib.request.urlopen(f"{base.rstrip('/')}/{name}/json", timeout=30) as answer:  # noqa: S310
         return json.load(answer)
 
 
@@ -107,10 +108,13 @@ def audit(pins: dict[str, str], fetch: Callable[[str], dict] = fetch_pypi) -> Re
 
 
 def main(argv: list[str]) -> int:
+    base = PYPI
+    if argv[:1] == ["--pypi"]:
+        base, argv = argv[1], argv[2:]
     paths = [Path(arg) for arg in argv] or [ROOT / "requirements.txt", ROOT / "requirements-dev.txt"]
     pins = pins_of(paths)
     try:
-        report = audit(pins)
+        report = audit(pins, fetch=lambda name: fetch_pypi(name, base))
     except (urllib.error.URLError, TimeoutError, OSError, ValueError) as exc:
         print(f"dependency audit: PyPI could not be asked ({exc}); this is not a pass.", file=sys.stderr)
         return 2

@@ -48,8 +48,8 @@ def test_the_pins_are_read_from_both_requirement_files():
     assert pins["django"] and pins["pytest"] and pins["django-csp"] == "4.0"
 
 
-def test_an_unreachable_pypi_is_not_a_pass(monkeypatch, tmp_path):
+def test_an_unreachable_pypi_is_not_a_pass(tmp_path):
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("django==5.2.19\n")
-    monkeypatch.setenv("PYPI_JSON_URL", "http://127.0.0.1:9/pypi")  # nothing listens on the discard port
-    assert dependency_audit.main([str(requirements)]) == 2
+    # Nothing listens on the discard port.
+    assert dependency_audit.main(["--pypi", "http://127.0.0.1:9/pypi", str(requirements)]) == 2

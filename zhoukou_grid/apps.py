@@ -9,8 +9,10 @@ class ZhoukouGridConfig(AppConfig):
     def ready(self) -> None:
         from django.core.signals import setting_changed
 
-        from . import crypto
-        from . import security  # noqa: F401  security (issue 6): login/logout receivers that track sessions
+        from . import (
+            crypto,
+            security,  # noqa: F401  security (issue 6): login/logout receivers that track sessions
+        )
 
         # Tests that override the personal-data keys get a keyring built from the new ones.
         setting_changed.connect(crypto._on_setting_changed, dispatch_uid="zhoukou_grid.crypto")

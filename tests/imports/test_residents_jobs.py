@@ -238,6 +238,10 @@ def test_a_real_worker_checks_and_imports_an_upload_from_the_web(client, taikang
     settings.REDIS_URL = os.environ["REDIS_URL"]
     queue = f"test-{uuid.uuid4().hex}"  # a queue of our own: no stale message, no other worker
     monkeypatch.setattr(run_import_job, "queue", queue, raising=False)
+    # Celery caches a task's send options (its queue among them) at the first real send: clear
+    # the cache for this test and put the old one back after it, or a send of an earlier test
+    # routes this one to "celery", and this one routes later tests' sends to a dead queue.
+    monkeypatch.setattr(run_import_job, "_exec_options", None, raising=False)
     client.force_login(taikang.manager)
 
     def wait_for(job, wanted):

@@ -48,9 +48,8 @@ def test_an_office_session_ends_after_the_idle_limit(station_staff):
     response = client.get(reverse("portal:grid_list"))
     assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
     assert "_auth_user_id" not in client.session
-    # The login page says why (English switch: the Chinese is filled in at merge).
-    client.post(reverse("set_language"), {"language": "en", "next": reverse("login")})
-    assert "signed out after a period without activity" in client.get(response["Location"]).content.decode()
+    # The login page says why, in the portal's default language.
+    assert "由于长时间未操作，您已退出登录" in client.get(response["Location"]).content.decode()
 
 
 def test_a_field_session_survives_longer_idle_periods(grid_manager):

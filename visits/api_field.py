@@ -12,8 +12,10 @@ from __future__ import annotations
 import base64
 import binascii
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
@@ -175,6 +177,8 @@ class VisitLogSubmitSerializer(serializers.Serializer):
                                                                              "photo_warnings)."),
             200: OpenApiResponse(VisitLogSubmitResultSerializer, description="The key was used before: the first "
                                                                              "log, nothing new written."),
+            413: OpenApiResponse(description="The request is larger than API_VISIT_LOG_MAX_BYTES (20 MB unless "
+                                             "set): send fewer or smaller photos."),
         },
         description=__doc__,
     ),
@@ -191,6 +195,9 @@ class VisitLogViewSet(ScopedModelViewSet):
     body_object_actions = ("create",)  # a visit outside the territory answers 404 like a missing one
 
     def create(self, request, *args, **kwargs):
+        too_large = _read_body_up_to(request, settings.API_VISIT_LOG_MAX_BYTES)
+        if too_large is not None:
+            return too_large
         submit = VisitLogSubmitSerializer(data=request.data)
         submit.is_valid(raise_exception=True)
         data = submit.validated_data
@@ -212,3 +219,24 @@ class VisitLogViewSet(ScopedModelViewSet):
         body["photo_warnings"] = [str(warning) for warning in warnings]
         headers = {"X-Photo-Warnings": str(len(warnings))} if warnings else {}
         return Response(body, status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED, headers=headers)
+
+
+def _read_body_up_to(request, limit: int) -> Response | None:
+    """Read a visit log's JSON body under its own limit instead of DATA_UPLOAD_MAX_MEMORY_SIZE.
+
+    Photos travel base64 inside the JSON, so a log with a few phone photos is well above
+    Django's 5 MB limit for form data, which DRF applies to every JSON body (it reads
+    `request.body`). Here the body is read once, up to `limit` (nginx's
+    client_max_body_size caps it as well); a larger one answers 413 without being read."""
+    raw = request._request
+    try:
+        length = int(raw.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > limit:
+        return Response({"detail": _("The request is too large (at most %(mb)d MB): send fewer or smaller photos.")
+                         % {"mb": limit // (1024 * 1024)}}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    if length and not raw._read_started and not hasattr(raw, "_body"):
+        # Django's HttpRequest.body returns a body already read and checks the limit otherwise.
+        raw._body = raw.read(length)
+    return None

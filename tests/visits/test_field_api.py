@@ -136,3 +136,30 @@ def test_logs_cannot_be_changed_or_deleted_through_the_api(world, grid_manager):
     assert client.delete(f"{URL}{log.pk}/").status_code in (403, 405)
     log.refresh_from_db()
     assert log.needs == ""
+
+
+def test_a_log_with_several_full_size_photos_is_taken_beyond_the_form_size_limit(settings, grid_manager, visit):
+    # Phones send photos base64 inside the JSON: several full-size photos make a body far
+    # above Django's limit for form data (DATA_UPLOAD_MAX_MEMORY_SIZE), which must not apply.
+    import os
+
+    from PIL import Image
+
+    noise = Image.frombytes("RGB", (1400, 1000), os.urandom(1400 * 1000 * 3))  # compresses poorly, like a photo
+    out = __import__("io").BytesIO()
+    noise.save(out, format="JPEG", quality=95)
+    photo = base64.b64encode(out.getvalue()).decode()
+    payload = body(visit, photos=[{"data": photo}] * 3)
+    assert len(photo) * 3 > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    response = api(grid_manager).post(URL, payload, format="json")
+    assert response.status_code == 201, response.content[:300]
+    assert Photo.objects.filter(visit_log__visit=visit).count() == 3
+
+
+def test_a_log_above_its_own_limit_is_413_with_a_message_and_writes_nothing(settings, grid_manager, visit):
+    settings.API_VISIT_LOG_MAX_BYTES = 1024 * 1024
+    photo = base64.b64encode(b"\xff" * (1024 * 1024)).decode()
+    response = api(grid_manager).post(URL, body(visit, photos=[{"data": photo}]), format="json")
+    assert response.status_code == 413
+    assert "最多 1 MB" in response.json()["detail"]  # the portal speaks Chinese by default
+    assert not VisitLog.objects.filter(visit=visit).exists()

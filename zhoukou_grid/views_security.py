@@ -31,6 +31,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from .audit import audit_record
+from .importing.exporting import BOM
+from .importing.parsers import escape_formula
 from .models import AuditLog
 from .scoping import for_user
 from .security import user_sessions_end
@@ -38,7 +40,6 @@ from .tables import Column
 from .views import ScopedListView
 
 EXPORT_MAX_ROWS = 200_000
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 # --- Sessions -----------------------------------------------------------------------------
@@ -163,9 +164,8 @@ class AuditLogListView(ScopedListView):
 
 
 def _safe_cell(value) -> str:
-    """A cell as text, with formula-looking text defused (OWASP: prefix a quote)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+    """A cell as text, formula-escaped like every other export (the importers' own rule)."""
+    return escape_formula("" if value is None else str(value))
 
 
 @permission_required("zhoukou_grid.view_auditlog", raise_exception=True)
@@ -193,7 +193,7 @@ def audit_log_export(request):
                     return value
 
             writer = csv.writer(Echo())
-            yield "\ufeff" + writer.writerow(headers)  # BOM: Excel opens UTF-8 Chinese correctly
+            yield BOM + writer.writerow(headers)  # Excel opens UTF-8 Chinese correctly
             for entry in queryset.iterator(chunk_size=2000):
                 yield writer.writerow([_safe_cell(column.value(entry)) for column in columns])
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from zhoukou_grid.admin import SpecImportExportAdmin
+from zhoukou_grid.core.admin import SpecImportExportAdmin
 
 from .models import Household
 

@@ -6,8 +6,8 @@ from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from zhoukou_grid.api import ScopedModelViewSet, territory_field
-from zhoukou_grid.models import LVLine, Transformer, Village
+from zhoukou_grid.core.api import ScopedModelViewSet, territory_field
+from zhoukou_grid.territory.models import LVLine, Transformer, Village
 
 from .filters import HouseholdFilterSet
 from .models import Household

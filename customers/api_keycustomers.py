@@ -15,9 +15,9 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from zhoukou_grid.api import MAX_ID, MAX_INT, ScopedModelViewSet, territory_field
-from zhoukou_grid.models import Grid, Transformer, Village
-from zhoukou_grid.scoping import for_user
+from zhoukou_grid.core.api import MAX_ID, MAX_INT, ScopedModelViewSet, territory_field
+from zhoukou_grid.core.scoping import for_user
+from zhoukou_grid.territory.models import Grid, Transformer, Village
 
 from . import services
 from .api import account_no_validator

@@ -17,8 +17,8 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from zhoukou_grid.api import MAX_ID, ScopedModelViewSet, ScopedSlugRelatedField, territory_field
-from zhoukou_grid.models import Village
+from zhoukou_grid.core.api import MAX_ID, ScopedModelViewSet, ScopedSlugRelatedField, territory_field
+from zhoukou_grid.territory.models import Village
 
 from . import personal_data, services
 from .filters import ReturningResidentFilterSet

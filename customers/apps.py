@@ -7,8 +7,14 @@ class CustomersConfig(AppConfig):
     verbose_name = _("Customers")
 
     def ready(self) -> None:
-        from zhoukou_grid.models import Role
-        from zhoukou_grid.scoping import ROLE_PERMISSIONS
+        from customers.models import Household
+        from customers.views import household_columns
+        from zhoukou_grid.territory.views import Occupants, register_occupants
+
+        register_occupants(Occupants(model=Household, columns=household_columns,
+                                     list_url_name="customers:household_list"))
+        from zhoukou_grid.core.scoping import ROLE_PERMISSIONS
+        from zhoukou_grid.territory.models import Role
 
         def perms(models, verbs):
             return {f"customers.{verb}_{model}" for model in models for verb in verbs}

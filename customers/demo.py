@@ -1,6 +1,7 @@
-"""Demo data of the customers app: returning residents, key customers and their plans.
+"""Demo data of the customers app: households, returning residents, key customers and
+their plans.
 
-Steps for `zhoukou_grid.seeding` (`SEED_STEPS`), run after the territory, households and
+Steps for `zhoukou_grid.territory.seeding` (`SEED_STEPS`), run after the territory, households and
 users. Each gets the shared `SeedContext`, its own `random.Random` and the scale, and
 yields row tuples (COPY on PostgreSQL, bulk_create elsewhere), so the city scale
 (600,000 residents) stays a streaming write.
@@ -26,21 +27,27 @@ import functools
 import itertools
 import json
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db.models import Q
 
-from zhoukou_grid.demo import (
+from zhoukou_grid.territory.demo import (
     GIVEN_NAME_CHARS,
+    HOME_VILLAGE_SHARE,
+    PHASES,
     SURNAME_CUM,
     SURNAME_VALUES,
+    THREE_PHASE_SHARE,
+    Row,
     Scale,
     SeedContext,
     TableStep,
     chinese_number,
     person_name,
+    split_total,
 )
 
 from .models import Heating, KeyCustomer, ReturningResident, ServicePlan, personal_columns
@@ -373,7 +380,7 @@ def _plan_texts(rng: random.Random) -> tuple[str, str, str, str, list[dict]]:
 def generate_plans(ctx: SeedContext, rng: random.Random, scale: Scale):
     """Every key customer has an approved plan; some were revised once (v1 superseded), and a
     quarter have a newer draft waiting for station staff."""
-    from zhoukou_grid.models import Grid, Role, RoleAssignment
+    from zhoukou_grid.territory.models import Grid, Role, RoleAssignment
 
     customers = ctx.extras.get("key_customers", [])
     grid_ids = sorted({grid_id for _, grid_id, _ in customers})
@@ -433,7 +440,99 @@ PLAN_FIELDS = (
     "approved_at", "approved_by_id",
 )
 
+# --- Households -------------------------------------------------------------------------
+
+# Heads of household named by the sample returning-resident list (示例_朱口村返乡人员摸底表),
+# by (grid code, village name): (name, village group or 0 = any).
+PINNED_HOUSEHOLDS: dict[tuple[str, str], tuple[tuple[str, int], ...]] = {
+    ("TK-WG-0201", "朱口村"): (
+        ("董华", 1), ("吕宇", 0), ("田兰", 1), ("廖刚", 1), ("袁子", 0), ("龚玉然", 0), ("蒋小平", 0),
+        ("康艳", 0), ("蒋浩", 1), ("熊晓", 0), ("叶军", 0), ("唐英", 1), ("胡华", 0), ("孟轩国", 1),
+        ("程然", 1), ("龙春", 1),
+    ),
+    ("TK-WG-0201", "后常营村"): (
+        ("常文", 0), ("梁平", 0), ("萧小", 0), ("文伟文", 0), ("任华金", 0), ("姚磊豪", 0), ("林杰", 0),
+        ("段超博", 0),
+    ),
+    ("TK-WG-0202", "小王庄村"): (("朱明兰", 0),),
+}
+
+
+ACCOUNT_GAP_MAX = 4
+
+
+def generate_households(ctx: SeedContext, rng: random.Random, scale: Scale) -> Iterator[Row]:
+    """Households of every transformer district. Hot path of the city scale (1.5 million
+    rows): plain locals, no per-row objects."""
+    transformers = list(ctx.transformers.values())
+    # At least 20 households a district where the scale allows (DOMAIN: 20-300).
+    minimum = max(1, min(20, scale.households // len(transformers) // 2))
+    per_transformer = split_total(
+        scale.households, [rng.uniform(0.7, 1.3) * t.rated_kva ** 0.5 for t in transformers],
+        minimums=[minimum] * len(transformers),
+    )
+    pinned_heads = {
+        village.id: list(PINNED_HOUSEHOLDS[(village.grid.code, village.name)])
+        for village in ctx.villages.values() if (village.grid.code, village.name) in PINNED_HOUSEHOLDS
+    }
+    ids = ctx.id_counter("household")
+    random_ = rng.random
+    randrange = rng.randrange
+    given_chars = GIVEN_NAME_CHARS
+    given_len = len(given_chars)
+    surnames, surname_cum = SURNAME_VALUES, SURNAME_CUM
+    surname_total = surname_cum[-1]
+    bisect_ = bisect.bisect
+    group_names = [chinese_number(n) for n in range(1, 20)]
+    # Accounts: "41" + the county's last two code digits + a 6-digit serial with small gaps,
+    # as numbers freed by closed accounts leave them.
+    serial_by_county: dict[int, int] = {}
+    for transformer, count in zip(transformers, per_transformer, strict=True):
+        grid = transformer.grid
+        county = grid.station.county
+        prefix = "41" + county.spec.code[-2:]
+        if county.id not in serial_by_county:
+            serial_by_county[county.id] = rng.randrange(10_000, 200_000)
+        serial = serial_by_county[county.id]
+        town = grid.station.town_name
+        home = transformer.village
+        grid_villages = [ctx.villages[v] for v in grid.village_ids]
+        line_first, line_count = transformer.first_line_id, transformer.line_count
+        transformer.household_count = count
+        for index in range(count):
+            household_id = next(ids)
+            if index == 0:
+                transformer.first_household_id = household_id
+            village = home if random_() < HOME_VILLAGE_SHARE else grid_villages[randrange(len(grid_villages))]
+            if random_() < 0.35:
+                surname = village.surname
+            else:
+                surname = surnames[bisect_(surname_cum, random_() * surname_total)]
+            given = given_chars[randrange(given_len)]
+            if random_() < 0.7:
+                given += given_chars[randrange(given_len)]
+            serial += 1 + randrange(ACCOUNT_GAP_MAX)
+            phase = "ABC" if random_() < THREE_PHASE_SHARE else PHASES[randrange(3)]
+            name, group = surname + given, randrange(village.groups)
+            if pinned_heads and pinned_heads.get(village.id):
+                name, pinned_group = pinned_heads[village.id].pop(0)
+                group = pinned_group - 1 if pinned_group else group
+            yield (
+                household_id, f"{prefix}{serial:06d}", name, village.id, transformer.id,
+                line_first + randrange(line_count), phase,
+                f"{town}{village.name}{group_names[group]}组{1 + randrange(120)}号",
+            )
+        if serial > 999_999:
+            raise ValueError("household account serials exhausted for a county")
+        serial_by_county[county.id] = serial
+
+
 SEED_STEPS = [
+    TableStep(
+        "household", "customers.Household",
+        ("id", "account_no", "name", "village_id", "transformer_id", "line_id", "phase", "address"),
+        generate_households,
+    ),
     TableStep("returning_resident", "customers.ReturningResident", RESIDENT_FIELDS, generate_residents),
     TableStep("key_customer", "customers.KeyCustomer", KEY_CUSTOMER_FIELDS, generate_key_customers),
     TableStep("service_plan", "customers.ServicePlan", PLAN_FIELDS, generate_plans),

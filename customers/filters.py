@@ -7,8 +7,8 @@ from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from zhoukou_grid.filters import SearchFilterSet, scoped
-from zhoukou_grid.models import Grid, Transformer, Village
+from zhoukou_grid.core.filters import SearchFilterSet, scoped
+from zhoukou_grid.territory.models import Grid, Transformer, Village
 
 from .models import Heating, Household, Phase, ReturningResident
 

@@ -13,9 +13,9 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from zhoukou_grid.filters import SearchFilterSet, scoped
-from zhoukou_grid.models import Grid, Role, Transformer, Village
-from zhoukou_grid.scoping import writable_for_user
+from zhoukou_grid.core.filters import SearchFilterSet, scoped
+from zhoukou_grid.core.scoping import writable_for_user
+from zhoukou_grid.territory.models import Grid, Role, Transformer, Village
 
 from .models import KeyCustomer, ServicePlan
 from .parsing import ValueProblem, parse_mobile
@@ -112,7 +112,7 @@ def responsible_choices(customer: KeyCustomer):
 
 class ResponsibleField(forms.ModelChoiceField):
     def label_from_instance(self, obj):
-        from zhoukou_grid.context_processors import display_name
+        from zhoukou_grid.core.views import display_name
 
         return display_name(obj)
 

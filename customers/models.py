@@ -10,8 +10,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from zhoukou_grid import crypto
-from zhoukou_grid.models import LVLine, Transformer, Village
+from zhoukou_grid.core import crypto
+from zhoukou_grid.territory.models import LVLine, Transformer, Village
 
 from .parsing import mask_id_number, mask_phone
 

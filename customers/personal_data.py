@@ -15,10 +15,10 @@ from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.db.models import Q
 
-from zhoukou_grid import crypto
-from zhoukou_grid.audit import audit_record
-from zhoukou_grid.bulk_update import update_rows
-from zhoukou_grid.scoping import get_for_user_or_404
+from zhoukou_grid.core import crypto
+from zhoukou_grid.core.audit import audit_record
+from zhoukou_grid.core.bulk_update import update_rows
+from zhoukou_grid.core.scoping import get_for_user_or_404
 
 from .models import ReturningResident
 from .parsing import mask_id_number, mask_phone

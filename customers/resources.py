@@ -1,4 +1,4 @@
-"""Import/export column spec of households (IMPORT_FORMATS.md)."""
+"""Import/export column spec of households (docs/import-formats.md)."""
 
 from __future__ import annotations
 
@@ -14,13 +14,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
-from zhoukou_grid import crypto
-from zhoukou_grid.importing import parsers
-from zhoukou_grid.importing.engine import ImportContext, ImportPlan, ParsedRow, batched, resolve_codes, upsert
-from zhoukou_grid.importing.parsers import CellError
-from zhoukou_grid.importing.spec import Column, ImportKind, Lookup, register, unique_in_order
-from zhoukou_grid.models import Grid, LVLine, Transformer, Village
-from zhoukou_grid.scoping import writable_for_user
+from zhoukou_grid.core import crypto
+from zhoukou_grid.core.importing import parsers
+from zhoukou_grid.core.importing.engine import ImportContext, ImportPlan, ParsedRow, batched, resolve_codes, upsert
+from zhoukou_grid.core.importing.parsers import CellError
+from zhoukou_grid.core.importing.spec import Column, ImportKind, Lookup, register, unique_in_order
+from zhoukou_grid.core.scoping import writable_for_user
+from zhoukou_grid.territory.models import Grid, LVLine, Transformer, Village
 
 from . import parsing
 from .models import Heating, Household, KeyCustomer, Phase, ReturningResident
@@ -122,7 +122,7 @@ class HouseholdKind(ImportKind):
 register(HouseholdKind())
 
 
-# --- Returning residents (DOMAIN.md section 2) -----------------------------------------
+# --- Returning residents (docs/domain.md section 2) -----------------------------------------
 # Messages for each `customers.parsing.ValueProblem` code: what is wrong and how to fix it.
 VALUE_PROBLEM_MESSAGES = {
     "id_damaged_by_excel": _lazy(
@@ -226,7 +226,7 @@ def _village_text(value: Any) -> str:
 
 
 class ResidentKind(ImportKind):
-    """The village committee's list of returning residents (DOMAIN.md section 2).
+    """The village committee's list of returning residents (docs/domain.md section 2).
 
     The village is a code or a name ("朱口村一组" is the village 朱口村, group 一组),
     only inside the user's territory. A row links to a household by account number,
@@ -598,7 +598,7 @@ class ResidentKind(ImportKind):
 
     # --- exports ---------------------------------------------------------------------------
     def export_queryset(self, user):
-        from zhoukou_grid.scoping import for_user
+        from zhoukou_grid.core.scoping import for_user
 
         # The user's right to see ID and phone numbers travels with the queryset to export_rows.
         reveal = self.export_has_personal_data(user)
@@ -672,7 +672,7 @@ def households_by_village_and_name(pairs) -> list[tuple[int, str, int]]:
 register(ResidentKind())
 
 
-# --- Key customers (IMPORT_FORMATS.md) ---------------------------------------------------
+# --- Key customers (docs/import-formats.md) ---------------------------------------------------
 # The Chinese word written in exports for each choice; imports take these, their synonyms,
 # the codes (school) and the English labels.
 CATEGORY_WORDS = {

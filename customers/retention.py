@@ -26,7 +26,7 @@ from django.db.models import CharField, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
-from zhoukou_grid.audit import audit_record
+from zhoukou_grid.core.audit import audit_record
 
 from .models import ReturningResident
 from .parsing import coming_season, lunar_new_year

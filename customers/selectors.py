@@ -13,15 +13,15 @@ from itertools import groupby
 
 from django.db.models import Count, Q, QuerySet, Sum
 
-from zhoukou_grid.models import Grid, Village
-from zhoukou_grid.scoping import for_user, territory_of
+from zhoukou_grid.core.scoping import for_user, territory_of
+from zhoukou_grid.territory.models import Grid, Village
 
 from .models import ReturningResident
 from .parsing import coming_season, lunar_new_year
 
 Status = ReturningResident.Status
 MAX_ARRIVAL_DAYS = 120
-DAYS_AFTER_NEW_YEAR = 8  # 初八: the default end of the stay (DOMAIN.md 6.4)
+DAYS_AFTER_NEW_YEAR = 8  # 初八: the default end of the stay (docs/domain.md 6.4)
 
 
 def residents_for(user) -> QuerySet:

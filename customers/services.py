@@ -17,8 +17,8 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from zhoukou_grid.audit import audit_record
-from zhoukou_grid.scoping import for_user, writable_for_user
+from zhoukou_grid.core.audit import audit_record
+from zhoukou_grid.core.scoping import for_user, writable_for_user
 
 from .models import Household, KeyCustomer, ReturningResident, ServicePlan
 
@@ -157,7 +157,7 @@ def plan_diff(older: ServicePlan, newer: ServicePlan) -> list[tuple[str, object,
 
 def _check_responsible(customer: KeyCustomer, user_id: int) -> None:
     """The person responsible for a plan works in the customer's grid or its station."""
-    from zhoukou_grid.models import Role, RoleAssignment
+    from zhoukou_grid.territory.models import Role, RoleAssignment
 
     works_there = RoleAssignment.objects.filter(user_id=user_id).filter(
         Q(role=Role.GRID_MANAGER, grid_id=customer.grid_id)
@@ -178,7 +178,7 @@ KEYCUSTOMER_FIELDS = (
 
 def _check_keycustomer_places(user, customer: KeyCustomer) -> None:
     """The grid must be the user's to change; village and transformer must lie in that grid."""
-    from zhoukou_grid.models import Grid
+    from zhoukou_grid.territory.models import Grid
 
     if not writable_for_user(user, Grid).filter(pk=customer.grid_id).exists():
         raise Http404

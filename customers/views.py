@@ -5,12 +5,25 @@ from __future__ import annotations
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from zhoukou_grid.models import Village
-from zhoukou_grid.scoping import for_user, territory_of
-from zhoukou_grid.views import Field, ScopedDetailView, ScopedListView, household_columns
+from zhoukou_grid.core.scoping import for_user, territory_of
+from zhoukou_grid.core.tables import Column
+from zhoukou_grid.core.views import Field, ScopedDetailView, ScopedListView, url_of
+from zhoukou_grid.territory.models import Village
 
 from .filters import HouseholdFilterSet
 from .models import Household
+
+
+def household_columns():
+    return [
+        Column("account_no", _("Account number"), sort="account_no", link=url_of("customers:household_detail"), primary=True),
+        Column("name", _("Account name"), sort="name"),
+        Column("village", _("Village"), accessor="village.name", sort="village__name", link=url_of("portal:village_detail", "village_id")),
+        Column("transformer", _("Transformer"), accessor="transformer.name", sort="transformer__code",
+               link=url_of("portal:transformer_detail", "transformer_id")),
+        Column("line", _("LV line"), accessor="line.code", sort="line__code", link=url_of("portal:lvline_detail", "line_id")),
+        Column("phase", _("Phase"), sort="phase"),
+    ]
 
 
 class HouseholdListView(ScopedListView):

@@ -21,11 +21,10 @@ from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
 
-from zhoukou_grid.audit import audit_record
-from zhoukou_grid.context_processors import display_name
-from zhoukou_grid.scoping import for_user, writable_for_user
-from zhoukou_grid.tables import Column
-from zhoukou_grid.views import Field, ScopedDetailView, ScopedListView, url_of
+from zhoukou_grid.core.audit import audit_record
+from zhoukou_grid.core.scoping import for_user, writable_for_user
+from zhoukou_grid.core.tables import Column
+from zhoukou_grid.core.views import Field, ScopedDetailView, ScopedListView, display_name, url_of
 
 from . import services
 from .forms import (

@@ -26,10 +26,10 @@ from django.utils.translation import gettext_lazy as _lazy
 from django.utils.translation import ngettext
 from django.views.generic import TemplateView
 
-from zhoukou_grid.models import Grid, Station
-from zhoukou_grid.scoping import for_user
-from zhoukou_grid.tables import Column
-from zhoukou_grid.views import Field, ScopedDetailView, ScopedListView, url_of
+from zhoukou_grid.core.scoping import for_user
+from zhoukou_grid.core.tables import Column
+from zhoukou_grid.core.views import Field, ScopedDetailView, ScopedListView, url_of
+from zhoukou_grid.territory.models import Grid, Station
 
 from . import personal_data, selectors, services
 from .filters import ReturningResidentFilterSet
@@ -43,7 +43,7 @@ MAX_HOUSEHOLD_CHOICES = 500
 
 def _import_kind_registered() -> bool:
     """The `residents` import/export kind is written by the import engineer: link it once it exists."""
-    from zhoukou_grid.importing.spec import get_kind
+    from zhoukou_grid.core.importing.spec import get_kind
 
     try:
         get_kind(IMPORT_KIND)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from zhoukou_grid.admin import ScopedAdminMixin
+from zhoukou_grid.core.admin import ScopedAdminMixin
 
 from .models import (
     Alert,

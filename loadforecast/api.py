@@ -28,10 +28,10 @@ from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.permissions import SAFE_METHODS, IsAuthenticated
 from rest_framework.response import Response
 
-from zhoukou_grid.api import MAX_ID, ScopedModelViewSet, queue_unavailable_response, territory_field
-from zhoukou_grid.filters import IntegerFilter
-from zhoukou_grid.models import County, LVLine, Station, Transformer
-from zhoukou_grid.scoping import for_user, territory_of
+from zhoukou_grid.core.api import MAX_ID, ScopedModelViewSet, queue_unavailable_response, territory_field
+from zhoukou_grid.core.filters import IntegerFilter
+from zhoukou_grid.core.scoping import for_user, territory_of
+from zhoukou_grid.territory.models import County, LVLine, Station, Transformer
 
 from . import engine, services
 from .models import LEVEL_CODES, Alert, AlertHistory, AssetProjection, Level, Measure, ProjectionRun, ProjectionSettings
@@ -289,7 +289,7 @@ class AlertSerializer(AssetFieldsMixin, serializers.ModelSerializer):
                   "last_date", "peak_date", "peak_kw", "peak_load_rate", "returning_households", "thresholds",
                   "measures", "status", "runs_below_watch", "last_run", "created_at", "updated_at"]
         read_only_fields = fields
-        extra_kwargs = {"measures": {"help_text": "Recommended measures, sized (DOMAIN.md 6.5)."}}
+        extra_kwargs = {"measures": {"help_text": "Recommended measures, sized (docs/domain.md 6.5)."}}
 
 
 class AlertDetailSerializer(AlertSerializer):

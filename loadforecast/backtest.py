@@ -1,4 +1,4 @@
-"""The after-festival back-test (DOMAIN.md 6.6): projected against metered peaks per
+"""The after-festival back-test (docs/domain.md 6.6): projected against metered peaks per
 transformer, hits, misses and false alarms per alert level, and a calibrated p_hh.
 
 `backtest_compute` and `backtest_summary` are plain numpy on arrays (no Django);
@@ -11,13 +11,13 @@ and a metered reading ("compared days"):
   daily peak (the hourly curve's maximum, or the daily maximum when only that was read);
   error = projected − metered in kW, and in % of the metered peak.
 - projected level = the highest projected daily level; observed level = the highest
-  level of the metered days by the same rules (DOMAIN.md 6.2, the run's thresholds and
+  level of the metered days by the same rules (docs/domain.md 6.2, the run's thresholds and
   durations) on the metered hourly load rate; a day with only its daily maximum is
   judged on that maximum alone (its duration cannot be seen). Thermal critical is
   observed only as β ≥ the thermal load rate (no temperatures are metered).
 - for each level L (watch, heavy, overload, thermal): a hit when both are ≥ L, a miss
   when only the observed one is, a false alarm when only the projected one is.
-- calibration (DOMAIN.md 6.4): p_hh = (metered peak − baseline peak) / (n · k_c(n)) with
+- calibration (docs/domain.md 6.4): p_hh = (metered peak − baseline peak) / (n · k_c(n)) with
   n the returning households of the metered peak day and the baseline peak max_h B(h)
   of the run; the suggested p_hh of a station or county is the median over its
   transformers with n > 0 (robust to the odd transformer whose load had another cause).
@@ -157,8 +157,8 @@ def backtest_report(*, user, first_date: dt.date, last_date: dt.date, run_date: 
     """
     from django.db.models import Max
 
-    from zhoukou_grid.models import Transformer
-    from zhoukou_grid.scoping import for_user
+    from zhoukou_grid.core.scoping import for_user
+    from zhoukou_grid.territory.models import Transformer
 
     from .models import AssetProjection, LoadReading, ProjectionRun, unpack_curves
 

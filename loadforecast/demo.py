@@ -17,8 +17,8 @@ import numpy as np
 from django.db.models import Count
 from django.utils import timezone
 
-from zhoukou_grid.demo import TableStep
-from zhoukou_grid.seeding import DbStep
+from zhoukou_grid.territory.demo import TableStep
+from zhoukou_grid.territory.seeding import DbStep
 
 from . import engine
 from .models import LoadReading, WeatherForecast, pack_curve
@@ -36,7 +36,7 @@ def _target_peak_rate(rng: random.Random, returning: int) -> float:
 def generate_load_readings(ctx, rng: random.Random, scale):
     """Rows of (transformer_id, grid_id, date, points, hourly_kw, max_kw): COPY on PostgreSQL."""
     from customers.models import ReturningResident
-    from zhoukou_grid.models import Transformer
+    from zhoukou_grid.territory.models import Transformer
 
     settings = engine.ProjectionSettings()
     today = timezone.localdate()
@@ -65,13 +65,13 @@ READING_FIELDS = ("transformer_id", "grid_id", "date", "points", "hourly_kw", "m
 
 def seed_load_readings(ctx, rng: random.Random, scale) -> int:
     """The load history written on its own (tests): the same rows the seed step copies."""
-    from zhoukou_grid.seeding import write_rows
+    from zhoukou_grid.territory.seeding import write_rows
 
     return write_rows(LoadReading, READING_FIELDS, generate_load_readings(ctx, rng, scale), batch_size=5000)
 
 
 def seed_weather(ctx, rng: random.Random, scale) -> int:
-    from zhoukou_grid.models import County
+    from zhoukou_grid.territory.models import County
 
     today = timezone.localdate()
     rows = []

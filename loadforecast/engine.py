@@ -1,4 +1,4 @@
-"""The load-projection engine (DOMAIN.md 6.1–6.5): plain Python and numpy, no Django.
+"""The load-projection engine (docs/domain.md 6.1–6.5): plain Python and numpy, no Django.
 
 A run on date D projects the days D, D+1, … of the horizon for a batch of assets at once.
 Arrays are indexed (asset, day, hour): day 0 is the run date, hour h covers h:00–h+1:00.
@@ -8,7 +8,7 @@ Arrays are indexed (asset, day, hour): day 0 is the run date, hour h covers h:00
     I_ℓ      = P / (√3 · 0.38 kV · cosφ), β_ℓ = I_ℓ / I_z   LV lines
 
 Pieces, each usable on its own:
-- `ProjectionSettings`: every default of DOMAIN.md 6.2–6.5, from/to a plain dict.
+- `ProjectionSettings`: every default of docs/domain.md 6.2–6.5, from/to a plain dict.
 - `hourly_from_quarter_hours`, `baseline_from_history`: the baseline B(h).
 - `returning_households_present`: n(d) per asset from the residents' arrival/departure dates.
 - `coincidence_factor`, `temperature_factor`, `festival_factors`: k_c(n), g(T), e(d).
@@ -133,7 +133,7 @@ _DEFAULT_STANDARD_RATINGS_KVA: tuple[float, ...] = (
 
 @dataclass(frozen=True)
 class ProjectionSettings:
-    """All settings of a projection (DOMAIN.md 6.2–6.5); the defaults are the documented ones.
+    """All settings of a projection (docs/domain.md 6.2–6.5); the defaults are the documented ones.
 
     Load rates are fractions (0.8 = 80 %). Build one from stored settings with `from_dict`
     (a county's settings with a station's overrides merged on top), keep `to_dict()` with
@@ -682,7 +682,7 @@ def daily_levels(
     settings: ProjectionSettings,
     thermal_exceeded: NDArray[np.bool_] | None = None,
 ) -> NDArray[np.int8]:
-    """Level of each (asset, day) from the hourly load rate (assets, days, 24), DOMAIN.md 6.2.
+    """Level of each (asset, day) from the hourly load rate (assets, days, 24), docs/domain.md 6.2.
 
     watch: β ≥ 70 % at any hour; heavy: β ≥ 80 % for ≥ 2 consecutive hours; overload:
     β ≥ 100 % for ≥ 2 consecutive hours (the longest run within the day); thermal: β ≥ 150 %
@@ -899,7 +899,7 @@ def project_lines(
     keep_hourly: bool = False,
     chunk_assets: int = 1024,
 ) -> ProjectionResult:
-    """Project a batch of LV lines (DOMAIN.md 6.4, last bullet).
+    """Project a batch of LV lines (docs/domain.md 6.4, last bullet).
 
     B_ℓ = B_j × (households on ℓ / households on j) unless the line is metered
     (metered_baseline_kw row not NaN); n_ℓ(d) and k_c(n_ℓ(d)) are the line's own;
@@ -1002,7 +1002,7 @@ def find_episodes(result: ProjectionResult, min_level: Level = Level.WATCH) -> E
 
 @dataclass(frozen=True)
 class Measures:
-    """Sized measures (DOMAIN.md 6.5) per asset; NaN / −1 / False where not applicable."""
+    """Sized measures (docs/domain.md 6.5) per asset; NaN / −1 / False where not applicable."""
 
     needed: NDArray[np.bool_]  # projected peak load rate above the target (80 %)
     transfer_to: IntArray  # tied neighbour index, −1 when none can take the load

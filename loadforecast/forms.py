@@ -18,9 +18,9 @@ from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from zhoukou_grid.filters import scoped
-from zhoukou_grid.models import Grid, Station, Transformer
-from zhoukou_grid.scoping import for_user
+from zhoukou_grid.core.filters import scoped
+from zhoukou_grid.core.scoping import for_user
+from zhoukou_grid.territory.models import Grid, Station, Transformer
 
 from . import engine
 from .models import Alert, Level, Measure

@@ -1,7 +1,7 @@
 """Lunar-calendar dates the projection needs: festival days and the default departure.
 
 Plain Python on top of the `lunardate` package (covers lunar years 1900–2099); no Django.
-DOMAIN.md 6.4: New Year's Eve (除夕) is the day before the first day of the first lunar
+docs/domain.md 6.4: New Year's Eve (除夕) is the day before the first day of the first lunar
 month (正月初一), whatever the length of the twelfth month; a returning resident without a
 departure date leaves on 初八 of the Lunar New Year nearest to the arrival, or seven days
 after arriving if that is later.

@@ -18,7 +18,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from zhoukou_grid.models import County, Grid, LVLine, Station, Transformer
+from zhoukou_grid.territory.models import County, Grid, LVLine, Station, Transformer
 
 HOURS = 24
 CURVE_DTYPE = np.dtype("<f4")
@@ -43,7 +43,7 @@ def unpack_curves(blobs) -> np.ndarray:
 
 
 class Level(models.IntegerChoices):
-    """DOMAIN.md 6.2; the values are `engine.Level`'s."""
+    """docs/domain.md 6.2; the values are `engine.Level`'s."""
 
     NORMAL = 0, _("Normal")
     WATCH = 1, _("Watch")
@@ -367,7 +367,7 @@ class AlertHistory(models.Model):
 
 
 class Measure(models.Model):
-    """A measure against an alert (DOMAIN.md 6.5), planned and then done."""
+    """A measure against an alert (docs/domain.md 6.5), planned and then done."""
 
     class Kind(models.TextChoices):
         TRANSFER = "transfer", _("Load transfer")

@@ -20,9 +20,9 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import ngettext
 
-from zhoukou_grid.audit import audit_record
-from zhoukou_grid.models import Role, RoleAssignment
-from zhoukou_grid.notifications import notification_send
+from zhoukou_grid.core.audit import audit_record
+from zhoukou_grid.core.notifications import notification_send
+from zhoukou_grid.territory.models import Role, RoleAssignment
 
 from .models import AlertHistory, Level, ProjectionRun
 

@@ -1,4 +1,4 @@
-"""Import kinds `load` and `weather`, export kinds `projections` and `alerts` (IMPORT_FORMATS.md).
+"""Import kinds `load` and `weather`, export kinds `projections` and `alerts` (docs/import-formats.md).
 
 A load file is one of three shapes, chosen by its header: 96 quarter-hour columns (P1…P96
 or 00:15…24:00), 24 hourly columns (1…24 or 01:00…24:00) or one 最大负荷(kW) column. The
@@ -20,13 +20,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from customers.parsing import ValueProblem, parse_date
-from zhoukou_grid.importing import parsers
-from zhoukou_grid.importing.engine import ImportContext, ImportPlan, ParsedRow, batched, upsert
-from zhoukou_grid.importing.parsers import CellError
-from zhoukou_grid.importing.reader import SpreadsheetError
-from zhoukou_grid.importing.spec import Column, ImportKind, Lookup, register
-from zhoukou_grid.models import County, LVLine, Transformer
-from zhoukou_grid.scoping import for_user
+from zhoukou_grid.core.importing import parsers
+from zhoukou_grid.core.importing.engine import ImportContext, ImportPlan, ParsedRow, batched, upsert
+from zhoukou_grid.core.importing.parsers import CellError
+from zhoukou_grid.core.importing.reader import SpreadsheetError
+from zhoukou_grid.core.importing.spec import Column, ImportKind, Lookup, register
+from zhoukou_grid.core.scoping import for_user
+from zhoukou_grid.territory.models import County, LVLine, Transformer
 
 from .engine import SQRT3, hourly_from_quarter_hours
 from .models import LEVEL_CODES, Alert, AssetProjection, LoadReading, WeatherForecast, pack_curve
@@ -239,7 +239,7 @@ class LoadKind(ImportKind):
             upsert(LoadReading, mine, unique_fields=[asset, "date"], update_fields=self.compare_fields(set()))
 
     def template_lists(self, user) -> dict[str, list[str]]:
-        from zhoukou_grid.scoping import writable_for_user
+        from zhoukou_grid.core.scoping import writable_for_user
 
         codes = writable_for_user(user, Transformer).order_by("code").values_list("code", flat=True)[:20000]
         return {"transformer_code": list(codes)}
@@ -302,7 +302,7 @@ class WeatherKind(ImportKind):
                 row.add_error("t_max", _("The maximum is below the minimum: check the two temperatures."))
 
     def template_lists(self, user) -> dict[str, list[str]]:
-        from zhoukou_grid.scoping import writable_for_user
+        from zhoukou_grid.core.scoping import writable_for_user
 
         return {"county_code": list(writable_for_user(user, County).order_by("code").values_list("code", flat=True))}
 

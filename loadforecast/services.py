@@ -1,5 +1,5 @@
 """Projection runs: read a station's inputs set-based into numpy, call the engine, write
-the projections and alerts (DOMAIN.md 6.4–6.5), one transaction per station.
+the projections and alerts (docs/domain.md 6.4–6.5), one transaction per station.
 
 `projection_run` runs a date for one station or all of them in this process (the command,
 tests, "run now" when no worker is configured); the Celery tasks run the same
@@ -29,9 +29,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers.models import Household, ReturningResident
-from zhoukou_grid.audit import audit_record
-from zhoukou_grid.models import LVLine, Station, Transformer
-from zhoukou_grid.scoping import for_user, writable_for_user
+from zhoukou_grid.core.audit import audit_record
+from zhoukou_grid.core.scoping import for_user, writable_for_user
+from zhoukou_grid.territory.models import LVLine, Station, Transformer
 
 from . import engine
 from .engine import HOURS, Level

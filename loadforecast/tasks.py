@@ -1,6 +1,6 @@
 """Celery tasks of the projection: a task per station chunk, then one finishing step.
 
-A plain group, not a chord (FIELD_NOTES: chords on Redis lose their body): each chunk
+A plain group, not a chord (docs/library-notes.md: chords on Redis lose their body): each chunk
 writes its own results and records itself on the run; the finishing task waits until
 every chunk has recorded itself (retrying), then closes the run. All take ids and are
 idempotent: a redelivered chunk replaces its own results.
@@ -20,8 +20,8 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
-from zhoukou_grid.models import Station
-from zhoukou_grid.queue import QueueUnavailable, queue_send
+from zhoukou_grid.core.queue import QueueUnavailable, queue_send
+from zhoukou_grid.territory.models import Station
 
 from .services import (
     projection_fail_unreported,
@@ -97,7 +97,7 @@ def enqueue_run(*, run_date: dt.date, days: int | None = None, station_id: int |
 
 # --- The task queue is down (issue 6, faults) ---------------------------------------------
 # A plain loop of messages, not a group: each station chunk is its own task anyway, and the
-# first message checks that the broker answers (zhoukou_grid.queue).
+# first message checks that the broker answers (zhoukou_grid.core.queue).
 QUEUE_WAITING = "queue_waiting_since"
 
 

@@ -38,10 +38,10 @@ from django.utils.translation import gettext_lazy as _lazy
 from django.views.generic import DetailView, ListView, TemplateView
 
 from customers.models import ReturningResident
-from zhoukou_grid.models import County, LVLine, Station, Transformer
-from zhoukou_grid.queue import QUEUE_UNAVAILABLE_MESSAGE
-from zhoukou_grid.scoping import for_user, territory_of, writable_for_user
-from zhoukou_grid.views import ScopedDetailView, ScopedListView
+from zhoukou_grid.core.queue import QUEUE_UNAVAILABLE_MESSAGE
+from zhoukou_grid.core.scoping import for_user, territory_of, writable_for_user
+from zhoukou_grid.core.views import ScopedDetailView, ScopedListView
+from zhoukou_grid.territory.models import County, LVLine, Station, Transformer
 
 from . import engine, services
 from .forms import SETTING_FIELDS, AlertFilterSet, DismissForm, MeasurePlanForm, ProjectionSettingsForm

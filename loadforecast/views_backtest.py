@@ -1,4 +1,4 @@
-"""The after-festival back-test page (DOMAIN.md 6.6): projected against metered peaks of
+"""The after-festival back-test page (docs/domain.md 6.6): projected against metered peaks of
 the user's transformers over a period, per station and for the whole territory, with
 the suggested p_hh per station. Reads only through `backtest.backtest_report` (for_user)."""
 

@@ -10,6 +10,9 @@ Personas: `company_admin`, `county_admin` (甲县), `station_staff` (甲一所),
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -25,7 +28,7 @@ from tests.factories import (
     UserFactory,
     VillageFactory,
 )
-from zhoukou_grid.models import Role
+from zhoukou_grid.territory.models import Role
 
 
 def _grid_with_assets(grid):
@@ -125,3 +128,41 @@ def _cache_of_its_own(request, settings):
         alias: {**config, "KEY_PREFIX": f"{config.get('KEY_PREFIX', '')}-{uuid.uuid4().hex[:12]}"}
         for alias, config in settings.CACHES.items()
     }
+
+
+# --- Nothing outside the repository is read ---------------------------------------------
+# Whoever clones the project has only the repository: a test or code path that opens a
+# file beside the clone (a sibling folder of notes or samples) passes on our machines and
+# fails on theirs. An audit hook records every such open; the fixture below fails the test
+# that caused it.
+_REPO = Path(__file__).resolve().parents[1]
+_OUTSIDE_READS: list[str] = []
+
+
+def _record_outside_reads(event: str, args: tuple) -> None:
+    if event != "open" or not args or not isinstance(args[0], (str, bytes, os.PathLike)):
+        return
+    path = os.fsdecode(args[0])
+    if not os.path.isabs(path):
+        path = os.path.join(os.getcwd(), path)
+    path = os.path.normpath(path)
+    if is_beside_repository(path):
+        _OUTSIDE_READS.append(path)
+
+
+def is_beside_repository(path: str) -> bool:
+    """True for a path in the folder that holds the clone but not in the clone itself."""
+    parent, repo = str(_REPO.parent), str(_REPO)
+    return path.startswith(parent + os.sep) and not (path == repo or path.startswith(repo + os.sep))
+
+
+sys.addaudithook(_record_outside_reads)
+
+
+@pytest.fixture(autouse=True)
+def _nothing_read_beside_the_repository():
+    start = len(_OUTSIDE_READS)
+    yield
+    read = _OUTSIDE_READS[start:]
+    if read:
+        pytest.fail(f"read a file outside the repository: {read[0]}")

@@ -6,7 +6,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from customers.models import Household
-from zhoukou_grid.models import County, Grid, LVLine, RoleAssignment, Station, Transformer, Village
+from zhoukou_grid.territory.models import County, Grid, LVLine, RoleAssignment, Station, Transformer, Village
 
 
 class UserFactory(factory.django.DjangoModelFactory):

@@ -17,8 +17,8 @@ from django.test import override_settings
 from django.utils import timezone
 
 from zhoukou_grid.celery import app
-from zhoukou_grid.models import ImportJob
-from zhoukou_grid.tasks import purge_import_files
+from zhoukou_grid.core.models import ImportJob
+from zhoukou_grid.core.tasks import purge_import_files
 
 
 def test_the_app_reads_the_celery_settings():

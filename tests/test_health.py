@@ -48,7 +48,7 @@ def test_redis_on_a_closed_port_answers_503_naming_redis():
 def test_a_failing_database_answers_503_naming_the_database():
     broken = mock.MagicMock()
     broken.cursor.side_effect = OperationalError("connection refused")
-    with override_settings(REDIS_URL=""), mock.patch("zhoukou_grid.health.connection", broken):
+    with override_settings(REDIS_URL=""), mock.patch("zhoukou_grid.core.health.connection", broken):
         response = Client().get("/healthz")
     assert response.status_code == 503
     assert response.json() == {"status": "unavailable", "checks": {"database": "down: OperationalError"}}

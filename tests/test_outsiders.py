@@ -33,7 +33,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, path, reverse
 from django.views.generic.list import MultipleObjectMixin
 
 from tests.factories import RoleAssignmentFactory, UserFactory
-from zhoukou_grid.models import ImportJob, Notification, Role
+from zhoukou_grid.core.models import ImportJob, Notification
+from zhoukou_grid.territory.models import Role
 
 # Routes outside this test's subject: the Django admin has its own staff-only rules.
 SKIPPED_PREFIXES = ("admin/",)
@@ -43,7 +44,7 @@ MISSING_PK = 987654321
 
 
 def _import_kinds():
-    from zhoukou_grid.importing.spec import all_kinds
+    from zhoukou_grid.core.importing.spec import all_kinds
 
     return [(kind.name, kind.model) for kind in all_kinds()]
 
@@ -58,8 +59,8 @@ VALUES_OF_KWARG = {"kind": _import_kinds}
 
 def make_import_job(owner, world):
     """A previewed import by `owner` with one rejected row (so it has an error workbook)."""
-    from zhoukou_grid.importing.jobs import import_job_preview
-    from zhoukou_grid.importing.spec import get_kind
+    from zhoukou_grid.core.importing.jobs import import_job_preview
+    from zhoukou_grid.core.importing.spec import get_kind
 
     data = "网格编码,村编码,村名称\r\nNO-SUCH-GRID,411627555001,外村\r\n".encode("utf-8-sig")
     return import_job_preview(user=owner, kind=get_kind("villages"), data=data, file_name="村名单.csv",

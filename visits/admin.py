@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from zhoukou_grid.admin import ReadOnlyAdmin, ScopedAdminMixin
+from zhoukou_grid.core.admin import ReadOnlyAdmin, ScopedAdminMixin
 
 from .models import CustomerIssue, Hazard, HazardEvent, IssueEvent, Round, ServiceCardRecord, Visit, VisitLog
 

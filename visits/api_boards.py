@@ -22,8 +22,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from customers.models import Household
-from zhoukou_grid.api import ScopedModelViewSet, ScopedSlugRelatedField, territory_field
-from zhoukou_grid.models import Grid, Village
+from zhoukou_grid.core.api import ScopedModelViewSet, ScopedSlugRelatedField, territory_field
+from zhoukou_grid.territory.models import Grid, Village
 
 from . import services
 from .forms_boards import HazardFilterSet, IssueFilterSet

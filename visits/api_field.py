@@ -21,7 +21,7 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from zhoukou_grid.api import MAX_ID, ScopedModelViewSet
+from zhoukou_grid.core.api import MAX_ID, ScopedModelViewSet
 
 from . import services
 from .forms_field import GUIDANCE_CHOICES

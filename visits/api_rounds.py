@@ -22,10 +22,10 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from customers.models import Household, KeyCustomer
-from zhoukou_grid.api import ScopedModelViewSet, territory_field
-from zhoukou_grid.filters import IntegerFilter
-from zhoukou_grid.models import Station, Village
-from zhoukou_grid.scoping import for_user, writable_for_user
+from zhoukou_grid.core.api import ScopedModelViewSet, territory_field
+from zhoukou_grid.core.filters import IntegerFilter
+from zhoukou_grid.core.scoping import for_user, writable_for_user
+from zhoukou_grid.territory.models import Station, Village
 
 from . import services
 from .models import Round, RoundTarget, Visit

@@ -7,8 +7,8 @@ class VisitsConfig(AppConfig):
     verbose_name = _("Visits")
 
     def ready(self) -> None:
-        from zhoukou_grid.models import Role
-        from zhoukou_grid.scoping import ROLE_PERMISSIONS
+        from zhoukou_grid.core.scoping import ROLE_PERMISSIONS
+        from zhoukou_grid.territory.models import Role
 
         def perms(models, verbs):
             return {f"visits.{verb}_{model}" for model in models for verb in verbs}

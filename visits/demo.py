@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
-from zhoukou_grid.demo import Scale, SeedContext, TableStep
+from zhoukou_grid.territory.demo import Scale, SeedContext, TableStep
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ROUND_DAYS = 20
@@ -98,7 +98,7 @@ def _territory(ctx: SeedContext) -> dict:
     if cached is not None:
         return cached
     from customers.models import Household, KeyCustomer
-    from zhoukou_grid.models import Grid, Village
+    from zhoukou_grid.territory.models import Grid, Village
 
     volume = volume_of(ctx.scale)
     grids = list(Grid.objects.filter(manager__isnull=False).order_by("pk")

@@ -12,9 +12,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from zhoukou_grid.filters import scoped
-from zhoukou_grid.models import Grid, Village
-from zhoukou_grid.scoping import writable_for_user
+from zhoukou_grid.core.filters import scoped
+from zhoukou_grid.core.scoping import writable_for_user
+from zhoukou_grid.territory.models import Grid, Village
 
 from .models import CustomerIssue, Hazard, Photo
 from .selectors import OPEN_ISSUE_STATUSES

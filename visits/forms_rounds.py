@@ -15,9 +15,9 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from customers.models import Household, KeyCustomer
-from zhoukou_grid.importing.reader import SpreadsheetError, read_rows
-from zhoukou_grid.models import County, Station, Village
-from zhoukou_grid.scoping import for_user, writable_for_user
+from zhoukou_grid.core.importing.reader import SpreadsheetError, read_rows
+from zhoukou_grid.core.scoping import for_user, writable_for_user
+from zhoukou_grid.territory.models import County, Station, Village
 
 from .models import RoundTarget
 

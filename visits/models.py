@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from customers.models import Household, KeyCustomer, ReturningResident
-from zhoukou_grid.models import County, Grid, Station, Village
+from zhoukou_grid.territory.models import County, Grid, Station, Village
 
 GRID_PATHS = {"county": "grid__station__county_id", "station": "grid__station_id", "grid": "grid_id"}
 

@@ -22,9 +22,10 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from zhoukou_grid.audit import audit_record
-from zhoukou_grid.models import Notification, Role, RoleAssignment
-from zhoukou_grid.notifications import notification_send
+from zhoukou_grid.core.audit import audit_record
+from zhoukou_grid.core.models import Notification
+from zhoukou_grid.core.notifications import notification_send
+from zhoukou_grid.territory.models import Role, RoleAssignment
 
 from .models import CustomerIssue, Hazard, Visit
 from .selectors import OPEN_ISSUE_STATUSES

@@ -24,8 +24,8 @@ from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _lazy
 
-from zhoukou_grid.importing.spec import Column, ImportKind, register
-from zhoukou_grid.scoping import for_user
+from zhoukou_grid.core.importing.spec import Column, ImportKind, register
+from zhoukou_grid.core.scoping import for_user
 
 from .models import CustomerIssue, Hazard, Visit, VisitLog
 from .selectors import OPEN_ISSUE_STATUSES

@@ -13,8 +13,8 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
-from zhoukou_grid.models import County, Grid, Station
-from zhoukou_grid.scoping import for_user
+from zhoukou_grid.core.scoping import for_user
+from zhoukou_grid.territory.models import County, Grid, Station
 
 from .models import CustomerIssue, Hazard, RoundTarget, ServiceCardRecord, Visit, VisitLog
 

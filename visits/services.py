@@ -24,9 +24,9 @@ from django.utils.translation import gettext_noop
 
 from customers.models import Household, KeyCustomer, ReturningResident, ServicePlan
 from customers.services import residents_mark_arrived
-from zhoukou_grid.audit import audit_record
-from zhoukou_grid.models import County, Grid, Role, RoleAssignment, Station, Village
-from zhoukou_grid.scoping import for_user, writable_for_user
+from zhoukou_grid.core.audit import audit_record
+from zhoukou_grid.core.scoping import for_user, writable_for_user
+from zhoukou_grid.territory.models import County, Grid, Role, RoleAssignment, Station, Village
 
 from . import scheduling
 from .models import (

@@ -21,10 +21,9 @@ from django.utils.translation import gettext_lazy
 from django.views.generic import DetailView, FormView, ListView
 
 from customers.models import ServicePlan
-from zhoukou_grid.context_processors import display_name
-from zhoukou_grid.models import Grid, Village
-from zhoukou_grid.scoping import for_user, get_for_user_or_404
-from zhoukou_grid.views import ScopedPermissionMixin
+from zhoukou_grid.core.scoping import for_user, get_for_user_or_404
+from zhoukou_grid.core.views import ScopedPermissionMixin, display_name
+from zhoukou_grid.territory.models import Grid, Village
 
 from . import services
 from .forms_boards import HazardFilterSet, HazardPhotoForm, IssueFilterSet, IssueRaiseForm, StepForm

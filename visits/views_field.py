@@ -24,7 +24,7 @@ from django.views import View
 from django.views.generic import DetailView, TemplateView
 
 from customers.models import ReturningResident, ServicePlan
-from zhoukou_grid.scoping import for_user, get_for_user_or_404
+from zhoukou_grid.core.scoping import for_user, get_for_user_or_404
 
 from . import selectors, services
 from .forms_field import GUIDANCE_CHOICES, HazardFormSet, IssueFormSet, MissedForm, VisitLogForm

@@ -1,12 +1,12 @@
-"""Photo files: shown only to users whose territory holds the photo (see zhoukou_grid/media.py)."""
+"""Photo files: shown only to users whose territory holds the photo (see zhoukou_grid/core/media.py)."""
 
 from __future__ import annotations
 
 from django.views import View
 
-from zhoukou_grid.media import protected_file_response
-from zhoukou_grid.scoping import get_for_user_or_404
-from zhoukou_grid.views import ScopedPermissionMixin
+from zhoukou_grid.core.media import protected_file_response
+from zhoukou_grid.core.scoping import get_for_user_or_404
+from zhoukou_grid.core.views import ScopedPermissionMixin
 
 from .models import Photo
 

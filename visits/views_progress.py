@@ -20,10 +20,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.generic import TemplateView
 
-from zhoukou_grid.audit import audit_record
-from zhoukou_grid.importing.parsers import escape_formula
-from zhoukou_grid.models import Role
-from zhoukou_grid.scoping import for_user, primary_role, territory_of
+from zhoukou_grid.core.audit import audit_record
+from zhoukou_grid.core.importing.parsers import escape_formula
+from zhoukou_grid.core.scoping import for_user, primary_role, territory_of
+from zhoukou_grid.territory.models import Role
 
 from .models import Round, Visit
 from .selectors import progress_counts

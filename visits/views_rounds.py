@@ -29,9 +29,9 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import ListView
 
-from zhoukou_grid.context_processors import display_name
-from zhoukou_grid.models import Grid, Role
-from zhoukou_grid.scoping import for_user, roles_of, territory_of
+from zhoukou_grid.core.scoping import for_user, roles_of, territory_of
+from zhoukou_grid.core.views import display_name
+from zhoukou_grid.territory.models import Grid, Role
 
 from . import services
 from .forms_rounds import (

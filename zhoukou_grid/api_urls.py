@@ -15,8 +15,9 @@ from loadforecast import api as loadforecast_api
 from visits import api_boards as visits_api_boards
 from visits import api_field as visits_api_field
 from visits import api_rounds as visits_api_rounds
-
-from . import api, api_imports
+from zhoukou_grid.core import api as core_api
+from zhoukou_grid.core.importing import api as api_imports
+from zhoukou_grid.territory import api
 
 router = DefaultRouter()
 router.register("counties", api.CountyViewSet, basename="county")
@@ -43,12 +44,12 @@ router.register("issues", visits_api_boards.IssueViewSet, basename="customerissu
 app_name = "api"
 
 urlpatterns = [
-    path("auth/token/", api.TokenView.as_view(), name="token"),
+    path("auth/token/", core_api.TokenView.as_view(), name="token"),
     path("me/", api.MeView.as_view(), name="me"),
     path(
         "schema/",
         SpectacularAPIView.as_view(
-            authentication_classes=api.API_AUTHENTICATION_CLASSES, permission_classes=[IsAuthenticated]
+            authentication_classes=core_api.API_AUTHENTICATION_CLASSES, permission_classes=[IsAuthenticated]
         ),
         name="schema",
     ),
@@ -57,7 +58,7 @@ urlpatterns = [
         # The split view serves the start-up script from its own URL: no inline script (CSP).
         SpectacularSwaggerSplitView.as_view(
             url_name="api:schema",
-            authentication_classes=api.API_AUTHENTICATION_CLASSES,
+            authentication_classes=core_api.API_AUTHENTICATION_CLASSES,
             permission_classes=[IsAuthenticated],
         ),
         name="docs",

@@ -9,9 +9,9 @@ class ZhoukouGridConfig(AppConfig):
     def ready(self) -> None:
         from django.core.signals import setting_changed
 
-        from . import (
+        from zhoukou_grid.core import (
             crypto,
-            security,  # noqa: F401  security (issue 6): login/logout receivers that track sessions
+            security,  # noqa: F401  login/logout receivers that track sessions
         )
 
         # Tests that override the personal-data keys get a keyring built from the new ones.

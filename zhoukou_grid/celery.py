@@ -10,7 +10,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "zhoukou_grid.settings")
 app = Celery("zhoukou_grid")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-# Import jobs (zhoukou_grid/import_tasks.py) run on a worker once large files move there.
+# Import jobs (zhoukou_grid/core/importing/tasks.py) run on a worker once large files move there.
 app.autodiscover_tasks(related_name="import_tasks")
 
 
@@ -25,7 +25,7 @@ def _redbeat_options(sender, **kwargs):
 # Each later feature adds its periodic task here.
 app.conf.beat_schedule = {
     "purge-expired-import-files": {
-        "task": "zhoukou_grid.tasks.purge_import_files",
+        "task": "zhoukou_grid.core.tasks.purge_import_files",
         "schedule": crontab(hour=3, minute=30),
     },
     "nightly-load-projection": {
@@ -34,7 +34,7 @@ app.conf.beat_schedule = {
     },
     # security (issue 6): expired sessions and their login records.
     "purge-stale-sessions": {
-        "task": "zhoukou_grid.tasks.purge_stale_sessions",
+        "task": "zhoukou_grid.core.tasks.purge_stale_sessions",
         "schedule": crontab(hour=4, minute=15),
     },
     "daily-visit-reminders": {
@@ -43,7 +43,7 @@ app.conf.beat_schedule = {
     },
     # faults (issue 6): work that waited for the queue while Redis was down is sent once it
     # is back (beat reconnects by itself); jobs and runs whose worker was killed are failed.
-    "import-jobs-watch": {"task": "zhoukou_grid.tasks.import_jobs_watch", "schedule": 60.0},
+    "import-jobs-watch": {"task": "zhoukou_grid.core.tasks.import_jobs_watch", "schedule": 60.0},
     "projection-runs-watch": {"task": "loadforecast.tasks.runs_watch", "schedule": 60.0},
     # Personal data of returning residents, erased months after their festival (docs/personal-data.md).
     "resident-personal-data-retention": {

@@ -3,19 +3,14 @@
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from .models import Role
-from .notifications import unread_count
-from .scoping import primary_role
+from zhoukou_grid.core.notifications import unread_count
+from zhoukou_grid.core.scoping import primary_role
+from zhoukou_grid.core.views import display_name
+from zhoukou_grid.territory.models import Role
 
 ADMIN_ROLES = {Role.COMPANY_ADMIN, Role.COUNTY_ADMIN}
 
 
-def display_name(user) -> str:
-    """The name to greet a user with: Chinese names family name first and unspaced (王建国)."""
-    first, last = user.first_name.strip(), user.last_name.strip()
-    if first and last and all(ord(char) > 0x2E7F for char in first + last):
-        return f"{last}{first}"
-    return " ".join(part for part in (first, last) if part) or user.get_username()
 
 
 def navigation(request):

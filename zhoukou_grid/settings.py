@@ -70,19 +70,19 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # security (issue 6): CSP and Permissions-Policy on every answer, static files included.
     "csp.middleware.CSPMiddleware",
-    "zhoukou_grid.security.PermissionsPolicyMiddleware",
+    "zhoukou_grid.core.security.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    # Chinese first; the language switch (cookie) chooses English. See zhoukou_grid/i18n.py.
-    "zhoukou_grid.i18n.PortalLocaleMiddleware",
+    # Chinese first; the language switch (cookie) chooses English. See zhoukou_grid/core/i18n.py.
+    "zhoukou_grid.core.i18n.PortalLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "zhoukou_grid.middleware.LoginRequiredMiddleware",
+    "zhoukou_grid.core.middleware.LoginRequiredMiddleware",
     # security (issue 6): idle and absolute session limits; records each login's session.
-    "zhoukou_grid.security.SessionLimitsMiddleware",
+    "zhoukou_grid.core.security.SessionLimitsMiddleware",
     # Axes must be last: it answers locked-out logins.
     "axes.middleware.AxesMiddleware",
 ]
@@ -130,8 +130,8 @@ if REDIS_URL:
     CACHES = {
         "default": {
             # faults (issue 6): Django's RedisCache raises when Redis is down; this one answers
-            # misses (zhoukou_grid/cache.py, a breaker keeps a hung Redis from costing 1 s a call).
-            "BACKEND": "zhoukou_grid.cache.ResilientRedisCache",
+            # misses (zhoukou_grid/core/cache.py, a breaker keeps a hung Redis from costing 1 s a call).
+            "BACKEND": "zhoukou_grid.core.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             # Parallel test processes share one Redis: each keeps its own keys.
             "KEY_PREFIX": "zg-test-" + os.environ.get("PYTEST_XDIST_WORKER", "main") if TESTING else "zg",
@@ -176,17 +176,17 @@ if REDIS_URL:
     CELERY_BEAT_MAX_LOOP_INTERVAL = int(os.environ.get("BEAT_MAX_LOOP_INTERVAL", "30"))
     CELERY_REDBEAT_LOCK_TIMEOUT = int(os.environ.get("REDBEAT_LOCK_TIMEOUT", "150"))
 # Photos are sent after the permission check; behind nginx by X-Accel-Redirect to this internal
-# location (deploy/nginx-portal.conf), otherwise streamed by Django. See zhoukou_grid/media.py.
+# location (deploy/nginx-portal.conf), otherwise streamed by Django. See zhoukou_grid/core/media.py.
 MEDIA_ACCEL_REDIRECT_PREFIX = os.environ.get("MEDIA_ACCEL_REDIRECT_PREFIX", "")
-# Login throttling per real client behind nginx, not per 127.0.0.1 (zhoukou_grid/proxy.py).
-AXES_CLIENT_IP_CALLABLE = "zhoukou_grid.proxy.client_ip"
+# Login throttling per real client behind nginx, not per 127.0.0.1 (zhoukou_grid/core/proxy.py).
+AXES_CLIENT_IP_CALLABLE = "zhoukou_grid.core.proxy.client_ip"
 # --- end deploy -----------------------------------------------------------------
 
 # --- Auth -----------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
-    "zhoukou_grid.scoping.RolePermissionBackend",
+    "zhoukou_grid.core.scoping.RolePermissionBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -206,7 +206,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLED = env_bool("AXES_ENABLED", default=True)
 # A friendly page in the user's language instead of axes' plain-text answer.
-AXES_LOCKOUT_CALLABLE = "zhoukou_grid.views.lockout_response"
+AXES_LOCKOUT_CALLABLE = "zhoukou_grid.core.views.lockout_response"
 
 # --- I18N -----------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
@@ -273,7 +273,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["zhoukou_grid.api_permissions.ModelPermissions"],
+    "DEFAULT_PERMISSION_CLASSES": ["zhoukou_grid.core.api_permissions.ModelPermissions"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
@@ -401,7 +401,7 @@ ISSUE_SLA_HOURS = {
 #                                    (nightly task; counts are kept). Default 3.
 # Required when DEBUG is off; DEBUG and tests use fixed, public, insecure keys.
 try:
-    from zhoukou_grid.crypto import KeyConfigError, settings_keys
+    from zhoukou_grid.core.crypto import KeyConfigError, settings_keys
 
     PERSONAL_DATA_KEYS, PERSONAL_DATA_HMAC_KEY, PERSONAL_DATA_HMAC_KEY_PREVIOUS = settings_keys(
         os.environ, insecure_defaults=DEBUG or TESTING)

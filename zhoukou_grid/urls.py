@@ -2,20 +2,20 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from . import health
+from zhoukou_grid.core import health
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("zhoukou_grid.api_urls")),
-    path("imports/", include("zhoukou_grid.import_urls")),
+    path("imports/", include("zhoukou_grid.core.importing.urls")),
     path("", include("zhoukou_grid.web_urls")),
 ]
 
 # Unknown URLs and refused requests under /api/ answer JSON, as the schema documents (found by tests/fuzz/).
-handler404 = "zhoukou_grid.api.not_found"
-handler400 = "zhoukou_grid.api.bad_request"
+handler404 = "zhoukou_grid.core.api.not_found"
+handler400 = "zhoukou_grid.core.api.bad_request"
 
 if settings.DEBUG:
     from django.conf.urls.static import static

@@ -3,7 +3,9 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import views, views_security
+from zhoukou_grid import home
+from zhoukou_grid.core import views_security
+from zhoukou_grid.territory import views
 
 portal_patterns = [
     path("counties/", views.CountyListView.as_view(), name="county_list"),
@@ -18,7 +20,7 @@ portal_patterns = [
     path("transformers/<int:pk>/", views.TransformerDetailView.as_view(), name="transformer_detail"),
     path("lvlines/", views.LVLineListView.as_view(), name="lvline_list"),
     path("lvlines/<int:pk>/", views.LVLineDetailView.as_view(), name="lvline_detail"),
-    path("notifications/", include("zhoukou_grid.notification_urls")),
+    path("notifications/", include("zhoukou_grid.core.notification_urls")),
 ]
 
 urlpatterns = [
@@ -30,7 +32,7 @@ urlpatterns = [
     path("audit/", views_security.AuditLogListView.as_view(), name="audit_log"),
     path("audit/export/", views_security.audit_log_export, name="audit_log_export"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
-    path("", views.home, name="home"),
+    path("", home.home, name="home"),
     path("", include((portal_patterns, "portal"))),
     path("households/", include("customers.urls")),
     path("load/", include("loadforecast.urls", namespace="loadforecast")),

@@ -6,8 +6,8 @@
 
 from django.db import migrations
 
-from zhoukou_grid import crypto
-from zhoukou_grid.bulk_update import update_rows
+from zhoukou_grid.core import crypto
+from zhoukou_grid.core.bulk_update import update_rows
 
 BATCH = 5000
 NEW_COLUMNS = ("id_number_enc", "id_number_hmac", "id_number_masked", "phone_enc", "phone_hmac", "phone_masked",

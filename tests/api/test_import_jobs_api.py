@@ -14,8 +14,9 @@ from customers.models import Household, ReturningResident
 from tests.imports.conftest import _english, _media_root, csv_bytes  # noqa: F401 - autouse fixtures
 from tests.imports.residents_world import import_day  # noqa: F401 - fixture
 from zhoukou_grid.celery import app
-from zhoukou_grid.import_tasks import run_import_job
-from zhoukou_grid.models import AuditLog, ImportJob, Village
+from zhoukou_grid.core.importing.tasks import run_import_job
+from zhoukou_grid.core.models import AuditLog, ImportJob
+from zhoukou_grid.territory.models import Village
 
 # The import day pins the season of the dates (2027-01-25 is in the coming one).
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("import_day")]

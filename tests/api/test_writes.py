@@ -6,7 +6,8 @@ import pytest
 
 from customers.models import Household
 from tests.factories import RoleAssignmentFactory
-from zhoukou_grid.models import AuditLog, County, Grid, Role, Station, Village
+from zhoukou_grid.core.models import AuditLog
+from zhoukou_grid.territory.models import County, Grid, Role, Station, Village
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from customers.models import ReturningResident
 from tests.factories import VillageFactory
 from tests.imports.conftest import _media_root  # noqa: F401 - autouse: uploads land in a temporary folder
 from tests.imports.residents_world import import_day  # noqa: F401 - fixture
-from zhoukou_grid.models import AuditLog, ImportJob
+from zhoukou_grid.core.models import AuditLog, ImportJob
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("import_day")]
 

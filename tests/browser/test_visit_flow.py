@@ -16,7 +16,7 @@ from tests.factories import ReturningResidentFactory
 from tests.visits.factories import VisitFactory
 from visits.models import Hazard, Photo, ServiceCardRecord, Visit, VisitLog
 from visits.selectors import progress_counts
-from zhoukou_grid.scoping import for_user
+from zhoukou_grid.core.scoping import for_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 from customers.models import KeyCustomer, ServicePlan
 from customers.services import plan_approve, plan_draft
 from tests.factories import KeyCustomerFactory
-from zhoukou_grid.models import AuditLog
+from zhoukou_grid.core.models import AuditLog
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from django.urls import reverse
 from customers.models import KeyCustomer, ServicePlan
 from customers.services import plan_approve, plan_draft
 from tests.factories import KeyCustomerFactory
-from zhoukou_grid.models import AuditLog
+from zhoukou_grid.core.models import AuditLog
 
 pytestmark = pytest.mark.django_db
 
@@ -132,8 +132,8 @@ class TestFile:
         assert "13987654321" not in str(audit.detail)
 
     def test_a_user_without_the_permission_cannot_reveal(self, grid_manager, customer, monkeypatch):
-        from zhoukou_grid.models import Role
-        from zhoukou_grid.scoping import ROLE_PERMISSIONS
+        from zhoukou_grid.core.scoping import ROLE_PERMISSIONS
+        from zhoukou_grid.territory.models import Role
 
         monkeypatch.setitem(ROLE_PERMISSIONS, Role.GRID_MANAGER,
                             ROLE_PERMISSIONS[Role.GRID_MANAGER] - {"customers.view_personal_data"})

@@ -11,7 +11,7 @@ from django.http import Http404
 from customers.models import ReturningResident
 from customers.personal_data import UnknownPersonalField, masked, resident_masked, resident_reveal, tel_url
 from tests.factories import ReturningResidentFactory, UserFactory
-from zhoukou_grid.models import AuditLog
+from zhoukou_grid.core.models import AuditLog
 
 PHONE = "13812345678"
 ID_NUMBER = "11010519491231002X"

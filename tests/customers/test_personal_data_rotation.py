@@ -14,8 +14,8 @@ from django.core.management import CommandError, call_command
 from customers import personal_data
 from customers.models import ReturningResident
 from tests.factories import ReturningResidentFactory, VillageFactory
-from zhoukou_grid import crypto
-from zhoukou_grid.models import AuditLog
+from zhoukou_grid.core import crypto
+from zhoukou_grid.core.models import AuditLog
 
 pytestmark = pytest.mark.django_db
 
@@ -122,8 +122,8 @@ def test_hmac_rotation_recomputes_hmacs_and_match_keys_and_matching_keeps_workin
 
 def test_an_import_after_the_hmac_rotation_updates_instead_of_duplicating(settings, client):
     from tests.imports.conftest import xlsx_bytes
-    from zhoukou_grid.importing.service import import_file
-    from zhoukou_grid.importing.spec import get_kind
+    from zhoukou_grid.core.importing.service import import_file
+    from zhoukou_grid.core.importing.spec import get_kind
 
     village = VillageFactory(name="朱口村")
     rows = [["姓名", "身份证号", "联系电话", "村", "返乡日期"], ["甲", "411627196503253526", "13800000001", "朱口村",

@@ -11,7 +11,8 @@ from rest_framework.test import APIClient
 
 from customers.models import ReturningResident
 from tests.factories import ReturningResidentFactory, RoleAssignmentFactory, UserFactory
-from zhoukou_grid.models import AuditLog, Role
+from zhoukou_grid.core.models import AuditLog
+from zhoukou_grid.territory.models import Role
 
 URL = "/api/v1/residents/"
 Status = ReturningResident.Status
@@ -208,7 +209,7 @@ def test_reveal_refuses_other_fields(personas, zhang):
 
 
 def test_reveal_needs_the_permission(world, zhang):
-    from zhoukou_grid.scoping import ROLE_PERMISSIONS
+    from zhoukou_grid.core.scoping import ROLE_PERMISSIONS
 
     viewer = UserFactory(username="viewer")
     RoleAssignmentFactory(user=viewer, role=Role.GRID_MANAGER, grid=world.grids["a1"].grid)

@@ -14,7 +14,7 @@ from django.urls import reverse
 from customers.models import ReturningResident
 from customers.selectors import default_arrival_range
 from tests.factories import HouseholdFactory, ReturningResidentFactory, UserFactory
-from zhoukou_grid.models import AuditLog
+from zhoukou_grid.core.models import AuditLog
 
 LIST = reverse("customers:resident_list")
 UNLINKED = reverse("customers:resident_unlinked")
@@ -120,8 +120,8 @@ def test_reveal_without_javascript_answers_the_page_with_the_value(personas, res
 
 def test_reveal_needs_the_permission(world, residents):
     from tests.factories import RoleAssignmentFactory
-    from zhoukou_grid.models import Role
-    from zhoukou_grid.scoping import ROLE_PERMISSIONS
+    from zhoukou_grid.core.scoping import ROLE_PERMISSIONS
+    from zhoukou_grid.territory.models import Role
 
     viewer = UserFactory(username="viewer")
     RoleAssignmentFactory(user=viewer, role=Role.GRID_MANAGER, grid=world.grids["a1"].grid)
@@ -274,7 +274,7 @@ def test_the_detail_page_offers_a_link_form_when_unlinked(personas, residents):
 
 # --- Export --------------------------------------------------------------------------
 def test_the_list_links_the_export_in_the_import_columns(personas, residents):
-    from zhoukou_grid.importing.spec import get_kind
+    from zhoukou_grid.core.importing.spec import get_kind
 
     try:
         get_kind("residents")
@@ -292,9 +292,9 @@ def test_the_list_links_the_export_in_the_import_columns(personas, residents):
 
 def test_an_export_by_a_user_without_the_reveal_permission_is_masked(world, residents):
     from tests.factories import RoleAssignmentFactory
-    from zhoukou_grid.importing.spec import get_kind
-    from zhoukou_grid.models import Role
-    from zhoukou_grid.scoping import ROLE_PERMISSIONS
+    from zhoukou_grid.core.importing.spec import get_kind
+    from zhoukou_grid.core.scoping import ROLE_PERMISSIONS
+    from zhoukou_grid.territory.models import Role
 
     try:
         get_kind("residents")

@@ -13,7 +13,7 @@ from customers.models import ReturningResident
 from customers.tasks import erase_expired_resident_data
 from tests.factories import HouseholdFactory, ReturningResidentFactory, VillageFactory
 from zhoukou_grid.celery import app
-from zhoukou_grid.models import AuditLog
+from zhoukou_grid.core.models import AuditLog
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from customers.services import (
     residents_mark_departed,
 )
 from tests.factories import KeyCustomerFactory, ReturningResidentFactory
-from zhoukou_grid.models import AuditLog
+from zhoukou_grid.core.models import AuditLog
 
 pytestmark = pytest.mark.django_db
 

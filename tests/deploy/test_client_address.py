@@ -9,7 +9,7 @@ from django.conf import settings
 from django.test import RequestFactory
 from django.urls import reverse
 
-from zhoukou_grid.proxy import client_ip
+from zhoukou_grid.core.proxy import client_ip
 
 WRONG = {"username": "grid_manager", "password": "not-the-password"}
 RIGHT = {"username": "grid_manager", "password": "correct-horse-battery-9"}

@@ -2,7 +2,7 @@
 
 The site file is used as shipped, with only its paths, ports and log files pointed at the
 test's folder. A small stand-in for the app behind it records what nginx forwards and
-answers a photo request with X-Accel-Redirect like the portal does (zhoukou_grid/media.py,
+answers a photo request with X-Accel-Redirect like the portal does (zhoukou_grid/core/media.py,
 tested against Django in test_photo_files.py). Skipped where nginx is not installed
 (`apt-get install nginx-light`).
 """

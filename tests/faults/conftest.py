@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from zhoukou_grid import cache as resilient_cache
-from zhoukou_grid import queue
+from zhoukou_grid.core import cache as resilient_cache
+from zhoukou_grid.core import queue
 
 
 def free_port() -> int:
@@ -87,7 +87,7 @@ def portal_on(private_redis, settings):
 
     settings.REDIS_URL = private_redis.url
     settings.CACHES = {"default": {
-        "BACKEND": "zhoukou_grid.cache.ResilientRedisCache", "LOCATION": private_redis.url, "KEY_PREFIX": "faults",
+        "BACKEND": "zhoukou_grid.core.cache.ResilientRedisCache", "LOCATION": private_redis.url, "KEY_PREFIX": "faults",
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}}
     previous = app.conf.task_always_eager, app.conf.broker_url
     app.conf.task_always_eager, app.conf.broker_url = False, private_redis.url

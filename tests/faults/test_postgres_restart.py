@@ -23,10 +23,10 @@ from loadforecast.models import AssetProjection, ProjectionRun
 from tests.faults.tcp_proxy import TcpProxy
 from tests.imports.conftest import _english, _media_root, csv_bytes  # noqa: F401 - autouse fixtures
 from tests.loadforecast.test_run import DAYS, RUN_DATE, _tiny
-from zhoukou_grid.importing import jobs
-from zhoukou_grid.importing.engine import local_today
-from zhoukou_grid.importing.spec import get_kind
-from zhoukou_grid.models import AuditLog, ImportJob
+from zhoukou_grid.core.importing import jobs
+from zhoukou_grid.core.importing.engine import local_today
+from zhoukou_grid.core.importing.spec import get_kind
+from zhoukou_grid.core.models import AuditLog, ImportJob
 
 pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only (DATABASE_URL is set in CI)"),
@@ -169,7 +169,7 @@ def test_an_import_whose_database_stays_down_is_failed_by_the_watch_and_runs_aga
     proxy.restore()
     job.refresh_from_db()
     assert job.status == "running"  # as a killed worker leaves it
-    from zhoukou_grid.tasks import import_jobs_watch
+    from zhoukou_grid.core.tasks import import_jobs_watch
 
     assert import_jobs_watch() == {"sent": 0, "failed": 1}
     job.refresh_from_db()

@@ -24,11 +24,11 @@ from tests.api.test_import_jobs_api import residents_csv
 from tests.faults.conftest import redis_is_back, wait_until
 from tests.imports.conftest import _english, _media_root  # noqa: F401 - autouse fixtures
 from tests.loadforecast.test_run import DAYS, RUN_DATE, _tiny
-from zhoukou_grid import tasks as portal_tasks
 from zhoukou_grid.celery import app
-from zhoukou_grid.importing.jobs import job_waits_for_queue
-from zhoukou_grid.models import AuditLog, ImportJob
-from zhoukou_grid.queue import QueueUnavailable, queue_send
+from zhoukou_grid.core import tasks as portal_tasks
+from zhoukou_grid.core.importing.jobs import job_waits_for_queue
+from zhoukou_grid.core.models import AuditLog, ImportJob
+from zhoukou_grid.core.queue import QueueUnavailable, queue_send
 
 QUEUE_MESSAGE = "The task queue is unavailable at the moment."
 
@@ -60,7 +60,7 @@ def test_pages_and_the_api_keep_serving_and_healthz_names_redis(portal_on, count
         assert AccessAttempt.objects.filter(username=county_admin.username).get().failures_since_start == 1
         assert cache.get("probe") is None  # a miss, not an error
         assert cache.add("lock", 1) is False  # a lock taken with add is never wrongly granted
-    outage_logs = [r for r in caplog.records if r.name == "zhoukou_grid.cache"]
+    outage_logs = [r for r in caplog.records if r.name == "zhoukou_grid.core.cache"]
     assert len(outage_logs) == 1 and "unavailable (ConnectionError)" in outage_logs[0].getMessage()
     assert county_admin.username not in caplog.text
 
@@ -93,7 +93,7 @@ def test_the_breaker_answers_without_waiting_on_a_hung_redis(portal_on, monkeypa
     cache.set("x", 1)
     assert len(attempts) == 1  # the first call only reached Redis
     monkeypatch.undo()
-    from zhoukou_grid import cache as resilient_cache
+    from zhoukou_grid.core import cache as resilient_cache
 
     resilient_cache.reset_breakers()  # as when RETRY_AFTER has passed
     cache.set("x", 3)
@@ -102,7 +102,7 @@ def test_the_breaker_answers_without_waiting_on_a_hung_redis(portal_on, monkeypa
 
 @pytest.mark.django_db
 def test_queue_send_fails_fast_and_then_not_at_all_while_the_breaker_is_open(portal_on):
-    from zhoukou_grid import queue
+    from zhoukou_grid.core import queue
 
     portal_on.stop()
     with pytest.raises(QueueUnavailable):

@@ -29,12 +29,12 @@ from tests.faults.conftest import wait_until
 from tests.imports.conftest import _english, _media_root, csv_bytes  # noqa: F401 - autouse fixtures
 from tests.loadforecast.test_run import DAYS, RUN_DATE, _tiny
 from zhoukou_grid.celery import app
-from zhoukou_grid.import_tasks import run_import_job
-from zhoukou_grid.importing import jobs
-from zhoukou_grid.importing.engine import local_today
-from zhoukou_grid.importing.spec import get_kind
-from zhoukou_grid.models import AuditLog, ImportJob
-from zhoukou_grid.tasks import import_jobs_watch
+from zhoukou_grid.core.importing import jobs
+from zhoukou_grid.core.importing.engine import local_today
+from zhoukou_grid.core.importing.spec import get_kind
+from zhoukou_grid.core.importing.tasks import run_import_job
+from zhoukou_grid.core.models import AuditLog, ImportJob
+from zhoukou_grid.core.tasks import import_jobs_watch
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL_WORKER = pytest.mark.skipif(not os.environ.get("REDIS_URL") or connection.vendor != "postgresql",

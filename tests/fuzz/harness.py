@@ -194,7 +194,7 @@ def build_world():
         VisitFactory,
         VisitLogFactory,
     )
-    from zhoukou_grid.models import Role
+    from zhoukou_grid.territory.models import Role
 
     county_a = CountyFactory(code="411601", name="周口甲县")
     county_b = CountyFactory(code="411602", name="周口乙县")
@@ -262,8 +262,8 @@ def build_world():
 
 def make_import_job(owner):
     """A previewed import by `owner` with one rejected row (so it has errors and a workbook)."""
-    from zhoukou_grid.importing.jobs import import_job_preview
-    from zhoukou_grid.importing.spec import get_kind
+    from zhoukou_grid.core.importing.jobs import import_job_preview
+    from zhoukou_grid.core.importing.spec import get_kind
 
     data = "网格编码,村编码,村名称\r\nNO-SUCH-GRID,411627555001,外村\r\n".encode("utf-8-sig")
     return import_job_preview(user=owner, kind=get_kind("villages"), data=data, file_name="村名单.csv",
@@ -290,7 +290,8 @@ def _models():
     from customers.models import Household, KeyCustomer, ReturningResident
     from loadforecast.models import Alert, AssetProjection, Measure, ProjectionRun, ProjectionSettings
     from visits.models import CustomerIssue, Hazard, Round, RoundTarget, Visit, VisitLog
-    from zhoukou_grid.models import County, Grid, ImportJob, LVLine, Station, Transformer, Village
+    from zhoukou_grid.core.models import ImportJob
+    from zhoukou_grid.territory.models import County, Grid, LVLine, Station, Transformer, Village
 
     return SimpleNamespace(**{m.__name__: m for m in (
         Household, KeyCustomer, ReturningResident, Alert, AssetProjection, Measure, ProjectionRun,
@@ -433,9 +434,9 @@ def visible_values(user, model, field: str, values: set) -> set:
     territory, and the rows attached to that station or county alone (its rounds, runs
     and settings), never the other grids under it.
     """
-    from zhoukou_grid.importing.jobs import jobs_visible_to
-    from zhoukou_grid.models import ImportJob
-    from zhoukou_grid.scoping import for_user, territory_of
+    from zhoukou_grid.core.importing.jobs import jobs_visible_to
+    from zhoukou_grid.core.models import ImportJob
+    from zhoukou_grid.core.scoping import for_user, territory_of
 
     values = {str(v) for v in values}
     if model is ImportJob:

@@ -63,7 +63,7 @@ def test_roles_cover_every_persona_and_anonymous():
 @pytest.mark.django_db
 def test_the_territory_check_finds_what_lies_outside(world, personas):
     from customers.models import Household
-    from zhoukou_grid.models import Village
+    from zhoukou_grid.territory.models import Village
 
     own = world.grids["a1"].households[0]
     foreign = world.grids["b1"].households[0]
@@ -93,7 +93,7 @@ def test_an_object_the_harness_cannot_place_fails_the_check():
 @pytest.mark.django_db
 def test_each_request_is_rolled_back_and_sent_as_every_role(fuzz_world):
     from customers.models import Household
-    from zhoukou_grid.models import County
+    from zhoukou_grid.territory.models import County
 
     before = set(Household.objects.values_list("pk", flat=True))
     counties = County.objects.count()

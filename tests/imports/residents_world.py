@@ -1,4 +1,4 @@
-"""A territory built like shared/samples/villages.csv (太康县 › 朱口供电所 › 朱口一网格 with
+"""A territory built like tests/fixtures/samples/villages.csv (太康县 › 朱口供电所 › 朱口一网格 with
 朱口村 and 后常营村), the people who work in it, and the import day of the samples."""
 
 from __future__ import annotations
@@ -19,11 +19,9 @@ from tests.factories import (
     UserFactory,
     VillageFactory,
 )
-from zhoukou_grid.models import Role
+from zhoukou_grid.territory.models import Role
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
-if not SAMPLES.is_dir():  # CI lays shared/ beside the clone
-    SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "samples"
 ZHUKOU_XLSX = SAMPLES / "示例_朱口村返乡人员摸底表.xlsx"
 HOUCHANGYING_CSV = SAMPLES / "示例_后常营村.csv"
 # A day in the 2027 season (the Lunar New Year is 2027-02-06): the samples' dates without a
@@ -34,7 +32,7 @@ IMPORT_DAY = date(2026, 12, 10)
 @pytest.fixture
 def import_day(monkeypatch):
     """Pin the import day of every import in the test (web, command and worker alike)."""
-    monkeypatch.setattr("zhoukou_grid.importing.engine.local_today", lambda: IMPORT_DAY)
+    monkeypatch.setattr("zhoukou_grid.core.importing.engine.local_today", lambda: IMPORT_DAY)
     return IMPORT_DAY
 
 

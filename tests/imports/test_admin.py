@@ -8,9 +8,10 @@ import tablib
 from django.urls import reverse
 
 from customers.models import Household
-from zhoukou_grid.importing.django_ie import resource_for
-from zhoukou_grid.importing.spec import get_kind
-from zhoukou_grid.models import AuditLog, Village
+from zhoukou_grid.core.importing.django_ie import resource_for
+from zhoukou_grid.core.importing.spec import get_kind
+from zhoukou_grid.core.models import AuditLog
+from zhoukou_grid.territory.models import Village
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,4 @@
-"""import_data / export_data exactly as IMPORT_FORMATS.md: exit codes, counts, --json,
+"""import_data / export_data exactly as docs/import-formats.md: exit codes, counts, --json,
 --as, --errors-out, round trip, formula escaping, the shared sample files."""
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ from python_calamine import CalamineWorkbook
 
 from customers.models import Household
 from tests.imports.conftest import csv_bytes, xlsx_bytes
-from zhoukou_grid.models import AuditLog, County, Grid, Station, Transformer, Village
+from zhoukou_grid.core.models import AuditLog
+from zhoukou_grid.territory.models import County, Grid, Station, Transformer, Village
 
 pytestmark = pytest.mark.django_db
-SAMPLES = Path("/work/shared/samples")
+SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "samples"
 VILLAGE_HEADER = ["网格编码", "村编码", "村名称"]
 
 

@@ -7,10 +7,11 @@ import pytest
 
 from customers.models import Household
 from tests.imports.conftest import csv_bytes, xlsx_bytes
-from zhoukou_grid.importing.reader import SpreadsheetError
-from zhoukou_grid.importing.service import import_file
-from zhoukou_grid.importing.spec import get_kind
-from zhoukou_grid.models import AuditLog, ImportJob, LVLine, Transformer, Village
+from zhoukou_grid.core.importing.reader import SpreadsheetError
+from zhoukou_grid.core.importing.service import import_file
+from zhoukou_grid.core.importing.spec import get_kind
+from zhoukou_grid.core.models import AuditLog, ImportJob
+from zhoukou_grid.territory.models import LVLine, Transformer, Village
 
 pytestmark = pytest.mark.django_db
 
@@ -342,7 +343,7 @@ def test_numbers_with_their_unit_and_years_as_dates_are_accepted(county_admin):
     assert dict(Transformer.objects.filter(code__startswith="TQ-U").values_list("code", "year")) == {
         "TQ-U-1": 2015, "TQ-U-2": 2016, "TQ-U-3": 2017}
     assert Transformer.objects.get(code="TQ-U-1").p0_w == 340
-    from zhoukou_grid.importing.parsers import year
+    from zhoukou_grid.core.importing.parsers import year
     assert year()(datetime.date(2018, 3, 1)) == 2018
 
 
@@ -365,7 +366,7 @@ def test_the_data_sheet_is_found_behind_a_notes_sheet(county_admin):
 
 @pytest.mark.parametrize("copy_threshold", [0, 100000])
 def test_awkward_text_survives_both_write_paths(county_admin, world, monkeypatch, copy_threshold):
-    from zhoukou_grid.importing import engine
+    from zhoukou_grid.core.importing import engine
 
     monkeypatch.setattr(engine, "COPY_THRESHOLD", copy_threshold)
     a1 = world.grids["a1"]
@@ -398,7 +399,7 @@ def test_row_numbers_are_excel_row_numbers_when_the_table_starts_lower_and_to_th
 
 def test_grid_managers_are_users_of_the_territory_or_without_a_role(county_admin, grid_manager, outsider, world):
     from tests.factories import UserFactory
-    from zhoukou_grid.models import Grid
+    from zhoukou_grid.territory.models import Grid
 
     UserFactory(username="newcomer")
     header = ["供电所编码", "网格编码", "网格名称", "网格经理"]

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from tests.imports.conftest import xlsx_bytes
-from zhoukou_grid.importing import parsers
-from zhoukou_grid.importing.engine import ImportContext, run_import
-from zhoukou_grid.importing.spec import Column, ImportKind, Lookup
-from zhoukou_grid.models import Transformer
+from zhoukou_grid.core.importing import parsers
+from zhoukou_grid.core.importing.engine import ImportContext, run_import
+from zhoukou_grid.core.importing.spec import Column, ImportKind, Lookup
+from zhoukou_grid.territory.models import Transformer
 
 pytestmark = pytest.mark.django_db
 Tie = Transformer.ties.through

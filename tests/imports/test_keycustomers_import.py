@@ -1,4 +1,4 @@
-"""The keycustomers kind: the columns of IMPORT_FORMATS.md, the grid from the household
+"""The keycustomers kind: the columns of docs/import-formats.md, the grid from the household
 account (else 网格编码, else the village), Chinese words for the choices, re-imports,
 exports that import back, and the template."""
 
@@ -13,10 +13,10 @@ from django.urls import reverse
 from customers.models import KeyCustomer
 from tests.factories import KeyCustomerFactory
 from tests.imports.conftest import csv_bytes, xlsx_bytes
-from zhoukou_grid.importing.reader import SpreadsheetError
-from zhoukou_grid.importing.service import import_file
-from zhoukou_grid.importing.spec import get_kind
-from zhoukou_grid.models import AuditLog, ImportJob
+from zhoukou_grid.core.importing.reader import SpreadsheetError
+from zhoukou_grid.core.importing.service import import_file
+from zhoukou_grid.core.importing.spec import get_kind
+from zhoukou_grid.core.models import AuditLog, ImportJob
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,8 @@ import zipfile
 import pytest
 
 from tests.imports.conftest import csv_bytes, xlsx_bytes
-from zhoukou_grid.importing.headers import find_header, is_total_row, normalise_header
-from zhoukou_grid.importing.reader import SpreadsheetError, read_rows, sniff_delimiter
+from zhoukou_grid.core.importing.headers import find_header, is_total_row, normalise_header
+from zhoukou_grid.core.importing.reader import SpreadsheetError, read_rows, sniff_delimiter
 
 ROWS = [["网格编码", "村编码", "村名称"], ["TK-WG-0201", "411627108201", "朱口村"]]
 

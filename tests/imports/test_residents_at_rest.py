@@ -10,9 +10,9 @@ from django.db import IntegrityError, connection, transaction
 from customers.models import ReturningResident
 from tests.factories import ReturningResidentFactory
 from tests.imports.conftest import xlsx_bytes
-from zhoukou_grid import crypto
-from zhoukou_grid.importing.service import import_file
-from zhoukou_grid.importing.spec import get_kind
+from zhoukou_grid.core import crypto
+from zhoukou_grid.core.importing.service import import_file
+from zhoukou_grid.core.importing.spec import get_kind
 
 pytestmark = pytest.mark.django_db
 
@@ -121,7 +121,7 @@ def test_an_export_decrypts_for_a_role_that_may_see_personal_data_and_masks_othe
 
 
 def test_errors_kept_with_the_import_job_quote_personal_cells_masked(taikang, import_day):
-    from zhoukou_grid.models import ImportJob
+    from zhoukou_grid.core.models import ImportJob
 
     bad_checksum = IDS[0][:-1] + "7"
     rows = [["甲", IDS[1], PHONES[0], "朱口村", "2027-01-25"],

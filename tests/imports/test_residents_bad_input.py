@@ -13,12 +13,13 @@ from django.urls import reverse
 from customers.models import ReturningResident
 from tests.imports.conftest import csv_bytes, xlsx_bytes
 from tests.imports.office_files import encrypted_workbook, zeros_bomb, zip_declaring, zip_with
-from zhoukou_grid.importing import spec
-from zhoukou_grid.importing.parsers import code
-from zhoukou_grid.importing.reader import SpreadsheetError
-from zhoukou_grid.importing.service import import_file
-from zhoukou_grid.importing.spec import Column, ImportKind
-from zhoukou_grid.models import AuditLog, ImportJob, Transformer
+from zhoukou_grid.core.importing import spec
+from zhoukou_grid.core.importing.parsers import code
+from zhoukou_grid.core.importing.reader import SpreadsheetError
+from zhoukou_grid.core.importing.service import import_file
+from zhoukou_grid.core.importing.spec import Column, ImportKind
+from zhoukou_grid.core.models import AuditLog, ImportJob
+from zhoukou_grid.territory.models import Transformer
 
 pytestmark = pytest.mark.django_db
 

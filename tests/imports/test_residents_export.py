@@ -12,10 +12,11 @@ from django.urls import reverse
 
 from customers.models import ReturningResident
 from tests.imports.conftest import xlsx_bytes
-from zhoukou_grid.importing.service import import_file
-from zhoukou_grid.importing.spec import get_kind
-from zhoukou_grid.models import AuditLog, Role
-from zhoukou_grid.scoping import ROLE_PERMISSIONS
+from zhoukou_grid.core.importing.service import import_file
+from zhoukou_grid.core.importing.spec import get_kind
+from zhoukou_grid.core.models import AuditLog
+from zhoukou_grid.core.scoping import ROLE_PERMISSIONS
+from zhoukou_grid.territory.models import Role
 
 pytestmark = pytest.mark.django_db
 

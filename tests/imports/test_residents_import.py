@@ -11,9 +11,9 @@ from customers.models import ReturningResident
 from tests.factories import HouseholdFactory, ReturningResidentFactory, VillageFactory
 from tests.imports.conftest import csv_bytes, xlsx_bytes
 from tests.imports.residents_world import HOUCHANGYING_CSV, IMPORT_DAY, ZHUKOU_XLSX
-from zhoukou_grid.importing.service import import_file
-from zhoukou_grid.importing.spec import get_kind
-from zhoukou_grid.models import AuditLog, ImportJob
+from zhoukou_grid.core.importing.service import import_file
+from zhoukou_grid.core.importing.spec import get_kind
+from zhoukou_grid.core.models import AuditLog, ImportJob
 
 pytestmark = pytest.mark.django_db
 
@@ -225,7 +225,7 @@ def test_every_header_synonym_of_the_domain_guide_is_understood(taikang, import_
         "extra_load": ["新增用电", "大功率电器", "经营负荷"], "note": ["备注"],
     }
     lookup = get_kind("residents").header_lookup()
-    from zhoukou_grid.importing.headers import normalise_header
+    from zhoukou_grid.core.importing.headers import normalise_header
 
     for key, headers in synonyms.items():
         for header in headers:
@@ -263,7 +263,7 @@ def test_a_note_line_under_the_header_is_skipped(taikang, import_day):
 
 
 def test_a_file_without_the_required_columns_says_which(taikang, import_day):
-    from zhoukou_grid.importing.reader import SpreadsheetError
+    from zhoukou_grid.core.importing.reader import SpreadsheetError
 
     with pytest.raises(SpreadsheetError) as error:
         run(xlsx_bytes([["姓名", "联系电话", "村"], ["张三", "13800000001", "朱口村"]]), taikang.manager)

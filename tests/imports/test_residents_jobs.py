@@ -23,11 +23,11 @@ from tests.imports.conftest import csv_bytes
 from tests.imports.residents_world import HOUCHANGYING_CSV
 from tests.ui.test_csp_ready import assert_no_inline_code
 from zhoukou_grid.celery import app
-from zhoukou_grid.import_tasks import run_import_job
-from zhoukou_grid.importing import jobs
-from zhoukou_grid.importing.service import import_file
-from zhoukou_grid.importing.spec import get_kind
-from zhoukou_grid.models import AuditLog, ImportJob
+from zhoukou_grid.core.importing import jobs
+from zhoukou_grid.core.importing.service import import_file
+from zhoukou_grid.core.importing.spec import get_kind
+from zhoukou_grid.core.importing.tasks import run_import_job
+from zhoukou_grid.core.models import AuditLog, ImportJob
 
 HEADER = ["姓名", "身份证号", "联系电话", "村", "返乡日期"]
 GOOD_ID = "411627196503253526"

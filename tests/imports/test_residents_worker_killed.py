@@ -21,11 +21,11 @@ from customers import parsing
 from customers.models import ReturningResident
 from tests.imports.conftest import csv_bytes
 from zhoukou_grid.celery import app
-from zhoukou_grid.import_tasks import run_import_job
-from zhoukou_grid.importing import jobs
-from zhoukou_grid.importing.engine import local_today
-from zhoukou_grid.importing.spec import get_kind
-from zhoukou_grid.models import AuditLog, ImportJob
+from zhoukou_grid.core.importing import jobs
+from zhoukou_grid.core.importing.engine import local_today
+from zhoukou_grid.core.importing.spec import get_kind
+from zhoukou_grid.core.importing.tasks import run_import_job
+from zhoukou_grid.core.models import AuditLog, ImportJob
 
 # The worker process writes the job's progress to the cache under the usual prefix.
 pytestmark = pytest.mark.shared_cache

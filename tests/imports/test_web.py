@@ -11,8 +11,9 @@ from django.urls import reverse
 from python_calamine import CalamineWorkbook
 
 from tests.imports.conftest import xlsx_bytes
-from zhoukou_grid.import_tasks import run_import_job
-from zhoukou_grid.models import AuditLog, ImportJob, Village
+from zhoukou_grid.core.importing.tasks import run_import_job
+from zhoukou_grid.core.models import AuditLog, ImportJob
+from zhoukou_grid.territory.models import Village
 
 pytestmark = pytest.mark.django_db
 VILLAGE_HEADER = ["网格编码", "村编码", "村名称"]
@@ -166,8 +167,8 @@ def test_the_template_has_headers_example_text_columns_and_territory_lists(clien
     assert "lists!$A$2" in sheet_xml
     # The template itself imports: the example row only fails on its example codes.
     data = response.content
-    from zhoukou_grid.importing.service import import_file
-    from zhoukou_grid.importing.spec import get_kind
+    from zhoukou_grid.core.importing.service import import_file
+    from zhoukou_grid.core.importing.spec import get_kind
     result = import_file(kind=get_kind("households"), data=data, file_name="t.xlsx", user=county_admin, dry_run=True)
     assert result.header_row == 2 and result.counts["rejected"] == 1
 
@@ -192,7 +193,7 @@ def test_exports_download_scoped_and_filtered(client, station_staff, world, fmt)
 
 
 def test_the_error_workbook_lists_every_rejected_row_beyond_the_stored_errors(client, county_admin, monkeypatch):
-    from zhoukou_grid.importing import service
+    from zhoukou_grid.core.importing import service
 
     monkeypatch.setattr(service, "MAX_STORED_ERRORS", 2)
     client.force_login(county_admin)

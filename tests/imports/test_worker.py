@@ -10,10 +10,11 @@ from celery.contrib.testing.worker import start_worker
 
 from tests.imports.conftest import xlsx_bytes
 from zhoukou_grid.celery import app
-from zhoukou_grid.import_tasks import run_import_job
-from zhoukou_grid.importing.jobs import import_job_preview
-from zhoukou_grid.importing.spec import get_kind
-from zhoukou_grid.models import AuditLog, ImportJob, Village
+from zhoukou_grid.core.importing.jobs import import_job_preview
+from zhoukou_grid.core.importing.spec import get_kind
+from zhoukou_grid.core.importing.tasks import run_import_job
+from zhoukou_grid.core.models import AuditLog, ImportJob
+from zhoukou_grid.territory.models import Village
 
 
 @pytest.mark.celery_worker

@@ -12,7 +12,8 @@ from rest_framework.test import APIClient
 from loadforecast.models import Alert, AlertHistory, Measure, ProjectionRun, ProjectionSettings
 from tests.factories import RoleAssignmentFactory, UserFactory
 from tests.loadforecast.factories import AlertFactory, AssetProjectionFactory, ProjectionRunFactory
-from zhoukou_grid.models import AuditLog, Role
+from zhoukou_grid.core.models import AuditLog
+from zhoukou_grid.territory.models import Role
 
 
 def api(user) -> APIClient:

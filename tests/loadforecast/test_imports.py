@@ -1,4 +1,4 @@
-"""Import kinds `load` and `weather`, export kinds `projections` and `alerts` (IMPORT_FORMATS.md)."""
+"""Import kinds `load` and `weather`, export kinds `projections` and `alerts` (docs/import-formats.md)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from django.utils import translation
 
 from loadforecast.models import Alert, AssetProjection, LoadReading, ProjectionRun, WeatherForecast, unpack_curves
 from tests.imports.conftest import xlsx_bytes
-from zhoukou_grid.importing.engine import ImportContext, run_import
-from zhoukou_grid.importing.reader import SpreadsheetError
-from zhoukou_grid.importing.spec import get_kind
+from zhoukou_grid.core.importing.engine import ImportContext, run_import
+from zhoukou_grid.core.importing.reader import SpreadsheetError
+from zhoukou_grid.core.importing.spec import get_kind
 
 pytestmark = pytest.mark.django_db
 DAY = dt.date(2027, 1, 20)

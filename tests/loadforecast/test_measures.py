@@ -1,4 +1,4 @@
-"""Sized measures (DOMAIN.md 6.5) and alert episodes, by hand."""
+"""Sized measures (docs/domain.md 6.5) and alert episodes, by hand."""
 
 from __future__ import annotations
 

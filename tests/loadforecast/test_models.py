@@ -18,7 +18,7 @@ from loadforecast.models import (
     pack_curve,
     unpack_curves,
 )
-from zhoukou_grid.scoping import for_user
+from zhoukou_grid.core.scoping import for_user
 
 pytestmark = pytest.mark.django_db
 DAY = dt.date(2027, 1, 20)

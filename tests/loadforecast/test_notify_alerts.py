@@ -10,7 +10,8 @@ from loadforecast.models import Alert, ProjectionRun
 from loadforecast.services import projection_finish, projection_run
 from tests.factories import RoleAssignmentFactory, UserFactory
 from tests.loadforecast.test_run import DAYS, RUN_DATE, _tiny
-from zhoukou_grid.models import AuditLog, Notification, Role
+from zhoukou_grid.core.models import AuditLog, Notification
+from zhoukou_grid.territory.models import Role
 
 
 def alert_notifications(user):

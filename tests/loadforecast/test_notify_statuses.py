@@ -14,7 +14,7 @@ from loadforecast.models import Alert, AlertHistory
 from loadforecast.services import alert_close, projection_run
 from tests.loadforecast.factories import AlertFactory
 from tests.loadforecast.test_run import DAYS, RUN_DATE, _tiny
-from zhoukou_grid.models import AuditLog
+from zhoukou_grid.core.models import AuditLog
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from loadforecast.services import projection_run
 from tests.factories import HouseholdFactory, ReturningResidentFactory, VillageFactory
 from tests.loadforecast.factories import AlertFactory, ProjectionRunFactory
 from tests.ui.test_csp_ready import assert_no_inline_code as _assert_no_inline_code
-from zhoukou_grid.models import AuditLog
+from zhoukou_grid.core.models import AuditLog
 
 pytestmark = pytest.mark.django_db
 

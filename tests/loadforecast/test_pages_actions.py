@@ -12,7 +12,7 @@ from django.utils import translation
 from loadforecast.models import Alert, AlertHistory, Measure
 from loadforecast.services import alert_acknowledge, alert_dismiss, measure_done, measure_plan
 from tests.loadforecast.factories import AlertFactory
-from zhoukou_grid.models import AuditLog
+from zhoukou_grid.core.models import AuditLog
 
 PLANNED = dt.date(2027, 2, 3)
 

@@ -11,7 +11,7 @@ from django.utils.html import escape
 from loadforecast import engine, forms
 from loadforecast.models import ProjectionSettings
 from loadforecast.services import settings_update
-from zhoukou_grid.models import AuditLog
+from zhoukou_grid.core.models import AuditLog
 
 pytestmark = pytest.mark.django_db
 
@@ -131,7 +131,7 @@ def test_a_station_override_takes_the_county_value_where_blank(client, county_ad
 
 def test_a_county_admin_of_another_county_cannot_see_this_one(client, world):
     from tests.factories import RoleAssignmentFactory, UserFactory
-    from zhoukou_grid.models import Role
+    from zhoukou_grid.territory.models import Role
 
     other = UserFactory(username="other_admin")
     RoleAssignmentFactory(user=other, role=Role.COUNTY_ADMIN, county=world.county_b)

@@ -1,4 +1,4 @@
-"""The vectorised engine equals a plain scalar loop written from DOMAIN.md 6.2–6.4.
+"""The vectorised engine equals a plain scalar loop written from docs/domain.md 6.2–6.4.
 
 The reference below loops over assets, days and hours with Python floats and shares no
 code with the engine except the settings and the lunar calendar.

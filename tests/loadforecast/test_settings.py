@@ -13,7 +13,7 @@ def test_defaults_are_the_documented_ones():
     settings = ProjectionSettings()
     assert settings.cos_phi == 0.9
     assert settings.household_extra_peak_kw == 2.5
-    # Copied from DOMAIN.md 6.4 as written there.
+    # Copied from docs/domain.md 6.4 as written there.
     assert settings.coincidence_points == (
         (3, 1.00), (9, 0.90), (24, 0.65), (36, 0.50), (72, 0.45), (372, 0.40), (777, 0.30), (900, 0.26),
     )

@@ -17,8 +17,9 @@ from django.utils import timezone
 from openpyxl import load_workbook
 
 from tests.factories import RoleAssignmentFactory, UserFactory
-from zhoukou_grid.audit import audit_record
-from zhoukou_grid.models import AuditLog, Role
+from zhoukou_grid.core.audit import audit_record
+from zhoukou_grid.core.models import AuditLog
+from zhoukou_grid.territory.models import Role
 
 pytestmark = pytest.mark.django_db
 URL = "/audit/"
@@ -167,8 +168,8 @@ def test_a_list_export_is_audited(personas, world):
 
 
 def test_an_import_error_workbook_download_is_audited(personas, world):
-    from zhoukou_grid.importing.jobs import import_job_preview
-    from zhoukou_grid.importing.spec import get_kind
+    from zhoukou_grid.core.importing.jobs import import_job_preview
+    from zhoukou_grid.core.importing.spec import get_kind
 
     data = "网格编码,村编码,村名称\r\nNO-SUCH-GRID,411627555001,外村\r\n".encode("utf-8-sig")
     job = import_job_preview(user=personas.county_admin, kind=get_kind("villages"), data=data, file_name="v.csv",

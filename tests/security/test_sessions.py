@@ -12,8 +12,8 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
-from zhoukou_grid.models import AuditLog, LoginSession
-from zhoukou_grid.security import LOGIN_AT, SEEN_AT
+from zhoukou_grid.core.models import AuditLog, LoginSession
+from zhoukou_grid.core.security import LOGIN_AT, SEEN_AT
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "correct-horse-battery-9"
@@ -183,7 +183,7 @@ def test_the_nightly_purge_removes_expired_sessions_and_old_login_records(grid_m
     from django.utils import timezone
 
     from zhoukou_grid.celery import app
-    from zhoukou_grid.tasks import purge_stale_sessions
+    from zhoukou_grid.core.tasks import purge_stale_sessions
 
     old, fresh = logged_in(grid_manager), logged_in(station_staff)
     old_key = old.session.session_key
@@ -195,7 +195,7 @@ def test_the_nightly_purge_removes_expired_sessions_and_old_login_records(grid_m
     assert list(LoginSession.objects.values_list("user__username", flat=True)) == ["station_staff"]
     assert is_logged_in(fresh)
     schedule = {entry["task"] for entry in app.conf.beat_schedule.values()}
-    assert "zhoukou_grid.tasks.purge_stale_sessions" in schedule
+    assert "zhoukou_grid.core.tasks.purge_stale_sessions" in schedule
 
 
 def test_an_admin_setting_a_new_password_ends_the_users_sessions_and_token(company_admin, grid_manager):

@@ -1,7 +1,7 @@
 """Every upload is judged by its content, never by its name.
 
 Entry points (docs/security.md lists them): the import page and the import API (the
-spreadsheet reader, zhoukou_grid/importing/reader.py), the admin's django-import-export
+spreadsheet reader, zhoukou_grid/core/importing/reader.py), the admin's django-import-export
 import, the visit-log photo (web form and API, visits/photos.py), the hazard photo on the
 hazard page, and a round's list of account numbers. Each gets files whose name lies.
 """
@@ -18,8 +18,9 @@ from rest_framework.test import APIClient
 
 from tests.visits.factories import HazardFactory, VisitFactory
 from tests.visits.test_photos import image_bytes
-from zhoukou_grid.importing.reader import SpreadsheetError, read_rows
-from zhoukou_grid.models import ImportJob, Village
+from zhoukou_grid.core.importing.reader import SpreadsheetError, read_rows
+from zhoukou_grid.core.models import ImportJob
+from zhoukou_grid.territory.models import Village
 
 pytestmark = pytest.mark.django_db
 

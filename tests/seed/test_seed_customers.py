@@ -15,9 +15,9 @@ from django.db.models import F
 from customers import demo as customers_demo
 from customers.models import KeyCustomer, ReturningResident, ServicePlan
 from customers.parsing import id_check_digit
-from zhoukou_grid import demo, seeding
-from zhoukou_grid.crypto import decrypt
-from zhoukou_grid.models import County, Grid, Village
+from zhoukou_grid.core.crypto import decrypt
+from zhoukou_grid.territory import demo, seeding
+from zhoukou_grid.territory.models import County, Grid, Village
 
 pytestmark = pytest.mark.django_db
 

@@ -17,9 +17,10 @@ from django.db import connection
 from django.db.models import F
 from django.urls import reverse
 
+from customers import demo as customers_demo
 from customers.models import Household
-from zhoukou_grid import demo, seeding
-from zhoukou_grid.models import County, Grid, LVLine, Role, RoleAssignment, Station, Transformer, Village
+from zhoukou_grid.territory import demo, seeding
+from zhoukou_grid.territory.models import County, Grid, LVLine, Role, RoleAssignment, Station, Transformer, Village
 
 pytestmark = pytest.mark.django_db
 
@@ -28,6 +29,8 @@ TINY = demo.SCALES["tiny"]
 # Demo logins above grid level; every grid has one grid manager (a demo login or not).
 NON_GRID_DEMO_USERS = sum(1 for u in demo.DEMO_USERS if u.role != Role.GRID_MANAGER)
 
+
+HOUSEHOLD_STEP = next(step for step in customers_demo.SEED_STEPS if step.name == "household")
 
 def seed(*args: str) -> str:
     out = io.StringIO()
@@ -150,7 +153,7 @@ def test_it_reproduces_the_territory_of_the_sample_spreadsheets(demo_world):
     assert Household.objects.filter(name="董华", village__name="朱口村", address__contains="朱口村一组").exists()
     assert Household.objects.filter(name="常文", village__name="后常营村").exists()
     assert Household.objects.filter(name="朱明兰", village__grid__code="TK-WG-0202").exists()
-    for (grid_code, village_name), heads in demo.PINNED_HOUSEHOLDS.items():
+    for (grid_code, village_name), heads in customers_demo.PINNED_HOUSEHOLDS.items():
         names = set(Household.objects.filter(village__grid__code=grid_code, village__name=village_name)
                     .values_list("name", flat=True))
         assert {name for name, _ in heads} <= names
@@ -316,8 +319,8 @@ def test_the_tiny_scale_runs_the_city_code_path_in_many_batches(monkeypatch):
         real_copy(cursor, sql, batch)
 
     monkeypatch.setattr(seeding, "_copy_batch", counting_copy)
-    # The core steps only: later apps' steps (residents, load data) have tests of their own.
-    monkeypatch.setattr(seeding, "seed_steps", lambda: list(seeding.SEED_STEPS))
+    # The core steps and the households: later steps (residents, load data) have tests of their own.
+    monkeypatch.setattr(seeding, "seed_steps", lambda: [*seeding.SEED_STEPS, HOUSEHOLD_STEP])
     ctx, stats = seeding.run_seed(scale=TINY, seed=3)
     assert table_counts() == TINY.expected_counts()
     assert {s.name: s.rows for s in stats if s.name in TINY.expected_counts()} == TINY.expected_counts()
@@ -417,11 +420,11 @@ def test_a_later_app_adds_its_demo_step_in_its_own_demo_module(monkeypatch):
         return 0
 
     fake = types.ModuleType("customers.demo")
-    fake.SEED_STEPS = [seeding.DbStep("returning_residents", later_step)]
+    fake.SEED_STEPS = [HOUSEHOLD_STEP, seeding.DbStep("returning_residents", later_step)]
     monkeypatch.setitem(sys.modules, "customers.demo", fake)
     # Only this fake app: the real later apps (loadforecast) add steps of their own.
     monkeypatch.setattr(seeding, "_project_apps", lambda: ["customers"])
-    assert [s.name for s in seeding.seed_steps()][-3:] == ["users", "grid_managers", "returning_residents"]
+    assert [s.name for s in seeding.seed_steps()][-3:] == ["grid_managers", "household", "returning_residents"]
     seed("--scale", "tiny", "--seed", "4")
     seed("--scale", "tiny", "--seed", "4", "--reset")
     assert len(calls) == 2 and calls[0] == calls[1]  # runs last, sees everything, same rng

@@ -7,7 +7,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from customers.models import Household
 from tests.factories import HouseholdFactory, LVLineFactory, TransformerFactory
-from zhoukou_grid.models import Grid, Transformer
+from zhoukou_grid.territory.models import Grid, Transformer
 
 pytestmark = pytest.mark.django_db
 
@@ -177,7 +177,7 @@ def test_every_list_shows_only_the_users_territory(client, outsider, world, name
     visible = list(response.context["object_list"])
     model = response.context["view"].model
     assert visible, f"{name} shows the outsider nothing"
-    from zhoukou_grid.scoping import for_user
+    from zhoukou_grid.core.scoping import for_user
 
     assert set(visible) <= set(for_user(outsider, model))
     body = text(response)
@@ -251,7 +251,7 @@ def test_list_queries_do_not_grow_with_the_rows(client, company_admin, world, na
 
 def _detail_routes():
     """(url name, view class) of every route served by the scoped list/detail views."""
-    from zhoukou_grid.views import ScopedDetailView, ScopedListView
+    from zhoukou_grid.core.views import ScopedDetailView, ScopedListView
 
     routes = []
 
@@ -279,7 +279,7 @@ def test_every_portal_page_declares_its_model():
 
 
 def test_an_outsider_gets_404_for_every_detail_page_of_another_county(client, outsider, world):
-    from zhoukou_grid.scoping import for_user
+    from zhoukou_grid.core.scoping import for_user
 
     login(client, outsider)
     checked = 0
@@ -344,7 +344,7 @@ def test_detail_pages_keep_their_queries_few(client, company_admin, world, djang
 
 
 def test_a_filter_with_too_many_choices_becomes_hidden_but_still_filters(client, grid_manager, world, monkeypatch):
-    monkeypatch.setattr("zhoukou_grid.views.MAX_FILTER_CHOICES", 0)
+    monkeypatch.setattr("zhoukou_grid.core.views.MAX_FILTER_CHOICES", 0)
     a1 = world.grids["a1"]
     login(client, grid_manager)
     response = client.get(reverse("customers:household_list"), {"transformer": a1.transformer.pk})
@@ -387,9 +387,9 @@ def test_chinese_names_are_shown_family_name_first(client, grid_manager):
 
 def test_the_counting_querysets_hold_the_same_rows_as_for_user(personas, world):
     from customers.models import Household as HouseholdModel
-    from zhoukou_grid.models import LVLine, Village
-    from zhoukou_grid.scoping import for_user
-    from zhoukou_grid.views import countable
+    from zhoukou_grid.core.scoping import for_user
+    from zhoukou_grid.territory.models import LVLine, Village
+    from zhoukou_grid.territory.views import countable
 
     # A household hanging on a transformer of another grid is scoped by its village.
     HouseholdFactory(village=world.grids["a2"].village, transformer=world.grids["a1"].transformer)
@@ -427,7 +427,7 @@ def test_a_detail_page_shows_where_the_object_sits(client, grid_manager, world):
 
 def test_a_grid_manager_of_two_grids_sees_both_and_their_sum(client, grid_manager, world):
     from tests.factories import RoleAssignmentFactory
-    from zhoukou_grid.models import Role
+    from zhoukou_grid.territory.models import Role
 
     RoleAssignmentFactory(user=grid_manager, role=Role.GRID_MANAGER, grid=world.grids["a2"].grid)
     response = login(client, grid_manager).get(reverse("home"))

@@ -17,7 +17,7 @@ from django.utils import timezone, translation
 from tests.visits.factories import HazardFactory, RoundFactory, ServiceCardRecordFactory, VisitFactory
 from tests.visits.test_selectors import small_world  # noqa: F401  (the hand-counted world)
 from visits.views_progress import COLUMNS, GROUPINGS
-from zhoukou_grid.models import AuditLog
+from zhoukou_grid.core.models import AuditLog
 
 URL = "/visits/progress/"
 

@@ -12,7 +12,7 @@ from tests.visits.factories import CustomerIssueFactory, HazardFactory, VisitFac
 from visits import tasks
 from visits.reminders import KIND, reminders_send
 from zhoukou_grid.celery import app
-from zhoukou_grid.models import Notification
+from zhoukou_grid.core.models import Notification
 
 TODAY = timezone.localdate
 

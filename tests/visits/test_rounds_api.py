@@ -14,7 +14,8 @@ from tests.factories import KeyCustomerFactory, RoleAssignmentFactory, UserFacto
 from tests.visits.factories import RoundFactory, VisitFactory
 from visits import services
 from visits.models import Round, RoundTarget, Visit
-from zhoukou_grid.models import AuditLog, Role
+from zhoukou_grid.core.models import AuditLog
+from zhoukou_grid.territory.models import Role
 
 TODAY = timezone.localdate
 ROUNDS = "/api/v1/rounds/"

@@ -16,7 +16,7 @@ from tests.factories import KeyCustomerFactory, RoleAssignmentFactory, UserFacto
 from tests.visits.factories import RoundFactory, VisitFactory
 from visits import services
 from visits.models import Round, RoundTarget, Visit
-from zhoukou_grid.models import Role
+from zhoukou_grid.territory.models import Role
 
 TODAY = timezone.localdate
 

@@ -20,7 +20,7 @@ from tests.visits.factories import (
 )
 from visits import services
 from visits.selectors import overdue_hazards, overdue_issues, progress_counts
-from zhoukou_grid.scoping import forget_territory
+from zhoukou_grid.core.scoping import forget_territory
 
 TODAY = timezone.localdate
 

@@ -32,7 +32,8 @@ from visits.models import (
     Visit,
     VisitLog,
 )
-from zhoukou_grid.models import AuditLog, Role
+from zhoukou_grid.core.models import AuditLog
+from zhoukou_grid.territory.models import Role
 
 TODAY = timezone.localdate
 

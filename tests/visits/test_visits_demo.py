@@ -14,8 +14,8 @@ from django.utils import timezone
 from customers.models import KeyCustomer
 from visits import demo as visits_demo
 from visits.models import CustomerIssue, Hazard, Round, RoundTarget, ServiceCardRecord, Visit, VisitLog
-from zhoukou_grid import demo, seeding
-from zhoukou_grid.models import County, Grid
+from zhoukou_grid.territory import demo, seeding
+from zhoukou_grid.territory.models import County, Grid
 
 pytestmark = pytest.mark.django_db
 

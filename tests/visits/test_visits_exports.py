@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from tests.visits.factories import CustomerIssueFactory, HazardFactory, VisitFactory
 from tests.visits.test_selectors import small_world  # noqa: F401  (visits, logs, hazards, issues, cards)
-from zhoukou_grid.importing.spec import get_kind
-from zhoukou_grid.models import AuditLog
+from zhoukou_grid.core.importing.spec import get_kind
+from zhoukou_grid.core.models import AuditLog
 
 
 def _export(kind: str, username: str) -> list[dict]:

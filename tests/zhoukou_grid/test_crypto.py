@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from zhoukou_grid import crypto
+from zhoukou_grid.core import crypto
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,8 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from tests.factories import NotificationFactory, UserFactory
-from zhoukou_grid.models import Notification
-from zhoukou_grid.notifications import notification_send, notifications_mark_read, unread_count
+from zhoukou_grid.core.models import Notification
+from zhoukou_grid.core.notifications import notification_send, notifications_mark_read, unread_count
 
 LIST = reverse("portal:notification_list")
 MARK = reverse("portal:notification_mark_read")
@@ -73,7 +73,7 @@ def test_a_failing_mail_server_is_logged_without_addresses_and_never_breaks_the_
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 1, 1  # nothing listens
     user = UserFactory(username="wang", email="secret.person@example.com")
-    with caplog.at_level(logging.WARNING, logger="zhoukou_grid.notifications"):
+    with caplog.at_level(logging.WARNING, logger="zhoukou_grid.core.notifications"):
         rows = notification_send(recipients=[user], kind="alerts", title="t", body="b", url="")
     assert len(rows) == 1 and Notification.objects.count() == 1
     assert "notification emails not sent" in caplog.text

@@ -5,8 +5,8 @@ from django.http import Http404
 
 from customers.models import Household
 from tests.factories import RoleAssignmentFactory, UserFactory
-from zhoukou_grid.models import County, Grid, LVLine, Role, Station, Transformer, Village
-from zhoukou_grid.scoping import for_user, get_for_user_or_404, writable_for_user
+from zhoukou_grid.core.scoping import for_user, get_for_user_or_404, writable_for_user
+from zhoukou_grid.territory.models import County, Grid, LVLine, Role, Station, Transformer, Village
 
 pytestmark = pytest.mark.django_db
 

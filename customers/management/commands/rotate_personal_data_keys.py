@@ -12,8 +12,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from customers import personal_data
-from zhoukou_grid import crypto
-from zhoukou_grid.audit import audit_record
+from zhoukou_grid.core import crypto
+from zhoukou_grid.core.audit import audit_record
 
 
 class Command(BaseCommand):

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from loadforecast.services import projection_run
-from zhoukou_grid.models import Station
+from zhoukou_grid.territory.models import Station
 
 
 class Command(BaseCommand):

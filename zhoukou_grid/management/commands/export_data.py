@@ -13,10 +13,10 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
-from zhoukou_grid.importing.engine import ImportContext
-from zhoukou_grid.importing.exporting import export_to_tempfile, write_csv
-from zhoukou_grid.importing.service import export_audit
-from zhoukou_grid.importing.spec import get_kind
+from zhoukou_grid.core.importing.engine import ImportContext
+from zhoukou_grid.core.importing.exporting import export_to_tempfile, write_csv
+from zhoukou_grid.core.importing.service import export_audit
+from zhoukou_grid.core.importing.spec import get_kind
 
 
 class _BytesToText:

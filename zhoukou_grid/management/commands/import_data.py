@@ -14,10 +14,10 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
-from zhoukou_grid.importing.exporting import error_workbook_bytes
-from zhoukou_grid.importing.reader import SpreadsheetError
-from zhoukou_grid.importing.service import import_file
-from zhoukou_grid.importing.spec import get_kind
+from zhoukou_grid.core.importing.exporting import error_workbook_bytes
+from zhoukou_grid.core.importing.reader import SpreadsheetError
+from zhoukou_grid.core.importing.service import import_file
+from zhoukou_grid.core.importing.spec import get_kind
 
 
 class Command(BaseCommand):

@@ -10,8 +10,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from zhoukou_grid.demo import SCALES
-from zhoukou_grid.seeding import demo_logins, format_table, has_seeded_data, run_seed, wipe_seeded_data
+from zhoukou_grid.territory.demo import SCALES
+from zhoukou_grid.territory.seeding import demo_logins, format_table, has_seeded_data, run_seed, wipe_seeded_data
 
 DEFAULT_SEED = 2027
 

@@ -1,0 +1,86 @@
+"""Sending work to the Celery workers from a request, when the queue (Redis) may be down.
+
+`queue_send` publishes one task message or raises `QueueUnavailable` quickly: a PING of the
+broker with a 1 s timeout first (kombu would otherwise retry a dead broker for seconds), a
+short publish retry, and a circuit breaker so that while Redis is down each click costs
+nothing. The caller keeps its work in the database in a "waiting for the queue" state and
+tells the user; a beat task (`zhoukou_grid.core.tasks.redispatch_waiting`, every minute) and the
+next look at the job send it once the queue is back, each behind an idempotent claim.
+
+In eager mode (no Redis configured, and the test suite) the task runs in-process as before.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from django.utils.translation import gettext_lazy as _lazy
+from kombu.exceptions import OperationalError as KombuOperationalError
+from redis.exceptions import RedisError
+
+from zhoukou_grid.core.cache import CircuitBreaker
+
+# What the user reads when work could not be queued (the work itself is kept).
+QUEUE_UNAVAILABLE_MESSAGE = _lazy(
+    "The task queue is unavailable at the moment. Nothing is lost: the work is saved and starts by itself as "
+    "soon as the queue is back.")
+# kombu: give up after one reconnection (the PING before already found the broker).
+PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+BROKER_TIMEOUT_SECONDS = 1.0
+
+breaker = CircuitBreaker("Task queue (Redis broker)", retry_after=5)
+_clients: dict[str, object] = {}
+_clients_lock = threading.Lock()
+
+
+class QueueUnavailable(Exception):
+    """The broker did not take the message: nothing was queued."""
+
+
+def _app():
+    from zhoukou_grid.celery import app
+
+    return app
+
+
+def queue_is_eager() -> bool:
+    return bool(_app().conf.task_always_eager)
+
+
+def _broker_client(url: str):
+    import redis
+
+    with _clients_lock:
+        client = _clients.get(url)
+        if client is None:
+            client = _clients[url] = redis.Redis.from_url(
+                url, socket_connect_timeout=BROKER_TIMEOUT_SECONDS, socket_timeout=BROKER_TIMEOUT_SECONDS)
+        return client
+
+
+def broker_ping() -> None:
+    """Raise when a Redis broker does not answer (other brokers: nothing to check here)."""
+    url = str(_app().conf.broker_url or "")
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        _broker_client(url).ping()
+
+
+def queue_send(task, args: tuple = (), *, check: bool = True, **options):
+    """Publish `task(*args)` now (results are not kept: callers read the database).
+
+    Raises QueueUnavailable when the broker is down or refuses the message; in eager mode
+    runs the task in-process. `check=False` skips the PING (a batch checks once)."""
+    if queue_is_eager():
+        return task.apply_async(args, **options)
+    if not breaker.allow():
+        raise QueueUnavailable("the task queue was unavailable moments ago")
+    try:
+        if check:
+            broker_ping()
+        result = task.apply_async(args, ignore_result=True, retry=True, retry_policy=PUBLISH_RETRY_POLICY,
+                                  **options)
+    except (KombuOperationalError, RedisError, OSError) as error:
+        breaker.failure(error)
+        raise QueueUnavailable(type(error).__name__) from error
+    breaker.success()
+    return result

@@ -1,0 +1,208 @@
+"""The one place that decides which rows a user may see.
+
+Every page, export, import and API call starts from `for_user(user, Model)`. A role
+assignment gives full access to one territory (a county, a station or a grid) and
+everything below it. Models above the user's territory (the station and county that
+contain a grid manager's grid) are visible as context, never their other children.
+
+Roles and their verbs (Django permissions) are in `ROLE_PERMISSIONS`, granted by
+`RolePermissionBackend`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.contrib.auth.backends import BaseBackend
+from django.db.models import Model, Q, QuerySet
+from django.http import Http404
+
+from zhoukou_grid.territory.models import County, Grid, Role, RoleAssignment, Station
+
+
+@dataclass(frozen=True)
+class Territory:
+    """What one user may see, as sets of primary keys."""
+
+    everything: bool = False
+    county_ids: frozenset[int] = field(default_factory=frozenset)
+    station_ids: frozenset[int] = field(default_factory=frozenset)
+    grid_ids: frozenset[int] = field(default_factory=frozenset)
+    # Ancestors of the territory, visible for context only.
+    context_county_ids: frozenset[int] = field(default_factory=frozenset)
+    context_station_ids: frozenset[int] = field(default_factory=frozenset)
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.everything or self.county_ids or self.station_ids or self.grid_ids)
+
+
+_CACHE_ATTR = "_zg_territory"
+
+
+def territory_of(user) -> Territory:
+    """The territory of a user, computed once per request (cached on the user object)."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return Territory()
+    cached = getattr(user, _CACHE_ATTR, None)
+    if cached is not None:
+        return cached
+    if user.is_superuser:
+        result = Territory(everything=True)
+    else:
+        assignments = list(RoleAssignment.objects.filter(user=user).values_list("role", "county_id", "station_id", "grid_id"))
+        if any(role == Role.COMPANY_ADMIN for role, *_ in assignments):
+            result = Territory(everything=True)
+        else:
+            county_ids = frozenset(c for role, c, s, g in assignments if role == Role.COUNTY_ADMIN and c)
+            station_ids = frozenset(s for role, c, s, g in assignments if role == Role.STATION_STAFF and s)
+            grid_ids = frozenset(g for role, c, s, g in assignments if role == Role.GRID_MANAGER and g)
+            context_station_ids = set(station_ids)
+            context_county_ids = set(county_ids)
+            if grid_ids:
+                for station_id, county_id in Grid.objects.filter(pk__in=grid_ids).values_list(
+                    "station_id", "station__county_id"
+                ):
+                    context_station_ids.add(station_id)
+                    context_county_ids.add(county_id)
+            if station_ids:
+                context_county_ids.update(Station.objects.filter(pk__in=station_ids).values_list("county_id", flat=True))
+            result = Territory(
+                county_ids=county_ids,
+                station_ids=station_ids,
+                grid_ids=grid_ids,
+                context_county_ids=frozenset(context_county_ids),
+                context_station_ids=frozenset(context_station_ids),
+            )
+    setattr(user, _CACHE_ATTR, result)
+    return result
+
+
+def forget_territory(user) -> None:
+    """Drop the cached territory, after the user's role assignments changed."""
+    if hasattr(user, _CACHE_ATTR):
+        delattr(user, _CACHE_ATTR)
+
+
+def territory_q(model: type[Model], territory: Territory, *, include_context: bool = True) -> Q | None:
+    """The filter for `model` within `territory`; None means no filter (everything)."""
+    if territory.everything:
+        return None
+    paths: dict[str, str] = getattr(model, "territory_paths", None) or {}
+    if not paths:
+        raise TypeError(f"{model.__name__} declares no territory_paths and cannot be scoped")
+    q = Q(pk__in=[])
+    if territory.county_ids and "county" in paths:
+        q |= Q(**{f"{paths['county']}__in": territory.county_ids})
+    if territory.station_ids and "station" in paths:
+        q |= Q(**{f"{paths['station']}__in": territory.station_ids})
+    if territory.grid_ids and "grid" in paths:
+        q |= Q(**{f"{paths['grid']}__in": territory.grid_ids})
+    if include_context:
+        if model is County and territory.context_county_ids:
+            q |= Q(pk__in=territory.context_county_ids)
+        if model is Station and territory.context_station_ids:
+            q |= Q(pk__in=territory.context_station_ids)
+    return q
+
+
+def for_user(user, model_or_queryset: type[Model] | QuerySet, *, include_context: bool = True) -> QuerySet:
+    """The rows of a model (or a queryset of it) that `user` may see."""
+    if isinstance(model_or_queryset, QuerySet):
+        queryset, model = model_or_queryset, model_or_queryset.model
+    else:
+        model = model_or_queryset
+        queryset = model._default_manager.all()
+    territory = territory_of(user)
+    if territory.is_empty:
+        return queryset.none()
+    q = territory_q(model, territory, include_context=include_context)
+    return queryset if q is None else queryset.filter(q)
+
+
+def get_for_user_or_404(user, model_or_queryset, **lookup):
+    """One object inside the user's territory; outside it answers exactly like a missing one."""
+    try:
+        return for_user(user, model_or_queryset).get(**lookup)
+    except (model_or_queryset if isinstance(model_or_queryset, type) else model_or_queryset.model).DoesNotExist:
+        raise Http404 from None
+
+
+def writable_for_user(user, model: type[Model]) -> QuerySet:
+    """Rows the user may change: their own territory, never the ancestors seen as context."""
+    return for_user(user, model, include_context=False)
+
+
+def roles_of(user) -> set[str]:
+    if user is None or not user.is_authenticated:
+        return set()
+    cached = getattr(user, "_zg_roles", None)
+    if cached is None:
+        cached = set(RoleAssignment.objects.filter(user=user).values_list("role", flat=True))
+        if user.is_superuser:
+            cached.add(Role.COMPANY_ADMIN)
+        user._zg_roles = cached
+    return cached
+
+
+def primary_role(user) -> str | None:
+    """The broadest role a user holds: it chooses their home page and navigation."""
+    roles = roles_of(user)
+    for role in (Role.COMPANY_ADMIN, Role.COUNTY_ADMIN, Role.STATION_STAFF, Role.GRID_MANAGER):
+        if role in roles:
+            return role
+    return None
+
+
+# --- Verbs --------------------------------------------------------------------------
+_TERRITORY = ["county", "station", "grid", "village"]
+_ASSETS = ["transformer", "lvline"]
+
+
+def _perms(app: str, models: list[str], verbs: list[str]) -> set[str]:
+    return {f"{app}.{verb}_{model}" for model in models for verb in verbs}
+
+
+_VIEW_ALL = (
+    _perms("zhoukou_grid", _TERRITORY + _ASSETS, ["view"])
+    | _perms("customers", ["household"], ["view"])
+)
+_MANAGE_ASSETS = (
+    _perms("zhoukou_grid", ["station", "grid", "village"] + _ASSETS, ["add", "change", "delete"])
+    | _perms("customers", ["household"], ["add", "change", "delete"])
+    | {"zhoukou_grid.view_importjob", "zhoukou_grid.add_importjob", "zhoukou_grid.view_auditlog"}
+    | {"zhoukou_grid.view_roleassignment", "zhoukou_grid.add_roleassignment", "zhoukou_grid.change_roleassignment",
+       "zhoukou_grid.delete_roleassignment"}
+)
+
+# Later features add their verbs to these sets.
+ROLE_PERMISSIONS: dict[str, set[str]] = {
+    Role.GRID_MANAGER: set(_VIEW_ALL),
+    Role.STATION_STAFF: set(_VIEW_ALL),
+    Role.COUNTY_ADMIN: _VIEW_ALL | _MANAGE_ASSETS,
+    Role.COMPANY_ADMIN: _VIEW_ALL
+    | _MANAGE_ASSETS
+    | _perms("zhoukou_grid", ["county"], ["add", "change", "delete"])
+    | {"auth.view_user", "auth.add_user", "auth.change_user"},
+}
+
+
+class RolePermissionBackend(BaseBackend):
+    """Grants each user the verbs of the roles they hold (no per-user permission rows)."""
+
+    def get_all_permissions(self, user_obj, obj=None):
+        if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
+            return set()
+        cached = getattr(user_obj, "_zg_role_perms", None)
+        if cached is None:
+            cached = set()
+            for role in roles_of(user_obj):
+                cached |= ROLE_PERMISSIONS.get(role, set())
+            user_obj._zg_role_perms = cached
+        return cached
+
+    def has_perm(self, user_obj, perm, obj=None):
+        return perm in self.get_all_permissions(user_obj, obj)
+
+    def has_module_perms(self, user_obj, app_label):
+        return any(p.startswith(f"{app_label}.") for p in self.get_all_permissions(user_obj))

@@ -1,0 +1,170 @@
+"""The home page per role: what the user is responsible for, with live counts.
+"""
+
+
+from __future__ import annotations
+
+from django.db.models import Count, Sum
+from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
+
+from customers.models import Household
+from zhoukou_grid.core.scoping import for_user, primary_role, territory_of
+from zhoukou_grid.core.tables import Column, Table, build_table, count_of, sum_of
+from zhoukou_grid.core.views import CHILD_ROWS, url_of
+from zhoukou_grid.territory.models import County, Grid, LVLine, Role, Station, Transformer, Village
+from zhoukou_grid.territory.views import countable, manager_name
+
+# --- Home -----------------------------------------------------------------------------
+
+
+def territory_counts(user) -> dict[str, int]:
+    """Live counts for the user's territory: one query per kind, none per object."""
+    transformers = for_user(user, Transformer).aggregate(n=Count("pk"), kva=Sum("rated_kva"))
+    return {
+        "stations": for_user(user, Station).count(),
+        "grids": for_user(user, Grid).count(),
+        "villages": for_user(user, Village).count(),
+        "transformers": transformers["n"],
+        "lvlines": for_user(user, LVLine).count(),
+        "households": for_user(user, Household).count(),
+        "rated_kva": transformers["kva"] or 0,
+    }
+
+
+def _breakdown(user, role):
+    """The next level down the user's territory, each row with its own counts."""
+    households = countable(user, Household)
+    transformers = countable(user, Transformer)
+    if role == Role.GRID_MANAGER:
+        rows = (
+            transformers.select_related("grid")
+            .annotate(household_count=count_of(households, "transformer"), line_count=count_of(countable(user, LVLine), "transformer"))
+            .order_by("grid__code", "code")[:CHILD_ROWS]
+        )
+        columns = [
+            Column("code", _("Transformer code"), link=url_of("portal:transformer_detail"), primary=True),
+            Column("name", _("Transformer name")),
+            Column("grid", _("Grid"), accessor="grid.name"),
+            Column("rated_kva", _("Rated capacity (kVA)"), numeric=True),
+            Column("line_count", _("LV lines"), numeric=True),
+            Column("household_count", _("Households"), numeric=True),
+        ]
+        return _("Transformer districts in your grid"), build_table(columns, rows)
+    if role == Role.STATION_STAFF:
+        rows = (
+            for_user(user, Grid)
+            .select_related("station", "manager")
+            .annotate(
+                village_count=count_of(countable(user, Village), "grid"),
+                transformer_count=count_of(transformers, "grid"),
+                household_count=count_of(households, "village__grid"),
+                kva=sum_of(transformers, "grid", "rated_kva"),
+            )
+            .order_by("station__code", "code")[:CHILD_ROWS]
+        )
+        columns = [
+            Column("name", _("Grid"), link=url_of("portal:grid_detail"), primary=True),
+            Column("manager", _("Grid manager"), accessor=lambda g: manager_name(g.manager)),
+            Column("village_count", _("Villages"), numeric=True),
+            Column("transformer_count", _("Transformers"), numeric=True),
+            Column("household_count", _("Households"), numeric=True),
+            Column("kva", _("Rated capacity (kVA)"), numeric=True),
+        ]
+        return _("Grids in your station"), build_table(columns, rows)
+    if role == Role.COUNTY_ADMIN:
+        rows = (
+            for_user(user, Station, include_context=False)
+            .select_related("county")
+            .annotate(
+                grid_count=count_of(countable(user, Grid), "station"),
+                transformer_count=count_of(transformers, "grid__station"),
+                household_count=count_of(households, "village__grid__station"),
+                kva=sum_of(transformers, "grid__station", "rated_kva"),
+            )
+            .order_by("county__code", "code")[:CHILD_ROWS]
+        )
+        columns = [
+            Column("name", _("Power supply station"), link=url_of("portal:station_detail"), primary=True),
+            Column("grid_count", _("Grids"), numeric=True),
+            Column("transformer_count", _("Transformers"), numeric=True),
+            Column("household_count", _("Households"), numeric=True),
+            Column("kva", _("Rated capacity (kVA)"), numeric=True),
+        ]
+        return _("Stations in your county"), build_table(columns, rows)
+    if role == Role.COMPANY_ADMIN:
+        rows = (
+            for_user(user, County)
+            .annotate(
+                station_count=count_of(countable(user, Station), "county"),
+                transformer_count=count_of(transformers, "grid__station__county"),
+                household_count=count_of(households, "village__grid__station__county"),
+                kva=sum_of(transformers, "grid__station__county", "rated_kva"),
+            )
+            .order_by("code")[:CHILD_ROWS]
+        )
+        columns = [
+            Column("name", _("County"), link=url_of("portal:county_detail"), primary=True),
+            Column("station_count", _("Stations"), numeric=True),
+            Column("transformer_count", _("Transformers"), numeric=True),
+            Column("household_count", _("Households"), numeric=True),
+            Column("kva", _("Rated capacity (kVA)"), numeric=True),
+        ]
+        return _("Counties"), build_table(columns, rows)
+    return None, None
+
+
+def _villages_of(user):
+    """A grid manager's villages with their households: the places they visit."""
+    rows = (
+        countable(user, Village).select_related("grid")
+        .annotate(household_count=count_of(countable(user, Household), "village"))
+        .order_by("grid__code", "code")[:CHILD_ROWS]
+    )
+    columns = [
+        Column("name", _("Village name"), link=url_of("portal:village_detail"), primary=True),
+        Column("code", _("Village code")),
+        Column("grid", _("Grid"), accessor="grid.name"),
+        Column("household_count", _("Households"), numeric=True),
+    ]
+    return _("Villages in your grid"), build_table(columns, rows)
+
+
+def _drop_column(table: Table, key: str) -> Table:
+    keep = [index for index, header in enumerate(table.headers) if header.column.key != key]
+    return Table(headers=[table.headers[i] for i in keep], rows=[[row[i] for i in keep] for row in table.rows])
+
+
+
+
+def home(request):
+    """The home page: what the user is responsible for, with live counts."""
+    user = request.user
+    role = primary_role(user)
+    territory = territory_of(user)
+    if role == Role.GRID_MANAGER:
+        places = list(Grid.objects.filter(pk__in=territory.grid_ids).select_related("station").order_by("code"))
+    elif role == Role.STATION_STAFF:
+        places = list(Station.objects.filter(pk__in=territory.station_ids).select_related("county").order_by("code"))
+    elif role == Role.COUNTY_ADMIN:
+        places = list(County.objects.filter(pk__in=territory.county_ids).order_by("code"))
+    else:
+        places = []
+    breakdowns = []
+    title, table = _breakdown(user, role)
+    if table is not None:
+        breakdowns.append((title, table))
+    if role == Role.GRID_MANAGER:
+        breakdowns.append(_villages_of(user))
+        if len(places) == 1:
+            # One grid: its name is the page's title, a grid column would only repeat it.
+            breakdowns = [(title, _drop_column(table, "grid")) for title, table in breakdowns]
+    context = {
+        "role": role,
+        "places": places,
+        "counts": territory_counts(user) if role else None,
+        "breakdowns": breakdowns,
+    }
+    return render(request, "portal/home.html", context)
+
+

@@ -9,15 +9,24 @@ class CustomersConfig(AppConfig):
     def ready(self) -> None:
         from customers.models import Household
         from customers.views import household_columns
-        from zhoukou_grid.territory.views import Occupants, register_occupants
-
-        register_occupants(Occupants(model=Household, columns=household_columns,
-                                     list_url_name="customers:household_list"))
         from zhoukou_grid.core.scoping import ROLE_PERMISSIONS
         from zhoukou_grid.territory.models import Role
+        from zhoukou_grid.territory.views import Occupants, register_occupants
+
+        # The territory pages count and list each village's, transformer's and line's households.
+        register_occupants(Occupants(model=Household, columns=household_columns,
+                                     list_url_name="customers:household_list"))
 
         def perms(models, verbs):
             return {f"customers.{verb}_{model}" for model in models for verb in verbs}
+
+        # Households: everyone sees them; administrators keep them, like the network assets.
+        households_seen = perms(["household"], ["view"])
+        households_kept = perms(["household"], ["add", "change", "delete"])
+        for role in ROLE_PERMISSIONS:
+            ROLE_PERMISSIONS[role] |= households_seen
+        ROLE_PERMISSIONS[Role.COUNTY_ADMIN] |= households_kept
+        ROLE_PERMISSIONS[Role.COMPANY_ADMIN] |= households_kept
 
         field_work = perms(["returningresident", "keycustomer", "serviceplan"], ["view", "add", "change"])
         # Grid managers and station staff call residents and customers: they may reveal a

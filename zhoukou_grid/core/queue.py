@@ -38,9 +38,11 @@ class QueueUnavailable(Exception):
 
 
 def _app():
-    from zhoukou_grid.celery import app
+    # The project's Celery app (zhoukou_grid/celery.py, loaded with the project package)
+    # is the current one; the framework does not import the wiring to reach it.
+    from celery import current_app
 
-    return app
+    return current_app._get_current_object()
 
 
 def queue_is_eager() -> bool:

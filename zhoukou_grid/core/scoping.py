@@ -163,19 +163,15 @@ def _perms(app: str, models: list[str], verbs: list[str]) -> set[str]:
     return {f"{app}.{verb}_{model}" for model in models for verb in verbs}
 
 
-_VIEW_ALL = (
-    _perms("zhoukou_grid", _TERRITORY + _ASSETS, ["view"])
-    | _perms("customers", ["household"], ["view"])
-)
+_VIEW_ALL = _perms("zhoukou_grid", _TERRITORY + _ASSETS, ["view"])
 _MANAGE_ASSETS = (
     _perms("zhoukou_grid", ["station", "grid", "village"] + _ASSETS, ["add", "change", "delete"])
-    | _perms("customers", ["household"], ["add", "change", "delete"])
     | {"zhoukou_grid.view_importjob", "zhoukou_grid.add_importjob", "zhoukou_grid.view_auditlog"}
     | {"zhoukou_grid.view_roleassignment", "zhoukou_grid.add_roleassignment", "zhoukou_grid.change_roleassignment",
        "zhoukou_grid.delete_roleassignment"}
 )
 
-# Later features add their verbs to these sets.
+# Each app adds the verbs of its own models in its AppConfig.ready().
 ROLE_PERMISSIONS: dict[str, set[str]] = {
     Role.GRID_MANAGER: set(_VIEW_ALL),
     Role.STATION_STAFF: set(_VIEW_ALL),

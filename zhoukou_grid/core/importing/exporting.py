@@ -13,6 +13,7 @@ import datetime
 import io
 import tempfile
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import xlsxwriter
@@ -142,6 +143,107 @@ def error_workbook_bytes(header: list[Any], rejected: Iterable[tuple[int, list[A
     return buffer.getvalue()
 
 
+@dataclass
+class _TemplateSheet:
+    """The template being written: its sheets, cell formats and where its rows are."""
+
+    sheet: Any
+    lists_sheet: Any
+    formats: dict[str, Any]
+    header_row: int = 0
+    notes_row: int | None = None
+    list_col: int = 0  # next free column of the hidden sheet of drop-down values
+
+    @property
+    def first_data(self) -> int:
+        return self.header_row + 1
+
+
+def _template_formats(workbook) -> dict[str, Any]:
+    return {
+        "header": workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1}),
+        "required": workbook.add_format({"bold": True, "bg_color": "#FCE4D6", "border": 1}),
+        "note": workbook.add_format({"italic": True, "font_color": "#595959", "text_wrap": True}),
+        "note_cell": workbook.add_format({"font_color": "#595959", "text_wrap": True, "valign": "top", "font_size": 9}),
+        "title": workbook.add_format({"bold": True, "font_size": 14, "align": "center"}),
+        "text": workbook.add_format({"num_format": "@"}),
+        "day": workbook.add_format({"num_format": DATE_FORMAT}),
+    }
+
+
+def _template_heading(out: _TemplateSheet, kind: ImportKind) -> None:
+    """The title and the note above the header; sets where the header (and notes) go."""
+    sheet, formats = out.sheet, out.formats
+    required = [c.header for c in kind.columns if c.required]
+    last_col = max(len(kind.columns) - 1, 1)
+    row = 0
+    if kind.template_title:
+        sheet.merge_range(row, 0, row, last_col, str(kind.template_title), formats["title"])
+        sheet.set_row(row, 24)
+        row += 1
+    if kind.template_note_row:
+        # One line of notes above the header: the header stays the last line above the data,
+        # so the filled-in template imports as it is.
+        sheet.merge_range(row, 0, row, last_col, _(
+            "Fill in one row per person below the header. Columns in orange are required (%(required)s). The line "
+            "below explains each column.") % {"required": "、".join(required)}, formats["note"])
+        sheet.set_row(row, 30)
+        out.notes_row, out.header_row = row + 1, row + 2
+        sheet.set_row(out.notes_row, 75)
+    else:
+        sheet.merge_range(row, 0, row, last_col, _(
+            "Fill in one row per record from row %(first)d on and delete the example row. Columns in orange are "
+            "required (%(required)s). Point at a header to read what the column holds.") % {
+            "required": "、".join(required), "first": row + 3}, formats["note"])
+        sheet.set_row(row, 45)
+        out.notes_row, out.header_row = None, row + 1
+
+
+def _template_column(out: _TemplateSheet, index: int, column, values: list | None) -> None:
+    """One column: width and format, header with its help, the example, and its input checks."""
+    sheet, formats, first_data = out.sheet, out.formats, out.first_data
+    last_row = first_data + 10000
+    text = formats["text"]
+    cell_format = text if column.text else (formats["day"] if column.date else None)
+    sheet.set_column(index, index, max(14, len(column.header) * 2 + 4), cell_format)
+    sheet.write_string(out.header_row, index, column.header, formats["required" if column.required else "header"])
+    help_text = str(column.help) if column.help else ""
+    if column.required:
+        help_text = _("Required.") + " " + help_text
+    if out.notes_row is not None:
+        sheet.write_string(out.notes_row, index, help_text, formats["note_cell"])
+    elif help_text:
+        sheet.write_comment(out.header_row, index, help_text, {"x_scale": 2, "y_scale": 1.2})
+    example = column.example
+    if out.notes_row is None and example not in (None, ""):
+        if isinstance(example, str) or column.text:
+            sheet.write_string(first_data, index, str(example), text if column.text else None)
+        else:
+            sheet.write_number(first_data, index, example)
+    if column.date:
+        sheet.data_validation(first_data, index, last_row, index, {
+            "validate": "any", "input_title": column.header[:32],
+            "input_message": (str(column.help) if column.help else "")[:255]})
+    if column.choices:
+        sheet.data_validation(first_data, index, last_row, index, {
+            "validate": "list", "source": list(column.choices),
+            "error_title": _("Invalid value"),
+            "error_message": _("Choose one of: %(choices)s.") % {"choices": ", ".join(column.choices)},
+        })
+    elif values:
+        out.lists_sheet.write_string(0, out.list_col, column.key)
+        for offset, value in enumerate(values, start=1):
+            out.lists_sheet.write_string(offset, out.list_col, str(value))
+        letter = xlsxwriter.utility.xl_col_to_name(out.list_col)
+        sheet.data_validation(first_data, index, last_row, index, {
+            "validate": "list", "source": f"=lists!${letter}$2:${letter}${len(values) + 1}",
+            "error_type": "warning",
+            "error_title": _("Unknown code"),
+            "error_message": _("This code is not in your territory."),
+        })
+        out.list_col += 1
+
+
 def template_bytes(kind: ImportKind, user) -> bytes:
     """The XLSX template of a kind: a note row, the header (with a comment per column),
     one example row, code columns formatted as text and drop-down lists."""
@@ -150,80 +252,11 @@ def template_bytes(kind: ImportKind, user) -> bytes:
     sheet = workbook.add_worksheet(str(kind.name))
     lists_sheet = workbook.add_worksheet("lists")
     lists_sheet.hide()
-    bold = workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
-    required_format = workbook.add_format({"bold": True, "bg_color": "#FCE4D6", "border": 1})
-    note = workbook.add_format({"italic": True, "font_color": "#595959", "text_wrap": True})
-    note_cell = workbook.add_format({"font_color": "#595959", "text_wrap": True, "valign": "top", "font_size": 9})
-    title = workbook.add_format({"bold": True, "font_size": 14, "align": "center"})
-    text = workbook.add_format({"num_format": "@"})
-    day = workbook.add_format({"num_format": DATE_FORMAT})
-    required = [c.header for c in kind.columns if c.required]
-    last_col = max(len(kind.columns) - 1, 1)
-    row = 0
-    if kind.template_title:
-        sheet.merge_range(row, 0, row, last_col, str(kind.template_title), title)
-        sheet.set_row(row, 24)
-        row += 1
-    if kind.template_note_row:
-        # One line of notes above the header: the header stays the last line above the data,
-        # so the filled-in template imports as it is.
-        sheet.merge_range(row, 0, row, last_col, _(
-            "Fill in one row per person below the header. Columns in orange are required (%(required)s). The line "
-            "below explains each column.") % {"required": "、".join(required)}, note)
-        sheet.set_row(row, 30)
-        notes_row, header_row = row + 1, row + 2
-        sheet.set_row(notes_row, 75)
-    else:
-        sheet.merge_range(row, 0, row, last_col, _(
-            "Fill in one row per record from row %(first)d on and delete the example row. Columns in orange are "
-            "required (%(required)s). Point at a header to read what the column holds.") % {
-            "required": "、".join(required), "first": row + 3}, note)
-        sheet.set_row(row, 45)
-        notes_row, header_row = None, row + 1
-    first_data = header_row + 1
+    out = _TemplateSheet(sheet=sheet, lists_sheet=lists_sheet, formats=_template_formats(workbook))
+    _template_heading(out, kind)
     lists = kind.template_lists(user)
-    list_col = 0
-    last_row = first_data + 10000
     for index, column in enumerate(kind.columns):
-        cell_format = text if column.text else (day if column.date else None)
-        sheet.set_column(index, index, max(14, len(column.header) * 2 + 4), cell_format)
-        sheet.write_string(header_row, index, column.header, required_format if column.required else bold)
-        help_text = str(column.help) if column.help else ""
-        if column.required:
-            help_text = _("Required.") + " " + help_text
-        if notes_row is not None:
-            sheet.write_string(notes_row, index, help_text, note_cell)
-        elif help_text:
-            sheet.write_comment(header_row, index, help_text, {"x_scale": 2, "y_scale": 1.2})
-        example = column.example
-        if notes_row is None and example not in (None, ""):
-            if isinstance(example, str) or column.text:
-                sheet.write_string(first_data, index, str(example), text if column.text else None)
-            else:
-                sheet.write_number(first_data, index, example)
-        if column.date:
-            sheet.data_validation(first_data, index, last_row, index, {
-                "validate": "any", "input_title": column.header[:32],
-                "input_message": (str(column.help) if column.help else "")[:255]})
-        if column.choices:
-            sheet.data_validation(first_data, index, last_row, index, {
-                "validate": "list", "source": list(column.choices),
-                "error_title": _("Invalid value"),
-                "error_message": _("Choose one of: %(choices)s.") % {"choices": ", ".join(column.choices)},
-            })
-        elif lists.get(column.key):
-            values = lists[column.key]
-            lists_sheet.write_string(0, list_col, column.key)
-            for offset, value in enumerate(values, start=1):
-                lists_sheet.write_string(offset, list_col, str(value))
-            letter = xlsxwriter.utility.xl_col_to_name(list_col)
-            sheet.data_validation(first_data, index, last_row, index, {
-                "validate": "list", "source": f"=lists!${letter}$2:${letter}${len(values) + 1}",
-                "error_type": "warning",
-                "error_title": _("Unknown code"),
-                "error_message": _("This code is not in your territory."),
-            })
-            list_col += 1
-    sheet.freeze_panes(first_data, 0)
+        _template_column(out, index, column, lists.get(column.key))
+    sheet.freeze_panes(out.first_data, 0)
     workbook.close()
     return buffer.getvalue()

@@ -25,6 +25,7 @@ from . import personal_data, services
 from .filters import ReturningResidentFilterSet
 from .models import Household, ReturningResident
 from .parsing import ValueProblem, parse_id_number, parse_mobile
+from .selectors import possible_duplicate
 
 
 class _Keep(str):
@@ -86,18 +87,30 @@ class ResidentSerializer(serializers.ModelSerializer):
                                   help_text="ID number (GB 11643); answered masked (411627********3526).")
     persons = serializers.IntegerField(min_value=1, max_value=50, required=False)
     page_url = serializers.SerializerMethodField(help_text="Path of the resident's page in the portal.")
+    possible_duplicate = serializers.SerializerMethodField(
+        help_text="The same ID number is listed in another village you can see (one person on two lists?).")
 
     class Meta:
         model = ReturningResident
         fields = ["id", "name", "village", "village_name", "village_group", "grid", "household", "transformer",
                   "account_no", "head_name", "phone", "id_number", "workplace", "persons", "arrival_date",
                   "departure_date", "heating", "extra_load", "note", "status", "arrived_at", "departed_at",
-                  "source", "created_at", "updated_at", "page_url"]
+                  "source", "created_at", "updated_at", "page_url", "possible_duplicate"]
         read_only_fields = ["account_no", "status", "arrived_at", "departed_at", "source", "created_at",
                             "updated_at"]
 
     def get_page_url(self, resident: ReturningResident) -> str:
         return reverse("customers:resident_detail", args=[resident.pk])
+
+    def get_possible_duplicate(self, resident: ReturningResident) -> bool:
+        flagged = getattr(resident, "_possible_duplicate", None)
+        if flagged is None:  # a written entry, not read through the viewset's queryset
+            request = self.context.get("request")
+            if request is None or not resident.id_number_hmac:
+                return False
+            flagged = ReturningResident.objects.filter(pk=resident.pk).filter(
+                possible_duplicate(request.user)).exists()
+        return bool(flagged)
 
     def validate(self, attrs):
         # The rules of an entry (same village, dates, duplicates) are customers.services'.
@@ -146,6 +159,12 @@ class ResidentViewSet(ScopedModelViewSet):
     # Ids in the body outside the territory answer 404 like missing ones (schema: ScopedAutoSchema).
     body_object_actions = ("mark_arrived", "mark_departed")
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.request.method in ("GET", "HEAD"):
+            queryset = queryset.annotate(_possible_duplicate=possible_duplicate(self.request.user))
+        return queryset
 
     def perform_create(self, serializer):
         try:

@@ -534,10 +534,12 @@ class ResidentKind(ImportKind):
     The village is a code or a name ("朱口村一组" is the village 朱口村, group 一组),
     only inside the user's territory. A row links to a household by account number,
     otherwise by village + head of household when exactly one household matches;
-    otherwise it stays unlinked (counted as "unlinked"). The key is
-    `ReturningResident.match_key` (services.RESIDENT_KEY_FIELDS); a person listed before
-    under a weaker key (no ID number, or no phone) is updated, not duplicated, when the ID
-    or phone is added.
+    otherwise it stays unlinked (counted as "unlinked"). The key is the village and
+    `ReturningResident.match_key` (services.RESIDENT_KEY_FIELDS): a person listed in
+    another village, inside or outside the territory, is a new entry of this village, so
+    the answer never tells whether a number is listed elsewhere (docs/security.md,
+    "Existence oracles"). A person listed before under a weaker key (no ID number, or no
+    phone) is updated, not duplicated, when the ID or phone is added.
 
     ID and phone numbers are matched, de-duplicated and compared by their keyed HMACs
     (computed once per row); only the rows written are encrypted (docs/personal-data.md).
@@ -587,15 +589,10 @@ class ResidentKind(ImportKind):
         return None
 
     def key_values(self, row: ParsedRow) -> dict[str, Any]:
-        return {"match_key": row_match_key(row)}
+        return {"village_id": row.resolved.get("village_id"), "match_key": row_match_key(row)}
 
     def duplicate_error(self, row: ParsedRow, numbers: str) -> tuple[str, str]:
         return resident_duplicate_error(row, numbers)
-
-    def outside_error(self, row: ParsedRow) -> tuple[str, str]:
-        column = "id_number" if row.values.get("id_number") else ("phone" if row.values.get("phone") else "name")
-        return column, _("This person is already listed for a village outside your territory, so the entry cannot "
-                         "be changed from your account. Ask the county administrator.")
 
     def resolve(self, ctx: ImportContext, rows: list[ParsedRow]) -> None:
         resolve_villages(ctx, rows)
@@ -621,7 +618,7 @@ class ResidentKind(ImportKind):
 
     def compare_fields(self, present: set[str]) -> list[str]:
         personal = [f"{key}_hmac" for key in PERSONAL_KEYS if key in present]
-        return [*super().compare_fields(present), "village_id", "village_group", "household_id", *personal]
+        return [*super().compare_fields(present), "village_group", "household_id", *personal]
 
     def refine_plan(self, ctx: ImportContext, plan: ImportPlan) -> None:
         keep_hand_links(plan)

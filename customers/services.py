@@ -88,8 +88,10 @@ def resident_link_household(*, user, resident_id: int, household_id: int) -> Ret
 
 # --- Returning residents: the rules of one entry, for the API, the pages and the import ---------
 
-# A person is listed at most once (the database's unique key, the import's key).
-RESIDENT_KEY_FIELDS = ("match_key",)
+# A person is listed at most once per village (the database's unique key, the import's key):
+# not city-wide, which would tell a user that a number is listed outside their territory
+# (docs/security.md, "Existence oracles").
+RESIDENT_KEY_FIELDS = ("village_id", "match_key")
 # What a user writes; status, timestamps, source and the key are the service's.
 RESIDENT_FIELDS = (
     "name", "village_id", "village_group", "household_id", "head_name", "phone", "id_number", "workplace",
@@ -128,9 +130,10 @@ def resident_match_key(*, name: str, id_hmac: str, phone_hmac: str, village_id: 
 
 def resident_is_listed(*, village_id: int, match_key: str, id_hmac: str = "",
                        exclude_pk: int | None = None) -> bool:
-    """Whether the ledger already has this person (same key, or same ID number)."""
+    """Whether the village's list already has this person (same key, or same ID number).
+    Only the village is asked: entries of other villages never change the answer."""
     same = ReturningResident.objects.filter(Q(match_key=match_key) | Q(id_number_hmac=id_hmac) if id_hmac
-                                            else Q(match_key=match_key))
+                                            else Q(match_key=match_key), village_id=village_id)
     if exclude_pk is not None:
         same = same.exclude(pk=exclude_pk)
     return same.exists()
@@ -166,7 +169,7 @@ def _resident_apply(user, resident: ReturningResident, changes: dict) -> list[st
     if not errors and resident_is_listed(village_id=resident.village_id, match_key=resident.match_key,
                                          id_hmac=resident.id_number_hmac, exclude_pk=resident.pk):
         errors["non_field_errors"] = [_(
-            "This resident is already in the ledger (same ID number, or same name and phone).")]
+            "This person is already on this village's list (same ID number, or same name and phone).")]
     if errors:
         raise ValidationError(errors)
     return changed
@@ -181,7 +184,8 @@ def resident_create(*, user, village_id: int, name: str, arrival_date: date, hou
                     audit_action: str = "resident.created") -> ReturningResident:
     """List a returning resident in a village of the user's territory.
 
-    The same person may be on another village's list (a duplicate only within the village).
+    The same person may be on another village's list: a duplicate is one within the village
+    (docs/security.md, "Existence oracles").
     `audit_action` names the channel in the audit row (the API writes `api.create`).
     """
     _require(user, "customers.add_returningresident")

@@ -24,7 +24,7 @@ from zhoukou_grid.territory.models import Village
 from . import personal_data, services
 from .filters import ReturningResidentFilterSet
 from .models import Household, ReturningResident
-from .parsing import ValueProblem, parse_id_number, parse_mobile
+from .parsing import MAX_PERSONS, ValueProblem, parse_id_number, parse_mobile
 from .selectors import possible_duplicate
 
 
@@ -85,7 +85,7 @@ class ResidentSerializer(serializers.ModelSerializer):
                               help_text="Mobile phone; answered masked (138****1234).")
     id_number = PersonalDataField(personal_field="id_number", parser=parse_id_number, max_length=18,
                                   help_text="ID number (GB 11643); answered masked (411627********3526).")
-    persons = serializers.IntegerField(min_value=1, max_value=50, required=False)
+    persons = serializers.IntegerField(min_value=1, max_value=MAX_PERSONS, required=False)
     page_url = serializers.SerializerMethodField(help_text="Path of the resident's page in the portal.")
     possible_duplicate = serializers.SerializerMethodField(
         help_text="The same ID number is listed in another village you can see (one person on two lists?).")

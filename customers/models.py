@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from zhoukou_grid.core import crypto
 from zhoukou_grid.territory.models import LVLine, Transformer, Village
 
-from .parsing import mask_id_number, mask_phone
+from .parsing import MAX_PERSONS, mask_id_number, mask_phone
 
 
 class Phase(models.TextChoices):
@@ -192,7 +192,8 @@ class ReturningResident(models.Model):
                    # The lookups across villages: the person's other lists, the projection's de-duplication.
                    models.Index(fields=["match_key"]), models.Index(fields=["id_number_hmac"])]
         constraints = [
-            models.CheckConstraint(condition=Q(persons__gte=1) & Q(persons__lte=50), name="resident_persons_range"),
+            models.CheckConstraint(condition=Q(persons__gte=1) & Q(persons__lte=MAX_PERSONS),
+                                   name="resident_persons_range"),
             models.CheckConstraint(
                 condition=Q(departure_date__isnull=True) | Q(departure_date__gt=models.F("arrival_date")),
                 name="resident_departure_after_arrival",

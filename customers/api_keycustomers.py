@@ -16,6 +16,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from zhoukou_grid.core.api import MAX_ID, MAX_INT, ScopedModelViewSet, territory_field
+from zhoukou_grid.core.api import as_drf_error as _as_drf_error
 from zhoukou_grid.core.scoping import for_user
 from zhoukou_grid.territory.models import Grid, Transformer, Village
 
@@ -27,12 +28,6 @@ from .parsing import ValueProblem, parse_mobile
 from .views_keycustomers import mask_contact_phone
 
 MASKED_FIELDS = ("contact_phone", "contact_24h_phone")
-
-
-def _as_drf_error(error: DjangoValidationError) -> ValidationError:
-    if hasattr(error, "error_dict"):
-        return ValidationError({field.removesuffix("_id"): messages for field, messages in error.message_dict.items()})
-    return ValidationError({"non_field_errors": error.messages})
 
 
 class KeyCustomerSerializer(serializers.ModelSerializer):

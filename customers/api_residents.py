@@ -9,6 +9,7 @@ the `mark-arrived` / `mark-departed` actions (one or many ids), not through upda
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
@@ -17,13 +18,14 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from zhoukou_grid.core.api import MAX_ID, ScopedModelViewSet, ScopedSlugRelatedField, territory_field
+from zhoukou_grid.core.api import MAX_ID, ScopedModelViewSet, ScopedSlugRelatedField, as_drf_error, territory_field
 from zhoukou_grid.territory.models import Village
 
 from . import personal_data, services
 from .filters import ReturningResidentFilterSet
-from .models import Household, ReturningResident, personal_index
-from .parsing import ValueProblem, parse_id_number, parse_mobile
+from .models import Household, ReturningResident
+from .parsing import MAX_PERSONS, ValueProblem, parse_id_number, parse_mobile
+from .selectors import possible_duplicate
 
 
 class _Keep(str):
@@ -83,59 +85,45 @@ class ResidentSerializer(serializers.ModelSerializer):
                               help_text="Mobile phone; answered masked (138****1234).")
     id_number = PersonalDataField(personal_field="id_number", parser=parse_id_number, max_length=18,
                                   help_text="ID number (GB 11643); answered masked (411627********3526).")
-    persons = serializers.IntegerField(min_value=1, max_value=50, required=False)
+    persons = serializers.IntegerField(min_value=1, max_value=MAX_PERSONS, required=False)
     page_url = serializers.SerializerMethodField(help_text="Path of the resident's page in the portal.")
+    possible_duplicate = serializers.SerializerMethodField(
+        help_text="The same ID number is listed in another village you can see (one person on two lists?).")
 
     class Meta:
         model = ReturningResident
         fields = ["id", "name", "village", "village_name", "village_group", "grid", "household", "transformer",
                   "account_no", "head_name", "phone", "id_number", "workplace", "persons", "arrival_date",
                   "departure_date", "heating", "extra_load", "note", "status", "arrived_at", "departed_at",
-                  "source", "created_at", "updated_at", "page_url"]
+                  "source", "created_at", "updated_at", "page_url", "possible_duplicate"]
         read_only_fields = ["account_no", "status", "arrived_at", "departed_at", "source", "created_at",
                             "updated_at"]
 
     def get_page_url(self, resident: ReturningResident) -> str:
         return reverse("customers:resident_detail", args=[resident.pk])
 
+    def get_possible_duplicate(self, resident: ReturningResident) -> bool:
+        flagged = getattr(resident, "_possible_duplicate", None)
+        if flagged is None:  # a written entry, not read through the viewset's queryset
+            request = self.context.get("request")
+            if request is None or not resident.id_number_hmac:
+                return False
+            flagged = ReturningResident.objects.filter(pk=resident.pk).filter(
+                possible_duplicate(request.user)).exists()
+        return bool(flagged)
+
     def validate(self, attrs):
+        # The rules of an entry (same village, dates, duplicates) are customers.services'.
         attrs = super().validate(attrs)
-        attrs = {name: value for name, value in attrs.items() if value is not _KEEP}
-        instance = self.instance
+        return {name: value for name, value in attrs.items() if value is not _KEEP}
 
-        def current(name, default=None):
-            return attrs.get(name, getattr(instance, name, default) if instance is not None else default)
-
-        village = current("village")
-        household = current("household")
-        if household is not None and village is not None and household.village_id != village.pk:
-            raise ValidationError({"household": [_("The household is in another village than the resident.")]})
-        arrival, departure = current("arrival_date"), current("departure_date")
-        if arrival and departure and departure <= arrival:
-            raise ValidationError({"departure_date": [_("The departure must be after the arrival.")]})
-        if "household" in attrs:
-            attrs["account_no"] = household.account_no if household is not None else ""
-        def current_hmac(field):
-            if field in attrs:
-                return personal_index(field, attrs[field])
-            return getattr(instance, f"{field}_hmac", "") if instance is not None else ""
-
-        match_key = ReturningResident.build_match_key(
-            name=current("name", ""), id_hmac=current_hmac("id_number"), phone_hmac=current_hmac("phone"),
-            village_id=village.pk if village is not None else None, account_no=current("account_no", ""),
-        )
-        duplicates = ReturningResident.objects.filter(match_key=match_key)
-        if instance is not None:
-            duplicates = duplicates.exclude(pk=instance.pk)
-        if duplicates.exists():
-            raise ValidationError({"non_field_errors": [_(
-                "This resident is already in the ledger (same ID number, or same name and phone).")]})
-        attrs["match_key"] = match_key
-        return attrs
-
-    def create(self, validated_data):
-        validated_data.setdefault("source", ReturningResident.Source.MANUAL)
-        return super().create(validated_data)
+    def service_fields(self) -> dict:
+        data = dict(self.validated_data)
+        for name in ("village", "household"):
+            if name in data:
+                data[f"{name}_id"] = data[name].pk if data[name] is not None else None
+                del data[name]
+        return data
 
 
 class ResidentIdsSerializer(serializers.Serializer):
@@ -171,6 +159,27 @@ class ResidentViewSet(ScopedModelViewSet):
     # Ids in the body outside the territory answer 404 like missing ones (schema: ScopedAutoSchema).
     body_object_actions = ("mark_arrived", "mark_departed")
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.request.method in ("GET", "HEAD"):
+            queryset = queryset.annotate(_possible_duplicate=possible_duplicate(self.request.user))
+        return queryset
+
+    def perform_create(self, serializer):
+        try:
+            serializer.instance = services.resident_create(user=self.request.user, audit_action="api.create",
+                                                           **serializer.service_fields())
+        except DjangoValidationError as error:
+            raise as_drf_error(error) from None
+
+    def perform_update(self, serializer):
+        try:
+            serializer.instance = services.resident_update(
+                user=self.request.user, resident_id=serializer.instance.pk, audit_action="api.update",
+                **serializer.service_fields())
+        except DjangoValidationError as error:
+            raise as_drf_error(error) from None
 
     def _status_change(self, request, mark):
         payload = ResidentIdsSerializer(data=request.data)

@@ -11,6 +11,7 @@ from zhoukou_grid.core.filters import SearchFilterSet, scoped
 from zhoukou_grid.territory.models import Grid, Transformer, Village
 
 from .models import Heating, Household, Phase, ReturningResident
+from .selectors import possible_duplicate
 
 
 class HouseholdFilterSet(SearchFilterSet):
@@ -52,11 +53,15 @@ number itself is encrypted)."""
     )
     phone_last4 = django_filters.CharFilter(method="filter_phone_last4", label=_("Phone ending in"),
                                             max_length=4)
+    possible_duplicate = django_filters.ChoiceFilter(
+        choices=(("yes", _("Also listed in another village")), ("no", _("Listed in one village only"))),
+        method="filter_possible_duplicate", label=_("Possible duplicate"),
+    )
 
     class Meta:
         model = ReturningResident
         fields = ["q", "arrival_from", "arrival_to", "grid", "village", "transformer", "status", "heating", "linked",
-                  "phone_last4"]
+                  "phone_last4", "possible_duplicate"]
 
     def filter_search(self, queryset, name, value):
         value = value.strip()
@@ -82,3 +87,10 @@ number itself is encrypted)."""
         if not value.isdigit():
             return queryset.none()
         return queryset.filter(phone_masked__endswith=value)
+
+    def filter_possible_duplicate(self, queryset, name, value):
+        # Compared among the entries the user can see only.
+        if value not in ("yes", "no") or self.request is None:
+            return queryset
+        flagged = possible_duplicate(self.request.user)
+        return queryset.filter(flagged if value == "yes" else ~flagged)

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from zhoukou_grid.core import crypto
 from zhoukou_grid.territory.models import LVLine, Transformer, Village
 
-from .parsing import mask_id_number, mask_phone
+from .parsing import MAX_PERSONS, mask_id_number, mask_phone
 
 
 class Phase(models.TextChoices):
@@ -126,7 +126,10 @@ class ReturningResident(models.Model):
 
     `match_key` is what makes a re-import update instead of duplicate: the HMAC of the ID
     number when given, otherwise name + HMAC of the phone, otherwise name + village +
-    household account. No plaintext ID or phone number is stored (see `_personal_property`).
+    household account. It is unique per village, not city-wide: one person may honestly be
+    on two villages' lists, and a city-wide rule would tell a grid manager that an ID number
+    is listed somewhere outside their territory (docs/security.md, "Existence oracles").
+    No plaintext ID or phone number is stored (see `_personal_property`).
     """
 
     class Status(models.TextChoices):
@@ -172,7 +175,7 @@ class ReturningResident(models.Model):
         "zhoukou_grid.ImportJob", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
         verbose_name=_("import job"),
     )
-    match_key = models.CharField(max_length=160, unique=True, editable=False)
+    match_key = models.CharField(max_length=160, editable=False)
     # Set when the retention task erased the personal data (the row stays for the counts).
     erased_at = models.DateTimeField(_("personal data erased"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -185,16 +188,21 @@ class ReturningResident(models.Model):
         verbose_name = _("returning resident")
         verbose_name_plural = _("returning residents")
         permissions = [("view_personal_data", "Can reveal ID and phone numbers (each reveal is audited)")]
-        indexes = [models.Index(fields=["village", "arrival_date"]), models.Index(fields=["status"])]
+        indexes = [models.Index(fields=["village", "arrival_date"]), models.Index(fields=["status"]),
+                   # The lookups across villages: the person's other lists, the projection's de-duplication.
+                   models.Index(fields=["match_key"]), models.Index(fields=["id_number_hmac"])]
         constraints = [
-            models.CheckConstraint(condition=Q(persons__gte=1) & Q(persons__lte=50), name="resident_persons_range"),
+            models.CheckConstraint(condition=Q(persons__gte=1) & Q(persons__lte=MAX_PERSONS),
+                                   name="resident_persons_range"),
             models.CheckConstraint(
                 condition=Q(departure_date__isnull=True) | Q(departure_date__gt=models.F("arrival_date")),
                 name="resident_departure_after_arrival",
             ),
-            # One entry per person with an ID number: on its HMAC, never on the number.
-            models.UniqueConstraint(fields=["id_number_hmac"], condition=~Q(id_number_hmac=""),
-                                    name="resident_unique_id_number_hmac"),
+            # One entry per person and village (docs/security.md, "Existence oracles").
+            models.UniqueConstraint(fields=["village", "match_key"], name="resident_unique_match_key_per_village"),
+            # One entry per ID number and village: on its HMAC, never on the number.
+            models.UniqueConstraint(fields=["village", "id_number_hmac"], condition=~Q(id_number_hmac=""),
+                                    name="resident_unique_id_number_hmac_per_village"),
         ]
 
     def __str__(self) -> str:

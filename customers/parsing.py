@@ -241,7 +241,11 @@ def _checked_date(year: int, month: int, day: int) -> date:
 
 
 # --- Other columns ---------------------------------------------------------------
-def parse_person_count(value: object, *, maximum: int = 50) -> int:
+# Persons coming home with one entry: more is not plausible (one row per family instead).
+MAX_PERSONS = 50
+
+
+def parse_person_count(value: object, *, maximum: int = MAX_PERSONS) -> int:
     """Persons coming home: blank means 1; 1..maximum."""
     text = fold(value).removesuffix("人")
     if not text:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
 
@@ -22,7 +22,7 @@ from zhoukou_grid.core.importing.spec import Column, ImportKind, Lookup, registe
 from zhoukou_grid.core.scoping import writable_for_user
 from zhoukou_grid.territory.models import Grid, LVLine, Transformer, Village
 
-from . import parsing
+from . import parsing, services
 from .models import Heating, Household, KeyCustomer, Phase, ReturningResident
 
 REVEAL_PERMISSION = "customers.view_personal_data"
@@ -153,8 +153,6 @@ VALUE_PROBLEM_MESSAGES = {
 # The personal columns of the residents list, stored encrypted (docs/personal-data.md).
 PERSONAL_KEYS = ("id_number", "phone")
 WRITE_CHUNK = 20_000  # rows per upsert of the residents' write
-# Dates further than this from the coming Lunar New Year are typing errors (a wrong year, mostly).
-SANE_WINDOW_DAYS = 120
 # The Chinese word written in exports and offered in the template, per heating kind.
 HEATING_WORDS = {kind: words[0] for kind, words in parsing.HEATING_SYNONYMS.items()} | {Heating.OTHER: "其他"}
 
@@ -225,18 +223,327 @@ def _village_text(value: Any) -> str:
     return text
 
 
+RESIDENT_COLUMNS = (
+    Column("account_no", "户号", synonyms=("用电户号", "电费户号", "用户编号"), parser=parsers.digits(10, 13),
+           text=True, field="account_no", export="account_no",
+           help=_lazy("Electricity account number of the household, 10 to 13 digits; may be empty."),
+           example="4100000001"),
+    Column("head_name", "户主姓名", synonyms=("户名", "户主", "户主名"), parser=parsers.text(64),
+           field="head_name", export="head_name",
+           help=_lazy("Head of the household (name on the electricity account); may be empty."), example="张三"),
+    Column("name", "姓名", synonyms=("返乡人员姓名", "返乡人员", "返乡人姓名"), required=True,
+           parser=parsers.text(64), field="name", export="name",
+           help=_lazy("Name of the person coming home. Required."), example="张小明"),
+    Column("id_number", "身份证号", synonyms=("身份证号码", "公民身份号码", "身份证"),
+           parser=_personal(parsing.parse_id_number), text=True, export="",
+           help=_lazy("18-character ID number; the last may be X. Keep the column formatted as text."),
+           example="411627199001011234"),
+    Column("phone", "联系电话", synonyms=("手机号", "手机号码", "电话", "联系方式"),
+           parser=_personal(parsing.parse_mobile), text=True, export="",
+           help=_lazy("11-digit mobile number. Keep the column formatted as text."), example="13800000000"),
+    Column("village", "村(组)", synonyms=("村", "村名", "所在村", "行政村", "村组", "村名称"), parser=_village_text,
+           export="", help=_lazy("Village name from the list, or village name and group such as 朱口村一组, or "
+                                 "the village code. Required."), example="朱口村一组"),
+    Column("workplace", "务工地", synonyms=("外出地点", "工作地", "务工地点", "打工地点"), parser=parsers.text(100),
+           field="workplace", export="workplace", help=_lazy("Where the person works; may be empty."),
+           example="河南郑州"),
+    Column("persons", "返乡人数", synonyms=("人数",), parser=_problem_parser(parsing.parse_person_count),
+           field="persons", export="persons",
+           help=_lazy("Persons coming home with this entry, 1 to 50; empty means 1."), example=1),
+    Column("arrival_date", "返乡日期", synonyms=("返乡时间", "预计返乡日期", "预计返乡时间", "到家时间", "到家日期"),
+           required=True, field="arrival_date", export="arrival_date", date=True,
+           help=_lazy("Arrival date: 2027-01-25, 1月25日 or 腊月二十六. Required."), example="2027-01-25"),
+    Column("departure_date", "返程日期", synonyms=("返程时间", "预计返程日期", "预计返程时间", "离乡时间", "离乡日期"),
+           field="departure_date", export="departure_date", date=True,
+           help=_lazy("Departure date, after the arrival; empty means the usual stay."), example="2027-02-14"),
+    Column("heating", "取暖方式", synonyms=("采暖方式", "取暖"), parser=parsing.parse_heating,
+           choices=tuple(dict.fromkeys(HEATING_WORDS.values())), field="heating", export="heating",
+           help=_lazy("Heating: choose from the list; may be empty."), example="电暖器"),
+    Column("extra_load", "新增用电", synonyms=("大功率电器", "经营负荷", "新增负荷"), parser=parsers.text(200),
+           field="extra_load", export="extra_load",
+           help=_lazy("Extra load for the holiday, such as a shop or a workshop; may be empty."), example=""),
+    Column("note", "备注", parser=parsers.text(500), field="note", export="note",
+           help=_lazy("Anything else; may be empty."), example=""),
+    Column("village_code", "村编码", synonyms=("行政村编码",), parser=parsers.code(32), text=True,
+           export="village__code",
+           help=_lazy("Village code; when given it decides the village. May be empty."), example=""),
+)
+
+
+# --- The residents' import, hook by hook: module functions the kind calls ----------------------
+def row_hmacs(row: ParsedRow) -> tuple[str, str]:
+    """(ID HMAC, phone HMAC) of a row, "" where blank; computed once (the parsers have
+    normalised the values: ID upper-case, phone 11 digits)."""
+    resolved = row.resolved  # two more keys keep this dict in its size class (no tuple per row)
+    if "id_hmac" not in resolved:
+        values = row.values
+        resolved["id_hmac"] = crypto.blind_index(values.get("id_number") or "", purpose="id_number")
+        resolved["phone_hmac"] = crypto.blind_index(values.get("phone") or "", purpose="phone")
+    return resolved["id_hmac"], resolved["phone_hmac"]
+
+
+def row_match_key(row: ParsedRow) -> str:
+    id_hmac, phone_hmac = row_hmacs(row)
+    return services.resident_match_key(
+        name=row.values.get("name") or "", id_hmac=id_hmac, phone_hmac=phone_hmac,
+        village_id=row.resolved.get("village_id"), account_no=row.values.get("account_no") or "")
+
+
+def resolve_villages(ctx: ImportContext, rows: list[ParsedRow]) -> None:
+    """Village code, or name (the "X组" part kept as the group), in one query per batch."""
+    splits: dict[str, list[tuple[str, str]]] = {}
+    wanted: set[str] = set()
+    for row in rows:
+        text = row.values.get("village") or ""
+        if text and text not in splits:
+            splits[text] = village_and_group(text)
+        wanted.update(value for value in (row.values.get("village_code"), text) if value)
+        wanted.update(name for name, _group in splits.get(text, ()))
+    by_code: dict[str, int] = {}
+    by_name: dict[str, list[int]] = defaultdict(list)
+    for batch in batched(sorted(wanted)):
+        for code, name, pk in ctx.writable(Village).filter(
+                Q(code__any_of=batch) | Q(name__any_of=batch)).values_list("code", "name", "pk").order_by():
+            if code in wanted:
+                by_code[code] = pk
+            if name in wanted:
+                by_name[name].append(pk)
+    for row in rows:
+        _place_row(row, splits, by_code, by_name)
+
+
+def _place_row(row: ParsedRow, splits: dict[str, list[tuple[str, str]]], by_code: dict[str, int],
+               by_name: dict[str, list[int]]) -> None:
+    """The village and group of one row from the villages found, or its error."""
+    text = row.values.get("village") or ""
+    code = row.values.get("village_code")
+    if code:
+        if code in by_code:
+            group = next((g for _name, g in splits.get(text, ())), "")
+            row.resolved["village_id"], row.resolved["village_group"] = by_code[code], group
+        else:
+            row.add_error("village_code", _("Unknown village code: it is not in your territory. Check the "
+                                            "code, or leave it empty and write the village name."))
+        return
+    if text in by_code:
+        row.resolved["village_id"], row.resolved["village_group"] = by_code[text], ""
+        return
+    name, group = text, ""
+    if text not in by_name:  # "江村村2组": the longest known village name before the group
+        name, group = next(((n, g) for n, g in splits.get(text, ()) if n in by_name), (text, ""))
+    matches = by_name.get(name, [])
+    if len(matches) == 1:
+        row.resolved["village_id"] = matches[0]
+        row.resolved["village_group"] = group
+    elif matches:
+        row.add_error("village", _("Several villages of your territory have this name. Write the village "
+                                   "code instead (see the template's list)."))
+    else:
+        row.add_error("village", _("This village is not in your territory. Write the village name as in the "
+                                   "template's list (a group may follow, as in 朱口村一组), or its code."))
+
+
+def match_households(ctx: ImportContext, rows: list[ParsedRow]) -> None:
+    """Account number first (within the territory), else village + head of household
+    when exactly one household matches; set-based, one query per batch."""
+    by_account: dict[str, int] = {}
+    for batch in batched(unique_in_order(row.values.get("account_no") for row in rows)):
+        by_account.update(ctx.writable(Household).filter(account_no__any_of=batch).values_list(
+            "account_no", "pk").order_by())
+    pending: list[ParsedRow] = []
+    for row in rows:
+        household = by_account.get(row.values.get("account_no") or "")
+        row.resolved["household_id"] = household
+        if household is None and row.values.get("head_name"):
+            pending.append(row)
+    pairs = list(dict.fromkeys((row.resolved["village_id"], row.values["head_name"]) for row in pending))
+    found: dict[tuple[int, str], list[int]] = defaultdict(list)
+    for batch in batched(pairs):
+        for village_id, name, pk in households_by_village_and_name(batch):
+            found[(village_id, name)].append(pk)
+    for row in pending:
+        hits = found.get((row.resolved["village_id"], row.values["head_name"]), [])
+        if len(hits) == 1:
+            row.resolved["household_id"] = hits[0]
+
+
+def check_rows(ctx: ImportContext, rows: list[ParsedRow]) -> None:
+    """The rules of an entry (customers.services), row by row, then the name + village +
+    account duplicates, a key known only once the village is resolved."""
+    for row in rows:
+        for key, message in services.resident_date_problems(
+                arrival=row.values.get("arrival_date"), departure=row.values.get("departure_date"),
+                import_day=ctx.import_day):
+            row.add_error(key, message)
+    by_key: dict[str, list[ParsedRow]] = defaultdict(list)
+    for row in rows:
+        if row.ok and ResidentKind.row_key(row) is None:
+            by_key[row_match_key(row)].append(row)
+    for same in by_key.values():
+        if len(same) > 1:
+            numbers = ", ".join(str(row.number) for row in same)
+            for row in same:
+                row.add_error(*resident_duplicate_error(row, numbers))
+
+
+def resident_duplicate_error(row: ParsedRow, numbers: str) -> tuple[str, str]:
+    if row.values.get("id_number"):
+        return "id_number", _("The same ID number appears in rows %(rows)s of the file. Keep one of these rows "
+                              "and delete the others.") % {"rows": numbers}
+    if row.values.get("phone"):
+        return "phone", _("The same name and phone appear in rows %(rows)s of the file. Keep one of these rows "
+                          "and delete the others.") % {"rows": numbers}
+    return "name", _("The same name, village and account appear in rows %(rows)s of the file. Keep one of these "
+                     "rows and delete the others.") % {"rows": numbers}
+
+
+def add_tokens(row: ParsedRow, fields: dict[str, Any]) -> None:
+    """The token and masked form of each personal column present in the file."""
+    values = row.values
+    if "id_number" in values:
+        number = values["id_number"] or ""
+        fields["id_number_enc"] = crypto.encrypt(number, purpose="id_number")
+        fields["id_number_masked"] = parsing.mask_id_number(number) if number else ""
+    if "phone" in values:
+        phone = values["phone"] or ""
+        fields["phone_enc"] = crypto.encrypt(phone, purpose="phone")
+        fields["phone_masked"] = parsing.mask_phone(phone) if phone else ""
+
+
+def drop_tokens(fields: dict[str, Any]) -> None:
+    for name in ("id_number_enc", "id_number_masked", "phone_enc", "phone_masked"):
+        fields.pop(name, None)
+
+
+def keep_hand_links(plan: ImportPlan) -> None:
+    """A resident a grid manager linked by hand keeps the link when the list matches no household."""
+    for row in plan.rows:
+        current = plan.current(row)
+        fields = plan.fields[row.number]
+        if current is not None and fields["household_id"] is None:
+            fields["household_id"] = current["household_id"]
+            if plan.states[row.number] == "updated" and all(
+                    current[name] == fields.get(name) for name in plan.update_fields):
+                plan.states[row.number] = "unchanged"
+
+
+def find_under_weaker_keys(ctx: ImportContext, plan: ImportPlan) -> None:
+    """A new row whose person is listed in the same village under a weaker key (name +
+    phone, or name + village + account: the ID number or the phone was added since)
+    updates that entry."""
+    candidates = [row for row in plan.rows if plan.states[row.number] == "new"
+                  and (row.values.get("id_number") or row.values.get("phone"))]
+    # The entries without an ID number in the villages of these rows: few, one query per batch.
+    found: dict[tuple[int, str], dict[str, Any]] = {}
+    for batch in batched(sorted({row.resolved["village_id"] for row in candidates})):
+        for values in ctx.writable(ReturningResident).filter(village_id__any_of=batch).exclude(
+                match_key__startswith="id:").values("pk", "village_id", "match_key", "household_id").order_by():
+            found[(values["village_id"], values["match_key"])] = values
+    if not found:
+        return
+    targeted = {current[0] for current in plan.existing.values()}  # existing_names start with "pk"
+    rekeyed: dict[int, int] = plan.notes.setdefault("rekeyed", {})
+    for row in candidates:
+        village_id = row.resolved["village_id"]
+        current = next((found[village_id, key] for key in weaker_keys(row)
+                        if (village_id, key) in found and found[village_id, key]["pk"] not in targeted), None)
+        if current is None:
+            continue
+        targeted.add(current["pk"])
+        fields = plan.fields[row.number]
+        if fields["household_id"] is None:
+            fields["household_id"] = current["household_id"]
+        rekeyed[row.number] = current["pk"]
+        plan.states[row.number] = "updated"
+
+
+def weaker_keys(row: ParsedRow) -> list[str]:
+    values = row.values
+    name = values.get("name") or ""
+    keys = []
+    id_hmac, phone_hmac = row_hmacs(row)
+    if id_hmac and phone_hmac:
+        keys.append(ReturningResident.build_match_key(name=name, phone_hmac=phone_hmac))
+    if values.get("id_number") or values.get("phone"):
+        keys.append(ReturningResident.build_match_key(
+            name=name, village_id=row.resolved.get("village_id"), account_no=values.get("account_no") or ""))
+    return keys
+
+
+def write_residents(ctx: ImportContext, plan: ImportPlan) -> None:
+    """New and changed entries upserted on their key, a chunk at a time; those found under a
+    weaker key updated by pk with their new key."""
+    now = timezone.now()
+    stamp = {"import_job_id": getattr(ctx.job, "pk", None), "updated_at": now}
+    rekeyed: dict[int, int] = plan.notes.get("rekeyed", {})
+    new_only = {"created_at": now, "source": ReturningResident.Source.IMPORT,
+                "status": ReturningResident.Status.EXPECTED}
+    personal = written_personal_fields(plan)
+    to_write = [row for row in plan.rows if plan.states[row.number] != "unchanged" and row.number not in rekeyed]
+    key_fields = list(services.RESIDENT_KEY_FIELDS)
+    # Written a chunk at a time, the tokens of a chunk dropped after it: all of them at once
+    # cost 40 MB on 100,000 rows. The stamp travels beside the rows (`common`): each row's
+    # dict keeps at most 21 keys, the size class it had before personal data was encrypted.
+    for chunk in batched(to_write, WRITE_CHUNK):
+        rows = []
+        for row in chunk:
+            fields = plan.fields[row.number]  # completed in place: a copy per row costs 100 MB on 100,000 rows
+            fields.update(zip(key_fields, plan.db_key(row), strict=True))
+            add_tokens(row, fields)
+            rows.append(fields)
+        upsert(ReturningResident, rows, unique_fields=key_fields,
+               update_fields=[*plan.update_fields, *personal, "import_job_id", "updated_at"],
+               common={**stamp, **new_only})
+        for fields in rows:
+            drop_tokens(fields)
+    if rekeyed:
+        by_number = {row.number: row for row in plan.rows}
+        changes = []
+        for number, pk in rekeyed.items():
+            fields = plan.fields[number]
+            add_tokens(by_number[number], fields)
+            changes.append(ReturningResident(pk=pk, match_key=row_match_key(by_number[number]), **fields, **stamp))
+        ReturningResident.objects.bulk_update(
+            changes, ["match_key", *plan.update_fields, *personal, "import_job_id", "updated_at"], batch_size=500)
+
+
+def written_personal_fields(plan: ImportPlan) -> list[str]:
+    """Token and masked columns written with each row, for the personal columns of the file."""
+    return [f"{key}_{part}" for key in PERSONAL_KEYS if key in plan.present for part in ("enc", "masked")]
+
+
+def export_residents(queryset, *, columns, chunk_size: int) -> Iterator[dict[str, Any]]:
+    paths = [c.export for c in columns if c.export]
+    keyring = crypto.keyring()
+    personal = [name for key in PERSONAL_KEYS for name in (f"{key}_masked", f"{key}_enc")]
+    for values in queryset.values(*paths, *personal, "village__name", "village_group", "_reveal").iterator(
+            chunk_size=chunk_size):
+        row = {c.key: values[c.export] for c in columns if c.export}
+        row["village"] = values["village__name"] + (values["village_group"] or "")
+        row["heating"] = HEATING_WORDS.get(values["heating"], "") if values["heating"] else ""
+        # Decrypted only for a role that may see the numbers (the export is audited).
+        for key in PERSONAL_KEYS:
+            row[key] = (keyring.decrypt(values[f"{key}_enc"], purpose=key) if values["_reveal"]
+                        else values[f"{key}_masked"])
+        yield row
+
+
 class ResidentKind(ImportKind):
     """The village committee's list of returning residents (docs/domain.md section 2).
 
     The village is a code or a name ("朱口村一组" is the village 朱口村, group 一组),
     only inside the user's territory. A row links to a household by account number,
     otherwise by village + head of household when exactly one household matches;
-    otherwise it stays unlinked (counted as "unlinked"). The key is
-    `ReturningResident.match_key`; a person listed before under a weaker key (no ID
-    number, or no phone) is updated, not duplicated, when the ID or phone is added.
+    otherwise it stays unlinked (counted as "unlinked"). The key is the village and
+    `ReturningResident.match_key` (services.RESIDENT_KEY_FIELDS): a person listed in
+    another village, inside or outside the territory, is a new entry of this village, so
+    the answer never tells whether a number is listed elsewhere (docs/security.md,
+    "Existence oracles"). A person listed before under a weaker key (no ID number, or no
+    phone) is updated, not duplicated, when the ID or phone is added.
 
     ID and phone numbers are matched, de-duplicated and compared by their keyed HMACs
     (computed once per row); only the rows written are encrypted (docs/personal-data.md).
+    The rules each entry obeys are customers.services' (`resident_date_problems`).
     """
 
     name = "residents"
@@ -244,57 +551,13 @@ class ResidentKind(ImportKind):
     verbose_name = _lazy("Returning residents")
     key_column = "name"
     key_field = "match_key"
+    key_fields = services.RESIDENT_KEY_FIELDS
     template_note_row = True
     template_title = _lazy("Spring Festival returning residents list of the village")
     personal_columns = PERSONAL_KEYS
-    columns = (
-        Column("account_no", "户号", synonyms=("用电户号", "电费户号", "用户编号"), parser=parsers.digits(10, 13),
-               text=True, field="account_no", export="account_no",
-               help=_lazy("Electricity account number of the household, 10 to 13 digits; may be empty."),
-               example="4100000001"),
-        Column("head_name", "户主姓名", synonyms=("户名", "户主", "户主名"), parser=parsers.text(64),
-               field="head_name", export="head_name",
-               help=_lazy("Head of the household (name on the electricity account); may be empty."), example="张三"),
-        Column("name", "姓名", synonyms=("返乡人员姓名", "返乡人员", "返乡人姓名"), required=True,
-               parser=parsers.text(64), field="name", export="name",
-               help=_lazy("Name of the person coming home. Required."), example="张小明"),
-        Column("id_number", "身份证号", synonyms=("身份证号码", "公民身份号码", "身份证"),
-               parser=_personal(parsing.parse_id_number), text=True, export="",
-               help=_lazy("18-character ID number; the last may be X. Keep the column formatted as text."),
-               example="411627199001011234"),
-        Column("phone", "联系电话", synonyms=("手机号", "手机号码", "电话", "联系方式"),
-               parser=_personal(parsing.parse_mobile), text=True, export="",
-               help=_lazy("11-digit mobile number. Keep the column formatted as text."), example="13800000000"),
-        Column("village", "村(组)", synonyms=("村", "村名", "所在村", "行政村", "村组", "村名称"), parser=_village_text,
-               export="", help=_lazy("Village name from the list, or village name and group such as 朱口村一组, or "
-                                     "the village code. Required."), example="朱口村一组"),
-        Column("workplace", "务工地", synonyms=("外出地点", "工作地", "务工地点", "打工地点"), parser=parsers.text(100),
-               field="workplace", export="workplace", help=_lazy("Where the person works; may be empty."),
-               example="河南郑州"),
-        Column("persons", "返乡人数", synonyms=("人数",), parser=_problem_parser(parsing.parse_person_count),
-               field="persons", export="persons",
-               help=_lazy("Persons coming home with this entry, 1 to 50; empty means 1."), example=1),
-        Column("arrival_date", "返乡日期", synonyms=("返乡时间", "预计返乡日期", "预计返乡时间", "到家时间", "到家日期"),
-               required=True, field="arrival_date", export="arrival_date", date=True,
-               help=_lazy("Arrival date: 2027-01-25, 1月25日 or 腊月二十六. Required."), example="2027-01-25"),
-        Column("departure_date", "返程日期", synonyms=("返程时间", "预计返程日期", "预计返程时间", "离乡时间", "离乡日期"),
-               field="departure_date", export="departure_date", date=True,
-               help=_lazy("Departure date, after the arrival; empty means the usual stay."), example="2027-02-14"),
-        Column("heating", "取暖方式", synonyms=("采暖方式", "取暖"), parser=parsing.parse_heating,
-               choices=tuple(dict.fromkeys(HEATING_WORDS.values())), field="heating", export="heating",
-               help=_lazy("Heating: choose from the list; may be empty."), example="电暖器"),
-        Column("extra_load", "新增用电", synonyms=("大功率电器", "经营负荷", "新增负荷"), parser=parsers.text(200),
-               field="extra_load", export="extra_load",
-               help=_lazy("Extra load for the holiday, such as a shop or a workshop; may be empty."), example=""),
-        Column("note", "备注", parser=parsers.text(500), field="note", export="note",
-               help=_lazy("Anything else; may be empty."), example=""),
-        Column("village_code", "村编码", synonyms=("行政村编码",), parser=parsers.code(32), text=True,
-               export="village__code",
-               help=_lazy("Village code; when given it decides the village. May be empty."), example=""),
-    )
+    columns = RESIDENT_COLUMNS
     required_any = (("village", "village_code"),)
 
-    # --- parsing that depends on the import day ----------------------------------------
     def column_parsers(self, ctx: ImportContext) -> dict[str, Callable[[Any], Any]]:
         today = ctx.import_day
 
@@ -313,157 +576,31 @@ class ResidentKind(ImportKind):
             return parsing.mask_phone(compact)
         return super().mask_value(column_key, text)
 
-    # --- keys ----------------------------------------------------------------------------
     @staticmethod
-    def hmacs(row: ParsedRow) -> tuple[str, str]:
-        """(ID HMAC, phone HMAC) of a row, "" where blank; computed once (the parsers
-        have normalised the values: ID upper-case, phone 11 digits)."""
-        resolved = row.resolved  # two more keys keep this dict in its size class (no tuple per row)
-        if "id_hmac" not in resolved:
-            values = row.values
-            resolved["id_hmac"] = crypto.blind_index(values.get("id_number") or "", purpose="id_number")
-            resolved["phone_hmac"] = crypto.blind_index(values.get("phone") or "", purpose="phone")
-        return resolved["id_hmac"], resolved["phone_hmac"]
-
-    def row_key(self, row: ParsedRow) -> Any:
-        # Keys that do not depend on the village; name + village + account is checked after lookups.
-        values = row.values
-        id_hmac, phone_hmac = self.hmacs(row)
+    def row_key(row: ParsedRow) -> Any:
+        # The file's duplicates by the keys known before the village: the same ID (or name and
+        # phone) twice in one file is refused even for two villages. Name + village + account:
+        # checked after lookups (check_rows).
+        id_hmac, phone_hmac = row_hmacs(row)
         if id_hmac:
             return "id:" + id_hmac
-        if phone_hmac and values.get("name"):
-            return f"np:{values['name']}|{phone_hmac}"
+        if phone_hmac and row.values.get("name"):
+            return f"np:{row.values['name']}|{phone_hmac}"
         return None
 
-    def match_key(self, row: ParsedRow) -> str:
-        values = row.values
-        id_hmac, phone_hmac = self.hmacs(row)
-        return ReturningResident.build_match_key(
-            name=values.get("name") or "", id_hmac=id_hmac, phone_hmac=phone_hmac,
-            village_id=row.resolved.get("village_id"), account_no=values.get("account_no") or "")
-
     def key_values(self, row: ParsedRow) -> dict[str, Any]:
-        return {"match_key": self.match_key(row)}
+        return {"village_id": row.resolved.get("village_id"), "match_key": row_match_key(row)}
 
     def duplicate_error(self, row: ParsedRow, numbers: str) -> tuple[str, str]:
-        if row.values.get("id_number"):
-            return "id_number", _("The same ID number appears in rows %(rows)s of the file. Keep one of these rows "
-                                  "and delete the others.") % {"rows": numbers}
-        if row.values.get("phone"):
-            return "phone", _("The same name and phone appear in rows %(rows)s of the file. Keep one of these rows "
-                              "and delete the others.") % {"rows": numbers}
-        return "name", _("The same name, village and account appear in rows %(rows)s of the file. Keep one of these "
-                         "rows and delete the others.") % {"rows": numbers}
+        return resident_duplicate_error(row, numbers)
 
-    def outside_error(self, row: ParsedRow) -> tuple[str, str]:
-        column = "id_number" if row.values.get("id_number") else ("phone" if row.values.get("phone") else "name")
-        return column, _("This person is already listed for a village outside your territory, so the entry cannot "
-                         "be changed from your account. Ask the county administrator.")
-
-    # --- lookups and checks ----------------------------------------------------------------
     def resolve(self, ctx: ImportContext, rows: list[ParsedRow]) -> None:
-        self._resolve_villages(ctx, rows)
-        self._match_households(ctx, [row for row in rows if row.ok])
-
-    def _resolve_villages(self, ctx: ImportContext, rows: list[ParsedRow]) -> None:
-        """Village code, or name (the "X组" part kept as the group), in one query per batch."""
-        wanted: set[str] = set()
-        splits: dict[str, list[tuple[str, str]]] = {}
-        for row in rows:
-            code = row.values.get("village_code")
-            text = row.values.get("village") or ""
-            if text and text not in splits:
-                splits[text] = village_and_group(text)
-            wanted.update(value for value in (code, text) if value)
-            wanted.update(name for name, _group in splits.get(text, ()))
-        by_code: dict[str, int] = {}
-        by_name: dict[str, list[int]] = defaultdict(list)
-        values = sorted(wanted)
-        for batch in batched(values):
-            for code, name, pk in ctx.writable(Village).filter(
-                    Q(code__any_of=batch) | Q(name__any_of=batch)).values_list("code", "name", "pk").order_by():
-                if code in wanted:
-                    by_code[code] = pk
-                if name in wanted:
-                    by_name[name].append(pk)
-        for row in rows:
-            text = row.values.get("village") or ""
-            code = row.values.get("village_code")
-            if code:
-                if code in by_code:
-                    group = next((g for _name, g in splits.get(text, ())), "")
-                    row.resolved["village_id"], row.resolved["village_group"] = by_code[code], group
-                else:
-                    row.add_error("village_code", _("Unknown village code: it is not in your territory. Check the "
-                                                    "code, or leave it empty and write the village name."))
-                continue
-            if text in by_code:
-                row.resolved["village_id"], row.resolved["village_group"] = by_code[text], ""
-                continue
-            name, group = text, ""
-            if text not in by_name:  # "江村村2组": the longest known village name before the group
-                name, group = next(((n, g) for n, g in splits.get(text, ()) if n in by_name), (text, ""))
-            matches = by_name.get(name, [])
-            if len(matches) == 1:
-                row.resolved["village_id"] = matches[0]
-                row.resolved["village_group"] = group
-            elif matches:
-                row.add_error("village", _("Several villages of your territory have this name. Write the village "
-                                           "code instead (see the template's list)."))
-            else:
-                row.add_error("village", _("This village is not in your territory. Write the village name as in the "
-                                           "template's list (a group may follow, as in 朱口村一组), or its code."))
-
-    def _match_households(self, ctx: ImportContext, rows: list[ParsedRow]) -> None:
-        """Account number first (within the territory), else village + head of household
-        when exactly one household matches; set-based, one query per batch."""
-        accounts = unique_in_order(row.values.get("account_no") for row in rows)
-        by_account: dict[str, int] = {}
-        for batch in batched(accounts):
-            by_account.update(ctx.writable(Household).filter(account_no__any_of=batch).values_list(
-                "account_no", "pk").order_by())
-        pending: list[ParsedRow] = []
-        for row in rows:
-            household = by_account.get(row.values.get("account_no") or "")
-            row.resolved["household_id"] = household
-            if household is None and row.values.get("head_name"):
-                pending.append(row)
-        pairs = list(dict.fromkeys((row.resolved["village_id"], row.values["head_name"]) for row in pending))
-        found: dict[tuple[int, str], list[int]] = defaultdict(list)
-        for batch in batched(pairs):
-            for village_id, name, pk in households_by_village_and_name(batch):
-                found[(village_id, name)].append(pk)
-        for row in pending:
-            hits = found.get((row.resolved["village_id"], row.values["head_name"]), [])
-            if len(hits) == 1:
-                row.resolved["household_id"] = hits[0]
+        resolve_villages(ctx, rows)
+        match_households(ctx, [row for row in rows if row.ok])
 
     def clean_rows(self, ctx: ImportContext, rows: list[ParsedRow]) -> None:
-        new_year = parsing.lunar_new_year(parsing.coming_season(ctx.import_day))
-        for row in rows:
-            arrival, departure = row.values.get("arrival_date"), row.values.get("departure_date")
-            for key, value in (("arrival_date", arrival), ("departure_date", departure)):
-                if value is not None and abs((value - new_year).days) > SANE_WINDOW_DAYS:
-                    row.add_error(key, _(
-                        "This date is %(days)d days from the coming Lunar New Year (%(new_year)s); dates more than "
-                        "%(limit)d days before or after it are refused. Check the year and the date.") % {
-                        "days": abs((value - new_year).days), "new_year": new_year.isoformat(),
-                        "limit": SANE_WINDOW_DAYS})
-            if arrival is not None and departure is not None and departure <= arrival:
-                row.add_error("departure_date", _("The departure date must be after the arrival date. Check both "
-                                                  "dates."))
-        # Name + village + account: a key known only now that the village is resolved.
-        by_key: dict[str, list[ParsedRow]] = defaultdict(list)
-        for row in rows:
-            if row.ok and self.row_key(row) is None:
-                by_key[self.match_key(row)].append(row)
-        for same in by_key.values():
-            if len(same) > 1:
-                numbers = ", ".join(str(row.number) for row in same)
-                for row in same:
-                    row.add_error(*self.duplicate_error(row, numbers))
+        check_rows(ctx, rows)
 
-    # --- comparing and writing -------------------------------------------------------------
     def row_fields(self, row: ParsedRow) -> dict[str, Any]:
         fields = super().row_fields(row)
         if "persons" in fields and fields["persons"] is None:
@@ -472,7 +609,7 @@ class ResidentKind(ImportKind):
         fields["village_group"] = row.resolved.get("village_group", "")
         fields["household_id"] = row.resolved.get("household_id")
         # Compared by HMAC; the token and the masked form are added only to the rows written.
-        id_hmac, phone_hmac = self.hmacs(row)
+        id_hmac, phone_hmac = row_hmacs(row)
         if "id_number" in row.values:
             fields["id_number_hmac"] = id_hmac
         if "phone" in row.values:
@@ -481,122 +618,18 @@ class ResidentKind(ImportKind):
 
     def compare_fields(self, present: set[str]) -> list[str]:
         personal = [f"{key}_hmac" for key in PERSONAL_KEYS if key in present]
-        return [*super().compare_fields(present), "village_id", "village_group", "household_id", *personal]
-
-    @staticmethod
-    def written_personal_fields(plan: ImportPlan) -> list[str]:
-        """Token and masked columns written with each row, for the personal columns of the file."""
-        return [f"{key}_{part}" for key in PERSONAL_KEYS if key in plan.present for part in ("enc", "masked")]
-
-    @staticmethod
-    def add_tokens(row: ParsedRow, fields: dict[str, Any]) -> None:
-        """The token and masked form of each personal column present in the file."""
-        values = row.values
-        if "id_number" in values:
-            number = values["id_number"] or ""
-            fields["id_number_enc"] = crypto.encrypt(number, purpose="id_number")
-            fields["id_number_masked"] = parsing.mask_id_number(number) if number else ""
-        if "phone" in values:
-            phone = values["phone"] or ""
-            fields["phone_enc"] = crypto.encrypt(phone, purpose="phone")
-            fields["phone_masked"] = parsing.mask_phone(phone) if phone else ""
-
-    @staticmethod
-    def drop_tokens(fields: dict[str, Any]) -> None:
-        for name in ("id_number_enc", "id_number_masked", "phone_enc", "phone_masked"):
-            fields.pop(name, None)
+        return [*super().compare_fields(present), "village_group", "household_id", *personal]
 
     def refine_plan(self, ctx: ImportContext, plan: ImportPlan) -> None:
-        # A resident a grid manager linked by hand keeps the link when the list matches no household.
-        for row in plan.rows:
-            current = plan.current(row)
-            fields = plan.fields[row.number]
-            if current is not None and fields["household_id"] is None:
-                fields["household_id"] = current["household_id"]
-                if plan.states[row.number] == "updated" and all(
-                        current[name] == fields.get(name) for name in plan.update_fields):
-                    plan.states[row.number] = "unchanged"
-        self._find_under_weaker_keys(ctx, plan)
-
-    def _find_under_weaker_keys(self, ctx: ImportContext, plan: ImportPlan) -> None:
-        """A new row whose person is listed under a weaker key (name + phone, or name +
-        village + account: the ID number or the phone was added since) updates that entry."""
-        candidates = [row for row in plan.rows if plan.states[row.number] == "new"
-                      and (row.values.get("id_number") or row.values.get("phone"))]
-        # The entries without an ID number in the villages of these rows: few, one query per batch.
-        found: dict[str, dict[str, Any]] = {}
-        village_ids = sorted({row.resolved["village_id"] for row in candidates})
-        for batch in batched(village_ids):
-            for values in ctx.writable(ReturningResident).filter(village_id__any_of=batch).exclude(
-                    match_key__startswith="id:").values("pk", "match_key", "household_id").order_by():
-                found[values["match_key"]] = values
-        if not found:
-            return
-        targeted = {current[0] for current in plan.existing.values()}  # existing_names start with "pk"
-        rekeyed: dict[int, int] = plan.notes.setdefault("rekeyed", {})
-        for row in candidates:
-            current = next((found[key] for key in self._weaker_keys(row)
-                            if key in found and found[key]["pk"] not in targeted), None)
-            if current is None:
-                continue
-            targeted.add(current["pk"])
-            fields = plan.fields[row.number]
-            if fields["household_id"] is None:
-                fields["household_id"] = current["household_id"]
-            rekeyed[row.number] = current["pk"]
-            plan.states[row.number] = "updated"
-
-    def _weaker_keys(self, row: ParsedRow) -> list[str]:
-        values = row.values
-        name = values.get("name") or ""
-        keys = []
-        id_hmac, phone_hmac = self.hmacs(row)
-        if id_hmac and phone_hmac:
-            keys.append(ReturningResident.build_match_key(name=name, phone_hmac=phone_hmac))
-        if values.get("id_number") or values.get("phone"):
-            keys.append(ReturningResident.build_match_key(
-                name=name, village_id=row.resolved.get("village_id"), account_no=values.get("account_no") or ""))
-        return keys
+        keep_hand_links(plan)
+        find_under_weaker_keys(ctx, plan)
 
     def extra_counts(self, plan: ImportPlan) -> dict[str, int]:
         return {"unlinked": sum(1 for row in plan.rows if plan.fields[row.number].get("household_id") is None)}
 
     def write(self, ctx: ImportContext, plan: ImportPlan) -> None:
-        now = timezone.now()
-        job_id = getattr(ctx.job, "pk", None)
-        stamp = {"import_job_id": job_id, "updated_at": now}
-        rekeyed: dict[int, int] = plan.notes.get("rekeyed", {})
-        new_only = {"created_at": now, "source": ReturningResident.Source.IMPORT,
-                    "status": ReturningResident.Status.EXPECTED}
-        personal = self.written_personal_fields(plan)
-        to_write = [row for row in plan.rows if plan.states[row.number] != "unchanged" and row.number not in rekeyed]
-        # Written a chunk at a time, the tokens of a chunk dropped after it: all of them at once
-        # cost 40 MB on 100,000 rows. The stamp travels beside the rows (`common`): each row's
-        # dict keeps at most 21 keys, the size class it had before personal data was encrypted.
-        for chunk in batched(to_write, WRITE_CHUNK):
-            rows = []
-            for row in chunk:
-                fields = plan.fields[row.number]  # completed in place: a copy per row costs 100 MB on 100,000 rows
-                fields["match_key"] = plan.db_key(row)[0]
-                self.add_tokens(row, fields)
-                rows.append(fields)
-            upsert(ReturningResident, rows, unique_fields=["match_key"],
-                   update_fields=[*plan.update_fields, *personal, "import_job_id", "updated_at"],
-                   common={**stamp, **new_only})
-            for fields in rows:
-                self.drop_tokens(fields)
-        if rekeyed:
-            by_number = {row.number: row for row in plan.rows}
-            changes = []
-            for number, pk in rekeyed.items():
-                fields = plan.fields[number]
-                self.add_tokens(by_number[number], fields)
-                changes.append(ReturningResident(pk=pk, **self.key_values(by_number[number]), **fields, **stamp))
-            ReturningResident.objects.bulk_update(
-                changes, ["match_key", *plan.update_fields, *personal, "import_job_id", "updated_at"],
-                batch_size=500)
+        write_residents(ctx, plan)
 
-    # --- exports ---------------------------------------------------------------------------
     def export_queryset(self, user):
         from zhoukou_grid.core.scoping import for_user
 
@@ -609,19 +642,7 @@ class ResidentKind(ImportKind):
         return bool(user and user.has_perm(REVEAL_PERMISSION))
 
     def export_rows(self, queryset, *, chunk_size: int = 2000):
-        paths = [c.export for c in self.columns if c.export]
-        keyring = crypto.keyring()
-        personal = [name for key in PERSONAL_KEYS for name in (f"{key}_masked", f"{key}_enc")]
-        for values in queryset.values(*paths, *personal, "village__name", "village_group", "_reveal").iterator(
-                chunk_size=chunk_size):
-            row = {c.key: values[c.export] for c in self.columns if c.export}
-            row["village"] = values["village__name"] + (values["village_group"] or "")
-            row["heating"] = HEATING_WORDS.get(values["heating"], "") if values["heating"] else ""
-            # Decrypted only for a role that may see the numbers (the export is audited).
-            for key in PERSONAL_KEYS:
-                row[key] = (keyring.decrypt(values[f"{key}_enc"], purpose=key) if values["_reveal"]
-                            else values[f"{key}_masked"])
-            yield row
+        return export_residents(queryset, columns=self.columns, chunk_size=chunk_size)
 
     def template_lists(self, user) -> dict[str, list[str]]:
         """Village names of the territory (the code where a name is not unique)."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from itertools import groupby
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 
 from zhoukou_grid.core.scoping import for_user, territory_of
 from zhoukou_grid.territory.models import Grid, Village
@@ -33,6 +33,15 @@ def residents_for(user) -> QuerySet:
         village_ids = list(for_user(user, Village).values_list("pk", flat=True))
         queryset = queryset.filter(village_id__in=village_ids)
     return queryset
+
+
+def possible_duplicate(user) -> Exists:
+    """True for a resident whose ID number (its HMAC) is listed in another village the
+    user can see too: one person on two lists, for an administrator to judge. Entries the
+    user cannot see never count (docs/security.md, "Existence oracles")."""
+    others = for_user(user, ReturningResident).filter(
+        id_number_hmac=OuterRef("id_number_hmac")).exclude(village_id=OuterRef("village_id"))
+    return Exists(others) & ~Q(id_number_hmac="")
 
 
 def _totals():

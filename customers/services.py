@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -19,8 +19,10 @@ from django.utils.translation import gettext as _
 
 from zhoukou_grid.core.audit import audit_record
 from zhoukou_grid.core.scoping import for_user, writable_for_user
+from zhoukou_grid.territory.models import Village
 
-from .models import Household, KeyCustomer, ReturningResident, ServicePlan
+from . import parsing
+from .models import RESIDENT_PERSONAL_FIELDS, Household, KeyCustomer, ReturningResident, ServicePlan, personal_index
 
 
 def _require(user, perm: str) -> None:
@@ -81,6 +83,136 @@ def resident_link_household(*, user, resident_id: int, household_id: int) -> Ret
     resident.save(update_fields=["household", "account_no", "updated_at"])
     audit_record(user=user, action="resident.linked", object_type="returningresident", object_id=resident.pk,
                  detail={"household": household.pk})
+    return resident
+
+
+# --- Returning residents: the rules of one entry, for the API, the pages and the import ---------
+
+# A person is listed at most once per village (the database's unique key, the import's key):
+# not city-wide, which would tell a user that a number is listed outside their territory
+# (docs/security.md, "Existence oracles").
+RESIDENT_KEY_FIELDS = ("village_id", "match_key")
+# What a user writes; status, timestamps, source and the key are the service's.
+RESIDENT_FIELDS = (
+    "name", "village_id", "village_group", "household_id", "head_name", "phone", "id_number", "workplace",
+    "persons", "arrival_date", "departure_date", "heating", "extra_load", "note",
+)
+# Dates further than this from the coming Lunar New Year are typing errors (a wrong year, mostly).
+SANE_WINDOW_DAYS = 120
+
+
+def resident_date_problems(*, arrival: date | None, departure: date | None,
+                           import_day: date | None = None) -> list[tuple[str, str]]:
+    """(field, message) for each date rule a resident breaks. With `import_day` (a list's
+    import) dates far from the coming Lunar New Year are refused too (docs/domain.md section 2)."""
+    problems = []
+    if import_day is not None:
+        new_year = parsing.lunar_new_year(parsing.coming_season(import_day))
+        for name, value in (("arrival_date", arrival), ("departure_date", departure)):
+            if value is not None and abs((value - new_year).days) > SANE_WINDOW_DAYS:
+                problems.append((name, _(
+                    "This date is %(days)d days from the coming Lunar New Year (%(new_year)s); dates more than "
+                    "%(limit)d days before or after it are refused. Check the year and the date.") % {
+                    "days": abs((value - new_year).days), "new_year": new_year.isoformat(),
+                    "limit": SANE_WINDOW_DAYS}))
+    if arrival is not None and departure is not None and departure <= arrival:
+        problems.append(("departure_date", _("The departure date must be after the arrival date. Check both "
+                                             "dates.")))
+    return problems
+
+
+def resident_match_key(*, name: str, id_hmac: str, phone_hmac: str, village_id: int | None,
+                       account_no: str) -> str:
+    """The key of an entry within its village (`ReturningResident.build_match_key`)."""
+    return ReturningResident.build_match_key(name=name, id_hmac=id_hmac, phone_hmac=phone_hmac,
+                                             village_id=village_id, account_no=account_no)
+
+
+def resident_is_listed(*, village_id: int, match_key: str, id_hmac: str = "",
+                       exclude_pk: int | None = None) -> bool:
+    """Whether the village's list already has this person (same key, or same ID number).
+    Only the village is asked: entries of other villages never change the answer."""
+    same = ReturningResident.objects.filter(Q(match_key=match_key) | Q(id_number_hmac=id_hmac) if id_hmac
+                                            else Q(match_key=match_key), village_id=village_id)
+    if exclude_pk is not None:
+        same = same.exclude(pk=exclude_pk)
+    return same.exists()
+
+
+def _resident_apply(user, resident: ReturningResident, changes: dict) -> list[str]:
+    """Check `changes` against the rules and set them on `resident`; the changed field names."""
+    unknown = set(changes) - set(RESIDENT_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown resident fields: {sorted(unknown)}")
+    errors: dict[str, list[str]] = {}
+    if "village_id" in changes and not writable_for_user(user, Village).filter(pk=changes["village_id"]).exists():
+        raise Http404
+    household = None
+    if changes.get("household_id") is not None:
+        household = writable_for_user(user, Household).filter(pk=changes["household_id"]).first()
+        if household is None:
+            raise Http404
+    changed = sorted(name for name, value in changes.items() if (
+        personal_index(name, value or "") != getattr(resident, f"{name}_hmac") if name in RESIDENT_PERSONAL_FIELDS
+        else getattr(resident, name) != value))
+    for name, value in changes.items():
+        setattr(resident, name, value)
+    if "household_id" in changes:
+        resident.account_no = household.account_no if household is not None else ""
+    if resident.household_id is not None and (household or resident.household).village_id != resident.village_id:
+        errors.setdefault("household", []).append(_("The household is in another village than the resident."))
+    for name, message in resident_date_problems(arrival=resident.arrival_date, departure=resident.departure_date):
+        errors.setdefault(name, []).append(message)
+    resident.match_key = resident_match_key(
+        name=resident.name, id_hmac=resident.id_number_hmac, phone_hmac=resident.phone_hmac,
+        village_id=resident.village_id, account_no=resident.account_no)
+    if not errors and resident_is_listed(village_id=resident.village_id, match_key=resident.match_key,
+                                         id_hmac=resident.id_number_hmac, exclude_pk=resident.pk):
+        errors["non_field_errors"] = [_(
+            "This person is already on this village's list (same ID number, or same name and phone).")]
+    if errors:
+        raise ValidationError(errors)
+    return changed
+
+
+@transaction.atomic
+def resident_create(*, user, village_id: int, name: str, arrival_date: date, household_id: int | None = None,
+                    village_group: str = "", head_name: str = "", phone: str = "", id_number: str = "",
+                    workplace: str = "", persons: int = 1, departure_date: date | None = None, heating: str = "",
+                    extra_load: str = "", note: str = "",
+                    source: str = ReturningResident.Source.MANUAL,
+                    audit_action: str = "resident.created") -> ReturningResident:
+    """List a returning resident in a village of the user's territory.
+
+    The same person may be on another village's list: a duplicate is one within the village
+    (docs/security.md, "Existence oracles").
+    `audit_action` names the channel in the audit row (the API writes `api.create`).
+    """
+    _require(user, "customers.add_returningresident")
+    changes = {"village_id": village_id, "name": name, "arrival_date": arrival_date, "household_id": household_id,
+               "village_group": village_group, "head_name": head_name, "phone": phone, "id_number": id_number,
+               "workplace": workplace, "persons": persons, "departure_date": departure_date, "heating": heating,
+               "extra_load": extra_load, "note": note}
+    resident = ReturningResident(source=source)
+    changed = _resident_apply(user, resident, changes)
+    resident.save()
+    audit_record(user=user, action=audit_action, object_type="returningresident", object_id=resident.pk,
+                 detail={"fields": changed})
+    return resident
+
+
+@transaction.atomic
+def resident_update(*, user, resident_id: int, audit_action: str = "resident.updated",
+                    **changes) -> ReturningResident:
+    """Change a resident's entry (fields of RESIDENT_FIELDS; status changes have their own
+    functions). Moving it to another village needs that village to be the user's too."""
+    _require(user, "customers.change_returningresident")
+    resident = _residents_in_territory(user, [resident_id]).select_for_update().get()
+    changed = _resident_apply(user, resident, changes)
+    resident.save()
+    # Field names only: ID and phone numbers are personal data.
+    audit_record(user=user, action=audit_action, object_type="returningresident", object_id=resident.pk,
+                 detail={"fields": changed})
     return resident
 
 

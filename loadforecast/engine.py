@@ -53,6 +53,7 @@ __all__ = [
     "find_episodes",
     "horizon_factors",
     "hourly_from_quarter_hours",
+    "one_stay_per_person",
     "project_lines",
     "project_transformers",
     "rated_current_a",
@@ -451,6 +452,39 @@ def baseline_from_history(
 # ---------------------------------------------------------------------------------------
 # Returning households
 # ---------------------------------------------------------------------------------------
+
+
+def one_stay_per_person(
+    person: NDArray[Any], arrival: NDArray[Any], departure: NDArray[Any], order: NDArray[Any],
+) -> tuple[NDArray[Any], NDArray[Any]]:
+    """The stays with each person counted at most once a day: (arrival, departure) cut so.
+
+    person: (residents,) a code per person (the ID number's HMAC), −1 when unknown (never
+    merged). One person listed by two villages has two records; on each day they count at
+    the present record with the earliest arrival (then the smallest `order`, the record's
+    id), later records keep only the days no earlier one covers (an emptied record has
+    arrival = departure). A missing departure becomes `default_departure`.
+    """
+    arrival = np.asarray(arrival, dtype="datetime64[D]").copy()
+    departure = np.asarray(departure, dtype="datetime64[D]").copy()
+    missing = np.isnat(departure)
+    departure[missing] = default_departures(arrival[missing])
+    person = np.asarray(person, dtype=np.int64)
+    known = np.flatnonzero(person >= 0)
+    codes, counts = np.unique(person[known], return_counts=True)
+    shared = known[np.isin(person[known], codes[counts > 1])]
+    if not shared.size:
+        return arrival, departure
+    ranked = shared[np.lexsort((np.asarray(order)[shared], arrival[shared], person[shared]))]
+    covered_until: dict[int, np.datetime64] = {}
+    for i in ranked:
+        before = covered_until.get(int(person[i]))
+        if before is not None:
+            arrival[i] = min(max(arrival[i], before), departure[i])
+            covered_until[int(person[i])] = max(before, departure[i])
+        else:
+            covered_until[int(person[i])] = departure[i]
+    return arrival, departure
 
 
 @dataclass(frozen=True)

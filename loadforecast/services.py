@@ -97,6 +97,29 @@ def _index(ids: list[int]) -> dict[int, int]:
     return {pk: i for i, pk in enumerate(ids)}
 
 
+def _resident_stays(residents: list[tuple], h_index: dict[int, int], in_horizon: Q, station: Station):
+    """(household index, arrival, departure) arrays of the station's residents, one person
+    (same ID number HMAC) counted at most once a day wherever they are listed: the same
+    person on two villages' lists counts at the earliest arrival (engine.one_stay_per_person).
+    Their records in other stations take part in the choice but are not counted here, so
+    every station picks the same record."""
+    elsewhere = list(ReturningResident.objects.filter(
+        in_horizon, household__isnull=False,
+        id_number_hmac__in=ReturningResident.objects.filter(
+            in_horizon, household__transformer__grid__station_id=station.pk).exclude(id_number_hmac="").values(
+            "id_number_hmac")).exclude(household__transformer__grid__station_id=station.pk).values_list(
+        "arrival_date", "departure_date", "pk", "id_number_hmac").order_by())
+    rows = [r[1:] for r in residents] + elsewhere
+    codes: dict[str, int] = {}
+    person = np.array([codes.setdefault(r[3], len(codes)) if r[3] else -1 for r in rows], dtype=np.int64)
+    arrival, departure = engine.one_stay_per_person(
+        person, np.array([r[0] for r in rows], dtype="datetime64[D]"),
+        np.array([np.datetime64("NaT") if r[1] is None else r[1] for r in rows], dtype="datetime64[D]"),
+        np.array([r[2] for r in rows], dtype=np.int64))
+    here = len(residents)
+    return np.array([h_index[r[0]] for r in residents], dtype=np.int64), arrival[:here], departure[:here]
+
+
 def read_station_inputs(station: Station, run_date: dt.date, days: int, settings: engine.ProjectionSettings) -> dict:
     """Every input of one station's projection as numpy arrays, a fixed number of queries."""
     history_days = settings.baseline_days
@@ -141,15 +164,13 @@ def read_station_inputs(station: Station, run_date: dt.date, days: int, settings
     h_line = np.array([l_index.get(h[2], -1) if h[2] else -1 for h in households], dtype=np.int64)
     h_phase = np.array([PHASES.get(h[3], -1) for h in households], dtype=np.int64)
     horizon_end = run_date + dt.timedelta(days=days)
-    residents = list(ReturningResident.objects.filter(
-        household__transformer__grid__station_id=station.pk, arrival_date__lt=horizon_end).filter(
-        Q(departure_date__isnull=True) | Q(departure_date__gt=run_date)).values_list(
-        "household_id", "arrival_date", "departure_date").order_by())
+    in_horizon = Q(arrival_date__lt=horizon_end) & (Q(departure_date__isnull=True) | Q(departure_date__gt=run_date))
+    residents = list(ReturningResident.objects.filter(in_horizon, household__transformer__grid__station_id=station.pk)
+                     .values_list("household_id", "arrival_date", "departure_date", "pk", "id_number_hmac")
+                     .order_by())
     unlinked = ReturningResident.objects.filter(village__grid__station_id=station.pk, household__isnull=True,
                                                 arrival_date__lt=horizon_end).count()
-    r_household = np.array([h_index[r[0]] for r in residents], dtype=np.int64)
-    arrival = np.array([r[1] for r in residents], dtype="datetime64[D]")
-    departure = np.array([np.datetime64("NaT") if r[2] is None else r[2] for r in residents], dtype="datetime64[D]")
+    r_household, arrival, departure = _resident_stays(residents, h_index, in_horizon, station)
 
     temps = dict(WeatherForecast.objects.filter(county_id=station.county_id, date__gte=run_date,
                                                 date__lt=horizon_end).values_list("date", "t_min"))

@@ -225,3 +225,50 @@ def test_reveal_needs_the_permission(world, zhang):
 
 def test_residents_cannot_be_deleted_through_the_api(personas, zhang):
     assert api(personas.county_admin).delete(f"{URL}{zhang.pk}/").status_code == 405
+
+
+# --- No existence oracle on the ID number (docs/security.md, "Existence oracles") ----------
+def _strip(body: dict) -> dict:
+    return {name: value for name, value in body.items()
+            if name not in ("id", "created_at", "updated_at", "page_url", "id_number")}
+
+
+def test_an_id_listed_in_another_territory_is_accepted_like_one_listed_nowhere(personas, world, liu):
+    elsewhere = make(world.grids["b1"], "刘洋二", "13500006666", id_number="411627196503253526")
+    client = api(personas.grid_manager)
+    payload = {"name": "孙明", "village": world.grids["a1"].village.code, "arrival_date": "2027-01-30"}
+    seen = client.post(URL, {**payload, "id_number": "411627196503253526"}, format="json")
+    assert seen.status_code == 201, seen.json()
+    ReturningResident.objects.filter(pk=seen.json()["id"]).delete()
+    unseen = client.post(URL, {**payload, "id_number": "11010519491231002X"}, format="json")
+    assert unseen.status_code == 201
+    assert _strip(seen.json()) == _strip(unseen.json())
+    elsewhere.refresh_from_db()
+    assert elsewhere.village == world.grids["b1"].village and elsewhere.name == "刘洋二"
+
+
+def test_patching_in_an_id_listed_in_another_territory_answers_like_one_listed_nowhere(personas, world, zhang):
+    make(world.grids["b1"], "刘洋二", "13500006666", id_number="411627196503253526")
+    client = api(personas.grid_manager)
+    seen = client.patch(f"{URL}{zhang.pk}/", {"id_number": "411627196503253526"}, format="json")
+    unseen = client.patch(f"{URL}{zhang.pk}/", {"id_number": "110105198001010016"}, format="json")
+    assert seen.status_code == unseen.status_code == 200, (seen.json(), unseen.json())
+    # Within the village the number is still one person's only.
+    other = make(world.grids["a1"], "王五", "13900009999")
+    same_village = client.patch(f"{URL}{other.pk}/", {"id_number": "110105198001010016"}, format="json")
+    assert same_village.status_code == 400 and "non_field_errors" in same_village.json()
+
+
+def test_the_possible_duplicate_filter_shows_one_person_in_two_villages_to_who_sees_both(personas, world, zhang):
+    a2 = world.grids["a2"]
+    twin = make(a2, "张伟", "13800002222", id_number="11010519491231002X")
+    make(world.grids["b1"], "张伟", "13800003333", id_number="11010519491231002X")  # another county
+    alone = make(a2, "李四", "13800004444", id_number="411627196503253526")
+    flagged = ids(api(personas.county_admin).get(URL, {"possible_duplicate": "yes"}))
+    assert flagged == {zhang.pk, twin.pk}
+    assert alone.pk not in flagged
+    body = api(personas.county_admin).get(f"{URL}{zhang.pk}/").json()
+    assert body["possible_duplicate"] is True
+    # The grid manager of 甲一 sees one of the entries only: nothing is flagged for them.
+    assert ids(api(personas.grid_manager).get(URL, {"possible_duplicate": "yes"})) == set()
+    assert api(personas.grid_manager).get(f"{URL}{zhang.pk}/").json()["possible_duplicate"] is False

@@ -187,6 +187,14 @@ class ScopedModelViewSet(viewsets.ModelViewSet):
             raise Conflict(_("It cannot be deleted while other records still refer to it.")) from None
 
 
+def as_drf_error(error) -> ValidationError:
+    """A service's django ValidationError as the API's 400: messages per field (a
+    `<name>_id` field under `<name>`, as the API writes it), or under non_field_errors."""
+    if hasattr(error, "error_dict"):
+        return ValidationError({field.removesuffix("_id"): messages for field, messages in error.message_dict.items()})
+    return ValidationError({"non_field_errors": error.messages})
+
+
 class Conflict(APIException):
     status_code = 409
     default_detail = _("The request conflicts with existing records.")

@@ -19,6 +19,7 @@ from zhoukou_grid.core.importing import parsers
 from zhoukou_grid.core.importing.engine import ImportContext, ImportPlan, ParsedRow, batched, resolve_codes, upsert
 from zhoukou_grid.core.importing.parsers import CellError
 from zhoukou_grid.core.importing.spec import Column, ImportKind, Lookup, register, unique_in_order
+from zhoukou_grid.core.lunar_calendar import lunar_new_year, season_of
 from zhoukou_grid.core.scoping import writable_for_user
 from zhoukou_grid.territory.models import Grid, LVLine, Transformer, Village
 
@@ -439,7 +440,7 @@ class ResidentKind(ImportKind):
                 row.resolved["household_id"] = hits[0]
 
     def clean_rows(self, ctx: ImportContext, rows: list[ParsedRow]) -> None:
-        new_year = parsing.lunar_new_year(parsing.coming_season(ctx.import_day))
+        new_year = lunar_new_year(season_of(ctx.import_day))
         for row in rows:
             arrival, departure = row.values.get("arrival_date"), row.values.get("departure_date")
             for key, value in (("arrival_date", arrival), ("departure_date", departure)):

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max, Q
 from django.http import Http404
@@ -18,17 +19,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zhoukou_grid.core.audit import audit_record
-from zhoukou_grid.core.scoping import for_user, writable_for_user
+from zhoukou_grid.core.scoping import for_user, get_writable_or_404, require_perm, writable_for_user
 
 from .models import Household, KeyCustomer, ReturningResident, ServicePlan
 
-
-def _require(user, perm: str) -> None:
-    if not user.has_perm(perm):
-        raise PermissionDenied
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
-def _residents_in_territory(user, resident_ids: Iterable[int]):
+def _residents_in_territory(user: User, resident_ids: Iterable[int]):
     ids = set(resident_ids)
     queryset = writable_for_user(user, ReturningResident).filter(pk__in=ids)
     if queryset.count() != len(ids):
@@ -38,9 +37,9 @@ def _residents_in_territory(user, resident_ids: Iterable[int]):
 
 
 @transaction.atomic
-def residents_mark_arrived(*, user, resident_ids: Iterable[int], at: datetime | None = None) -> int:
+def residents_mark_arrived(*, user: User, resident_ids: Iterable[int], at: datetime | None = None) -> int:
     """Mark residents as arrived (one or many); those already departed stay departed."""
-    _require(user, "customers.change_returningresident")
+    require_perm(user, "customers.change_returningresident")
     at = at or timezone.now()
     queryset = _residents_in_territory(user, resident_ids).exclude(status=ReturningResident.Status.DEPARTED)
     changed = queryset.exclude(status=ReturningResident.Status.ARRIVED).update(
@@ -52,9 +51,9 @@ def residents_mark_arrived(*, user, resident_ids: Iterable[int], at: datetime | 
 
 
 @transaction.atomic
-def residents_mark_departed(*, user, resident_ids: Iterable[int], at: datetime | None = None) -> int:
+def residents_mark_departed(*, user: User, resident_ids: Iterable[int], at: datetime | None = None) -> int:
     """Mark residents as departed; an expected resident who never arrived can depart too."""
-    _require(user, "customers.change_returningresident")
+    require_perm(user, "customers.change_returningresident")
     at = at or timezone.now()
     queryset = _residents_in_territory(user, resident_ids)
     changed = queryset.exclude(status=ReturningResident.Status.DEPARTED).update(
@@ -66,9 +65,9 @@ def residents_mark_departed(*, user, resident_ids: Iterable[int], at: datetime |
 
 
 @transaction.atomic
-def resident_link_household(*, user, resident_id: int, household_id: int) -> ReturningResident:
+def resident_link_household(*, user: User, resident_id: int, household_id: int) -> ReturningResident:
     """Link a resident that matched no account to a household of the same village."""
-    _require(user, "customers.change_returningresident")
+    require_perm(user, "customers.change_returningresident")
     resident = _residents_in_territory(user, [resident_id]).select_for_update().get()
     try:
         household = for_user(user, Household).get(pk=household_id)
@@ -91,19 +90,16 @@ PLAN_VERSION_FIELDS = ("change_note",)
 
 
 @transaction.atomic
-def plan_draft(*, user, customer_id: int, **changes) -> ServicePlan:
+def plan_draft(*, user: User, customer_id: int, **changes) -> ServicePlan:
     """Start a new draft version of a customer's plan from the latest version, with `changes`.
 
     An existing draft is revised in place instead: there is at most one open draft.
     """
-    _require(user, "customers.change_serviceplan")
+    require_perm(user, "customers.change_serviceplan")
     unknown = set(changes) - set(PLAN_FIELDS) - set(PLAN_VERSION_FIELDS)
     if unknown:
         raise TypeError(f"unknown plan fields: {sorted(unknown)}")
-    try:
-        customer = writable_for_user(user, KeyCustomer).select_for_update().get(pk=customer_id)
-    except KeyCustomer.DoesNotExist:
-        raise Http404 from None
+    customer = get_writable_or_404(user, KeyCustomer, pk=customer_id, lock=True)
     latest = customer.plans.order_by("-version").first()
     if latest is not None and latest.status == ServicePlan.Status.DRAFT:
         plan = latest
@@ -125,13 +121,10 @@ def plan_draft(*, user, customer_id: int, **changes) -> ServicePlan:
 
 
 @transaction.atomic
-def plan_approve(*, user, plan_id: int) -> ServicePlan:
+def plan_approve(*, user: User, plan_id: int) -> ServicePlan:
     """Approve a draft: the previously approved version becomes superseded."""
-    _require(user, "customers.approve_serviceplan")
-    try:
-        plan = writable_for_user(user, ServicePlan).select_for_update().get(pk=plan_id)
-    except ServicePlan.DoesNotExist:
-        raise Http404 from None
+    require_perm(user, "customers.approve_serviceplan")
+    plan = get_writable_or_404(user, ServicePlan, pk=plan_id, lock=True)
     if plan.status != ServicePlan.Status.DRAFT:
         raise ValidationError(_("Only a draft can be approved."))
     ServicePlan.objects.filter(customer_id=plan.customer_id, status=ServicePlan.Status.APPROVED).update(
@@ -176,7 +169,7 @@ KEYCUSTOMER_FIELDS = (
 )
 
 
-def _check_keycustomer_places(user, customer: KeyCustomer) -> None:
+def _check_keycustomer_places(user: User, customer: KeyCustomer) -> None:
     """The grid must be the user's to change; village and transformer must lie in that grid."""
     from zhoukou_grid.territory.models import Grid
 
@@ -192,9 +185,9 @@ def _check_keycustomer_places(user, customer: KeyCustomer) -> None:
 
 
 @transaction.atomic
-def keycustomer_create(*, user, **fields) -> KeyCustomer:
+def keycustomer_create(*, user: User, **fields) -> KeyCustomer:
     """Open a key customer's file (一户一档) in a grid of the user's own territory."""
-    _require(user, "customers.add_keycustomer")
+    require_perm(user, "customers.add_keycustomer")
     unknown = set(fields) - set(KEYCUSTOMER_FIELDS)
     if unknown:
         raise TypeError(f"unknown key customer fields: {sorted(unknown)}")
@@ -208,16 +201,13 @@ def keycustomer_create(*, user, **fields) -> KeyCustomer:
 
 
 @transaction.atomic
-def keycustomer_update(*, user, customer_id: int, **changes) -> KeyCustomer:
+def keycustomer_update(*, user: User, customer_id: int, **changes) -> KeyCustomer:
     """Change a key customer's file; moving it to another grid needs that grid to be the user's too."""
-    _require(user, "customers.change_keycustomer")
+    require_perm(user, "customers.change_keycustomer")
     unknown = set(changes) - set(KEYCUSTOMER_FIELDS)
     if unknown:
         raise TypeError(f"unknown key customer fields: {sorted(unknown)}")
-    try:
-        customer = writable_for_user(user, KeyCustomer).select_for_update().get(pk=customer_id)
-    except KeyCustomer.DoesNotExist:
-        raise Http404 from None
+    customer = get_writable_or_404(user, KeyCustomer, pk=customer_id, lock=True)
     changed = sorted(name for name, value in changes.items() if getattr(customer, name) != value)
     for name, value in changes.items():
         setattr(customer, name, value)
@@ -287,7 +277,7 @@ KEYCUSTOMER_PERSONAL_FIELDS = ("contact_phone", "contact_24h_phone")
 
 
 @transaction.atomic
-def keycustomer_reveal(*, user, customer_id: int, field: str) -> str:
+def keycustomer_reveal(*, user: User, customer_id: int, field: str) -> str:
     """One contact phone of a key customer in full, for a user allowed to see personal data.
 
     The permission is checked before the lookup (no probing of ids); the audit row names
@@ -295,7 +285,7 @@ def keycustomer_reveal(*, user, customer_id: int, field: str) -> str:
     """
     if field not in KEYCUSTOMER_PERSONAL_FIELDS:
         raise ValueError(f"not a personal field: {field}")
-    _require(user, "customers.view_personal_data")
+    require_perm(user, "customers.view_personal_data")
     try:
         customer = for_user(user, KeyCustomer).only("pk", field).get(pk=customer_id)
     except KeyCustomer.DoesNotExist:

@@ -20,7 +20,6 @@ from tests.visits.factories import (
 )
 from visits import services
 from visits.selectors import overdue_hazards, overdue_issues, progress_counts
-from zhoukou_grid.core.scoping import forget_territory
 
 TODAY = timezone.localdate
 
@@ -125,7 +124,6 @@ def test_progress_counts_per_county_hide_the_other_county(world, personas, small
 
 
 def _queries(user, **kwargs) -> int:
-    forget_territory(user)
     user.__dict__.pop("_zg_territory", None)
     with CaptureQueriesContext(connection) as captured:
         progress_counts(user=user, **kwargs)

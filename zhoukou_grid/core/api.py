@@ -11,6 +11,7 @@ user may use is decided by Django permissions (`api_permissions.ModelPermissions
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils.translation import gettext_lazy as _
@@ -19,7 +20,7 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework import permissions, serializers, viewsets
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.exceptions import APIException, Throttled, ValidationError
+from rest_framework.exceptions import APIException, NotFound, Throttled, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
@@ -193,7 +194,23 @@ class Conflict(APIException):
     default_code = "conflict"
 
 
-# --- The task queue is down (issue 6, faults) --------------------------------------------
+def api_validation_error(error: DjangoValidationError) -> ValidationError:
+    """A service's Django ValidationError as the API's 400: messages per field, named as the
+    API names them (`grid`, not `grid_id`), or under `non_field_errors`; never a bare list."""
+    if hasattr(error, "error_dict"):
+        return ValidationError({field.removesuffix("_id"): messages for field, messages in error.message_dict.items()})
+    return ValidationError({"non_field_errors": error.messages})
+
+
+def path_id(pk) -> int:
+    """The object id of a URL path as a number; anything else is a 404 like a missing object."""
+    try:
+        return int(pk)
+    except (TypeError, ValueError):
+        raise NotFound from None
+
+
+# --- The task queue is down --------------------------------------------------------------
 QUEUE_UNAVAILABLE_CODE = "queue_unavailable"
 
 
@@ -230,7 +247,6 @@ def not_found(request, exception=None):
     """The site's 404 handler: under /api/ a JSON answer like every other API error (a URL
     no route matches, e.g. an id that is not a number), elsewhere Django's page."""
     from django.views.defaults import page_not_found
-    from rest_framework.exceptions import NotFound
 
     if request.path.startswith("/api/"):
         return _json_error(NotFound.default_detail, 404)

@@ -22,7 +22,6 @@ from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_http_methods
 
 from customers.filters import HouseholdFilterSet
-from zhoukou_grid.core.audit import audit_record
 from zhoukou_grid.core.importing.exporting import export_to_tempfile, iter_csv, template_bytes
 from zhoukou_grid.core.importing.jobs import (
     FINISHED,
@@ -31,7 +30,7 @@ from zhoukou_grid.core.importing.jobs import (
     import_job_submit,
     job_can_be_confirmed,
     job_can_be_rerun,
-    job_error_workbook,
+    job_error_workbook_download,
     job_progress,
     job_redispatch,
     job_waits_for_queue,
@@ -213,17 +212,17 @@ def status(request, job_id):
 
 
 def errors(request, job_id):
-    job = _job_or_404(request.user, job_id)
-    content = job_error_workbook(job)
-    if content is None:
+    return error_workbook_response(request.user, _job_or_404(request.user, job_id))
+
+
+def error_workbook_response(user, job) -> HttpResponse:
+    """The audited download of a job's error workbook (web page and API); 404 without one."""
+    download = job_error_workbook_download(user=user, job=job)
+    if download is None:
         raise Http404
-    # security (issue 6): the rejected rows are the file's own cells (ID and phone numbers
-    # of a residents list too): a download is audited like an export.
-    audit_record(user=request.user, action="import.errors_downloaded", object_type="importjob", object_id=job.pk,
-                 detail={"kind": job.kind, "rejected": len(job.errors or [])})
+    file_name, content = download
     response = HttpResponse(content, content_type=XLSX)
-    stem = job.file_name.rsplit(".", 1)[0] or job.kind
-    response["Content-Disposition"] = _attachment(f"{stem}_errors.xlsx")
+    response["Content-Disposition"] = _attachment(file_name)
     return response
 
 

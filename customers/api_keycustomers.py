@@ -21,7 +21,7 @@ from zhoukou_grid.territory.models import Grid, Transformer, Village
 
 from . import services
 from .api import account_no_validator
-from .forms import KeyCustomerFilterSet
+from .filters import KeyCustomerFilterSet
 from .models import KeyCustomer, ServicePlan
 from .parsing import ValueProblem, parse_mobile
 from .views_keycustomers import mask_contact_phone

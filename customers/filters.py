@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from zhoukou_grid.core.filters import SearchFilterSet, scoped
 from zhoukou_grid.territory.models import Grid, Transformer, Village
 
-from .models import Heating, Household, Phase, ReturningResident
+from .models import Heating, Household, KeyCustomer, Phase, ReturningResident
 
 
 class HouseholdFilterSet(SearchFilterSet):
@@ -82,3 +82,15 @@ number itself is encrypted)."""
         if not value.isdigit():
             return queryset.none()
         return queryset.filter(phone_masked__endswith=value)
+
+
+class KeyCustomerFilterSet(SearchFilterSet):
+    search_fields = ("account_no", "name")
+    grid = django_filters.ModelChoiceFilter(queryset=scoped(Grid), label=_("Grid"))
+    category = django_filters.ChoiceFilter(choices=KeyCustomer.Category.choices, label=_("Category"))
+    importance = django_filters.ChoiceFilter(choices=KeyCustomer.Importance.choices, label=_("Importance"))
+    supply = django_filters.ChoiceFilter(choices=KeyCustomer.Supply.choices, label=_("Supply arrangement"))
+
+    class Meta:
+        model = KeyCustomer
+        fields = ["q", "grid", "category", "importance", "supply"]

@@ -16,12 +16,10 @@ from django.http import FileResponse, Http404, HttpResponse, JsonResponse, Strea
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
-from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_http_methods
 
-from customers.filters import HouseholdFilterSet
 from zhoukou_grid.core.importing.exporting import export_to_tempfile, iter_csv, template_bytes
 from zhoukou_grid.core.importing.jobs import (
     FINISHED,
@@ -39,33 +37,9 @@ from zhoukou_grid.core.importing.jobs import (
 from zhoukou_grid.core.importing.service import export_audit
 from zhoukou_grid.core.importing.spec import ImportKind, all_kinds, get_kind, kinds_for
 from zhoukou_grid.core.queue import QUEUE_UNAVAILABLE_MESSAGE
-from zhoukou_grid.territory.filters import (
-    GridFilterSet,
-    LVLineFilterSet,
-    StationFilterSet,
-    TransformerFilterSet,
-    VillageFilterSet,
-)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PREVIEW_ERROR_LIMIT = 500
-FILTERSETS = {
-    "stations": StationFilterSet, "grids": GridFilterSet, "villages": VillageFilterSet,
-    "transformers": TransformerFilterSet, "lvlines": LVLineFilterSet, "households": HouseholdFilterSet,
-    # The ledger pages' filter sets, by dotted path (the export carries the list's filters).
-    "residents": "customers.filters.ReturningResidentFilterSet",
-    "keycustomers": "customers.filters.KeyCustomerFilterSet",
-}
-
-
-def _filterset_class(kind_name: str):
-    filterset = FILTERSETS.get(kind_name)
-    if isinstance(filterset, str):
-        try:
-            filterset = import_string(filterset)
-        except ImportError:
-            return None
-    return filterset
 
 
 class UploadForm(forms.Form):
@@ -244,7 +218,7 @@ def export(request, kind):
     if fmt not in ("csv", "xlsx"):
         raise Http404
     queryset = kind_obj.export_queryset(request.user)
-    filterset_class = _filterset_class(kind_obj.name)
+    filterset_class = kind_obj.filterset_class
     filters = {k: v for k, v in request.GET.items() if k not in ("format", "page", "sort") and v}
     if filterset_class and filters:
         filterset = filterset_class(request.GET, queryset=queryset, request=request)

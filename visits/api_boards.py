@@ -30,7 +30,7 @@ from zhoukou_grid.core.api import (
 from zhoukou_grid.territory.models import Grid, Village
 
 from . import services
-from .forms_boards import HazardFilterSet, IssueFilterSet
+from .filters import HazardFilterSet, IssueFilterSet
 from .models import CustomerIssue, Hazard, HazardEvent, IssueEvent
 from .selectors import OPEN_ISSUE_STATUSES
 

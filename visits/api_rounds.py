@@ -8,7 +8,6 @@ rounds needs `visits.add_round` (station staff and above).
 
 from __future__ import annotations
 
-import django_filters
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
@@ -23,11 +22,11 @@ from rest_framework.response import Response
 
 from customers.models import Household, KeyCustomer
 from zhoukou_grid.core.api import ScopedModelViewSet, api_validation_error, territory_field
-from zhoukou_grid.core.filters import IntegerFilter
 from zhoukou_grid.core.scoping import for_user, writable_for_user
 from zhoukou_grid.territory.models import Station, Village
 
 from . import services
+from .filters import VisitFilterSet
 from .models import Round, RoundTarget, Visit
 from .views_rounds import VISIT_SELECT, rounds_for_user, target_label
 
@@ -222,19 +221,6 @@ class RoundViewSet(ScopedModelViewSet):
 
 
 # --- Visits ---------------------------------------------------------------------------
-
-class VisitFilterSet(django_filters.FilterSet):
-    date = django_filters.DateFilter(field_name="planned_date")
-    date_after = django_filters.DateFilter(field_name="planned_date", lookup_expr="gte")
-    date_before = django_filters.DateFilter(field_name="planned_date", lookup_expr="lte")
-    status = django_filters.ChoiceFilter(choices=Visit.Status.choices)
-    grid_manager = django_filters.CharFilter(field_name="grid_manager__username")
-    round = IntegerFilter(field_name="round_id")
-
-    class Meta:
-        model = Visit
-        fields = ["date", "date_after", "date_before", "status", "grid_manager", "round"]
-
 
 class VisitSerializer(serializers.ModelSerializer):
     grid = serializers.CharField(source="grid.code", read_only=True)

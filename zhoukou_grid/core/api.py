@@ -100,8 +100,8 @@ class ScopedAutoSchema(AutoSchema):
         return responses
 
 
-# Bounds of ids and counts written in a body: larger numbers overflowed the database's
-# integer columns in the query (a 500, found by tests/fuzz/); now they are a 400.
+# Bounds of ids and counts written in a body: a larger number would overflow the database's
+# integer columns in the query (a 500); refused with a 400 instead (tests/fuzz/).
 MAX_ID = 2**63 - 1
 MAX_INT = 2**31 - 1
 

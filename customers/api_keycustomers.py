@@ -15,14 +15,13 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from zhoukou_grid.core.api import MAX_ID, MAX_INT, ScopedModelViewSet, territory_field
-from zhoukou_grid.core.api import as_drf_error as _as_drf_error
+from zhoukou_grid.core.api import MAX_ID, MAX_INT, ScopedModelViewSet, api_validation_error, territory_field
 from zhoukou_grid.core.scoping import for_user
 from zhoukou_grid.territory.models import Grid, Transformer, Village
 
 from . import services
 from .api import account_no_validator
-from .forms import KeyCustomerFilterSet
+from .filters import KeyCustomerFilterSet
 from .models import KeyCustomer, ServicePlan
 from .parsing import ValueProblem, parse_mobile
 from .views_keycustomers import mask_contact_phone
@@ -154,7 +153,7 @@ class KeyCustomerViewSet(ScopedModelViewSet):
         try:
             serializer.instance = services.keycustomer_create(user=self.request.user, **serializer.service_fields())
         except DjangoValidationError as error:
-            raise _as_drf_error(error) from None
+            raise api_validation_error(error) from None
 
     def perform_update(self, serializer):
         try:
@@ -162,7 +161,7 @@ class KeyCustomerViewSet(ScopedModelViewSet):
                 user=self.request.user, customer_id=serializer.instance.pk, **serializer.service_fields()
             )
         except DjangoValidationError as error:
-            raise _as_drf_error(error) from None
+            raise api_validation_error(error) from None
 
     @extend_schema(summary="Every version of the customer's plan, newest first",
                    responses=ServicePlanSerializer(many=True))
@@ -185,7 +184,7 @@ class KeyCustomerViewSet(ScopedModelViewSet):
         try:
             plan = services.plan_draft(user=request.user, customer_id=customer.pk, **serializer.service_fields())
         except DjangoValidationError as error:
-            raise _as_drf_error(error) from None
+            raise api_validation_error(error) from None
         return Response(ServicePlanSerializer(plan).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(summary="Approve the open draft (station staff)", request=PlanApproveSerializer,
@@ -203,5 +202,5 @@ class KeyCustomerViewSet(ScopedModelViewSet):
         try:
             plan = services.plan_approve(user=request.user, plan_id=draft.pk)
         except DjangoValidationError as error:
-            raise _as_drf_error(error) from None
+            raise api_validation_error(error) from None
         return Response(ServicePlanSerializer(plan).data)

@@ -18,7 +18,13 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from zhoukou_grid.core.api import MAX_ID, ScopedModelViewSet, ScopedSlugRelatedField, as_drf_error, territory_field
+from zhoukou_grid.core.api import (
+    MAX_ID,
+    ScopedModelViewSet,
+    ScopedSlugRelatedField,
+    api_validation_error,
+    territory_field,
+)
 from zhoukou_grid.territory.models import Village
 
 from . import personal_data, services
@@ -171,7 +177,7 @@ class ResidentViewSet(ScopedModelViewSet):
             serializer.instance = services.resident_create(user=self.request.user, audit_action="api.create",
                                                            **serializer.service_fields())
         except DjangoValidationError as error:
-            raise as_drf_error(error) from None
+            raise api_validation_error(error) from None
 
     def perform_update(self, serializer):
         try:
@@ -179,7 +185,7 @@ class ResidentViewSet(ScopedModelViewSet):
                 user=self.request.user, resident_id=serializer.instance.pk, audit_action="api.update",
                 **serializer.service_fields())
         except DjangoValidationError as error:
-            raise as_drf_error(error) from None
+            raise api_validation_error(error) from None
 
     def _status_change(self, request, mark):
         payload = ResidentIdsSerializer(data=request.data)

@@ -1,36 +1,18 @@
-"""Forms of the key-customer pages: the customer's file, the plan editor with its hazards
-formset (一患一策), and the FilterSet shared by the key-customer list page and the API.
-
-The FilterSet lives here rather than in filters.py only to keep this feature's files
-together while several engineers edit the customers app; it is an ordinary FilterSet.
-"""
+"""Forms of the key-customer pages: the customer's file and the plan editor with its
+hazards formset (一患一策)."""
 
 from __future__ import annotations
 
-import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from zhoukou_grid.core.filters import SearchFilterSet, scoped
 from zhoukou_grid.core.scoping import writable_for_user
 from zhoukou_grid.territory.models import Grid, Role, Transformer, Village
 
 from .models import KeyCustomer, ServicePlan
 from .parsing import ValueProblem, parse_mobile
-
-
-class KeyCustomerFilterSet(SearchFilterSet):
-    search_fields = ("account_no", "name")
-    grid = django_filters.ModelChoiceFilter(queryset=scoped(Grid), label=_("Grid"))
-    category = django_filters.ChoiceFilter(choices=KeyCustomer.Category.choices, label=_("Category"))
-    importance = django_filters.ChoiceFilter(choices=KeyCustomer.Importance.choices, label=_("Importance"))
-    supply = django_filters.ChoiceFilter(choices=KeyCustomer.Supply.choices, label=_("Supply arrangement"))
-
-    class Meta:
-        model = KeyCustomer
-        fields = ["q", "grid", "category", "importance", "supply"]
 
 
 class TextArea(forms.Textarea):

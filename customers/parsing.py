@@ -2,7 +2,7 @@
 
 Plain Python, no Django: ID numbers (GB 11643-1999), mobile phones, dates in every form
 seen in village spreadsheets (Excel dates and serials, 2027年1月25日, 2027.1.25, 1月25日,
-腊月二十六, 除夕), head counts, heating types and "X村X组" village groups.
+腊月二十六, 除夕), head counts and heating types.
 
 Every failure raises `ValueProblem` with a stable `code` and parameters; the import layer
 turns the code into a message in the user's language.
@@ -15,9 +15,10 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from functools import lru_cache
 
 from lunardate import LunarDate
+
+from zhoukou_grid.core.lunar_calendar import lunar_new_year, new_years_eve, season_of
 
 
 @dataclass(eq=False)
@@ -131,24 +132,6 @@ _MONTH_DAY_RE = re.compile(r"^(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?$")
 _LUNAR_RE = re.compile(r"^(?:农历)?(闰)?(正|一|二|三|四|五|六|七|八|九|十一|十二|十|冬|腊)月(.+?)[日号]?$")
 
 
-@lru_cache(maxsize=64)
-def lunar_new_year(lunar_year: int) -> date:
-    """正月初一 of a lunar year, as a Gregorian date."""
-    return LunarDate(lunar_year, 1, 1).to_solar_date()
-
-
-def coming_season(reference: date) -> int:
-    """The lunar year whose New Year the lists collected around `reference` are about.
-
-    It is the first Lunar New Year on or after 45 days before `reference`: a list made in
-    November 2026 or in February 2027 is about the Lunar New Year of 2027.
-    """
-    year = reference.year - 1
-    while lunar_new_year(year) < reference - timedelta(days=45):
-        year += 1
-    return year
-
-
 def lunar_day_number(text: str) -> int:
     """初一..初十, 十一..十九, 二十, 廿一..廿九, 二十一..二十九, 三十, 卅."""
     text = text.replace("廿", "二十").replace("卅", "三十")
@@ -180,16 +163,12 @@ def _lunar_to_solar(lunar_year: int, month: int, day: int, leap: bool) -> date:
         raise ValueProblem("date_lunar_invalid") from None
 
 
-def _new_years_eve(season: int) -> date:
-    return lunar_new_year(season) - timedelta(days=1)
-
-
 def parse_date(value: object, *, reference: date) -> date:
     """A date typed in a village list.
 
     `reference` is the day the list is imported: it chooses the year of dates written
-    without one (1月25日, 腊月二十六): the coming Lunar New Year season (see
-    `coming_season`). Months from July on belong to the year before that New Year.
+    without one (1月25日, 腊月二十六): the festival the list is about
+    (`lunar_calendar.season_of`). Months from July on belong to the year before that New Year.
     """
     if isinstance(value, datetime):
         return value.date()
@@ -206,7 +185,7 @@ def parse_date(value: object, *, reference: date) -> date:
     text = re.sub(r"\s+", " ", fold(value))
     if not text:
         raise ValueProblem("date_empty")
-    season = coming_season(reference)
+    season = season_of(reference)
     for pattern in (_FULL_DATE_RE, _COMPACT_DATE_RE):
         match = pattern.match(text)
         if match:
@@ -219,7 +198,7 @@ def parse_date(value: object, *, reference: date) -> date:
         year = lunar_new_year(season).year - (1 if month >= 7 else 0)
         return _checked_date(year, month, day)
     if text in {"除夕", "大年三十", "年三十", "大年夜", "年三十晚"}:
-        return _new_years_eve(season)
+        return new_years_eve(season)
     festival = re.match(r"^(?:大年)(初.+)$", text)
     if festival:
         text = "正月" + festival.group(1)
@@ -286,15 +265,3 @@ def parse_heating(value: object) -> str:
         if len(word) > 1 and word in text:
             return kind
     return "other"
-
-
-_VILLAGE_GROUP_RE = re.compile(r"^(.+?村)[(（]?([^()（）]*?组)[)）]?$")
-
-
-def split_village_group(value: object) -> tuple[str, str]:
-    """"朱口村一组" -> ("朱口村", "一组"); a plain village name has no group."""
-    text = fold(value).replace(" ", "")
-    match = _VILLAGE_GROUP_RE.match(text)
-    if match:
-        return match.group(1), match.group(2)
-    return text, ""

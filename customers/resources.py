@@ -23,6 +23,7 @@ from zhoukou_grid.core.scoping import writable_for_user
 from zhoukou_grid.territory.models import Grid, LVLine, Transformer, Village
 
 from . import parsing, services
+from .filters import HouseholdFilterSet, KeyCustomerFilterSet, ReturningResidentFilterSet
 from .models import Heating, Household, KeyCustomer, Phase, ReturningResident
 
 REVEAL_PERMISSION = "customers.view_personal_data"
@@ -33,6 +34,7 @@ PHASE_ALIASES = {"A相": "A", "B相": "B", "C相": "C", "三相": "ABC", "ABC相
 class HouseholdKind(ImportKind):
     name = "households"
     model = Household
+    filterset_class = HouseholdFilterSet
     verbose_name = _lazy("Households")
     key_column = "account_no"
     key_field = "account_no"
@@ -548,6 +550,7 @@ class ResidentKind(ImportKind):
 
     name = "residents"
     model = ReturningResident
+    filterset_class = ReturningResidentFilterSet
     verbose_name = _lazy("Returning residents")
     key_column = "name"
     key_field = "match_key"
@@ -739,6 +742,7 @@ class KeyCustomerKind(ImportKind):
 
     name = "keycustomers"
     model = KeyCustomer
+    filterset_class = KeyCustomerFilterSet
     verbose_name = _lazy("Key customers")
     key_column = "account_no"
     key_field = "account_no"

@@ -4,7 +4,7 @@ A resident's list entry is kept for the festival's planning and its aftermath; i
 personal data is erased RESIDENT_RETENTION_MONTHS months after the Spring Festival the
 resident came home for. That festival is the one the import would have read the arrival
 date for: the first Lunar New Year on or after 45 days before the arrival
-(`parsing.coming_season`), so a late arrival is never assigned to an earlier festival
+(`lunar_calendar.season_of`), so a late arrival is never assigned to an earlier festival
 (erasing late is the safe side).
 
 Erasing keeps the row and everything the counts are made of (village, group, household
@@ -27,12 +27,9 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from zhoukou_grid.core.audit import audit_record
+from zhoukou_grid.core.lunar_calendar import SEASON_LEAD_DAYS, lunar_new_year, season_of
 
 from .models import ReturningResident
-from .parsing import coming_season, lunar_new_year
-
-# coming_season(d) <= Y exactly when d <= lunar_new_year(Y) + this many days.
-SEASON_LEAD_DAYS = 45
 
 
 def add_months(day: date, months: int) -> date:
@@ -41,15 +38,10 @@ def add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def festival_of(arrival: date) -> date:
-    """The Spring Festival (正月初一) a resident arriving on `arrival` came home for."""
-    return lunar_new_year(coming_season(arrival))
-
-
 def erasable_until(today: date, months: int) -> tuple[date, date] | None:
     """(festival, last arrival date) of the latest festival whose retention has run out
     by `today`: residents arriving up to that date are erased. None before any."""
-    season = coming_season(today) + 1
+    season = season_of(today) + 1
     while season > 1900:
         festival = lunar_new_year(season)
         if add_months(festival, months) <= today:

@@ -13,15 +13,14 @@ from itertools import groupby
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 
+from zhoukou_grid.core.lunar_calendar import DEFAULT_DEPARTURE_LUNAR_DAY, first_month_day, season_of
 from zhoukou_grid.core.scoping import for_user, territory_of
 from zhoukou_grid.territory.models import Grid, Village
 
 from .models import ReturningResident
-from .parsing import coming_season, lunar_new_year
 
 Status = ReturningResident.Status
 MAX_ARRIVAL_DAYS = 120
-DAYS_AFTER_NEW_YEAR = 8  # 初八: the default end of the stay (docs/domain.md 6.4)
 
 
 def residents_for(user) -> QuerySet:
@@ -72,11 +71,12 @@ def resident_counts_by_transformer(queryset: QuerySet, *, limit: int = 50) -> li
 
 
 def default_arrival_range(today: date) -> tuple[date, date]:
-    """From today to the 8th day of the coming Lunar New Year (初八)."""
-    season = coming_season(today)
-    end = lunar_new_year(season) + timedelta(days=DAYS_AFTER_NEW_YEAR)
+    """From today to 初八 of the festival of `today` (`lunar_calendar.season_of`), the
+    default end of a stay (docs/domain.md §6.4); once that 初八 has passed, the next festival's."""
+    season = season_of(today)
+    end = first_month_day(season, DEFAULT_DEPARTURE_LUNAR_DAY)
     if end < today:
-        end = lunar_new_year(season + 1) + timedelta(days=DAYS_AFTER_NEW_YEAR)
+        end = first_month_day(season + 1, DEFAULT_DEPARTURE_LUNAR_DAY)
     return today, end
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max, Q
 from django.http import Http404
@@ -18,19 +19,17 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zhoukou_grid.core.audit import audit_record
-from zhoukou_grid.core.scoping import for_user, writable_for_user
+from zhoukou_grid.core.lunar_calendar import lunar_new_year, season_of
+from zhoukou_grid.core.scoping import for_user, get_writable_or_404, require_perm, writable_for_user
 from zhoukou_grid.territory.models import Village
 
-from . import parsing
 from .models import RESIDENT_PERSONAL_FIELDS, Household, KeyCustomer, ReturningResident, ServicePlan, personal_index
 
-
-def _require(user, perm: str) -> None:
-    if not user.has_perm(perm):
-        raise PermissionDenied
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
-def _residents_in_territory(user, resident_ids: Iterable[int]):
+def _residents_in_territory(user: User, resident_ids: Iterable[int]):
     ids = set(resident_ids)
     queryset = writable_for_user(user, ReturningResident).filter(pk__in=ids)
     if queryset.count() != len(ids):
@@ -40,9 +39,9 @@ def _residents_in_territory(user, resident_ids: Iterable[int]):
 
 
 @transaction.atomic
-def residents_mark_arrived(*, user, resident_ids: Iterable[int], at: datetime | None = None) -> int:
+def residents_mark_arrived(*, user: User, resident_ids: Iterable[int], at: datetime | None = None) -> int:
     """Mark residents as arrived (one or many); those already departed stay departed."""
-    _require(user, "customers.change_returningresident")
+    require_perm(user, "customers.change_returningresident")
     at = at or timezone.now()
     queryset = _residents_in_territory(user, resident_ids).exclude(status=ReturningResident.Status.DEPARTED)
     changed = queryset.exclude(status=ReturningResident.Status.ARRIVED).update(
@@ -54,9 +53,9 @@ def residents_mark_arrived(*, user, resident_ids: Iterable[int], at: datetime | 
 
 
 @transaction.atomic
-def residents_mark_departed(*, user, resident_ids: Iterable[int], at: datetime | None = None) -> int:
+def residents_mark_departed(*, user: User, resident_ids: Iterable[int], at: datetime | None = None) -> int:
     """Mark residents as departed; an expected resident who never arrived can depart too."""
-    _require(user, "customers.change_returningresident")
+    require_perm(user, "customers.change_returningresident")
     at = at or timezone.now()
     queryset = _residents_in_territory(user, resident_ids)
     changed = queryset.exclude(status=ReturningResident.Status.DEPARTED).update(
@@ -68,9 +67,9 @@ def residents_mark_departed(*, user, resident_ids: Iterable[int], at: datetime |
 
 
 @transaction.atomic
-def resident_link_household(*, user, resident_id: int, household_id: int) -> ReturningResident:
+def resident_link_household(*, user: User, resident_id: int, household_id: int) -> ReturningResident:
     """Link a resident that matched no account to a household of the same village."""
-    _require(user, "customers.change_returningresident")
+    require_perm(user, "customers.change_returningresident")
     resident = _residents_in_territory(user, [resident_id]).select_for_update().get()
     try:
         household = for_user(user, Household).get(pk=household_id)
@@ -107,7 +106,7 @@ def resident_date_problems(*, arrival: date | None, departure: date | None,
     import) dates far from the coming Lunar New Year are refused too (docs/domain.md section 2)."""
     problems = []
     if import_day is not None:
-        new_year = parsing.lunar_new_year(parsing.coming_season(import_day))
+        new_year = lunar_new_year(season_of(import_day))
         for name, value in (("arrival_date", arrival), ("departure_date", departure)):
             if value is not None and abs((value - new_year).days) > SANE_WINDOW_DAYS:
                 problems.append((name, _(
@@ -176,7 +175,7 @@ def _resident_apply(user, resident: ReturningResident, changes: dict) -> list[st
 
 
 @transaction.atomic
-def resident_create(*, user, village_id: int, name: str, arrival_date: date, household_id: int | None = None,
+def resident_create(*, user: User, village_id: int, name: str, arrival_date: date, household_id: int | None = None,
                     village_group: str = "", head_name: str = "", phone: str = "", id_number: str = "",
                     workplace: str = "", persons: int = 1, departure_date: date | None = None, heating: str = "",
                     extra_load: str = "", note: str = "",
@@ -188,7 +187,7 @@ def resident_create(*, user, village_id: int, name: str, arrival_date: date, hou
     (docs/security.md, "Existence oracles").
     `audit_action` names the channel in the audit row (the API writes `api.create`).
     """
-    _require(user, "customers.add_returningresident")
+    require_perm(user, "customers.add_returningresident")
     changes = {"village_id": village_id, "name": name, "arrival_date": arrival_date, "household_id": household_id,
                "village_group": village_group, "head_name": head_name, "phone": phone, "id_number": id_number,
                "workplace": workplace, "persons": persons, "departure_date": departure_date, "heating": heating,
@@ -202,11 +201,11 @@ def resident_create(*, user, village_id: int, name: str, arrival_date: date, hou
 
 
 @transaction.atomic
-def resident_update(*, user, resident_id: int, audit_action: str = "resident.updated",
+def resident_update(*, user: User, resident_id: int, audit_action: str = "resident.updated",
                     **changes) -> ReturningResident:
     """Change a resident's entry (fields of RESIDENT_FIELDS; status changes have their own
     functions). Moving it to another village needs that village to be the user's too."""
-    _require(user, "customers.change_returningresident")
+    require_perm(user, "customers.change_returningresident")
     resident = _residents_in_territory(user, [resident_id]).select_for_update().get()
     changed = _resident_apply(user, resident, changes)
     resident.save()
@@ -223,19 +222,16 @@ PLAN_VERSION_FIELDS = ("change_note",)
 
 
 @transaction.atomic
-def plan_draft(*, user, customer_id: int, **changes) -> ServicePlan:
+def plan_draft(*, user: User, customer_id: int, **changes) -> ServicePlan:
     """Start a new draft version of a customer's plan from the latest version, with `changes`.
 
     An existing draft is revised in place instead: there is at most one open draft.
     """
-    _require(user, "customers.change_serviceplan")
+    require_perm(user, "customers.change_serviceplan")
     unknown = set(changes) - set(PLAN_FIELDS) - set(PLAN_VERSION_FIELDS)
     if unknown:
         raise TypeError(f"unknown plan fields: {sorted(unknown)}")
-    try:
-        customer = writable_for_user(user, KeyCustomer).select_for_update().get(pk=customer_id)
-    except KeyCustomer.DoesNotExist:
-        raise Http404 from None
+    customer = get_writable_or_404(user, KeyCustomer, pk=customer_id, lock=True)
     latest = customer.plans.order_by("-version").first()
     if latest is not None and latest.status == ServicePlan.Status.DRAFT:
         plan = latest
@@ -257,13 +253,10 @@ def plan_draft(*, user, customer_id: int, **changes) -> ServicePlan:
 
 
 @transaction.atomic
-def plan_approve(*, user, plan_id: int) -> ServicePlan:
+def plan_approve(*, user: User, plan_id: int) -> ServicePlan:
     """Approve a draft: the previously approved version becomes superseded."""
-    _require(user, "customers.approve_serviceplan")
-    try:
-        plan = writable_for_user(user, ServicePlan).select_for_update().get(pk=plan_id)
-    except ServicePlan.DoesNotExist:
-        raise Http404 from None
+    require_perm(user, "customers.approve_serviceplan")
+    plan = get_writable_or_404(user, ServicePlan, pk=plan_id, lock=True)
     if plan.status != ServicePlan.Status.DRAFT:
         raise ValidationError(_("Only a draft can be approved."))
     ServicePlan.objects.filter(customer_id=plan.customer_id, status=ServicePlan.Status.APPROVED).update(
@@ -308,7 +301,7 @@ KEYCUSTOMER_FIELDS = (
 )
 
 
-def _check_keycustomer_places(user, customer: KeyCustomer) -> None:
+def _check_keycustomer_places(user: User, customer: KeyCustomer) -> None:
     """The grid must be the user's to change; village and transformer must lie in that grid."""
     from zhoukou_grid.territory.models import Grid
 
@@ -324,9 +317,9 @@ def _check_keycustomer_places(user, customer: KeyCustomer) -> None:
 
 
 @transaction.atomic
-def keycustomer_create(*, user, **fields) -> KeyCustomer:
+def keycustomer_create(*, user: User, **fields) -> KeyCustomer:
     """Open a key customer's file (一户一档) in a grid of the user's own territory."""
-    _require(user, "customers.add_keycustomer")
+    require_perm(user, "customers.add_keycustomer")
     unknown = set(fields) - set(KEYCUSTOMER_FIELDS)
     if unknown:
         raise TypeError(f"unknown key customer fields: {sorted(unknown)}")
@@ -340,16 +333,13 @@ def keycustomer_create(*, user, **fields) -> KeyCustomer:
 
 
 @transaction.atomic
-def keycustomer_update(*, user, customer_id: int, **changes) -> KeyCustomer:
+def keycustomer_update(*, user: User, customer_id: int, **changes) -> KeyCustomer:
     """Change a key customer's file; moving it to another grid needs that grid to be the user's too."""
-    _require(user, "customers.change_keycustomer")
+    require_perm(user, "customers.change_keycustomer")
     unknown = set(changes) - set(KEYCUSTOMER_FIELDS)
     if unknown:
         raise TypeError(f"unknown key customer fields: {sorted(unknown)}")
-    try:
-        customer = writable_for_user(user, KeyCustomer).select_for_update().get(pk=customer_id)
-    except KeyCustomer.DoesNotExist:
-        raise Http404 from None
+    customer = get_writable_or_404(user, KeyCustomer, pk=customer_id, lock=True)
     changed = sorted(name for name, value in changes.items() if getattr(customer, name) != value)
     for name, value in changes.items():
         setattr(customer, name, value)
@@ -419,7 +409,7 @@ KEYCUSTOMER_PERSONAL_FIELDS = ("contact_phone", "contact_24h_phone")
 
 
 @transaction.atomic
-def keycustomer_reveal(*, user, customer_id: int, field: str) -> str:
+def keycustomer_reveal(*, user: User, customer_id: int, field: str) -> str:
     """One contact phone of a key customer in full, for a user allowed to see personal data.
 
     The permission is checked before the lookup (no probing of ids); the audit row names
@@ -427,7 +417,7 @@ def keycustomer_reveal(*, user, customer_id: int, field: str) -> str:
     """
     if field not in KEYCUSTOMER_PERSONAL_FIELDS:
         raise ValueError(f"not a personal field: {field}")
-    _require(user, "customers.view_personal_data")
+    require_perm(user, "customers.view_personal_data")
     try:
         customer = for_user(user, KeyCustomer).only("pk", field).get(pk=customer_id)
     except KeyCustomer.DoesNotExist:

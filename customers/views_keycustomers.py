@@ -27,9 +27,9 @@ from zhoukou_grid.core.tables import Column
 from zhoukou_grid.core.views import Field, ScopedDetailView, ScopedListView, display_name, url_of
 
 from . import services
+from .filters import KeyCustomerFilterSet
 from .forms import (
     HazardFormSet,
-    KeyCustomerFilterSet,
     KeyCustomerForm,
     ServicePlanForm,
     hazards_from_formset,

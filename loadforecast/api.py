@@ -23,12 +23,18 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
 from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.permissions import SAFE_METHODS, IsAuthenticated
 from rest_framework.response import Response
 
-from zhoukou_grid.core.api import MAX_ID, ScopedModelViewSet, queue_unavailable_response, territory_field
+from zhoukou_grid.core.api import (
+    MAX_ID,
+    ScopedModelViewSet,
+    api_validation_error,
+    path_id,
+    queue_unavailable_response,
+    territory_field,
+)
 from zhoukou_grid.core.filters import IntegerFilter
 from zhoukou_grid.core.scoping import for_user, territory_of
 from zhoukou_grid.territory.models import County, LVLine, Station, Transformer
@@ -38,20 +44,6 @@ from .models import LEVEL_CODES, Alert, AlertHistory, AssetProjection, Level, Me
 from .tasks import run_waits_for_queue
 
 ASSET_TYPES = (("transformer", _("Transformer")), ("lvline", _("LV line")))
-
-
-def _api_error(exc: DjangoValidationError) -> ApiValidationError:
-    """A service's Django ValidationError as DRF's 400 (messages per field where given)."""
-    if hasattr(exc, "error_dict"):
-        return ApiValidationError(exc.message_dict)
-    return ApiValidationError({"non_field_errors": exc.messages})
-
-
-def _object_id(pk) -> int:
-    try:
-        return int(pk)
-    except (TypeError, ValueError):
-        raise NotFound from None
 
 
 # --- Shared asset fields --------------------------------------------------------------
@@ -360,9 +352,9 @@ class AlertViewSet(ScopedModelViewSet):
     @action(detail=True, methods=["post"])
     def acknowledge(self, request, pk=None):
         try:
-            alert = services.alert_acknowledge(user=request.user, alert_id=_object_id(pk))
+            alert = services.alert_acknowledge(user=request.user, alert_id=path_id(pk))
         except DjangoValidationError as exc:
-            raise _api_error(exc) from None
+            raise api_validation_error(exc) from None
         return self._answer(alert.pk)
 
     @extend_schema(request=DismissSerializer, responses=AlertDetailSerializer,
@@ -372,10 +364,10 @@ class AlertViewSet(ScopedModelViewSet):
         payload = DismissSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         try:
-            alert = services.alert_dismiss(user=request.user, alert_id=_object_id(pk),
+            alert = services.alert_dismiss(user=request.user, alert_id=path_id(pk),
                                            reason=payload.validated_data["reason"])
         except DjangoValidationError as exc:
-            raise _api_error(exc) from None
+            raise api_validation_error(exc) from None
         return self._answer(alert.pk)
 
 
@@ -383,9 +375,9 @@ class AlertViewSet(ScopedModelViewSet):
     @action(detail=True, methods=["post"])
     def close(self, request, pk=None):
         try:
-            alert = services.alert_close(user=request.user, alert_id=_object_id(pk))
+            alert = services.alert_close(user=request.user, alert_id=path_id(pk))
         except DjangoValidationError as exc:
-            raise _api_error(exc) from None
+            raise api_validation_error(exc) from None
         return self._answer(alert.pk)
 
 
@@ -442,7 +434,7 @@ class MeasureViewSet(ScopedModelViewSet):
                 user=request.user, alert_id=data["alert"], kind=data["kind"], planned_date=data["planned_date"],
                 kva=data.get("kva"), kw=data.get("kw"), neighbour_id=neighbour_id, note=data.get("note", ""))
         except DjangoValidationError as exc:
-            raise _api_error(exc) from None
+            raise api_validation_error(exc) from None
         return Response(MeasureSerializer(self.get_queryset().get(pk=measure.pk)).data,
                         status=status.HTTP_201_CREATED)
 
@@ -450,9 +442,9 @@ class MeasureViewSet(ScopedModelViewSet):
     @action(detail=True, methods=["post"])
     def done(self, request, pk=None):
         try:
-            measure = services.measure_done(user=request.user, measure_id=_object_id(pk))
+            measure = services.measure_done(user=request.user, measure_id=path_id(pk))
         except DjangoValidationError as exc:
-            raise _api_error(exc) from None
+            raise api_validation_error(exc) from None
         return Response(MeasureSerializer(self.get_queryset().get(pk=measure.pk)).data)
 
 

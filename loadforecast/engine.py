@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from loadforecast import thermal
-from loadforecast.lunar_calendar import FestivalDay, default_departures, festival_day_kind
+from zhoukou_grid.core.lunar_calendar import FestivalDay, default_departure, festival_day_kind
 
 __all__ = [
     "AssetStatus",
@@ -49,6 +49,7 @@ __all__ = [
     "baseline_from_history",
     "coincidence_factor",
     "daily_levels",
+    "default_departures",
     "festival_factors",
     "find_episodes",
     "horizon_factors",
@@ -493,6 +494,25 @@ class ReturningHouseholds:
 
     present: NDArray[np.int32]  # (groups, days)
     unlinked_residents: int  # residents with no household: not counted, listed as "unlinked"
+
+
+def default_departures(arrivals: NDArray[np.datetime64]) -> NDArray[np.datetime64]:
+    """Vectorised `default_departure` over a `datetime64[D]` array (NaT stays NaT).
+
+    Residents arrive on a few dozen distinct dates, so each distinct date is converted once.
+    """
+    arrivals = np.asarray(arrivals, dtype="datetime64[D]")
+    result = np.full(arrivals.shape, np.datetime64("NaT"), dtype="datetime64[D]")
+    known = ~np.isnat(arrivals)
+    if not known.any():
+        return result
+    unique_days, inverse = np.unique(arrivals[known], return_inverse=True)
+    departures = np.array(
+        [default_departure(day.astype(dt.date)) for day in unique_days],
+        dtype="datetime64[D]",
+    )
+    result[known] = departures[inverse]
+    return result
 
 
 def returning_households_present(

@@ -21,7 +21,7 @@ from collections import defaultdict
 from typing import Any
 
 import numpy as np
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.http import Http404
@@ -30,7 +30,7 @@ from django.utils.translation import gettext as _
 
 from customers.models import Household, ReturningResident
 from zhoukou_grid.core.audit import audit_record
-from zhoukou_grid.core.scoping import for_user, writable_for_user
+from zhoukou_grid.core.scoping import for_user, get_writable_or_404, require_perm, writable_for_user
 from zhoukou_grid.territory.models import LVLine, Station, Transformer
 
 from . import engine
@@ -611,16 +611,8 @@ ACTIVE_STATUSES = frozenset(Alert.ACTIVE)
 LINE_MEASURE_KINDS = frozenset({Measure.Kind.PHASE_BALANCE, Measure.Kind.STAGGERED, Measure.Kind.PATROL})
 
 
-def _require_perm(user, perm: str) -> None:
-    if user is None or not user.has_perm(perm):
-        raise PermissionDenied
-
-
 def _alert_for_update(user, alert_id: int) -> Alert:
-    try:
-        return writable_for_user(user, Alert).select_for_update().get(pk=alert_id)
-    except Alert.DoesNotExist:
-        raise Http404 from None
+    return get_writable_or_404(user, Alert, pk=alert_id, lock=True)
 
 
 def _alert_history(alert: Alert, *, user, action: str, note: str = "") -> AlertHistory:
@@ -636,7 +628,7 @@ def _set_alert_status(alert: Alert, status: str) -> None:
 @transaction.atomic
 def alert_acknowledge(*, user, alert_id: int) -> Alert:
     """Open → acknowledged: someone at the station has seen the alert."""
-    _require_perm(user, "loadforecast.change_alert")
+    require_perm(user, "loadforecast.change_alert")
     alert = _alert_for_update(user, alert_id)
     if alert.status != Alert.Status.OPEN:
         raise ValidationError(_("Only an open alert can be acknowledged (this one is %(status)s).")
@@ -657,7 +649,7 @@ def measure_plan(*, user, alert_id: int, kind: str, planned_date: dt.date, kva: 
     the transformer's own (a smaller one changes nothing). On an LV line only phase
     balancing, a staggered-use notice and a patrol apply.
     """
-    _require_perm(user, "loadforecast.add_measure")
+    require_perm(user, "loadforecast.add_measure")
     alert = _alert_for_update(user, alert_id)
     if alert.status not in ACTIVE_STATUSES:
         raise ValidationError(_("A measure cannot be planned on an alert that is %(status)s.")
@@ -710,11 +702,8 @@ def measure_done(*, user, measure_id: int, done_at: dt.datetime | None = None) -
     """Planned → done. The alert becomes "measure done" once none of its measures is still
     planned; the next run takes the measure into account (and mitigates the alert when
     it is enough)."""
-    _require_perm(user, "loadforecast.change_measure")
-    try:
-        alert_id = writable_for_user(user, Measure).values_list("alert_id", flat=True).get(pk=measure_id)
-    except Measure.DoesNotExist:
-        raise Http404 from None
+    require_perm(user, "loadforecast.change_measure")
+    alert_id = get_writable_or_404(user, Measure.objects.only("alert"), pk=measure_id).alert_id
     alert = _alert_for_update(user, alert_id)  # the alert first, as every action locks it
     measure = Measure.objects.select_for_update().get(pk=measure_id)
     if measure.status != Measure.Status.PLANNED:
@@ -737,7 +726,7 @@ def measure_done(*, user, measure_id: int, done_at: dt.datetime | None = None) -
 def alert_dismiss(*, user, alert_id: int, reason: str) -> Alert:
     """Dismiss an active alert; the reason is required and kept in the history. Runs keep
     a dismissed alert dismissed, and its done measures no longer change the projection."""
-    _require_perm(user, "loadforecast.change_alert")
+    require_perm(user, "loadforecast.change_alert")
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": _("Give the reason for dismissing the alert.")})
@@ -758,7 +747,7 @@ def alert_dismiss(*, user, alert_id: int, reason: str) -> Alert:
 def alert_close(*, user, alert_id: int, note: str = "") -> Alert:
     """Mitigated → closed: station staff end the alert's path once its episode is handled.
     Runs never reopen a closed alert (a new episode of the asset opens a new alert)."""
-    _require_perm(user, "loadforecast.change_alert")
+    require_perm(user, "loadforecast.change_alert")
     note = (note or "").strip()
     if len(note) > 500:
         raise ValidationError({"note": _("Keep the note under 500 characters.")})
@@ -793,7 +782,7 @@ def projection_request(*, user, station_id: int, run_date: dt.date | None = None
     gets the same run and starts nothing."""
     from .tasks import enqueue_run
 
-    _require_perm(user, "loadforecast.add_projectionrun")
+    require_perm(user, "loadforecast.add_projectionrun")
     if not writable_for_user(user, Station).filter(pk=station_id).exists():
         raise Http404
     run_date = run_date or timezone.localdate()

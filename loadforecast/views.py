@@ -38,6 +38,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from django.views.generic import DetailView, ListView, TemplateView
 
 from customers.models import ReturningResident
+from zhoukou_grid.core.lunar_calendar import default_departure
 from zhoukou_grid.core.queue import QUEUE_UNAVAILABLE_MESSAGE
 from zhoukou_grid.core.scoping import for_user, territory_of, writable_for_user
 from zhoukou_grid.core.views import ScopedDetailView, ScopedListView
@@ -45,7 +46,6 @@ from zhoukou_grid.territory.models import County, LVLine, Station, Transformer
 
 from . import engine, services
 from .forms import SETTING_FIELDS, AlertFilterSet, DismissForm, MeasurePlanForm, ProjectionSettingsForm
-from .lunar_calendar import default_departure
 from .models import (
     LEVEL_CODES,
     Alert,

@@ -16,32 +16,23 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
-from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from customers.models import Household
-from zhoukou_grid.core.api import ScopedModelViewSet, ScopedSlugRelatedField, territory_field
+from zhoukou_grid.core.api import (
+    ScopedModelViewSet,
+    ScopedSlugRelatedField,
+    api_validation_error,
+    path_id,
+    territory_field,
+)
 from zhoukou_grid.territory.models import Grid, Village
 
 from . import services
-from .forms_boards import HazardFilterSet, IssueFilterSet
+from .filters import HazardFilterSet, IssueFilterSet
 from .models import CustomerIssue, Hazard, HazardEvent, IssueEvent
 from .selectors import OPEN_ISSUE_STATUSES
-
-
-def _api_error(exc: DjangoValidationError) -> ApiValidationError:
-    if hasattr(exc, "error_dict"):
-        return ApiValidationError(exc.message_dict)
-    return ApiValidationError({"non_field_errors": exc.messages})
-
-
-def _object_id(pk) -> int:
-    try:
-        return int(pk)
-    except (TypeError, ValueError):
-        raise NotFound from None
 
 
 class _TargetFields(serializers.Serializer):
@@ -190,9 +181,9 @@ class _StepViewSet(ScopedModelViewSet):
         payload = StepSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         try:
-            obj = service(user=request.user, note=payload.validated_data["note"], **{id_kwarg: _object_id(pk)})
+            obj = service(user=request.user, note=payload.validated_data["note"], **{id_kwarg: path_id(pk)})
         except DjangoValidationError as exc:
-            raise _api_error(exc) from None
+            raise api_validation_error(exc) from None
         return self._answer(obj.pk)
 
 
@@ -225,7 +216,7 @@ class HazardViewSet(_StepViewSet):
                                             description=data["description"], deadline=data["deadline"],
                                             **payload.target_kwargs())
         except DjangoValidationError as exc:
-            raise _api_error(exc) from None
+            raise api_validation_error(exc) from None
         return self._answer(hazard.pk, code=status.HTTP_201_CREATED)
 
     @extend_schema(request=StepSerializer, responses=SafetyHazardDetailSerializer, summary="The customer was notified")
@@ -273,7 +264,7 @@ class IssueViewSet(_StepViewSet):
             issue = services.issue_open(user=request.user, channel=data["channel"], category=data["category"],
                                         description=data["description"], **payload.target_kwargs())
         except DjangoValidationError as exc:
-            raise _api_error(exc) from None
+            raise api_validation_error(exc) from None
         return self._answer(issue.pk, code=status.HTTP_201_CREATED)
 
     @extend_schema(request=StepSerializer, responses=IssueDetailSerializer, summary="Work on the issue started")

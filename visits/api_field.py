@@ -21,7 +21,7 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from zhoukou_grid.core.api import MAX_ID, ScopedModelViewSet
+from zhoukou_grid.core.api import MAX_ID, ScopedModelViewSet, api_validation_error
 
 from . import services
 from .forms_field import GUIDANCE_CHOICES
@@ -211,9 +211,7 @@ class VisitLogViewSet(ScopedModelViewSet):
                 cards_posted=data["cards_posted"], resident_ids=data["residents_confirmed"],
             )
         except DjangoValidationError as error:
-            # Messages per field, or under non_field_errors: never a bare list (the schema's 400).
-            raise ValidationError(error.message_dict if hasattr(error, "error_dict")
-                                  else {"non_field_errors": error.messages}) from None
+            raise api_validation_error(error) from None
         warnings = [] if existed else photos_attach(user=request.user, log=log, photos=data["photos"])
         body = VisitLogSerializer(self.get_queryset().get(pk=log.pk), context=self.get_serializer_context()).data
         body["photo_warnings"] = [str(warning) for warning in warnings]

@@ -8,7 +8,6 @@ rounds needs `visits.add_round` (station staff and above).
 
 from __future__ import annotations
 
-import django_filters
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
@@ -22,20 +21,14 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from customers.models import Household, KeyCustomer
-from zhoukou_grid.core.api import ScopedModelViewSet, territory_field
-from zhoukou_grid.core.filters import IntegerFilter
+from zhoukou_grid.core.api import ScopedModelViewSet, api_validation_error, territory_field
 from zhoukou_grid.core.scoping import for_user, writable_for_user
 from zhoukou_grid.territory.models import Station, Village
 
 from . import services
+from .filters import VisitFilterSet
 from .models import Round, RoundTarget, Visit
 from .views_rounds import VISIT_SELECT, rounds_for_user, target_label
-
-
-def _as_drf_error(error: DjangoValidationError) -> ValidationError:
-    if hasattr(error, "error_dict"):
-        return ValidationError({field.removesuffix("_id"): messages for field, messages in error.message_dict.items()})
-    return ValidationError({"non_field_errors": error.messages})
 
 
 class _Absent:
@@ -163,7 +156,7 @@ class RoundViewSet(ScopedModelViewSet):
                 period_end=data["period_end"], daily_capacity=data.get("daily_capacity", 8),
                 holidays=data.get("holidays", []), station_id=station.pk if station else None, county_id=county_id)
         except DjangoValidationError as error:
-            raise _as_drf_error(error) from None
+            raise api_validation_error(error) from None
         serializer.instance.target_count = serializer.instance.visit_count = 0
 
     @extend_schema(responses=PaginatedTargetsSerializer, summary="The round's target list (paginated)")
@@ -201,7 +194,7 @@ class RoundViewSet(ScopedModelViewSet):
                 user=user, round_id=rnd.pk, source=data["source"], village_ids=list(villages.values()),
                 household_ids=list(households.values()), key_customer_ids=list(customers.values()))
         except DjangoValidationError as error:
-            raise _as_drf_error(error) from None
+            raise api_validation_error(error) from None
         return Response({"added": added, "target_count": rnd.targets.count()})
 
     @extend_schema(request=None, responses=ScheduleResultSerializer,
@@ -212,7 +205,7 @@ class RoundViewSet(ScopedModelViewSet):
         try:
             result = services.round_schedule(user=request.user, round_id=rnd.pk)
         except DjangoValidationError as error:
-            raise _as_drf_error(error) from None
+            raise api_validation_error(error) from None
         ids = [item.target.pk for item in result.unplaced]
         targets = {t.pk: t for t in RoundTarget.objects.filter(pk__in=ids)
                    .select_related("household", "key_customer", "village", "grid")}
@@ -228,19 +221,6 @@ class RoundViewSet(ScopedModelViewSet):
 
 
 # --- Visits ---------------------------------------------------------------------------
-
-class VisitFilterSet(django_filters.FilterSet):
-    date = django_filters.DateFilter(field_name="planned_date")
-    date_after = django_filters.DateFilter(field_name="planned_date", lookup_expr="gte")
-    date_before = django_filters.DateFilter(field_name="planned_date", lookup_expr="lte")
-    status = django_filters.ChoiceFilter(choices=Visit.Status.choices)
-    grid_manager = django_filters.CharFilter(field_name="grid_manager__username")
-    round = IntegerFilter(field_name="round_id")
-
-    class Meta:
-        model = Visit
-        fields = ["date", "date_after", "date_before", "status", "grid_manager", "round"]
-
 
 class VisitSerializer(serializers.ModelSerializer):
     grid = serializers.CharField(source="grid.code", read_only=True)
@@ -313,7 +293,7 @@ class VisitViewSet(ScopedModelViewSet):
             with transaction.atomic():
                 result = call(visit, payload.validated_data)
         except DjangoValidationError as error:
-            raise _as_drf_error(error) from None
+            raise api_validation_error(error) from None
         return result
 
     def _fresh(self, pk):

@@ -1,62 +1,18 @@
-"""Filters and forms of the hazard and issue boards (the filters serve the HTML boards and the API).
+"""Forms of the hazard and issue boards (their filters are in filters.py).
 
-Choice lists (grids, villages) are scoped to the requesting user, so a form never offers,
-and a filter never matches, anything outside the territory.
+Choice lists (grids, villages) are limited to the requesting user's own territory, so a
+form never offers anything outside it.
 """
 
 from __future__ import annotations
 
-import django_filters
 from django import forms
-from django.db.models import Q
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from zhoukou_grid.core.filters import scoped
 from zhoukou_grid.core.scoping import writable_for_user
 from zhoukou_grid.territory.models import Grid, Village
 
-from .models import CustomerIssue, Hazard, Photo
-from .selectors import OPEN_ISSUE_STATUSES
-
-
-class HazardFilterSet(django_filters.FilterSet):
-    """Hazards by status, severity, grid and "overdue" (deadline passed, not re-checked)."""
-
-    status = django_filters.ChoiceFilter(choices=Hazard.Status.choices, label=_("Status"))
-    severity = django_filters.ChoiceFilter(choices=Hazard.Severity.choices, label=_("Severity"))
-    grid = django_filters.ModelChoiceFilter(queryset=scoped(Grid), label=_("Grid"))
-    overdue = django_filters.BooleanFilter(method="filter_overdue", label=_("Overdue"))
-
-    class Meta:
-        model = Hazard
-        fields = ["status", "severity", "grid", "overdue"]
-
-    def filter_overdue(self, queryset, name, value):
-        if value is None:
-            return queryset
-        overdue = Q(deadline__lt=timezone.localdate()) & ~Q(status=Hazard.Status.RECHECKED)
-        return queryset.filter(overdue) if value else queryset.exclude(overdue)
-
-
-class IssueFilterSet(django_filters.FilterSet):
-    """Customer issues by status, category, channel, grid and "overdue" (target time passed, unresolved)."""
-
-    status = django_filters.ChoiceFilter(choices=CustomerIssue.Status.choices, label=_("Status"))
-    category = django_filters.ChoiceFilter(choices=CustomerIssue.Category.choices, label=_("Category"))
-    channel = django_filters.ChoiceFilter(choices=CustomerIssue.Channel.choices, label=_("Channel"))
-    grid = django_filters.ModelChoiceFilter(queryset=scoped(Grid), label=_("Grid"))
-    overdue = django_filters.BooleanFilter(method="filter_overdue", label=_("Overdue"))
-
-    class Meta:
-        model = CustomerIssue
-        fields = ["status", "category", "channel", "grid", "overdue"]
-
-    def filter_overdue(self, queryset, name, value):
-        if value is None:
-            return queryset
-        overdue = Q(due_at__lt=timezone.now(), status__in=OPEN_ISSUE_STATUSES)
-        return queryset.filter(overdue) if value else queryset.exclude(overdue)
+from .models import CustomerIssue, Photo
 
 
 class StepForm(forms.Form):

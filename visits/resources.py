@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from zhoukou_grid.core.importing.spec import Column, ImportKind, register
 from zhoukou_grid.core.scoping import for_user
 
+from .filters import HazardFilterSet, IssueFilterSet
 from .models import CustomerIssue, Hazard, Visit, VisitLog
 from .selectors import OPEN_ISSUE_STATUSES
 
@@ -95,6 +96,7 @@ class VisitExport(_FieldRecordExport):
 class HazardExport(_FieldRecordExport):
     name = "hazards"
     model = Hazard
+    filterset_class = HazardFilterSet
     verbose_name = _lazy("Hazards")
     key_field = "id"
     columns = _columns("id", "grid_code", "target_type", "target_code", "severity", "status", "description",
@@ -123,6 +125,7 @@ class HazardExport(_FieldRecordExport):
 class IssueExport(_FieldRecordExport):
     name = "issues"
     model = CustomerIssue
+    filterset_class = IssueFilterSet
     verbose_name = _lazy("Customer issues")
     key_field = "id"
     columns = _columns("id", "grid_code", "target_type", "target_code", "channel", "category", "status",

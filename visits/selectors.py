@@ -13,10 +13,10 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
-from zhoukou_grid.core.scoping import for_user
+from zhoukou_grid.core.scoping import for_user, territory_of
 from zhoukou_grid.territory.models import County, Grid, Station
 
-from .models import CustomerIssue, Hazard, RoundTarget, ServiceCardRecord, Visit, VisitLog
+from .models import CustomerIssue, Hazard, Round, RoundTarget, ServiceCardRecord, Visit, VisitLog
 
 OPEN_ISSUE_STATUSES = (CustomerIssue.Status.OPEN, CustomerIssue.Status.IN_PROGRESS)
 RESOLVED_ISSUE_STATUSES = (CustomerIssue.Status.RESOLVED, CustomerIssue.Status.CONFIRMED)
@@ -63,6 +63,22 @@ COUNT_NAMES = (
     *(f"guidance_{name.removeprefix('guided_')}" for name in VisitLog.GUIDANCE_FIELDS),
     "hazards_found", "hazards_rectified", "hazards_overdue", "issues_opened", "issues_resolved", "issues_overdue",
 )
+
+
+def progress_rounds_for(user) -> QuerySet[Round]:
+    """The rounds a user may report on: those over their territory, and (for a grid
+    manager, who sees no round directly) those with visits or targets in it."""
+    territory = territory_of(user)
+    if territory.everything or (territory.county_ids and not territory.station_ids and not territory.grid_ids):
+        # Whole counties: rounds are scheduled inside their own county, so the rounds over the
+        # territory are all there is; the searches below cost a scan of every visit and
+        # target of the county (0.08 s of 0.3 s for a county's report at city scale).
+        return for_user(user, Round).order_by("-period_start", "name")
+    return Round.objects.filter(
+        Q(pk__in=for_user(user, Round).values("pk"))
+        | Q(pk__in=for_user(user, Visit).filter(round__isnull=False).values("round_id"))
+        | Q(pk__in=for_user(user, RoundTarget).values("round_id"))
+    ).order_by("-period_start", "name")
 
 
 def _visit_aggregates() -> dict:

@@ -11,10 +11,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Min, OuterRef, Q, Subquery
 from django.http import Http404
@@ -25,7 +26,7 @@ from django.utils.translation import gettext_noop
 from customers.models import Household, KeyCustomer, ReturningResident, ServicePlan
 from customers.services import residents_mark_arrived
 from zhoukou_grid.core.audit import audit_record
-from zhoukou_grid.core.scoping import for_user, writable_for_user
+from zhoukou_grid.core.scoping import for_user, get_writable_or_404, require_perm
 from zhoukou_grid.territory.models import County, Grid, Role, RoleAssignment, Station, Village
 
 from . import scheduling
@@ -44,6 +45,9 @@ from .models import (
     VisitLog,
 )
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 # Visits outside a round are held to this many per grid manager per day.
 DEFAULT_DAILY_CAPACITY = 8
 # How far ahead a missed visit outside a round is proposed again.
@@ -57,21 +61,6 @@ CADENCE_DAYS = {
     ServicePlan.Cadence.MONTHLY: 30,
     ServicePlan.Cadence.QUARTERLY: 91,
 }
-
-
-def _require(user, perm: str) -> None:
-    if not user.has_perm(perm):
-        raise PermissionDenied
-
-
-def _writable(user, model, pk, *, lock: bool = True):
-    queryset = writable_for_user(user, model)
-    if lock:
-        queryset = queryset.select_for_update()
-    try:
-        return queryset.get(pk=pk)
-    except model.DoesNotExist:
-        raise Http404 from None
 
 
 def _lock_users(user_ids: Iterable[int]) -> None:
@@ -142,15 +131,15 @@ def _holiday_list(holidays: Iterable) -> list[str]:
 
 
 @transaction.atomic
-def round_create(*, user, name: str, period_start: date, period_end: date, daily_capacity: int,
+def round_create(*, user: User, name: str, period_start: date, period_end: date, daily_capacity: int,
                  county_id: int | None = None, station_id: int | None = None, holidays: Iterable = ()) -> Round:
     """Open a round over a station (or a whole county) of the user's own territory."""
-    _require(user, "visits.add_round")
+    require_perm(user, "visits.add_round")
     if station_id is not None:
-        station = _writable(user, Station, station_id, lock=False)
+        station = get_writable_or_404(user, Station, pk=station_id)
         county_id = station.county_id
     elif county_id is not None:
-        _writable(user, County, county_id, lock=False)
+        get_writable_or_404(user, County, pk=county_id)
     else:
         raise ValidationError(_("A round covers a station or a county."))
     rnd = Round(name=name, county_id=county_id, station_id=station_id, period_start=period_start,
@@ -170,15 +159,15 @@ def _round_scope(rnd: Round, grid_path: str) -> Q:
     return Q(**{f"{grid_path}__station__county_id": rnd.county_id})
 
 
-def _open_round(user, round_id: int) -> Round:
-    rnd = _writable(user, Round, round_id)
+def _open_round(user: User, round_id: int) -> Round:
+    rnd = get_writable_or_404(user, Round, pk=round_id, lock=True)
     if rnd.status == Round.Status.CLOSED:
         raise ValidationError(_("The round is closed."))
     return rnd
 
 
 @transaction.atomic
-def round_targets_build(*, user, round_id: int, source: str, village_ids: Iterable[int] = (),
+def round_targets_build(*, user: User, round_id: int, source: str, village_ids: Iterable[int] = (),
                         household_ids: Iterable[int] = (), key_customer_ids: Iterable[int] = ()) -> int:
     """Add targets to a round's list from one source; those already listed stay as they are.
 
@@ -190,7 +179,7 @@ def round_targets_build(*, user, round_id: int, source: str, village_ids: Iterab
     - upload: the given households and key customers (an uploaded list).
     Returns the number of targets added.
     """
-    _require(user, "visits.change_round")
+    require_perm(user, "visits.change_round")
     Source = RoundTarget.Source
     if source not in Source.values:
         raise ValidationError({"source": _("Unknown target source.")})
@@ -273,15 +262,15 @@ class RoundScheduleResult:
 
 
 @transaction.atomic
-def round_schedule(*, user, round_id: int) -> RoundScheduleResult:
+def round_schedule(*, user: User, round_id: int) -> RoundScheduleResult:
     """Plan the visits of a round's targets (see `visits.scheduling`), and say what did not fit.
 
     Visits already planned or done (in this round or any other) count against each grid
     manager's daily capacity; a target already planned in a cadence window is not planned
     again, so scheduling twice adds nothing.
     """
-    _require(user, "visits.change_round")
-    _require(user, "visits.add_visit")
+    require_perm(user, "visits.change_round")
+    require_perm(user, "visits.add_visit")
     rnd = _open_round(user, round_id)
     targets = list(rnd.targets.all())
     if not targets:
@@ -340,8 +329,8 @@ def round_schedule(*, user, round_id: int) -> RoundScheduleResult:
 
 # --- Visits ---------------------------------------------------------------------------
 
-def _planned_visit(user, visit_id: int) -> Visit:
-    visit = _writable(user, Visit, visit_id)
+def _planned_visit(user: User, visit_id: int) -> Visit:
+    visit = get_writable_or_404(user, Visit, pk=visit_id, lock=True)
     if visit.status != Visit.Status.PLANNED:
         raise ValidationError(_("Only a planned visit can be changed; this one is %(status)s.")
                               % {"status": visit.get_status_display()})
@@ -349,10 +338,10 @@ def _planned_visit(user, visit_id: int) -> Visit:
 
 
 @transaction.atomic
-def visit_move(*, user, visit_id: int, planned_date: date) -> Visit:
+def visit_move(*, user: User, visit_id: int, planned_date: date) -> Visit:
     """Move a planned visit to another day: inside the round's period, not on its holidays,
     not in the past, and only to a day where the grid manager has capacity left."""
-    _require(user, "visits.change_visit")
+    require_perm(user, "visits.change_visit")
     visit = _planned_visit(user, visit_id)
     _check_day(visit, planned_date)
     _lock_users([visit.grid_manager_id])
@@ -366,9 +355,9 @@ def visit_move(*, user, visit_id: int, planned_date: date) -> Visit:
 
 
 @transaction.atomic
-def visit_reassign(*, user, visit_id: int, grid_manager_id: int) -> Visit:
+def visit_reassign(*, user: User, visit_id: int, grid_manager_id: int) -> Visit:
     """Give a planned visit to another grid manager of the same grid, who has capacity that day."""
-    _require(user, "visits.change_visit")
+    require_perm(user, "visits.change_visit")
     visit = _planned_visit(user, visit_id)
     if grid_manager_id not in grid_manager_ids([visit.grid_id]).get(visit.grid_id, set()):
         raise ValidationError({"grid_manager": _("Only a grid manager of the visit's grid can take it.")})
@@ -383,9 +372,9 @@ def visit_reassign(*, user, visit_id: int, grid_manager_id: int) -> Visit:
 
 
 @transaction.atomic
-def visit_cancel(*, user, visit_id: int, reason: str = "") -> Visit:
+def visit_cancel(*, user: User, visit_id: int, reason: str = "") -> Visit:
     """Cancel a planned visit."""
-    _require(user, "visits.change_visit")
+    require_perm(user, "visits.change_visit")
     visit = _planned_visit(user, visit_id)
     visit.status = Visit.Status.CANCELLED
     visit.cancel_reason = reason.strip()
@@ -396,7 +385,7 @@ def visit_cancel(*, user, visit_id: int, reason: str = "") -> Visit:
 
 
 @transaction.atomic
-def visit_mark_missed(*, user, visit_id: int, reason: str) -> tuple[Visit, Visit | None]:
+def visit_mark_missed(*, user: User, visit_id: int, reason: str) -> tuple[Visit, Visit | None]:
     """Mark a planned visit missed, with its reason, and plan it again.
 
     The new visit goes to the first working day after the missed one (and not before
@@ -404,7 +393,7 @@ def visit_mark_missed(*, user, visit_id: int, reason: str) -> tuple[Visit, Visit
     capacity; inside the round's period. Returns the missed visit and the new one, or
     None when no day is left.
     """
-    _require(user, "visits.change_visit")
+    require_perm(user, "visits.change_visit")
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"missed_reason": _("Say why the visit did not take place.")})
@@ -484,7 +473,7 @@ def issue_due_at(category: str, raised_at: datetime) -> datetime:
 
 @transaction.atomic
 def visit_log_submit(
-    *, user, visit_id: int, client_key: str, met_person: str = "", needs: str = "", concerns: str = "",
+    *, user: User, visit_id: int, client_key: str, met_person: str = "", needs: str = "", concerns: str = "",
     recommendations: str = "", guidance: Iterable[str] = (), checklist: Iterable[dict] = (),
     hazards: Iterable[dict] = (), issues: Iterable[dict] = (), cards_handed_out: int = 0, cards_posted: int = 0,
     resident_ids: Iterable[int] = (), done_at: datetime | None = None,
@@ -496,11 +485,11 @@ def visit_log_submit(
     `guidance` names `VisitLog.GUIDANCE_FIELDS`; `checklist` items are {item, result, note};
     `hazards` {severity, description, deadline}; `issues` {category, description}.
     """
-    _require(user, "visits.add_visitlog")
+    require_perm(user, "visits.add_visitlog")
     client_key = (client_key or "").strip()
     if not client_key or len(client_key) > 64:
         raise ValidationError({"client_key": _("A submission key of 1 to 64 characters is required.")})
-    visit = _writable(user, Visit, visit_id)
+    visit = get_writable_or_404(user, Visit, pk=visit_id, lock=True)
     previous = VisitLog.objects.filter(client_key=client_key).first()
     if previous is not None:
         if previous.visit_id != visit.pk:
@@ -577,11 +566,11 @@ def visit_log_submit(
 
 
 @transaction.atomic
-def service_cards_record(*, user, grid_manager_id: int, village_id: int, date: date, handed_out: int = 0,
+def service_cards_record(*, user: User, grid_manager_id: int, village_id: int, date: date, handed_out: int = 0,
                          posted: int = 0, round_id: int | None = None) -> ServiceCardRecord:
     """A bulk record of the cards a grid manager handed out or posted in a village on a day."""
-    _require(user, "visits.add_servicecardrecord")
-    village = _writable(user, Village, village_id, lock=False)
+    require_perm(user, "visits.add_servicecardrecord")
+    village = get_writable_or_404(user, Village, pk=village_id)
     if grid_manager_id not in grid_manager_ids([village.grid_id]).get(village.grid_id, set()):
         raise ValidationError({"grid_manager": _("Only a grid manager of the village's grid hands out its cards.")})
     if round_id is not None:
@@ -613,12 +602,12 @@ def _target_in_grid(grid_id: int, household_id, key_customer_id, village_id) -> 
 
 
 @transaction.atomic
-def hazard_report(*, user, grid_id: int, severity: str, description: str, deadline: date,
+def hazard_report(*, user: User, grid_id: int, severity: str, description: str, deadline: date,
                   household_id: int | None = None, key_customer_id: int | None = None,
                   village_id: int | None = None, owner_id: int | None = None) -> Hazard:
     """Record a hazard found outside a visit (a patrol, a call)."""
-    _require(user, "visits.add_hazard")
-    grid = _writable(user, Grid, grid_id, lock=False)
+    require_perm(user, "visits.add_hazard")
+    grid = get_writable_or_404(user, Grid, pk=grid_id)
     item = _clean_hazard({"severity": severity, "description": description, "deadline": deadline},
                          today=timezone.localdate())
     _target_in_grid(grid.pk, household_id, key_customer_id, village_id)
@@ -631,9 +620,9 @@ def hazard_report(*, user, grid_id: int, severity: str, description: str, deadli
     return hazard
 
 
-def _hazard_step(user, hazard_id: int, *, before: str, after: str, note: str) -> Hazard:
-    _require(user, "visits.change_hazard")
-    hazard = _writable(user, Hazard, hazard_id)
+def _hazard_step(user: User, hazard_id: int, *, before: str, after: str, note: str) -> Hazard:
+    require_perm(user, "visits.change_hazard")
+    hazard = get_writable_or_404(user, Hazard, pk=hazard_id, lock=True)
     if hazard.status != before:
         raise ValidationError(
             _("The hazard is %(status)s; this step needs it to be %(needed)s.")
@@ -649,19 +638,19 @@ def _hazard_step(user, hazard_id: int, *, before: str, after: str, note: str) ->
 
 
 @transaction.atomic
-def hazard_notify(*, user, hazard_id: int, note: str = "") -> Hazard:
+def hazard_notify(*, user: User, hazard_id: int, note: str = "") -> Hazard:
     """The customer has been told of the hazard (告知)."""
     return _hazard_step(user, hazard_id, before=Hazard.Status.FOUND, after=Hazard.Status.NOTIFIED, note=note)
 
 
 @transaction.atomic
-def hazard_rectify(*, user, hazard_id: int, note: str = "") -> Hazard:
+def hazard_rectify(*, user: User, hazard_id: int, note: str = "") -> Hazard:
     """Rectification is under way (整改)."""
     return _hazard_step(user, hazard_id, before=Hazard.Status.NOTIFIED, after=Hazard.Status.RECTIFYING, note=note)
 
 
 @transaction.atomic
-def hazard_recheck(*, user, hazard_id: int, note: str = "") -> Hazard:
+def hazard_recheck(*, user: User, hazard_id: int, note: str = "") -> Hazard:
     """The rectification was checked on site (复核): the hazard is closed."""
     return _hazard_step(user, hazard_id, before=Hazard.Status.RECTIFYING, after=Hazard.Status.RECHECKED, note=note)
 
@@ -669,12 +658,12 @@ def hazard_recheck(*, user, hazard_id: int, note: str = "") -> Hazard:
 # --- Customer issues ------------------------------------------------------------------
 
 @transaction.atomic
-def issue_open(*, user, grid_id: int, channel: str, category: str, description: str,
+def issue_open(*, user: User, grid_id: int, channel: str, category: str, description: str,
                household_id: int | None = None, key_customer_id: int | None = None, village_id: int | None = None,
                owner_id: int | None = None) -> CustomerIssue:
     """Record an issue that came by phone or the hotline (those from visits come with the log)."""
-    _require(user, "visits.add_customerissue")
-    grid = _writable(user, Grid, grid_id, lock=False)
+    require_perm(user, "visits.add_customerissue")
+    grid = get_writable_or_404(user, Grid, pk=grid_id)
     _choice(channel, CustomerIssue.Channel, "channel")
     item = _clean_issue({"category": category, "description": description})
     _target_in_grid(grid.pk, household_id, key_customer_id, village_id)
@@ -690,9 +679,9 @@ def issue_open(*, user, grid_id: int, channel: str, category: str, description: 
     return issue
 
 
-def _issue_step(user, issue_id: int, *, before: str, after: str, note: str) -> CustomerIssue:
-    _require(user, "visits.change_customerissue")
-    issue = _writable(user, CustomerIssue, issue_id)
+def _issue_step(user: User, issue_id: int, *, before: str, after: str, note: str) -> CustomerIssue:
+    require_perm(user, "visits.change_customerissue")
+    issue = get_writable_or_404(user, CustomerIssue, pk=issue_id, lock=True)
     if issue.status != before:
         raise ValidationError(
             _("The issue is %(status)s; this step needs it to be %(needed)s.")
@@ -710,19 +699,19 @@ def _issue_step(user, issue_id: int, *, before: str, after: str, note: str) -> C
 
 
 @transaction.atomic
-def issue_start(*, user, issue_id: int, note: str = "") -> CustomerIssue:
+def issue_start(*, user: User, issue_id: int, note: str = "") -> CustomerIssue:
     return _issue_step(user, issue_id, before=CustomerIssue.Status.OPEN, after=CustomerIssue.Status.IN_PROGRESS,
                        note=note)
 
 
 @transaction.atomic
-def issue_resolve(*, user, issue_id: int, note: str = "") -> CustomerIssue:
+def issue_resolve(*, user: User, issue_id: int, note: str = "") -> CustomerIssue:
     return _issue_step(user, issue_id, before=CustomerIssue.Status.IN_PROGRESS, after=CustomerIssue.Status.RESOLVED,
                        note=note)
 
 
 @transaction.atomic
-def issue_confirm(*, user, issue_id: int, note: str = "") -> CustomerIssue:
+def issue_confirm(*, user: User, issue_id: int, note: str = "") -> CustomerIssue:
     """The customer confirmed the resolution: the issue is closed."""
     return _issue_step(user, issue_id, before=CustomerIssue.Status.RESOLVED, after=CustomerIssue.Status.CONFIRMED,
                        note=note)
@@ -746,14 +735,14 @@ def _sniff_image(head: bytes) -> str | None:
 
 
 @transaction.atomic
-def photo_add(*, user, file, kind: str = Photo.Kind.VISIT, visit_log_id: int | None = None,
+def photo_add(*, user: User, file, kind: str = Photo.Kind.VISIT, visit_log_id: int | None = None,
               hazard_id: int | None = None) -> Photo:
     """Store a photo of a visit log or a hazard: a JPEG, PNG or WebP (by its bytes, not its
     name) of at most PHOTO_MAX_BYTES."""
-    _require(user, "visits.add_photo")
+    require_perm(user, "visits.add_photo")
     _choice(kind, Photo.Kind, "kind")
-    log = _writable(user, VisitLog, visit_log_id, lock=False) if visit_log_id else None
-    hazard = _writable(user, Hazard, hazard_id, lock=False) if hazard_id else None
+    log = get_writable_or_404(user, VisitLog, pk=visit_log_id) if visit_log_id else None
+    hazard = get_writable_or_404(user, Hazard, pk=hazard_id) if hazard_id else None
     if log is None and hazard is None:
         raise ValidationError(_("A photo belongs to a visit or a hazard."))
     if kind != Photo.Kind.VISIT and hazard is None:

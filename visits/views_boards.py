@@ -26,7 +26,8 @@ from zhoukou_grid.core.views import ScopedPermissionMixin, display_name
 from zhoukou_grid.territory.models import Grid, Village
 
 from . import services
-from .forms_boards import HazardFilterSet, HazardPhotoForm, IssueFilterSet, IssueRaiseForm, StepForm
+from .filters import HazardFilterSet, IssueFilterSet
+from .forms_boards import HazardPhotoForm, IssueRaiseForm, StepForm
 from .models import CustomerIssue, Hazard, Photo
 from .photos import photo_prepare
 from .selectors import OPEN_ISSUE_STATUSES

@@ -2,7 +2,7 @@
 station or county, for a round or a date range; as a table, a chart and an XLSX file.
 
 Built on `visits.selectors.progress_counts` (a fixed number of queries whatever the data);
-the page adds one query for the round choices. The XLSX is streamed through XlsxWriter's
+the page adds one query for the round choices (`selectors.progress_rounds_for`). The XLSX is streamed through XlsxWriter's
 `constant_memory` mode into a temporary file and audited like every export.
 """
 
@@ -13,7 +13,6 @@ import tempfile
 import xlsxwriter
 from django import forms
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.db.models import Q
 from django.http import FileResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -22,11 +21,11 @@ from django.views.generic import TemplateView
 
 from zhoukou_grid.core.audit import audit_record
 from zhoukou_grid.core.importing.parsers import escape_formula
-from zhoukou_grid.core.scoping import for_user, primary_role, territory_of
+from zhoukou_grid.core.scoping import primary_role
 from zhoukou_grid.territory.models import Role
 
-from .models import Round, Visit
-from .selectors import progress_counts
+from .models import Round
+from .selectors import progress_counts, progress_rounds_for
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CHART_GROUPS = 40  # more bars than this are unreadable; the table has them all
@@ -64,24 +63,6 @@ GUIDANCE_KEYS = ("guidance_payment", "guidance_balance", "guidance_service_chang
                  "guidance_find_electrician")
 
 
-def rounds_for(user):
-    """The rounds a user may report on: those over their territory, and (for a grid
-    manager, who sees no round directly) those with visits or targets in it."""
-    from .models import RoundTarget
-
-    territory = territory_of(user)
-    if territory.everything or (territory.county_ids and not territory.station_ids and not territory.grid_ids):
-        # Whole counties: rounds are scheduled inside their own county, so the rounds over the
-        # territory are all there is; the searches below cost a scan of every visit and
-        # target of the county (0.08 s of 0.3 s for a county's report at city scale).
-        return for_user(user, Round).order_by("-period_start", "name")
-    return Round.objects.filter(
-        Q(pk__in=for_user(user, Round).values("pk"))
-        | Q(pk__in=for_user(user, Visit).filter(round__isnull=False).values("round_id"))
-        | Q(pk__in=for_user(user, RoundTarget).values("round_id"))
-    ).order_by("-period_start", "name")
-
-
 class ProgressForm(forms.Form):
     round = forms.ModelChoiceField(queryset=Round.objects.none(), required=False, label=_lazy("Round"),
                                    empty_label=_lazy("All rounds"))
@@ -93,7 +74,7 @@ class ProgressForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["round"].queryset = rounds_for(user)
+        self.fields["round"].queryset = progress_rounds_for(user)
 
     def clean(self):
         cleaned = super().clean()

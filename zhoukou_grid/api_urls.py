@@ -1,6 +1,6 @@
 """URLs under /api/v1/: the scoped viewsets, the token, "me", the schema and its docs.
 
-Later apps register their viewsets on `router` here.
+Each app's viewsets are registered on `router` here.
 """
 
 from django.urls import path

@@ -22,7 +22,7 @@ def _redbeat_options(sender, **kwargs):
         sender.conf[key.removeprefix("CELERY_").lower()] = sender.conf[key]
 
 
-# Each later feature adds its periodic task here.
+# Every periodic task of the project, in one place.
 app.conf.beat_schedule = {
     "purge-expired-import-files": {
         "task": "zhoukou_grid.core.tasks.purge_import_files",
@@ -32,7 +32,7 @@ app.conf.beat_schedule = {
         "task": "loadforecast.tasks.nightly_projection",
         "schedule": crontab(hour=2, minute=0),
     },
-    # security (issue 6): expired sessions and their login records.
+    # Expired sessions and their login records.
     "purge-stale-sessions": {
         "task": "zhoukou_grid.core.tasks.purge_stale_sessions",
         "schedule": crontab(hour=4, minute=15),
@@ -41,7 +41,7 @@ app.conf.beat_schedule = {
         "task": "visits.tasks.send_daily_reminders",
         "schedule": crontab(hour=18, minute=0),  # CELERY_TIMEZONE is Asia/Shanghai
     },
-    # faults (issue 6): work that waited for the queue while Redis was down is sent once it
+    # Work that waited for the queue while Redis was down is sent once it
     # is back (beat reconnects by itself); jobs and runs whose worker was killed are failed.
     "import-jobs-watch": {"task": "zhoukou_grid.core.tasks.import_jobs_watch", "schedule": 60.0},
     "projection-runs-watch": {"task": "loadforecast.tasks.runs_watch", "schedule": 60.0},

@@ -59,7 +59,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "import_export",
     "axes",
-    "csp",  # security (issue 6): Content-Security-Policy
+    "csp",  # Content-Security-Policy (docs/security.md)
     "zhoukou_grid",
     "customers",
     "visits",
@@ -68,7 +68,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    # security (issue 6): CSP and Permissions-Policy on every answer, static files included.
+    # CSP and Permissions-Policy on every answer, static files included.
     "csp.middleware.CSPMiddleware",
     "zhoukou_grid.core.security.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -81,7 +81,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "zhoukou_grid.core.middleware.LoginRequiredMiddleware",
-    # security (issue 6): idle and absolute session limits; records each login's session.
+    # Idle and absolute session limits; records each login's session.
     "zhoukou_grid.core.security.SessionLimitsMiddleware",
     # Axes must be last: it answers locked-out logins.
     "axes.middleware.AxesMiddleware",
@@ -129,7 +129,7 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
         "default": {
-            # faults (issue 6): Django's RedisCache raises when Redis is down; this one answers
+            # Django's RedisCache raises when Redis is down; this one answers
             # misses (zhoukou_grid/core/cache.py, a breaker keeps a hung Redis from costing 1 s a call).
             "BACKEND": "zhoukou_grid.core.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
@@ -323,7 +323,7 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD")
 if env_bool("BEHIND_TLS_PROXY"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-# --- security (issue 6): CSP, headers, session limits. See docs/security.md. ------
+# --- Security: CSP, headers, session limits. See docs/security.md. ----------------
 from csp.constants import NONE, SELF  # noqa: E402
 
 # No inline script or style anywhere (ours, the admin's, Swagger UI's: see templates/).
@@ -384,7 +384,7 @@ ISSUE_SLA_HOURS = {
     "other": 72,
 }
 
-# --- Personal data at rest [pdata, issue 6] (docs/personal-data.md) ---------------
+# --- Personal data at rest (docs/personal-data.md) --------------------------------
 # ID and phone numbers of returning residents are stored AES-256-GCM encrypted, with a
 # keyed HMAC beside each for matching. The keys live in the environment only: not in the
 # database, not in its backups, and none of them is SECRET_KEY. Keep a copy apart from

@@ -27,7 +27,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", views_security.PasswordChangeView.as_view(), name="password_change"),
-    # security (issue 6): sign out everywhere; the audit log for administrators.
+    # Sign out everywhere; the audit log for administrators (docs/security.md).
     path("accounts/sign-out-everywhere/", views_security.sign_out_everywhere, name="sign_out_everywhere"),
     path("audit/", views_security.AuditLogListView.as_view(), name="audit_log"),
     path("audit/export/", views_security.audit_log_export, name="audit_log_export"),

@@ -7,7 +7,6 @@ from lunardate import LunarDate
 
 from customers.parsing import (
     ValueProblem,
-    coming_season,
     id_check_digit,
     lunar_day_number,
     mask_id_number,
@@ -17,7 +16,6 @@ from customers.parsing import (
     parse_id_number,
     parse_mobile,
     parse_person_count,
-    split_village_group,
 )
 
 IMPORT_DAY = date(2026, 11, 27)
@@ -83,11 +81,6 @@ class TestMobiles:
 
 
 class TestDates:
-    def test_season_is_the_coming_lunar_new_year(self):
-        assert coming_season(date(2026, 11, 27)) == 2027
-        assert coming_season(date(2027, 2, 20)) == 2027  # during the festival
-        assert coming_season(date(2027, 6, 1)) == 2028
-
     @pytest.mark.parametrize(
         ("value", "expected"),
         [
@@ -149,8 +142,3 @@ class TestOtherColumns:
         assert parse_heating("无") == "none"
         assert parse_heating("烧炕") == "other"
         assert parse_heating("") == ""
-
-    def test_village_groups(self):
-        assert split_village_group("朱口村一组") == ("朱口村", "一组")
-        assert split_village_group("朱口村（3组）") == ("朱口村", "3组")
-        assert split_village_group("后常营村") == ("后常营村", "")

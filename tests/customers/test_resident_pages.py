@@ -315,10 +315,13 @@ def test_an_export_by_a_user_without_the_reveal_permission_is_masked(world, resi
 
 # --- Arrivals -----------------------------------------------------------------------------
 def test_the_default_range_runs_to_the_eighth_day_of_the_new_year():
-    assert default_arrival_range(dt.date(2026, 12, 1)) == (dt.date(2026, 12, 1), dt.date(2027, 2, 14))
-    # After 初八, the next season.
+    # 初一 is 2027-02-06, so 初八 is 02-13 (New Year + 7 days), not 02-14 (初九).
+    assert default_arrival_range(dt.date(2026, 12, 1)) == (dt.date(2026, 12, 1), dt.date(2027, 2, 13))
+    # On 初八 itself the range still ends that day.
+    assert default_arrival_range(dt.date(2027, 2, 13)) == (dt.date(2027, 2, 13), dt.date(2027, 2, 13))
+    # After 初八, the next season: 初一 2028-01-26, 初八 2028-02-02.
     start, end = default_arrival_range(dt.date(2027, 3, 1))
-    assert start == dt.date(2027, 3, 1) and end == dt.date(2028, 2, 3)
+    assert start == dt.date(2027, 3, 1) and end == dt.date(2028, 2, 2)
 
 
 def test_arrivals_per_day_match_a_hand_count(personas, residents, world):

@@ -16,7 +16,6 @@ from django.db import OperationalError, connection
 from django.test import Client
 from django.urls import reverse
 
-from customers import parsing
 from customers.models import ReturningResident
 from loadforecast import services as load_services
 from loadforecast.models import AssetProjection, ProjectionRun
@@ -26,6 +25,7 @@ from tests.loadforecast.test_run import DAYS, RUN_DATE, _tiny
 from zhoukou_grid.core.importing import jobs
 from zhoukou_grid.core.importing.engine import local_today
 from zhoukou_grid.core.importing.spec import get_kind
+from zhoukou_grid.core.lunar_calendar import lunar_new_year, season_of
 from zhoukou_grid.core.models import AuditLog, ImportJob
 
 pytestmark = [
@@ -114,7 +114,7 @@ def test_the_next_request_after_a_restart_succeeds_and_a_request_while_down_gets
 
 
 def _residents_csv(count: int) -> bytes:
-    new_year = parsing.lunar_new_year(parsing.coming_season(local_today()))
+    new_year = lunar_new_year(season_of(local_today()))
     rows = [["姓名", "联系电话", "村", "返乡日期"]] + [
         [f"人{i}", f"13{i:09d}", "朱口村", (new_year - timedelta(days=1 + i % 20)).isoformat()] for i in range(count)]
     return csv_bytes(rows)

@@ -20,7 +20,6 @@ import pytest
 from django.db import connection, connections
 from django.utils import timezone
 
-from customers import parsing
 from customers.models import ReturningResident
 from loadforecast import tasks as load_tasks
 from loadforecast.models import AssetProjection, ProjectionRun
@@ -33,6 +32,7 @@ from zhoukou_grid.core.importing import jobs
 from zhoukou_grid.core.importing.engine import local_today
 from zhoukou_grid.core.importing.spec import get_kind
 from zhoukou_grid.core.importing.tasks import run_import_job
+from zhoukou_grid.core.lunar_calendar import lunar_new_year, season_of
 from zhoukou_grid.core.models import AuditLog, ImportJob
 from zhoukou_grid.core.tasks import import_jobs_watch
 
@@ -42,7 +42,7 @@ REAL_WORKER = pytest.mark.skipif(not os.environ.get("REDIS_URL") or connection.v
 
 
 def residents_csv(count: int) -> bytes:
-    new_year = parsing.lunar_new_year(parsing.coming_season(local_today()))
+    new_year = lunar_new_year(season_of(local_today()))
     rows = [["姓名", "联系电话", "村", "返乡日期"]] + [
         [f"人{i}", f"13{i:09d}", "朱口村", (new_year - timedelta(days=1 + i % 20)).isoformat()] for i in range(count)]
     return csv_bytes(rows)

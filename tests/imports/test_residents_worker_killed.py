@@ -17,7 +17,6 @@ import pytest
 from django.core.cache import cache
 from django.db import connection, connections
 
-from customers import parsing
 from customers.models import ReturningResident
 from tests.imports.conftest import csv_bytes
 from zhoukou_grid.celery import app
@@ -25,6 +24,7 @@ from zhoukou_grid.core.importing import jobs
 from zhoukou_grid.core.importing.engine import local_today
 from zhoukou_grid.core.importing.spec import get_kind
 from zhoukou_grid.core.importing.tasks import run_import_job
+from zhoukou_grid.core.lunar_calendar import lunar_new_year, season_of
 from zhoukou_grid.core.models import AuditLog, ImportJob
 
 # The worker process writes the job's progress to the cache under the usual prefix.
@@ -48,7 +48,7 @@ def wait_until(condition, seconds=60, what=""):
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_while_writing_leaves_nothing_and_the_job_runs_again(taikang, settings):
     # The worker process reads dates relative to the real day, as in production.
-    new_year = parsing.lunar_new_year(parsing.coming_season(local_today()))
+    new_year = lunar_new_year(season_of(local_today()))
     rows = [["姓名", "联系电话", "村", "返乡日期"]] + [
         [f"人{i}", f"13{i:09d}", "朱口村", (new_year - timedelta(days=1 + i % 20)).isoformat()] for i in range(3000)]
     job = jobs.import_job_preview(user=taikang.manager, kind=get_kind("residents"), data=csv_bytes(rows),

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from loadforecast.engine import ProjectionSettings, horizon_factors, project_lines, project_transformers
-from loadforecast.lunar_calendar import FestivalDay, festival_day_kind
+from zhoukou_grid.core.lunar_calendar import FestivalDay, festival_day_kind
 
 SETTINGS = ProjectionSettings()
 KC_POINTS = [(3, 1.00), (9, 0.90), (24, 0.65), (36, 0.50), (72, 0.45), (372, 0.40), (777, 0.30), (900, 0.26)]

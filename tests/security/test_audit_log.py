@@ -178,3 +178,19 @@ def test_an_import_error_workbook_download_is_audited(personas, world):
     assert response.status_code == 200
     row = AuditLog.objects.get(action="import.errors_downloaded")
     assert row.object_id == str(job.pk) and row.detail == {"kind": "villages", "rejected": 1}
+    assert "v_errors.xlsx" in response["Content-Disposition"]
+
+
+def test_an_import_error_workbook_download_through_the_api_is_audited_the_same_way(personas, world):
+    from zhoukou_grid.core.importing.jobs import import_job_preview
+    from zhoukou_grid.core.importing.spec import get_kind
+
+    data = "网格编码,村编码,村名称\r\nNO-SUCH-GRID,411627555001,外村\r\n".encode("utf-8-sig")
+    job = import_job_preview(user=personas.county_admin, kind=get_kind("villages"), data=data, file_name="v.csv",
+                             skip_invalid=False)
+    response = client_for(personas.county_admin).get(reverse("api:importjob-errors-xlsx", args=[job.pk]))
+    assert response.status_code == 200
+    assert "v_errors.xlsx" in response["Content-Disposition"]
+    row = AuditLog.objects.get(action="import.errors_downloaded")
+    assert row.user == personas.county_admin
+    assert row.object_id == str(job.pk) and row.detail == {"kind": "villages", "rejected": 1}

@@ -19,8 +19,7 @@ from tests.visits.factories import (
     VisitFactory,
 )
 from visits import services
-from visits.selectors import overdue_hazards, overdue_issues, progress_counts
-from zhoukou_grid.core.scoping import forget_territory
+from visits.selectors import overdue_hazards, overdue_issues, progress_counts, progress_rounds_for
 
 TODAY = timezone.localdate
 
@@ -44,6 +43,28 @@ def test_overdue_hazards_and_issues_per_persona(world, personas):
     assert list(overdue_hazards(personas.nobody)) == []
     assert list(overdue_issues(personas.grid_manager)) == [late_issue]
     assert list(overdue_issues(personas.outsider)) == []
+
+
+def test_the_rounds_a_user_may_report_on(world, personas):
+    a1, a2 = world.grids["a1"].grid, world.grids["a2"].grid
+    quiet = RoundFactory(county=world.county_a, station=world.station_a1, name="无走访")
+    visited = RoundFactory(county=world.county_a, station=world.station_a1, name="甲一走访")
+    VisitFactory(round=visited, grid=a1)
+    targeted = RoundFactory(county=world.county_a, station=world.station_a1, name="甲二目标")
+    RoundTargetFactory(round=targeted, grid=a2)
+    county_wide = RoundFactory(county=world.county_a, name="全县")
+    other = RoundFactory(county=world.county_b, name="乙县")
+
+    def names(user) -> set[str]:
+        return set(progress_rounds_for(user).values_list("name", flat=True))
+
+    assert names(personas.company_admin) == {r.name for r in (quiet, visited, targeted, county_wide, other)}
+    assert names(personas.county_admin) == {"无走访", "甲一走访", "甲二目标", "全县"}
+    assert names(personas.station_staff) == {"无走访", "甲一走访", "甲二目标"}
+    # A grid manager sees no round directly: only those with visits or targets in their grid.
+    assert names(personas.grid_manager) == {"甲一走访"}
+    assert names(personas.outsider) == set()
+    assert names(personas.nobody) == set()
 
 
 @pytest.fixture
@@ -125,7 +146,6 @@ def test_progress_counts_per_county_hide_the_other_county(world, personas, small
 
 
 def _queries(user, **kwargs) -> int:
-    forget_territory(user)
     user.__dict__.pop("_zg_territory", None)
     with CaptureQueriesContext(connection) as captured:
         progress_counts(user=user, **kwargs)

@@ -90,3 +90,23 @@ def test_the_export_page_serves_the_visits_kind_scoped(client, world, personas, 
         pytest.skip("no export page at /imports/export/<kind>/")
     body = b"".join(response.streaming_content).decode("utf-8-sig")
     assert "JA-WG-01" not in body and "YI-WG-01" in body
+
+
+def test_hazard_and_issue_exports_follow_their_boards_filters(client, world, personas):
+    grid_a1, grid_a2 = world.grids["a1"].grid, world.grids["a2"].grid
+    HazardFactory(grid=grid_a1, description="甲一隐患")
+    HazardFactory(grid=grid_a2, description="甲二隐患")
+    CustomerIssueFactory(grid=grid_a1, description="甲一诉求")
+    CustomerIssueFactory(grid=grid_a2, description="甲二诉求")
+    client.force_login(personas.station_staff)
+
+    def exported(kind: str, **filters) -> str:
+        response = client.get(f"/imports/export/{kind}/", {"format": "csv", **filters})
+        assert response.status_code == 200
+        return b"".join(response.streaming_content).decode("utf-8-sig")
+
+    assert "甲一隐患" in exported("hazards") and "甲二隐患" in exported("hazards")
+    text = exported("hazards", grid=grid_a2.pk)
+    assert "甲二隐患" in text and "甲一隐患" not in text
+    text = exported("issues", grid=grid_a1.pk)
+    assert "甲一诉求" in text and "甲二诉求" not in text

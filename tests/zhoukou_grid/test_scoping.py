@@ -1,11 +1,20 @@
 """The one place that decides what a user may see, branch by branch."""
 
 import pytest
+from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.http import Http404
+from django.test.utils import CaptureQueriesContext
 
 from customers.models import Household
 from tests.factories import RoleAssignmentFactory, UserFactory
-from zhoukou_grid.core.scoping import for_user, get_for_user_or_404, writable_for_user
+from zhoukou_grid.core.scoping import (
+    for_user,
+    get_for_user_or_404,
+    get_writable_or_404,
+    require_perm,
+    writable_for_user,
+)
 from zhoukou_grid.territory.models import County, Grid, LVLine, Role, Station, Transformer, Village
 
 pytestmark = pytest.mark.django_db
@@ -79,6 +88,53 @@ def test_object_outside_territory_is_a_404_like_a_missing_one(personas, world):
         get_for_user_or_404(personas.grid_manager, Transformer, pk=10**9)
     mine = world.grids["a1"].transformer
     assert get_for_user_or_404(personas.grid_manager, Transformer, pk=mine.pk) == mine
+
+
+# --- get_writable_or_404: the object a service is about to change -----------------------
+def test_writable_object_inside_the_territory_is_returned(personas, world):
+    mine = world.grids["a1"].transformer
+    assert get_writable_or_404(personas.grid_manager, Transformer, pk=mine.pk) == mine
+    assert get_writable_or_404(personas.station_staff, Station, pk=world.station_a1.pk) == world.station_a1
+    # A queryset narrows further and keeps its own shape.
+    village = get_writable_or_404(personas.grid_manager, Village.objects.only("grid"), pk=world.grids["a1"].village.pk)
+    assert village.grid_id == world.grids["a1"].grid.pk
+
+
+def test_a_context_ancestor_is_visible_but_not_writable(personas, world):
+    # The grid manager sees their grid's station and county, but may change neither.
+    assert get_for_user_or_404(personas.grid_manager, Station, pk=world.station_a1.pk) == world.station_a1
+    with pytest.raises(Http404):
+        get_writable_or_404(personas.grid_manager, Station, pk=world.station_a1.pk)
+    with pytest.raises(Http404):
+        get_writable_or_404(personas.station_staff, County, pk=world.county_a.pk)
+
+
+def test_writable_object_outside_the_territory_is_a_404_like_a_missing_one(personas, world):
+    with pytest.raises(Http404):
+        get_writable_or_404(personas.grid_manager, Transformer, pk=world.grids["b1"].transformer.pk)
+    with pytest.raises(Http404):
+        get_writable_or_404(personas.grid_manager, Transformer, pk=10**9)
+    with pytest.raises(Http404):
+        get_writable_or_404(personas.nobody, Transformer, pk=world.grids["a1"].transformer.pk)
+
+
+def test_writable_object_is_locked_only_when_asked(personas, world):
+    pk = world.grids["a1"].transformer.pk
+    with CaptureQueriesContext(connection) as plain:
+        get_writable_or_404(personas.grid_manager, Transformer, pk=pk)
+    with CaptureQueriesContext(connection) as locked:
+        get_writable_or_404(personas.grid_manager, Transformer, pk=pk, lock=True)
+    assert not any("FOR UPDATE" in q["sql"] for q in plain.captured_queries)
+    if connection.features.has_select_for_update:
+        assert any("FOR UPDATE" in q["sql"] for q in locked.captured_queries)
+
+
+def test_require_perm_refuses_a_missing_verb_and_no_user(personas):
+    require_perm(personas.county_admin, "zhoukou_grid.change_transformer")
+    with pytest.raises(PermissionDenied):
+        require_perm(personas.grid_manager, "zhoukou_grid.change_transformer")
+    with pytest.raises(PermissionDenied):
+        require_perm(None, "zhoukou_grid.view_grid")
 
 
 def test_verbs_follow_roles(personas):

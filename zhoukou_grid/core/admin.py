@@ -60,7 +60,7 @@ class SpecImportExportAdmin(ScopedAdminMixin, ImportExportModelAdmin):
     """Admin with django-import-export buttons fed by the kind's column spec."""
 
     import_kind: str = ""
-    # security (issue 6): spreadsheets only (the package also offers JSON, YAML and HTML),
+    # Spreadsheets only (the package also offers JSON, YAML and HTML),
     # checked by content.
     import_form_class = ContentCheckedImportForm
 

@@ -11,6 +11,7 @@ user may use is decided by Django permissions (`api_permissions.ModelPermissions
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils.translation import gettext_lazy as _
@@ -19,7 +20,7 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework import permissions, serializers, viewsets
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.exceptions import APIException, Throttled, ValidationError
+from rest_framework.exceptions import APIException, NotFound, Throttled, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
@@ -99,8 +100,8 @@ class ScopedAutoSchema(AutoSchema):
         return responses
 
 
-# Bounds of ids and counts written in a body: larger numbers overflowed the database's
-# integer columns in the query (a 500, found by tests/fuzz/); now they are a 400.
+# Bounds of ids and counts written in a body: a larger number would overflow the database's
+# integer columns in the query (a 500); refused with a 400 instead (tests/fuzz/).
 MAX_ID = 2**63 - 1
 MAX_INT = 2**31 - 1
 
@@ -187,21 +188,29 @@ class ScopedModelViewSet(viewsets.ModelViewSet):
             raise Conflict(_("It cannot be deleted while other records still refer to it.")) from None
 
 
-def as_drf_error(error) -> ValidationError:
-    """A service's django ValidationError as the API's 400: messages per field (a
-    `<name>_id` field under `<name>`, as the API writes it), or under non_field_errors."""
-    if hasattr(error, "error_dict"):
-        return ValidationError({field.removesuffix("_id"): messages for field, messages in error.message_dict.items()})
-    return ValidationError({"non_field_errors": error.messages})
-
-
 class Conflict(APIException):
     status_code = 409
     default_detail = _("The request conflicts with existing records.")
     default_code = "conflict"
 
 
-# --- The task queue is down (issue 6, faults) --------------------------------------------
+def api_validation_error(error: DjangoValidationError) -> ValidationError:
+    """A service's Django ValidationError as the API's 400: messages per field, named as the
+    API names them (`grid`, not `grid_id`), or under `non_field_errors`; never a bare list."""
+    if hasattr(error, "error_dict"):
+        return ValidationError({field.removesuffix("_id"): messages for field, messages in error.message_dict.items()})
+    return ValidationError({"non_field_errors": error.messages})
+
+
+def path_id(pk) -> int:
+    """The object id of a URL path as a number; anything else is a 404 like a missing object."""
+    try:
+        return int(pk)
+    except (TypeError, ValueError):
+        raise NotFound from None
+
+
+# --- The task queue is down --------------------------------------------------------------
 QUEUE_UNAVAILABLE_CODE = "queue_unavailable"
 
 
@@ -238,7 +247,6 @@ def not_found(request, exception=None):
     """The site's 404 handler: under /api/ a JSON answer like every other API error (a URL
     no route matches, e.g. an id that is not a number), elsewhere Django's page."""
     from django.views.defaults import page_not_found
-    from rest_framework.exceptions import NotFound
 
     if request.path.startswith("/api/"):
         return _json_error(NotFound.default_detail, 404)

@@ -4,10 +4,11 @@
 broker with a 1 s timeout first (kombu would otherwise retry a dead broker for seconds), a
 short publish retry, and a circuit breaker so that while Redis is down each click costs
 nothing. The caller keeps its work in the database in a "waiting for the queue" state and
-tells the user; a beat task (`zhoukou_grid.core.tasks.redispatch_waiting`, every minute) and the
-next look at the job send it once the queue is back, each behind an idempotent claim.
+tells the user; a beat task of its own (for import jobs `zhoukou_grid.core.tasks.import_jobs_watch`,
+every minute) and the next look at the job send it once the queue is back, each behind an
+idempotent claim.
 
-In eager mode (no Redis configured, and the test suite) the task runs in-process as before.
+In eager mode (no Redis configured, and the test suite) the task runs in-process.
 """
 
 from __future__ import annotations

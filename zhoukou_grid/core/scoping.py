@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.contrib.auth.backends import BaseBackend
+from django.core.exceptions import PermissionDenied
 from django.db.models import Model, Q, QuerySet
 from django.http import Http404
 
@@ -78,12 +79,6 @@ def territory_of(user) -> Territory:
     return result
 
 
-def forget_territory(user) -> None:
-    """Drop the cached territory, after the user's role assignments changed."""
-    if hasattr(user, _CACHE_ATTR):
-        delattr(user, _CACHE_ATTR)
-
-
 def territory_q(model: type[Model], territory: Territory, *, include_context: bool = True) -> Q | None:
     """The filter for `model` within `territory`; None means no filter (everything)."""
     if territory.everything:
@@ -128,9 +123,32 @@ def get_for_user_or_404(user, model_or_queryset, **lookup):
         raise Http404 from None
 
 
-def writable_for_user(user, model: type[Model]) -> QuerySet:
+def writable_for_user(user, model_or_queryset: type[Model] | QuerySet) -> QuerySet:
     """Rows the user may change: their own territory, never the ancestors seen as context."""
-    return for_user(user, model, include_context=False)
+    return for_user(user, model_or_queryset, include_context=False)
+
+
+def get_writable_or_404(user, model_or_queryset: type[Model] | QuerySet, *, lock: bool = False, **lookup):
+    """One object the user may change, for a service about to change it.
+
+    Outside the user's own territory, including an ancestor they only see as context (the
+    station of a grid manager's grid), answers Http404 exactly like a missing object, so
+    ids cannot be probed. `lock` takes the row lock (select_for_update) for the rest of the
+    transaction.
+    """
+    queryset = writable_for_user(user, model_or_queryset)
+    if lock:
+        queryset = queryset.select_for_update()
+    try:
+        return queryset.get(**lookup)
+    except queryset.model.DoesNotExist:
+        raise Http404 from None
+
+
+def require_perm(user, perm: str) -> None:
+    """PermissionDenied unless `user` holds the verb `perm` (checked before any lookup)."""
+    if user is None or not user.has_perm(perm):
+        raise PermissionDenied
 
 
 def roles_of(user) -> set[str]:
@@ -171,7 +189,7 @@ _MANAGE_ASSETS = (
        "zhoukou_grid.delete_roleassignment"}
 )
 
-# Each app adds the verbs of its own models in its AppConfig.ready().
+# Each app adds its own verbs to these sets from its AppConfig.ready().
 ROLE_PERMISSIONS: dict[str, set[str]] = {
     Role.GRID_MANAGER: set(_VIEW_ALL),
     Role.STATION_STAFF: set(_VIEW_ALL),

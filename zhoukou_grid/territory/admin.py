@@ -103,7 +103,7 @@ class PortalUserAdmin(UserAdmin):
                 user_sessions_end(user=user, actor=request.user, keep_session_key=keep, reason="password_set_by_admin")
         return response
 
-    # security (issue 6): a lost phone: end the user's sessions and API token at once.
+    # A lost phone: end the user's sessions and API token at once.
     @admin.action(description=_("Sign out on all devices (ends sessions and API tokens)"),
                   permissions=["change"])
     def sign_out_everywhere(self, request, queryset):

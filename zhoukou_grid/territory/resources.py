@@ -18,6 +18,13 @@ from zhoukou_grid.core.importing import parsers
 from zhoukou_grid.core.importing.engine import ImportContext, ImportPlan, ParsedRow, batched, resolve_codes
 from zhoukou_grid.core.importing.spec import Column, ImportKind, Lookup, register, unique_in_order
 from zhoukou_grid.core.scoping import territory_of
+from zhoukou_grid.territory.filters import (
+    GridFilterSet,
+    LVLineFilterSet,
+    StationFilterSet,
+    TransformerFilterSet,
+    VillageFilterSet,
+)
 from zhoukou_grid.territory.models import County, Grid, LVLine, RoleAssignment, Station, Transformer, Village
 
 
@@ -28,6 +35,7 @@ def _codes(queryset, field: str = "code", limit: int = 20000) -> list[str]:
 class StationKind(ImportKind):
     name = "stations"
     model = Station
+    filterset_class = StationFilterSet
     verbose_name = _lazy("Power supply stations")
     key_column = "station_code"
     columns = (
@@ -91,6 +99,7 @@ class StationKind(ImportKind):
 class GridKind(ImportKind):
     name = "grids"
     model = Grid
+    filterset_class = GridFilterSet
     verbose_name = _lazy("Grids")
     key_column = "grid_code"
     columns = (
@@ -153,6 +162,7 @@ class GridKind(ImportKind):
 class VillageKind(ImportKind):
     name = "villages"
     model = Village
+    filterset_class = VillageFilterSet
     verbose_name = _lazy("Villages")
     key_column = "village_code"
     columns = (
@@ -178,6 +188,7 @@ class VillageKind(ImportKind):
 class TransformerKind(ImportKind):
     name = "transformers"
     model = Transformer
+    filterset_class = TransformerFilterSet
     verbose_name = _lazy("Transformers")
     columns = (
         Column("code", "台区编号", synonyms=("台区编码", "变压器编号"), required=True, parser=parsers.code(32), text=True,
@@ -295,6 +306,7 @@ class TransformerKind(ImportKind):
 class LVLineKind(ImportKind):
     name = "lvlines"
     model = LVLine
+    filterset_class = LVLineFilterSet
     verbose_name = _lazy("LV lines")
     columns = (
         Column("code", "线路编号", synonyms=("线路编码", "低压线路编号"), required=True, parser=parsers.code(40), text=True,

@@ -4,8 +4,8 @@ The run is a list of steps, in order (`seed_steps()`). A table step yields row t
 that are written in batches: PostgreSQL COPY from an in-memory buffer per batch, Django's
 bulk_create on other databases. Ids are assigned by the generator (from the first free
 id of each table) so no id has to be fetched back; the sequences are reset afterwards.
-A step that needs the ORM (the demo users) is a `DbStep`. Later features add their own
-steps (returning residents, key customers, load data) as `SEED_STEPS` in their app's
+A step that needs the ORM (the demo users) is a `DbStep`. Each app adds its own
+steps (returning residents, key customers, load data) as `SEED_STEPS` in its
 `demo` module (see `seed_steps`): each step gets the shared `SeedContext`, its own
 `random.Random` seeded from (seed, step name), and the scale.
 
@@ -219,9 +219,9 @@ def _project_apps() -> list[str]:
 
 def seed_steps() -> list[TableStep | DbStep]:
     """The territory, network and user steps, then the `SEED_STEPS` of each
-    project app's `demo` module in INSTALLED_APPS order (customers with its households, visits, loadforecast),
-    so a later feature adds its demo data (returning residents, key customers, load data)
-    in its own app."""
+    project app's `demo` module in INSTALLED_APPS order (customers with its households, visits, loadforecast):
+    each app keeps its demo data (returning residents, key customers, load data) in its own
+    `demo` module."""
     steps = list(SEED_STEPS)
     for app_name in _project_apps():
         module_name = f"{app_name}.demo"

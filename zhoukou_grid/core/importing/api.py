@@ -19,7 +19,7 @@ of its own:
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -38,20 +38,18 @@ from zhoukou_grid.core.api import (
     ScopedAutoSchema,
     queue_unavailable_response,
 )
-from zhoukou_grid.core.audit import audit_record
 from zhoukou_grid.core.importing.jobs import (
     FINISHED,
     import_job_confirm,
     import_job_preview,
     job_can_be_confirmed,
-    job_error_workbook,
     job_progress,
     job_redispatch,
     job_waits_for_queue,
     jobs_visible_to,
 )
 from zhoukou_grid.core.importing.spec import get_kind
-from zhoukou_grid.core.importing.views import XLSX, UploadForm, _attachment
+from zhoukou_grid.core.importing.views import XLSX, UploadForm, error_workbook_response
 from zhoukou_grid.core.models import ImportJob
 
 COUNT_NAMES = ("new", "updated", "unchanged", "rejected")
@@ -308,15 +306,4 @@ class ImportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     def error_workbook(self, request, pk=None):
         # Named to sort before `errors`: the router adds format-suffix twins of each route
         # (errors.<format>/), which would otherwise catch errors.xlsx/ first.
-        job = self.get_object()
-        content = job_error_workbook(job)
-        if content is None:
-            raise Http404
-        # security (issue 6): the rejected rows are the file's own cells (ID and phone numbers
-        # of a residents list too): a download is audited like an export.
-        audit_record(user=request.user, action="import.errors_downloaded", object_type="importjob", object_id=job.pk,
-                     detail={"kind": job.kind, "rejected": len(job.errors or [])})
-        response = HttpResponse(content, content_type=XLSX)
-        stem = job.file_name.rsplit(".", 1)[0] or job.kind
-        response["Content-Disposition"] = _attachment(f"{stem}_errors.xlsx")
-        return response
+        return error_workbook_response(request.user, self.get_object())

@@ -35,6 +35,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
+from zhoukou_grid.core.audit import audit_record
 from zhoukou_grid.core.importing.engine import ImportContext, ImportResult, best_sheet, run_import
 from zhoukou_grid.core.importing.exporting import error_workbook_bytes
 from zhoukou_grid.core.importing.reader import SpreadsheetError
@@ -420,7 +421,24 @@ def job_error_workbook(job: ImportJob) -> bytes | None:
     return error_workbook_bytes(header, rejected)
 
 
+def job_error_workbook_download(*, user, job: ImportJob) -> tuple[str, bytes] | None:
+    """The error workbook of `job` as (file name, content) for `user` to download; None
+    when the job has no rejected rows to show.
+
+    The rejected rows are the file's own cells (the ID and phone numbers of a residents
+    list too), so each download writes an audit row, like an export (docs/security.md).
+    """
+    content = job_error_workbook(job)
+    if content is None:
+        return None
+    audit_record(user=user, action="import.errors_downloaded", object_type="importjob", object_id=job.pk,
+                 detail={"kind": job.kind, "rejected": len(job.errors or [])})
+    stem = job.file_name.rsplit(".", 1)[0] or job.kind
+    return f"{stem}_errors.xlsx", content
+
+
 __all__ = ["ImportResult", "import_job_confirm", "import_job_create", "import_job_preview", "import_job_rerun",
            "import_job_run", "import_job_submit", "job_can_be_confirmed", "job_can_be_rerun", "job_error_workbook",
+           "job_error_workbook_download",
            "import_jobs_fail_interrupted", "import_jobs_redispatch", "job_progress", "job_redispatch", "job_waits_for_queue", "jobs_visible_to",
            "runs_in_background"]

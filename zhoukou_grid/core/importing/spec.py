@@ -2,7 +2,7 @@
 
 One spec serves the fast import engine, the exports, the XLSX templates and the
 django-import-export resources of the admin (`resource_for`), so what is exported can
-be imported back. A later feature adds a kind by subclassing `ImportKind` in its app's
+be imported back. An app adds a kind by subclassing `ImportKind` in its
 `resources.py` and calling `register()` (the registry imports every app's `resources`
 module); it can add row checks (`clean_rows`), its own lookups (`resolve`), a composite
 key (`key_fields` with `row_key` and `key_values`) and its own writes (`write`,
@@ -22,6 +22,8 @@ from zhoukou_grid.core.importing import parsers
 from zhoukou_grid.core.importing.headers import build_lookup
 
 if TYPE_CHECKING:
+    from django_filters import FilterSet
+
     from zhoukou_grid.core.importing.engine import ImportContext, ImportPlan, ParsedRow
 
 
@@ -83,6 +85,9 @@ class ImportKind:
     # Columns holding personal data (ID, phone numbers): the values quoted in error messages,
     # which import jobs keep, are masked (`mask_value`).
     personal_columns: tuple[str, ...] = ()
+    # The FilterSet of the kind's list page: an export (/imports/export/<kind>/?grid=…) keeps
+    # the rows the list shows with the same filters. None: exports take no filters.
+    filterset_class: type[FilterSet] | None = None
 
     # --- spec helpers -----------------------------------------------------------------
     def column(self, key: str) -> Column:

@@ -1,7 +1,7 @@
 """Celery wrapper of the import job runner: takes the job id, calls one function.
 
-`zhoukou_grid.core.importing.jobs.job_dispatch` enqueues it with `delay_on_commit` for the
-uploads of the web UI when Redis is configured and for files of more than 5,000 data
+`zhoukou_grid.core.importing.jobs.job_dispatch` enqueues it when the transaction commits
+(`job_send`, through `core.queue.queue_send`) for the uploads of the web UI when Redis is configured and for files of more than 5,000 data
 rows; the task checks a queued job (a dry run) or imports a confirmed one.
 """
 

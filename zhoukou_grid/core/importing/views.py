@@ -16,13 +16,10 @@ from django.http import FileResponse, Http404, HttpResponse, JsonResponse, Strea
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
-from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_http_methods
 
-from customers.filters import HouseholdFilterSet
-from zhoukou_grid.core.audit import audit_record
 from zhoukou_grid.core.importing.exporting import export_to_tempfile, iter_csv, template_bytes
 from zhoukou_grid.core.importing.jobs import (
     FINISHED,
@@ -31,7 +28,7 @@ from zhoukou_grid.core.importing.jobs import (
     import_job_submit,
     job_can_be_confirmed,
     job_can_be_rerun,
-    job_error_workbook,
+    job_error_workbook_download,
     job_progress,
     job_redispatch,
     job_waits_for_queue,
@@ -40,33 +37,9 @@ from zhoukou_grid.core.importing.jobs import (
 from zhoukou_grid.core.importing.service import export_audit
 from zhoukou_grid.core.importing.spec import ImportKind, all_kinds, get_kind, kinds_for
 from zhoukou_grid.core.queue import QUEUE_UNAVAILABLE_MESSAGE
-from zhoukou_grid.territory.filters import (
-    GridFilterSet,
-    LVLineFilterSet,
-    StationFilterSet,
-    TransformerFilterSet,
-    VillageFilterSet,
-)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PREVIEW_ERROR_LIMIT = 500
-FILTERSETS = {
-    "stations": StationFilterSet, "grids": GridFilterSet, "villages": VillageFilterSet,
-    "transformers": TransformerFilterSet, "lvlines": LVLineFilterSet, "households": HouseholdFilterSet,
-    # The ledger pages' filter sets, by dotted path (the export carries the list's filters).
-    "residents": "customers.filters.ReturningResidentFilterSet",
-    "keycustomers": "customers.filters.KeyCustomerFilterSet",
-}
-
-
-def _filterset_class(kind_name: str):
-    filterset = FILTERSETS.get(kind_name)
-    if isinstance(filterset, str):
-        try:
-            filterset = import_string(filterset)
-        except ImportError:
-            return None
-    return filterset
 
 
 class UploadForm(forms.Form):
@@ -213,17 +186,17 @@ def status(request, job_id):
 
 
 def errors(request, job_id):
-    job = _job_or_404(request.user, job_id)
-    content = job_error_workbook(job)
-    if content is None:
+    return error_workbook_response(request.user, _job_or_404(request.user, job_id))
+
+
+def error_workbook_response(user, job) -> HttpResponse:
+    """The audited download of a job's error workbook (web page and API); 404 without one."""
+    download = job_error_workbook_download(user=user, job=job)
+    if download is None:
         raise Http404
-    # security (issue 6): the rejected rows are the file's own cells (ID and phone numbers
-    # of a residents list too): a download is audited like an export.
-    audit_record(user=request.user, action="import.errors_downloaded", object_type="importjob", object_id=job.pk,
-                 detail={"kind": job.kind, "rejected": len(job.errors or [])})
+    file_name, content = download
     response = HttpResponse(content, content_type=XLSX)
-    stem = job.file_name.rsplit(".", 1)[0] or job.kind
-    response["Content-Disposition"] = _attachment(f"{stem}_errors.xlsx")
+    response["Content-Disposition"] = _attachment(file_name)
     return response
 
 
@@ -245,7 +218,7 @@ def export(request, kind):
     if fmt not in ("csv", "xlsx"):
         raise Http404
     queryset = kind_obj.export_queryset(request.user)
-    filterset_class = _filterset_class(kind_obj.name)
+    filterset_class = kind_obj.filterset_class
     filters = {k: v for k, v in request.GET.items() if k not in ("format", "page", "sort") and v}
     if filterset_class and filters:
         filterset = filterset_class(request.GET, queryset=queryset, request=request)

@@ -1,4 +1,4 @@
-"""Load data, projection settings, runs, projections, alerts and measures (issue 5).
+"""Load data, projection settings, runs, projections, alerts and measures.
 
 An asset is a transformer or an LV line: rows that belong to one carry exactly one of the
 two foreign keys (a check constraint says so). Every model also keeps the asset's `grid`

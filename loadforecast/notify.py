@@ -1,4 +1,4 @@
-"""Telling station staff about the alerts a run created or raised (issue 5, scope 4).
+"""Telling station staff about the alerts a run created or raised.
 
 One digest per station per run, in-app and by email, to the users holding the station
 staff role on that station. County admins are not notified: they oversee dozens of

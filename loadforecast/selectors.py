@@ -16,11 +16,33 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Count, Q, QuerySet
 
 from customers.models import ReturningResident
-from zhoukou_grid.core.scoping import for_user, territory_of
+from zhoukou_grid.core.scoping import for_user, territory_of, writable_for_user
 from zhoukou_grid.territory.models import County, LVLine, Station, Transformer
 
 from .lunar_calendar import default_departure
 from .models import Alert, AlertHistory, AssetProjection, Measure, ProjectionRun, ProjectionSettings
+
+# --- Stations and counties ------------------------------------------------------------------
+
+RUN_PERMISSION = "loadforecast.add_projectionrun"
+
+
+def stations_of(user: AbstractBaseUser, *, county: County | None = None) -> QuerySet[Station]:
+    """The stations a user sees (a grid manager: the station of their grid), by code."""
+    stations = for_user(user, Station).select_related("county")
+    return (stations.filter(county=county) if county is not None else stations).order_by("county__code", "code")
+
+
+def runnable_stations(user: AbstractBaseUser) -> QuerySet[Station]:
+    """The stations whose "run now" the user may click: the verb, on their own stations."""
+    if not user.has_perm(RUN_PERMISSION):
+        return Station.objects.none()
+    return writable_for_user(user, Station).order_by("code")
+
+
+def counties_of(user: AbstractBaseUser) -> QuerySet[County]:
+    return for_user(user, County).order_by("code")
+
 
 # --- Runs ----------------------------------------------------------------------------------
 

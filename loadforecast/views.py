@@ -5,9 +5,10 @@
 - a heat table per station (transformer × day, coloured by peak load rate);
 - the run history with "run now", a run's page, and the projection settings.
 
-Reads start from `for_user`; writes go through `loadforecast.services`, which check the
-verb and the territory and write the audit and history rows. Each page that takes an id
-declares its `model`, so the outsider test finds it.
+Reads go through `loadforecast.selectors` (scoped with `for_user`, shared with the API),
+the alert queue's filters are `filters.AlertFilterSet` (the API's too); writes go through
+`loadforecast.services`, which check the verb and the territory and write the audit and
+history rows. Each page that takes an id declares its `model`, so the outsider test finds it.
 
 The hourly chart is recomputed for the one asset with the engine on the station's inputs
 of the run date (`services.asset_hourly_projection`): the runs store per-day figures only
@@ -51,7 +52,7 @@ HEAT_ROWS = 100
 ASSET_ALERTS = 20
 VILLAGES_SHOWN = 3
 SETTINGS_PERMISSION = "loadforecast.change_projectionsettings"
-RUN_PERMISSION = "loadforecast.add_projectionrun"
+RUN_PERMISSION = selectors.RUN_PERMISSION
 SETTING_LABELS = {spec.key: spec.label for spec in SETTING_FIELDS}
 
 
@@ -110,18 +111,17 @@ class OverviewView(LoginRequiredMixin, PermissionRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         user = self.request.user
-        stations = list(for_user(user, Station).select_related("county").order_by("county__code", "code")[:500])
+        stations = list(selectors.stations_of(user)[:500])
         counts = selectors.active_alert_counts(user)
         latest = selectors.latest_runs(user, [s.pk for s in stations])
-        writable = set(writable_for_user(user, Station).values_list("pk", flat=True)) if user.has_perm(
-            RUN_PERMISSION) else set()
+        runnable = set(selectors.runnable_stations(user).values_list("pk", flat=True))
         rows = [{
             "station": station,
             "levels": [(LEVEL_CODES[level], Level(level).label, counts[station.pk][level])
                        for level in (Level.THERMAL, Level.OVERLOAD, Level.HEAVY, Level.WATCH)],
             "active": sum(counts[station.pk].values()),
             "run": latest.get(station.pk),
-            "can_run": station.pk in writable,
+            "can_run": station.pk in runnable,
         } for station in stations]
         context.update(title=_("Load forecast"), rows=rows, today=timezone.localdate())
         return context
@@ -532,12 +532,6 @@ class RunListView(LoginRequiredMixin, PermissionRequiredMixin, ListView):
     template_name = "loadforecast/runs.html"
     paginate_by = 30
 
-    def runnable_stations(self):
-        user = self.request.user
-        if not user.has_perm(RUN_PERMISSION):
-            return Station.objects.none()
-        return writable_for_user(user, Station).order_by("code")
-
     def get_queryset(self):
         return selectors.runs_visible_to(self.request.user).select_related("station", "created_by").order_by(
             "-run_date", "-created_at", "-pk")
@@ -568,7 +562,7 @@ class RunListView(LoginRequiredMixin, PermissionRequiredMixin, ListView):
         context.update(
             title=_("Projection runs"),
             rows=[{"run": run, **selectors.run_summary(run, visible)} for run in context["object_list"]],
-            runnable=list(self.runnable_stations()),
+            runnable=list(selectors.runnable_stations(self.request.user)),
         )
         return context
 
@@ -615,7 +609,7 @@ class SettingsView(LoginRequiredMixin, PermissionRequiredMixin, TemplateView):
     template_name = "loadforecast/settings.html"
 
     def county(self) -> County | None:
-        counties = for_user(self.request.user, County).order_by("code")
+        counties = selectors.counties_of(self.request.user)
         chosen = self.request.GET.get("county") or self.request.POST.get("county")
         if chosen:
             try:
@@ -654,11 +648,11 @@ class SettingsView(LoginRequiredMixin, PermissionRequiredMixin, TemplateView):
         if county is None:
             context.update(title=_("Projection settings"), county=None)
             return context
-        stations = list(for_user(user, Station).filter(county=county).order_by("code"))
+        stations = list(selectors.stations_of(user, county=county))
         overrides = selectors.station_overrides(stations)
         context.update(
             title=_("Projection settings"), county=county,
-            counties=list(for_user(user, County).order_by("code")),
+            counties=list(selectors.counties_of(user)),
             form=kwargs.get("form") or self.form_for(county),
             can_edit=_can_edit_settings(user, county.pk),
             row=selectors.county_settings_row(county, with_user=True),

@@ -88,8 +88,9 @@ class RunSerializer(serializers.ModelSerializer):
             counts = {**{k: v for k, v in counts.items() if not isinstance(v, int) and k != "stations"},
                       **summary["totals"], "stations": summary["stations"]}
         timings = data["timings"] if isinstance(data["timings"], dict) else {}
-        data.update(counts=counts, timings={**timings, "stations": summary["timings"]} if timings else timings,
-                    skipped=summary["skipped"], error="\n".join(summary["errors"]))
+        if "stations" in timings:
+            timings = {**timings, "stations": summary["timings"]}
+        data.update(counts=counts, timings=timings, skipped=summary["skipped"], error="\n".join(summary["errors"]))
         return data
 
 

@@ -86,9 +86,11 @@ def run_visibility(user: AbstractBaseUser) -> RunVisibility:
 
 def run_summary(run: ProjectionRun, visible: RunVisibility) -> dict[str, Any]:
     """The run's counts, timings, skipped assets and errors over what the user may see (all
-    of it for a company admin); the totals are summed over the stations shown."""
+    of it for a company admin); the totals are summed over the stations shown. A run of one
+    station is all about a station the user sees (else they could not read it): only a grid
+    manager's skipped assets are cut to their own."""
     stations = run.counts.get("stations", {}) if isinstance(run.counts, dict) else {}
-    codes = visible.station_codes
+    codes = visible.station_codes if run.station_id is None else None
     shown = {code: figures for code, figures in stations.items() if codes is None or code in codes}
     totals: Counter = Counter()
     for figures in shown.values():

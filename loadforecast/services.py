@@ -83,6 +83,7 @@ def _user_or_none(user: AbstractBaseUser | None) -> AbstractBaseUser | None:
     """The user to store on a row: None for the system (nightly run, command) and anonymous."""
     return user if getattr(user, "is_authenticated", False) else None
 
+
 # ---------------------------------------------------------------------------------------
 # Settings
 # ---------------------------------------------------------------------------------------
@@ -114,7 +115,6 @@ def settings_update(*, county_id: int, station_id: int | None = None, values: di
     audit_record(user=user, action="projection_settings", object_type="loadforecast.projectionsettings",
                  object_id=row.pk, detail={"before": before, "after": row.values})
     return row
-
 
 
 # ---------------------------------------------------------------------------------------
@@ -701,11 +701,9 @@ def projection_run(*, run_date: dt.date, days: int | None = None, station_id: in
                    user: AbstractBaseUser | None = None) -> ProjectionRun:
     """Run the projection of a date for one station or all, in this process."""
     run, stations = projection_start(run_date=run_date, days=days, station_id=station_id, user=user)
-    for station_id_ in stations:
-        _project_and_record(run_id=run.pk, station_id=station_id_, retry_transient=False)
+    for station in stations:
+        _project_and_record(run_id=run.pk, station_id=station, retry_transient=False)
     return projection_finish(run_id=run.pk)
-
-
 
 
 # ---------------------------------------------------------------------------------------
@@ -1095,7 +1093,6 @@ def alert_close(*, user: AbstractBaseUser, alert_id: int, note: str = "") -> Ale
     audit_record(user=user, action="alert.closed", object_type="loadforecast.alert", object_id=alert.pk,
                  detail={"note_length": len(note)})
     return alert
-
 
 
 # ---------------------------------------------------------------------------------------

@@ -39,3 +39,18 @@ def test_runs_visible_to_each_persona_and_the_page_and_api_agree(client, persona
         api = APIClient()
         api.force_login(user)
         assert {row["id"] for row in api.get("/api/v1/projection-runs/").json()["results"]} == want, name
+
+
+def test_a_run_of_the_own_station_shows_all_its_errors_on_the_page_and_in_the_api(client, station_staff, world):
+    error = "stations that never reported before the time limit: JA-GDS-01"
+    run = ProjectionRunFactory(station=world.station_a1, status="failed", error=error)
+    client.force_login(station_staff)
+    page = client.get(reverse("loadforecast:load_run", args=[run.pk]))
+    assert page.context["errors"] == [error]
+    api = APIClient()
+    api.force_login(station_staff)
+    assert api.get(f"/api/v1/projection-runs/{run.pk}/").json()["error"] == error
+    # The same line in a run of all stations names other stations: not shown to station staff.
+    nightly = ProjectionRunFactory(station=None, status="failed", error=error.replace("JA-GDS-01", "YI-GDS-01"))
+    assert client.get(reverse("loadforecast:load_run", args=[nightly.pk])).context["errors"] == []
+    assert api.get(f"/api/v1/projection-runs/{nightly.pk}/").json()["error"] == ""

@@ -4,9 +4,11 @@ POST /api/v1/projection-runs/, with one "still running?" rule (services.run_in_f
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from unittest import mock
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -107,3 +109,26 @@ def test_run_now_is_refused_without_the_verb_or_outside_the_own_stations(grid_ma
     with pytest.raises(ValueError):
         services.projection_request(user=station_staff, station_id=world.station_a1.pk, days=999)
     assert not ProjectionRun.objects.exists()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="two connections at once: PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_two_first_clicks_at_once_start_one_run(station_staff, world):
+    barrier = threading.Barrier(2)
+    results = []
+
+    def click():
+        try:
+            barrier.wait(timeout=10)
+            results.append(services.projection_request(user=station_staff, station_id=world.station_a1.pk))
+        finally:
+            connection.close()
+
+    with mock.patch("loadforecast.services.projection_send") as send:
+        threads = [threading.Thread(target=click) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert sorted(r.started for r in results) == [False, True]
+    assert send.call_count == 1 and ProjectionRun.objects.count() == 1

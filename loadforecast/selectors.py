@@ -128,6 +128,11 @@ def station_results_run(station: Station, grid_ids: list[int]) -> ProjectionRun 
 # --- Alerts and projections ----------------------------------------------------------------
 
 
+def alerts_of(user: AbstractBaseUser) -> QuerySet[Alert]:
+    """The alerts a user sees, with what a list of them shows (asset, grid, station)."""
+    return for_user(user, Alert).select_related("transformer", "line", "grid__station")
+
+
 def active_alert_counts(user: AbstractBaseUser) -> dict[int, Counter]:
     """Per station the user sees: how many active alerts of each level."""
     counts: dict[int, Counter] = defaultdict(Counter)

@@ -38,7 +38,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from django.views.generic import DetailView, ListView, TemplateView
 
 from zhoukou_grid.core.queue import QUEUE_UNAVAILABLE_MESSAGE
-from zhoukou_grid.core.scoping import for_user, writable_for_user
+from zhoukou_grid.core.scoping import writable_for_user
 from zhoukou_grid.core.views import ScopedDetailView, ScopedListView
 from zhoukou_grid.territory.models import County, LVLine, Station, Transformer
 
@@ -142,11 +142,10 @@ class AlertListView(ScopedListView):
     model = Alert
     template_name = "loadforecast/alert_list.html"
     filterset_class = AlertFilterSet
-    select_related = ("transformer", "line", "grid__station")
     search_hint = _lazy("Search by transformer or line code or name")
 
     def get_queryset(self):
-        queryset = for_user(self.request.user, Alert).select_related(*self.select_related)
+        queryset = selectors.alerts_of(self.request.user)
         # Bound even without parameters: the FilterSet's default (active alerts) applies.
         self.filterset = self.filterset_class(self.request.GET, queryset=queryset, request=self.request)
         self.limit_choice_widgets(self.filterset.form)

@@ -1,23 +1,19 @@
 """REST API of the load forecast (``/api/v1/projection-runs/``, ``projections/``,
 ``alerts/``, ``measures/``, ``projection-settings/``), scoped like every viewset.
 
-Reads start from `scoping.for_user` (ScopedModelViewSet); every write goes through a
-service of `loadforecast.services` (which checks the verb and the territory again and
-writes the audit and history rows), so the API and the pages cannot drift apart.
+Reads start from `scoping.for_user` (ScopedModelViewSet) or a selector the pages use too
+(the runs: `selectors.runs_visible_to`); the filters are the pages' (`filters.py`); every
+write goes through a service of `loadforecast.services` (which checks the verb and the
+territory again and writes the audit and history rows), so the API and the pages cannot
+drift apart.
 Assets are answered as their type and code; an object outside the user's territory
 answers 404 like a missing one.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-
-import django_filters
-from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from django.db.models import Prefetch, Q
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
@@ -35,15 +31,12 @@ from zhoukou_grid.core.api import (
     queue_unavailable_response,
     territory_field,
 )
-from zhoukou_grid.core.filters import IntegerFilter
 from zhoukou_grid.core.scoping import for_user, territory_of
-from zhoukou_grid.territory.models import County, LVLine, Station, Transformer
+from zhoukou_grid.territory.models import County, Station, Transformer
 
-from . import engine, services
-from .models import LEVEL_CODES, Alert, AlertHistory, AssetProjection, Level, Measure, ProjectionRun, ProjectionSettings
-from .tasks import run_waits_for_queue
-
-ASSET_TYPES = (("transformer", _("Transformer")), ("lvline", _("LV line")))
+from . import engine, selectors, services
+from .filters import ASSET_TYPES, AlertFilterSet, MeasureFilterSet, ProjectionFilterSet, RunFilterSet
+from .models import LEVEL_CODES, Alert, AlertHistory, AssetProjection, Measure, ProjectionRun, ProjectionSettings
 
 
 # --- Shared asset fields --------------------------------------------------------------
@@ -62,22 +55,6 @@ class AssetFieldsMixin(serializers.Serializer):
         return LEVEL_CODES[obj.level]
 
 
-class AssetFilterSet(django_filters.FilterSet):
-    """Filters common to every asset row: type, code, grid, minimum level."""
-
-    asset_type = django_filters.ChoiceFilter(choices=ASSET_TYPES, method="filter_asset_type", label=_("Asset type"))
-    code = django_filters.CharFilter(method="filter_code", label=_("Asset code"))
-    grid = django_filters.CharFilter(field_name="grid__code", label=_("Grid code"))
-    level = django_filters.ChoiceFilter(choices=Level.choices, label=_("Level"))
-    level_min = IntegerFilter(field_name="level", lookup_expr="gte", label=_("Level at least"))
-
-    def filter_asset_type(self, queryset, name, value):
-        return queryset.filter(transformer__isnull=value != "transformer")
-
-    def filter_code(self, queryset, name, value):
-        return queryset.filter(Q(transformer__code=value) | Q(line__code=value))
-
-
 # --- Runs -----------------------------------------------------------------------------
 class RunSerializer(serializers.ModelSerializer):
     station = serializers.CharField(source="station.code", read_only=True, allow_null=True, default=None,
@@ -93,10 +70,19 @@ class RunSerializer(serializers.ModelSerializer):
 
     def to_representation(self, run):
         data = super().to_representation(run)
-        visible = self.context.get("visible_asset_codes")
-        if visible is not None:
-            # A grid manager sees the station's run, but only their own grids' assets in it.
-            data["skipped"] = [s for s in data["skipped"] or [] if s.get("code") in visible]
+        visible = self.context.get("run_visibility")
+        if visible is None or visible == selectors.RunVisibility(None, None):
+            return data
+        # What the runs page shows of the run: the user's stations (and a grid manager's own assets).
+        summary = selectors.run_summary(run, visible)
+        counts = data["counts"] if isinstance(data["counts"], dict) else {}
+        if set(summary["stations"]) != set(counts.get("stations", {})):
+            counts = {**{k: v for k, v in counts.items() if not isinstance(v, int) and k != "stations"},
+                      **summary["totals"], "stations": summary["stations"]}
+        timings = data["timings"] if isinstance(data["timings"], dict) else {}
+        if "stations" in timings:
+            timings = {**timings, "stations": summary["timings"]}
+        data.update(counts=counts, timings=timings, skipped=summary["skipped"], error="\n".join(summary["errors"]))
         return data
 
 
@@ -120,31 +106,14 @@ class RunStatusSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class RunFilterSet(django_filters.FilterSet):
-    station = django_filters.CharFilter(field_name="station__code", label=_("Station code"))
-    run_date = django_filters.DateFilter(label=_("Run date"))
-    status = django_filters.ChoiceFilter(choices=ProjectionRun.Status.choices, label=_("Status"))
-
-    class Meta:
-        model = ProjectionRun
-        fields = ["station", "run_date", "status"]
-
-
-def _run_in_flight(run: ProjectionRun) -> bool:
-    """Queued or running and not older than the task time limit (a killed worker's run is stale)."""
-    if run.status not in (ProjectionRun.Status.QUEUED, ProjectionRun.Status.RUNNING):
-        return False
-    limit = dt.timedelta(seconds=getattr(django_settings, "CELERY_TASK_TIME_LIMIT", 3600))
-    return run.started_at is not None and timezone.now() - run.started_at < limit
-
-
 class ProjectionRunViewSet(ScopedModelViewSet):
-    """Projection runs of the user's stations (runs of all stations: company admins only).
+    """Projection runs: those the runs page lists (`selectors.runs_visible_to`: the user's
+    stations, the station of a grid manager's grid, and the runs of all stations), each
+    showing what the page shows of it (the user's stations; a grid manager's own assets).
 
-    A grid manager reads the runs of the station of their grid (the station is their
-    context), with the skipped assets of their own grids only. `POST` starts a run of one
-    station (station staff of that station, and admins above it); a run of that date and
-    station still in flight is answered instead of a second one.
+    `POST` is the page's "run now" (`services.projection_request`): a run of one station
+    (station staff of that station, and admins above it); a run of that date and station
+    still in flight is answered (200) instead of a second one.
     """
 
     queryset = ProjectionRun.objects.select_related("station", "created_by")
@@ -153,23 +122,12 @@ class ProjectionRunViewSet(ScopedModelViewSet):
     ordering_fields = ["run_date", "created_at", "status"]
     http_method_names = ["get", "post", "head", "options"]
 
-    def _grid_only(self) -> bool:
-        territory = territory_of(self.request.user)
-        return bool(territory.grid_ids) and not (territory.everything or territory.station_ids or territory.county_ids)
-
     def get_queryset(self):
-        queryset = super().get_queryset()
-        if self.request.method in SAFE_METHODS and self._grid_only():
-            context = territory_of(self.request.user).context_station_ids
-            queryset = queryset | self.queryset.filter(station_id__in=context)
-        return queryset
+        return selectors.runs_visible_to(self.request.user).select_related("station", "created_by")
 
     def get_serializer_context(self):
         context = super().get_serializer_context()
-        if self._grid_only():
-            visible = set(for_user(self.request.user, Transformer).values_list("code", flat=True))
-            visible |= set(for_user(self.request.user, LVLine).values_list("code", flat=True))
-            context["visible_asset_codes"] = visible
+        context["run_visibility"] = selectors.run_visibility(self.request.user)
         return context
 
     @extend_schema(request=RunStartSerializer, responses={
@@ -180,37 +138,22 @@ class ProjectionRunViewSet(ScopedModelViewSet):
     def create(self, request, *args, **kwargs):
         payload = RunStartSerializer(data=request.data, context=self.get_serializer_context())
         payload.is_valid(raise_exception=True)
-        station = payload.validated_data["station"]
-        run_date = payload.validated_data.get("run_date") or timezone.localdate()
-        days = payload.validated_data.get("days")
-        with transaction.atomic():
-            current = ProjectionRun.objects.select_for_update().filter(run_date=run_date, station=station).first()
-            if current is not None and run_waits_for_queue(current):
-                pass  # waiting for the queue: started again below (the queue may be back)
-            elif current is not None and _run_in_flight(current):
-                return Response(RunSerializer(self.get_queryset().get(pk=current.pk)).data, status=status.HTTP_200_OK)
-            try:
-                run, stations = services.projection_start(run_date=run_date, days=days, station_id=station.pk,
-                                                          user=request.user)
-            except ValueError as exc:
-                raise ApiValidationError({"days": [str(exc)]}) from None
-            run_id = run.pk
-            transaction.on_commit(lambda: _enqueue_stations(run_id, stations))
-        run = self.get_queryset().get(pk=run_id)
-        if run_waits_for_queue(run):
-            return queue_unavailable_response(run=RunSerializer(run).data)
-        return Response(RunSerializer(run).data, status=status.HTTP_201_CREATED)
+        data = payload.validated_data
+        try:
+            requested = services.projection_request(user=request.user, station_id=data["station"].pk,
+                                                    run_date=data.get("run_date"), days=data.get("days"))
+        except ValueError as exc:
+            raise ApiValidationError({"days": [str(exc)]}) from None
+        run = self.get_queryset().get(pk=requested.run.pk)  # as its messages left it, once committed
+        body = RunSerializer(run, context=self.get_serializer_context()).data
+        if services.run_waits_for_queue(run):
+            return queue_unavailable_response(run=body)
+        return Response(body, status=status.HTTP_201_CREATED if requested.started else status.HTTP_200_OK)
 
     @extend_schema(responses=RunStatusSerializer, summary="Progress of a run")
     @action(detail=True, methods=["get"])
     def status(self, request, pk=None):
         return Response(RunStatusSerializer(self.get_object()).data)
-
-
-def _enqueue_stations(run_id: int, stations: list[int]) -> None:
-    from .tasks import run_send
-
-    run_send(run_id, stations)  # the queue unavailable: the run stays queued, waiting for it
 
 
 # --- Projections ----------------------------------------------------------------------
@@ -222,17 +165,6 @@ class ProjectionSerializer(AssetFieldsMixin, serializers.ModelSerializer):
         fields = ["id", "run", "run_date", "asset_type", "asset_code", "grid", "date", "peak_kw", "peak_a",
                   "peak_load_rate", "hours_ge_80", "hours_ge_100", "returning_households", "level", "level_code"]
         read_only_fields = fields
-
-
-class ProjectionFilterSet(AssetFilterSet):
-    run = IntegerFilter(field_name="run_id", label=_("Run"))
-    date = django_filters.DateFilter(label=_("Day"))
-    date_from = django_filters.DateFilter(field_name="date", lookup_expr="gte", label=_("From"))
-    date_to = django_filters.DateFilter(field_name="date", lookup_expr="lte", label=_("Until"))
-
-    class Meta:
-        model = AssetProjection
-        fields = ["run", "asset_type", "code", "grid", "date", "date_from", "date_to", "level", "level_min"]
 
 
 class AssetProjectionViewSet(ScopedModelViewSet):
@@ -293,23 +225,6 @@ class AlertDetailSerializer(AlertSerializer):
         read_only_fields = fields
 
 
-class AlertFilterSet(AssetFilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=Alert.Status.choices, label=_("Status"))
-    active = django_filters.BooleanFilter(method="filter_active", label=_("Active"))
-    station = django_filters.CharFilter(field_name="grid__station__code", label=_("Station code"))
-    day = django_filters.DateFilter(method="filter_day", label=_("Alert covers this day"))
-
-    class Meta:
-        model = Alert
-        fields = ["asset_type", "code", "grid", "station", "level", "level_min", "status", "active", "day"]
-
-    def filter_active(self, queryset, name, value):
-        return queryset.filter(status__in=Alert.ACTIVE) if value else queryset.exclude(status__in=Alert.ACTIVE)
-
-    def filter_day(self, queryset, name, value):
-        return queryset.filter(first_date__lte=value, last_date__gte=value)
-
-
 class DismissSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500)
 
@@ -332,6 +247,11 @@ class AlertViewSet(ScopedModelViewSet):
                     "alert__transformer", "alert__line", "neighbour", "created_by", "done_by")),
                 Prefetch("history", queryset=AlertHistory.objects.select_related("user")))
         return queryset
+
+    def filter_queryset(self, queryset):
+        # The filters (and their default: active alerts only) choose a list; an alert itself
+        # answers whatever its status.
+        return super().filter_queryset(queryset) if self.action == "list" else queryset
 
     def get_serializer_class(self):
         return AlertDetailSerializer if self.action in ("retrieve", "acknowledge", "dismiss", "close") else AlertSerializer
@@ -390,16 +310,6 @@ class MeasurePlanSerializer(serializers.Serializer):
     neighbour = serializers.CharField(required=False, allow_blank=True, max_length=32,
                                       help_text="Code of the tied transformer taking the load (transfers).")
     note = serializers.CharField(required=False, allow_blank=True, max_length=500)
-
-
-class MeasureFilterSet(django_filters.FilterSet):
-    alert = IntegerFilter(field_name="alert_id", label=_("Alert"))
-    status = django_filters.ChoiceFilter(choices=Measure.Status.choices, label=_("Status"))
-    kind = django_filters.ChoiceFilter(choices=Measure.Kind.choices, label=_("Measure"))
-
-    class Meta:
-        model = Measure
-        fields = ["alert", "status", "kind"]
 
 
 class MeasureViewSet(ScopedModelViewSet):

@@ -27,13 +27,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from . import engine
 from .engine import HOURS, Level
+
+if TYPE_CHECKING:  # the module imports Django only where it reads the database
+    from django.contrib.auth.base_user import AbstractBaseUser
 
 ALERT_LEVELS = (Level.WATCH, Level.HEAVY, Level.OVERLOAD, Level.THERMAL)
 LEVEL_NAMES = {Level.WATCH: "watch", Level.HEAVY: "heavy", Level.OVERLOAD: "overload", Level.THERMAL: "thermal"}
@@ -145,8 +148,90 @@ def backtest_summary(result: BacktestResult, rows: NDArray[Any] | None = None) -
 # ---------------------------------------------------------------------------------------
 
 
-def backtest_report(*, user, first_date: dt.date, last_date: dt.date, run_date: dt.date | None = None,
-                    county_id: int | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Period:
+    first_date: dt.date
+    last_date: dt.date
+    run_date: dt.date
+
+    @property
+    def days(self) -> int:
+        return (self.last_date - self.first_date).days + 1
+
+
+def _projected(period: _Period, rows: list[tuple], index: dict[int, int]):
+    """Projected daily peak, level and returning households per (transformer, day)."""
+    shape = (len(index), period.days)
+    projected_peak = np.full(shape, np.nan)
+    projected_level = np.full(shape, -1, dtype=np.int64)
+    returning = np.zeros(shape, dtype=np.int64)
+    for transformer_id, day, peak_kw, level, n, _run in rows:
+        i = index.get(transformer_id)
+        if i is not None:
+            d = (day - period.first_date).days
+            projected_peak[i, d], projected_level[i, d], returning[i, d] = peak_kw, level, n
+    return projected_peak, projected_level, returning
+
+
+def _metered(user: AbstractBaseUser, period: _Period, index: dict[int, int], settings: engine.ProjectionSettings):
+    """The metered hourly load and daily maxima of the period, and the baseline peak of each
+    transformer from the history before the run date (one query for both)."""
+    from zhoukou_grid.core.scoping import for_user
+
+    from .models import LoadReading, unpack_curves
+
+    shape = (len(index), period.days)
+    history_first = period.run_date - dt.timedelta(days=settings.baseline_days)
+    readings = list(for_user(user, LoadReading).filter(transformer_id__in=list(index)).filter(
+        date__gte=min(history_first, period.first_date), date__lte=period.last_date).values_list(
+        "transformer_id", "date", "hourly_kw", "max_kw").order_by())
+    metered_hourly = np.full(shape + (HOURS,), np.nan)
+    metered_max = np.full(shape, np.nan)
+    history_hourly = np.full((len(index), settings.baseline_days, HOURS), np.nan)
+    history_max = np.full((len(index), settings.baseline_days), np.nan)
+    curves = unpack_curves(r[2] for r in readings) if readings else np.zeros((0, HOURS))
+    for k, (transformer_id, day, blob, max_kw) in enumerate(readings):
+        i = index[transformer_id]
+        if period.first_date <= day <= period.last_date:
+            d = (day - period.first_date).days
+            if blob is not None:
+                metered_hourly[i, d] = curves[k]
+            metered_max[i, d] = max_kw if max_kw is not None else np.nan
+        if history_first <= day < period.run_date:
+            h = (day - history_first).days
+            if blob is not None:
+                history_hourly[i, h] = curves[k]
+            elif max_kw is not None:
+                history_max[i, h] = max_kw
+    baseline = engine.baseline_from_history(history_hourly, history_max, settings)
+    with np.errstate(invalid="ignore"):
+        baseline_peak = np.where(np.isnan(baseline.kw).all(axis=1), np.nan,
+                                 np.nan_to_num(baseline.kw, nan=-np.inf).max(axis=1))
+    return metered_hourly, metered_max, baseline_peak
+
+
+def _station_summaries(result: BacktestResult, assets: list[tuple]) -> list[dict[str, Any]]:
+    station_of = np.array([a[4] for a in assets], dtype=np.int64)
+    stations = []
+    for station_id in sorted(set(station_of.tolist()), key=lambda s: next(a[5] for a in assets if a[4] == s)):
+        first = next(a for a in assets if a[4] == station_id)
+        stations.append({"station_id": station_id, "code": first[5], "name": first[6],
+                         **backtest_summary(result, np.flatnonzero(station_of == station_id))})
+    return stations
+
+
+def _transformer_rows(result: BacktestResult, assets: list[tuple]) -> list[dict[str, Any]]:
+    return [
+        {"id": a[0], "code": a[1], "name": a[2], "station": a[5], "rated_kva": a[3],
+         "projected_peak_kw": _round(result.projected_peak_kw[i]), "metered_peak_kw": _round(result.metered_peak_kw[i]),
+         "error_kw": _round(result.error_kw[i]), "error_pct": _round(result.error_pct[i], 1),
+         "projected_level": int(result.projected_level[i]), "observed_level": int(result.observed_level[i]),
+         "returning_at_peak": int(result.returning_at_peak[i]), "p_hh_observed": _round(result.p_hh_observed[i], 3)}
+        for i, a in enumerate(assets) if result.compared[i]]
+
+
+def backtest_report(*, user: AbstractBaseUser, first_date: dt.date, last_date: dt.date,
+                    run_date: dt.date | None = None, county_id: int | None = None) -> dict[str, Any]:
     """The back-test of the transformers the user may see, over [first_date, last_date].
 
     The projections compared are those of `run_date` (default: the latest run date on or
@@ -160,7 +245,7 @@ def backtest_report(*, user, first_date: dt.date, last_date: dt.date, run_date: 
     from zhoukou_grid.core.scoping import for_user
     from zhoukou_grid.territory.models import Transformer
 
-    from .models import AssetProjection, LoadReading, ProjectionRun, unpack_curves
+    from .models import AssetProjection, ProjectionRun
 
     if last_date < first_date:
         raise ValueError("the period ends before it starts")
@@ -175,73 +260,24 @@ def backtest_report(*, user, first_date: dt.date, last_date: dt.date, run_date: 
         "transformer_id", "date", "peak_kw", "level", "returning_households", "run_id").order_by())
     if not rows:
         return empty
-    run_ids = {r[5] for r in rows}
-    snapshot = (ProjectionRun.objects.filter(pk__in=run_ids).values_list("settings_snapshot", flat=True)
+    snapshot = (ProjectionRun.objects.filter(pk__in={r[5] for r in rows}).values_list("settings_snapshot", flat=True)
                 .order_by("-station_id").first()) or {}
     settings = engine.ProjectionSettings.from_dict(snapshot)
-    transformer_ids = sorted({r[0] for r in rows})
-    assets = list(for_user(user, Transformer).filter(pk__in=transformer_ids).order_by("pk").values_list(
+    assets = list(for_user(user, Transformer).filter(pk__in=sorted({r[0] for r in rows})).order_by("pk").values_list(
         "pk", "code", "name", "rated_kva", "grid__station_id", "grid__station__code", "grid__station__name",
         "grid__station__county_id"))
     if county_id is not None:
         assets = [a for a in assets if a[7] == county_id]
     index = {a[0]: i for i, a in enumerate(assets)}
-    days = (last_date - first_date).days + 1
-    shape = (len(assets), days)
-    projected_peak = np.full(shape, np.nan)
-    projected_level = np.full(shape, -1, dtype=np.int64)
-    returning = np.zeros(shape, dtype=np.int64)
-    for transformer_id, day, peak_kw, level, n, _run in rows:
-        i = index.get(transformer_id)
-        if i is not None:
-            d = (day - first_date).days
-            projected_peak[i, d], projected_level[i, d], returning[i, d] = peak_kw, level, n
-
-    history_first = run_date - dt.timedelta(days=settings.baseline_days)
-    readings = list(for_user(user, LoadReading).filter(transformer_id__in=list(index)).filter(
-        date__gte=min(history_first, first_date), date__lte=last_date).values_list(
-        "transformer_id", "date", "hourly_kw", "max_kw").order_by())
-    metered_hourly = np.full(shape + (HOURS,), np.nan)
-    metered_max = np.full(shape, np.nan)
-    history_hourly = np.full((len(assets), settings.baseline_days, HOURS), np.nan)
-    history_max = np.full((len(assets), settings.baseline_days), np.nan)
-    curves = unpack_curves(r[2] for r in readings) if readings else np.zeros((0, HOURS))
-    for k, (transformer_id, day, blob, max_kw) in enumerate(readings):
-        i = index[transformer_id]
-        if first_date <= day <= last_date:
-            d = (day - first_date).days
-            if blob is not None:
-                metered_hourly[i, d] = curves[k]
-            metered_max[i, d] = max_kw if max_kw is not None else np.nan
-        if history_first <= day < run_date:
-            h = (day - history_first).days
-            if blob is not None:
-                history_hourly[i, h] = curves[k]
-            elif max_kw is not None:
-                history_max[i, h] = max_kw
-    baseline = engine.baseline_from_history(history_hourly, history_max, settings)
-    with np.errstate(invalid="ignore"):
-        baseline_peak = np.where(np.isnan(baseline.kw).all(axis=1), np.nan,
-                                 np.nan_to_num(baseline.kw, nan=-np.inf).max(axis=1))
+    period = _Period(first_date, last_date, run_date)
+    projected_peak, projected_level, returning = _projected(period, rows, index)
+    metered_hourly, metered_max, baseline_peak = _metered(user, period, index, settings)
     result = backtest_compute(
         projected_peak_kw=projected_peak, projected_level=projected_level, returning=returning,
         metered_hourly_kw=metered_hourly, metered_max_kw=metered_max,
         rated_kva=np.array([a[3] for a in assets], dtype=np.float64), baseline_peak_kw=baseline_peak,
         settings=settings)
-
-    station_of = np.array([a[4] for a in assets], dtype=np.int64)
-    stations = []
-    for station_id in sorted(set(station_of.tolist()), key=lambda s: next(a[5] for a in assets if a[4] == s)):
-        first = next(a for a in assets if a[4] == station_id)
-        stations.append({"station_id": station_id, "code": first[5], "name": first[6],
-                         **backtest_summary(result, np.flatnonzero(station_of == station_id))})
-    transformers = [
-        {"id": a[0], "code": a[1], "name": a[2], "station": a[5], "rated_kva": a[3],
-         "projected_peak_kw": _round(result.projected_peak_kw[i]), "metered_peak_kw": _round(result.metered_peak_kw[i]),
-         "error_kw": _round(result.error_kw[i]), "error_pct": _round(result.error_pct[i], 1),
-         "projected_level": int(result.projected_level[i]), "observed_level": int(result.observed_level[i]),
-         "returning_at_peak": int(result.returning_at_peak[i]), "p_hh_observed": _round(result.p_hh_observed[i], 3)}
-        for i, a in enumerate(assets) if result.compared[i]]
-    return {**empty, "summary": backtest_summary(result), "stations": stations, "transformers": transformers,
+    return {**empty, "summary": backtest_summary(result), "stations": _station_summaries(result, assets),
+            "transformers": _transformer_rows(result, assets),
             "settings": {"p_hh": settings.household_extra_peak_kw, "heavy_load_rate": settings.heavy_load_rate,
                          "overload_load_rate": settings.overload_load_rate}}

@@ -21,7 +21,7 @@ from zhoukou_grid.territory.demo import TableStep
 from zhoukou_grid.territory.seeding import DbStep
 
 from . import engine
-from .models import LoadReading, WeatherForecast, pack_curve
+from .models import WeatherForecast, pack_curve
 
 HISTORY_DAYS = 14
 
@@ -61,13 +61,6 @@ def generate_load_readings(ctx, rng: random.Random, scale):
 
 
 READING_FIELDS = ("transformer_id", "grid_id", "date", "points", "hourly_kw", "max_kw")
-
-
-def seed_load_readings(ctx, rng: random.Random, scale) -> int:
-    """The load history written on its own (tests): the same rows the seed step copies."""
-    from zhoukou_grid.territory.seeding import write_rows
-
-    return write_rows(LoadReading, READING_FIELDS, generate_load_readings(ctx, rng, scale), batch_size=5000)
 
 
 def seed_weather(ctx, rng: random.Random, scale) -> int:

@@ -1,5 +1,5 @@
-"""Forms of the load-forecast pages: the alert queue's filters, the alert actions, and the
-projection settings (county settings and station overrides).
+"""Forms of the load-forecast pages: the alert actions and the projection settings (county
+settings and station overrides). The alert queue's filters are `filters.AlertFilterSet`.
 
 The forms check the shape of what was typed; the rules live in the services
 (`measure_plan`, `alert_dismiss`, `settings_update`), whose errors the views put back on
@@ -13,62 +13,18 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import django_filters
 from django import forms
-from django.db.models import Q
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.utils.translation import gettext_lazy as _
 
-from zhoukou_grid.core.filters import scoped
 from zhoukou_grid.core.scoping import for_user
-from zhoukou_grid.territory.models import Grid, Station, Transformer
+from zhoukou_grid.territory.models import Transformer
 
 from . import engine
-from .models import Alert, Level, Measure
+from .models import Alert, Measure
+from .services import LINE_MEASURE_KINDS
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-
-# --- The alert queue ---------------------------------------------------------------------
-
-ALERT_LEVEL_CHOICES = [(level.value, level.label) for level in Level if level.value >= Level.WATCH]
-ALL_STATUSES = "all"
-ASSET_TYPE_CHOICES = [("transformer", _("Transformer")), ("lvline", _("LV line"))]
-
-
-class AlertFilterSet(django_filters.FilterSet):
-    """Level, status, station, grid and kind of asset; `q` searches the asset's code and name.
-
-    Without a status the queue shows the active alerts (open, acknowledged, measure
-    planned, measure done): the view applies that default, "all" lifts it.
-    """
-
-    q = django_filters.CharFilter(method="filter_search", label=_("Search"))
-    level = django_filters.ChoiceFilter(choices=ALERT_LEVEL_CHOICES, label=_("Level"), empty_label=_("Any level"))
-    status = django_filters.ChoiceFilter(
-        choices=[*Alert.Status.choices, (ALL_STATUSES, _("Any status"))], method="filter_status",
-        label=_("Status"), empty_label=_("Active (not dismissed or mitigated)"))
-    station = django_filters.ModelChoiceFilter(field_name="grid__station", queryset=scoped(Station),
-                                               label=_("Station"), empty_label=_("All stations"))
-    grid = django_filters.ModelChoiceFilter(queryset=scoped(Grid), label=_("Grid"), empty_label=_("All grids"))
-    asset_type = django_filters.ChoiceFilter(choices=ASSET_TYPE_CHOICES, method="filter_asset_type",
-                                             label=_("Asset"), empty_label=_("Transformers and lines"))
-
-    class Meta:
-        model = Alert
-        fields = ["q", "level", "status", "station", "grid", "asset_type"]
-
-    def filter_search(self, queryset, name, value):
-        value = value.strip()
-        if not value:
-            return queryset
-        return queryset.filter(Q(transformer__code__icontains=value) | Q(transformer__name__icontains=value)
-                               | Q(line__code__icontains=value))
-
-    def filter_status(self, queryset, name, value):
-        return queryset if value == ALL_STATUSES else queryset.filter(status=value)
-
-    def filter_asset_type(self, queryset, name, value):
-        return queryset.filter(transformer__isnull=value != "transformer")
-
 
 # --- Alert actions -----------------------------------------------------------------------
 
@@ -84,11 +40,9 @@ class MeasurePlanForm(forms.Form):
                           help_text=_("Staggered use: the kW to shift out of the evening peak."))
     note = forms.CharField(label=_("Note"), required=False, max_length=500)
 
-    def __init__(self, *args, alert: Alert, user, **kwargs):
+    def __init__(self, *args, alert: Alert, user: AbstractBaseUser, **kwargs):
         super().__init__(*args, **kwargs)
         if alert.line_id:
-            from .services import LINE_MEASURE_KINDS
-
             self.fields["kind"].choices = [(k, label) for k, label in Measure.Kind.choices if k in LINE_MEASURE_KINDS]
             del self.fields["neighbour"]
         else:

@@ -1,9 +1,18 @@
 """Projection runs: read a station's inputs set-based into numpy, call the engine, write
-the projections and alerts (docs/domain.md 6.4–6.5), one transaction per station.
+the projections and alerts (docs/domain.md §6.4–6.5), one transaction per station; and the
+alert actions of station staff.
 
-`projection_run` runs a date for one station or all of them in this process (the command,
-tests, "run now" when no worker is configured); the Celery tasks run the same
-`projection_station` per station chunk and `projection_finish` once at the end.
+A run is started by `projection_enqueue` (the nightly task) or by a station's "run now"
+(`projection_request`, the page and the API alike). Its station chunks
+(`projection_chunk`) and its finishing step (`projection_try_finish`) run on the Celery
+workers, whose tasks (tasks.py) take ids and call these functions; the messages are sent
+by task name (`zhoukou_grid.core.queue.queue_send`), so this module does not import the
+tasks. `projection_run` runs a date in this process (the `run_projection` command, tests).
+
+When the queue (Redis) is down a run is kept QUEUED, waiting for it (`projection_send`);
+`projection_watch` (the beat, every minute) sends it once the queue is back, and closes the
+runs no station has reported to within the time limit (their worker was killed with their
+finishing message).
 
 Done measures change the inputs of the next run: a temporary capacity raises the rating
 to its kVA, a transfer moves ΔP = kVA · cosφ of the baseline (at most the baseline of each
@@ -14,15 +23,19 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import logging
 import math
 import struct
 import time
 from collections import defaultdict
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import numpy as np
+from django.conf import settings as django_settings
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
@@ -30,6 +43,14 @@ from django.utils.translation import gettext as _
 
 from customers.models import Household, ReturningResident
 from zhoukou_grid.core.audit import audit_record
+from zhoukou_grid.core.queue import (
+    QueueUnavailable,
+    queue_send,
+    queue_task,
+    queue_waiting_mark,
+    queue_waiting_q,
+    queue_waiting_since,
+)
 from zhoukou_grid.core.scoping import for_user, get_writable_or_404, require_perm, writable_for_user
 from zhoukou_grid.territory.models import LVLine, Station, Transformer
 
@@ -48,12 +69,19 @@ from .models import (
 )
 from .notify import run_alerts_notify
 
+logger = logging.getLogger(__name__)
+
 SKIP_REASONS = {
     engine.AssetStatus.NO_LOAD_DATA: "no load data",
     engine.AssetStatus.INVALID_RATING: "invalid rating",
     engine.AssetStatus.NO_HOUSEHOLD_SHARE: "no households on the transformer to share its baseline",
 }
 PHASES = {"A": 0, "B": 1, "C": 2}
+
+
+def _user_or_none(user: AbstractBaseUser | None) -> AbstractBaseUser | None:
+    """The user to store on a row: None for the system (nightly run, command) and anonymous."""
+    return user if getattr(user, "is_authenticated", False) else None
 
 
 # ---------------------------------------------------------------------------------------
@@ -69,7 +97,8 @@ def settings_for_station(station: Station) -> engine.ProjectionSettings:
 
 
 @transaction.atomic
-def settings_update(*, county_id: int, station_id: int | None = None, values: dict[str, Any], user=None) -> ProjectionSettings:
+def settings_update(*, county_id: int, station_id: int | None = None, values: dict[str, Any],
+                    user: AbstractBaseUser | None = None) -> ProjectionSettings:
     """Replace the stored settings of a county (or a station's overrides) after validating
     them with the county's settings underneath; raises engine.SettingsError; audited."""
     county_values = {}
@@ -81,7 +110,7 @@ def settings_update(*, county_id: int, station_id: int | None = None, values: di
         county_id=county_id, station_id=station_id, defaults={"values": {}})
     before = row.values
     row.values = dict(values)
-    row.updated_by = user if getattr(user, "is_authenticated", False) else None
+    row.updated_by = _user_or_none(user)
     row.save()
     audit_record(user=user, action="projection_settings", object_type="loadforecast.projectionsettings",
                  object_id=row.pk, detail={"before": before, "after": row.values})
@@ -89,12 +118,91 @@ def settings_update(*, county_id: int, station_id: int | None = None, values: di
 
 
 # ---------------------------------------------------------------------------------------
-# Reading a station's inputs
+# A station's inputs and the engine on them
 # ---------------------------------------------------------------------------------------
 
 
 def _index(ids: list[int]) -> dict[int, int]:
     return {pk: i for i, pk in enumerate(ids)}
+
+
+@dataclass(eq=False)
+class StationInputs:
+    """Every input of one station's projection, as the engine takes them: transformers
+    (index j, `t_…`), LV lines (`l_…`), households (`h_…`, the index of their transformer,
+    line and phase, −1 where none) and returning residents (`r_household`, `arrival`,
+    `departure`). Arrays are numpy; `rated` is raised in place by done measures."""
+
+    t_ids: list[int]
+    t_codes: list[str]
+    t_grid: list[int]
+    rated: np.ndarray  # kVA per transformer
+    loss_ratio: np.ndarray  # Pk / P0 per transformer (NaN when unknown)
+    l_ids: list[int]
+    l_codes: list[str]
+    l_grid: list[int]
+    l_transformer: np.ndarray  # the index of each line's transformer
+    ampacity: np.ndarray
+    t_hourly: np.ndarray  # (transformers, baseline days, 24) kW, NaN where not metered
+    t_daily: np.ndarray  # (transformers, baseline days) daily maxima where only those were read
+    l_hourly: np.ndarray  # (lines, baseline days, 24)
+    h_transformer: np.ndarray
+    h_line: np.ndarray
+    h_phase: np.ndarray
+    r_household: np.ndarray
+    arrival: np.ndarray  # datetime64[D]
+    departure: np.ndarray  # datetime64[D], NaT when open
+    unlinked: int  # residents of the station's villages linked to no household
+    temps: list[float | None]  # the forecast minimum of each day of the horizon
+    ties: np.ndarray  # (pairs, 2) transformer indices tied to each other
+    done_measures: list[tuple[int, str, float | None, int | None]] = field(default_factory=list)
+
+    @property
+    def t_index(self) -> dict[int, int]:
+        return _index(self.t_ids)
+
+    @property
+    def l_index(self) -> dict[int, int]:
+        return _index(self.l_ids)
+
+
+@dataclass(frozen=True)
+class StationProjection:
+    """What the engine made of one station's inputs."""
+
+    transformers: engine.ProjectionResult
+    lines: engine.ProjectionResult
+    measures: engine.Measures
+    line_measures: engine.Measures
+    t_episodes: engine.Episodes
+    l_episodes: engine.Episodes
+    unlinked: int
+    factors: engine.HorizonFactors
+
+
+def _read_history(station: Station, first_day: dt.date, run_date: dt.date, t_index: dict[int, int],
+                  l_index: dict[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The metered load of the baseline days: one query, the curves unpacked at once."""
+    history_days = (run_date - first_day).days
+    t_hourly = np.full((len(t_index), history_days, HOURS), np.nan)
+    t_daily = np.full((len(t_index), history_days), np.nan)
+    l_hourly = np.full((len(l_index), history_days, HOURS), np.nan)
+    readings = list(LoadReading.objects.filter(grid__station_id=station.pk, date__gte=first_day,
+                                               date__lt=run_date).values_list(
+        "transformer_id", "line_id", "date", "hourly_kw", "max_kw").order_by())
+    if readings:
+        curves = unpack_curves(r[3] for r in readings)
+        for i, (transformer_id, line_id, day, blob, max_kw) in enumerate(readings):
+            d = (day - first_day).days
+            if transformer_id is not None:
+                j = t_index[transformer_id]
+                if blob is not None:
+                    t_hourly[j, d] = curves[i]
+                elif max_kw is not None:
+                    t_daily[j, d] = max_kw
+            elif blob is not None and line_id in l_index:
+                l_hourly[l_index[line_id], d] = curves[i]
+    return t_hourly, t_daily, l_hourly
 
 
 def _resident_stays(residents: list[tuple], h_index: dict[int, int], in_horizon: Q, station: Station):
@@ -120,58 +228,43 @@ def _resident_stays(residents: list[tuple], h_index: dict[int, int], in_horizon:
     return np.array([h_index[r[0]] for r in residents], dtype=np.int64), arrival[:here], departure[:here]
 
 
-def read_station_inputs(station: Station, run_date: dt.date, days: int, settings: engine.ProjectionSettings) -> dict:
+def _read_households(station: Station, run_date: dt.date, horizon_end: dt.date, t_index: dict[int, int],
+                     l_index: dict[int, int]) -> dict[str, Any]:
+    """Households (their transformer, line and phase) and the residents returning to them."""
+    households = list(Household.objects.filter(transformer__grid__station_id=station.pk).values_list(
+        "pk", "transformer_id", "line_id", "phase").order_by())
+    h_index = _index([h[0] for h in households])
+    in_horizon = Q(arrival_date__lt=horizon_end) & (Q(departure_date__isnull=True) | Q(departure_date__gt=run_date))
+    residents = list(ReturningResident.objects.filter(in_horizon, household__transformer__grid__station_id=station.pk)
+                     .values_list("household_id", "arrival_date", "departure_date", "pk", "id_number_hmac")
+                     .order_by())
+    r_household, arrival, departure = _resident_stays(residents, h_index, in_horizon, station)
+    return {
+        "h_transformer": np.array([t_index.get(h[1], -1) for h in households], dtype=np.int64),
+        "h_line": np.array([l_index.get(h[2], -1) if h[2] else -1 for h in households], dtype=np.int64),
+        "h_phase": np.array([PHASES.get(h[3], -1) for h in households], dtype=np.int64),
+        "r_household": r_household,
+        "arrival": arrival,
+        "departure": departure,
+        "unlinked": ReturningResident.objects.filter(village__grid__station_id=station.pk, household__isnull=True,
+                                                     arrival_date__lt=horizon_end).count(),
+    }
+
+
+def read_station_inputs(station: Station, run_date: dt.date, days: int,
+                        settings: engine.ProjectionSettings) -> StationInputs:
     """Every input of one station's projection as numpy arrays, a fixed number of queries."""
-    history_days = settings.baseline_days
-    first_day = run_date - dt.timedelta(days=history_days)
+    first_day = run_date - dt.timedelta(days=settings.baseline_days)
+    horizon_end = run_date + dt.timedelta(days=days)
     t_rows = list(Transformer.objects.filter(grid__station_id=station.pk).order_by("pk").values_list(
         "pk", "code", "rated_kva", "p0_w", "pk_w", "grid_id"))
     l_rows = list(LVLine.objects.filter(transformer__grid__station_id=station.pk).order_by("pk").values_list(
         "pk", "code", "transformer_id", "ampacity_a", "transformer__grid_id"))
     t_ids = [r[0] for r in t_rows]
-    l_ids = [r[0] for r in l_rows]
-    t_index, l_index = _index(t_ids), _index(l_ids)
-    nt, nl = len(t_ids), len(l_ids)
-    rated = np.array([r[2] for r in t_rows], dtype=np.float64)
+    t_index, l_index = _index(t_ids), _index([r[0] for r in l_rows])
     with np.errstate(invalid="ignore", divide="ignore"):
         loss_ratio = np.array([(r[4] / r[3]) if r[3] and r[4] else np.nan for r in t_rows], dtype=np.float64)
-
-    # History: one query; curves unpacked with one frombuffer.
-    t_hourly = np.full((nt, history_days, HOURS), np.nan)
-    t_daily = np.full((nt, history_days), np.nan)
-    l_hourly = np.full((nl, history_days, HOURS), np.nan)
-    readings = list(LoadReading.objects.filter(grid__station_id=station.pk, date__gte=first_day,
-                                               date__lt=run_date).values_list(
-        "transformer_id", "line_id", "date", "hourly_kw", "max_kw").order_by())
-    if readings:
-        curves = unpack_curves(r[3] for r in readings)
-        for i, (transformer_id, line_id, day, blob, max_kw) in enumerate(readings):
-            d = (day - first_day).days
-            if transformer_id is not None:
-                j = t_index[transformer_id]
-                if blob is not None:
-                    t_hourly[j, d] = curves[i]
-                elif max_kw is not None:
-                    t_daily[j, d] = max_kw
-            elif blob is not None and line_id in l_index:
-                l_hourly[l_index[line_id], d] = curves[i]
-
-    # Households: their transformer, line and phase; residents through them.
-    households = list(Household.objects.filter(transformer__grid__station_id=station.pk).values_list(
-        "pk", "transformer_id", "line_id", "phase").order_by())
-    h_index = _index([h[0] for h in households])
-    h_transformer = np.array([t_index.get(h[1], -1) for h in households], dtype=np.int64)
-    h_line = np.array([l_index.get(h[2], -1) if h[2] else -1 for h in households], dtype=np.int64)
-    h_phase = np.array([PHASES.get(h[3], -1) for h in households], dtype=np.int64)
-    horizon_end = run_date + dt.timedelta(days=days)
-    in_horizon = Q(arrival_date__lt=horizon_end) & (Q(departure_date__isnull=True) | Q(departure_date__gt=run_date))
-    residents = list(ReturningResident.objects.filter(in_horizon, household__transformer__grid__station_id=station.pk)
-                     .values_list("household_id", "arrival_date", "departure_date", "pk", "id_number_hmac")
-                     .order_by())
-    unlinked = ReturningResident.objects.filter(village__grid__station_id=station.pk, household__isnull=True,
-                                                arrival_date__lt=horizon_end).count()
-    r_household, arrival, departure = _resident_stays(residents, h_index, in_horizon, station)
-
+    t_hourly, t_daily, l_hourly = _read_history(station, first_day, run_date, t_index, l_index)
     temps = dict(WeatherForecast.objects.filter(county_id=station.county_id, date__gte=run_date,
                                                 date__lt=horizon_end).values_list("date", "t_min"))
     Tie = Transformer.ties.through
@@ -181,29 +274,28 @@ def read_station_inputs(station: Station, run_date: dt.date, days: int, settings
     done = list(Measure.objects.filter(status=Measure.Status.DONE, alert__transformer__grid__station_id=station.pk)
                 .exclude(alert__status=Alert.Status.DISMISSED)
                 .values_list("alert__transformer_id", "kind", "kva", "neighbour_id").order_by())
-    return {
-        "t_ids": t_ids, "t_codes": [r[1] for r in t_rows], "t_grid": [r[5] for r in t_rows],
-        "l_ids": l_ids, "l_codes": [r[1] for r in l_rows], "l_grid": [r[4] for r in l_rows],
-        "l_transformer": np.array([t_index[r[2]] for r in l_rows], dtype=np.int64),
-        "ampacity": np.array([r[3] for r in l_rows], dtype=np.float64),
-        "rated": rated, "loss_ratio": loss_ratio,
-        "t_hourly": t_hourly, "t_daily": t_daily, "l_hourly": l_hourly,
-        "h_transformer": h_transformer, "h_line": h_line, "h_phase": h_phase,
-        "r_household": r_household, "arrival": arrival, "departure": departure, "unlinked": unlinked,
-        "temps": [temps.get(run_date + dt.timedelta(days=d)) for d in range(days)],
-        "ties": np.array(ties, dtype=np.int64).reshape(-1, 2), "done_measures": done, "t_index": t_index,
-    }
+    return StationInputs(
+        t_ids=t_ids, t_codes=[r[1] for r in t_rows], t_grid=[r[5] for r in t_rows],
+        rated=np.array([r[2] for r in t_rows], dtype=np.float64), loss_ratio=loss_ratio,
+        l_ids=[r[0] for r in l_rows], l_codes=[r[1] for r in l_rows], l_grid=[r[4] for r in l_rows],
+        l_transformer=np.array([t_index[r[2]] for r in l_rows], dtype=np.int64),
+        ampacity=np.array([r[3] for r in l_rows], dtype=np.float64),
+        t_hourly=t_hourly, t_daily=t_daily, l_hourly=l_hourly,
+        **_read_households(station, run_date, horizon_end, t_index, l_index),
+        temps=[temps.get(run_date + dt.timedelta(days=d)) for d in range(days)],
+        ties=np.array(ties, dtype=np.int64).reshape(-1, 2), done_measures=done,
+    )
 
 
-def apply_done_measures(inputs: dict, baseline_kw: np.ndarray, settings: engine.ProjectionSettings) -> None:
+def apply_done_measures(inputs: StationInputs, baseline_kw: np.ndarray, settings: engine.ProjectionSettings) -> None:
     """Temporary capacity raises the rating; a transfer moves kVA·cosφ of baseline to the neighbour."""
-    t_index = inputs["t_index"]
-    for transformer_id, kind, kva, neighbour_id in inputs["done_measures"]:
+    t_index = inputs.t_index
+    for transformer_id, kind, kva, neighbour_id in inputs.done_measures:
         j = t_index.get(transformer_id)
         if j is None or not kva:
             continue
         if kind == Measure.Kind.TEMP_CAPACITY:
-            inputs["rated"][j] = max(inputs["rated"][j], kva)
+            inputs.rated[j] = max(inputs.rated[j], kva)
         elif kind == Measure.Kind.TRANSFER and not np.isnan(baseline_kw[j]).any():
             moved = np.minimum(baseline_kw[j], kva * settings.cos_phi)
             baseline_kw[j] -= moved
@@ -212,46 +304,48 @@ def apply_done_measures(inputs: dict, baseline_kw: np.ndarray, settings: engine.
                 baseline_kw[k] += moved
 
 
-def compute_station(inputs: dict, run_date: dt.date, days: int, settings: engine.ProjectionSettings) -> dict:
+def _returning_present(inputs: StationInputs, group: np.ndarray, groups: int, run_date: dt.date,
+                       days: int) -> engine.ReturningHouseholds:
+    return engine.returning_households_present(
+        resident_household=inputs.r_household, arrival=inputs.arrival, departure=inputs.departure,
+        household_group=group, groups=groups, run_date=run_date, days=days)
+
+
+def compute_station(inputs: StationInputs, run_date: dt.date, days: int,
+                    settings: engine.ProjectionSettings) -> StationProjection:
     """The engine on one station's arrays: projections, episodes and measures."""
-    nt, nl = len(inputs["t_ids"]), len(inputs["l_ids"])
-    baseline = engine.baseline_from_history(inputs["t_hourly"], inputs["t_daily"], settings)
+    nt, nl = len(inputs.t_ids), len(inputs.l_ids)
+    baseline = engine.baseline_from_history(inputs.t_hourly, inputs.t_daily, settings)
     baseline_kw = baseline.kw.copy()
     apply_done_measures(inputs, baseline_kw, settings)
-    line_baseline = engine.baseline_from_history(inputs["l_hourly"], None, settings)
-
-    def present(group, groups):
-        return engine.returning_households_present(
-            resident_household=inputs["r_household"], arrival=inputs["arrival"], departure=inputs["departure"],
-            household_group=group, groups=groups, run_date=run_date, days=days)
-
-    n_t = present(inputs["h_transformer"], nt)
-    n_l = present(inputs["h_line"], nl)
-    phase_group = np.where((inputs["h_phase"] >= 0) & (inputs["h_transformer"] >= 0),
-                           inputs["h_transformer"] * 3 + inputs["h_phase"], -1)
-    n_p = present(phase_group, nt * 3).present.reshape(nt, 3, days).transpose(0, 2, 1)
-    factors = engine.horizon_factors(run_date, inputs["temps"], settings, days=days)
+    line_baseline = engine.baseline_from_history(inputs.l_hourly, None, settings)
+    n_t = _returning_present(inputs, inputs.h_transformer, nt, run_date, days)
+    n_l = _returning_present(inputs, inputs.h_line, nl, run_date, days)
+    phase_group = np.where((inputs.h_phase >= 0) & (inputs.h_transformer >= 0),
+                           inputs.h_transformer * 3 + inputs.h_phase, -1)
+    n_p = _returning_present(inputs, phase_group, nt * 3, run_date, days).present.reshape(nt, 3, days).transpose(
+        0, 2, 1)
+    factors = engine.horizon_factors(run_date, inputs.temps, settings, days=days)
     transformers = engine.project_transformers(
-        baseline_kw=baseline_kw, rated_kva=inputs["rated"], returning_households=n_t.present, factors=factors,
-        settings=settings, loss_ratio=inputs["loss_ratio"], returning_by_phase=n_p)
-    households_on_t = np.bincount(inputs["h_transformer"][inputs["h_transformer"] >= 0], minlength=nt)
-    households_on_l = np.bincount(inputs["h_line"][inputs["h_line"] >= 0], minlength=nl)
+        baseline_kw=baseline_kw, rated_kva=inputs.rated, returning_households=n_t.present, factors=factors,
+        settings=settings, loss_ratio=inputs.loss_ratio, returning_by_phase=n_p)
+    households_on_t = np.bincount(inputs.h_transformer[inputs.h_transformer >= 0], minlength=nt)
+    households_on_l = np.bincount(inputs.h_line[inputs.h_line >= 0], minlength=nl)
     lines = engine.project_lines(
-        line_transformer=inputs["l_transformer"], line_households=households_on_l,
+        line_transformer=inputs.l_transformer, line_households=households_on_l,
         transformer_households=households_on_t, transformer_baseline_kw=baseline_kw,
-        ampacity_a=inputs["ampacity"], returning_households=n_l.present, factors=factors, settings=settings,
+        ampacity_a=inputs.ampacity, returning_households=n_l.present, factors=factors, settings=settings,
         metered_baseline_kw=line_baseline.kw)
     measures = engine.size_measures(
-        rated_kva=inputs["rated"], peak_kw=transformers.run_peak_kw, peak_day=transformers.run_peak_day,
-        settings=settings, ties=inputs["ties"], phase_imbalance=transformers.phase_imbalance,
+        rated_kva=inputs.rated, peak_kw=transformers.run_peak_kw, peak_day=transformers.run_peak_day,
+        settings=settings, ties=inputs.ties, phase_imbalance=transformers.phase_imbalance,
         phase_households_to_move=transformers.phase_households_to_move)
     line_measures = engine.size_line_measures(
-        ampacity_a=inputs["ampacity"], peak_kw=lines.run_peak_kw, peak_day=lines.run_peak_day, settings=settings)
-    return {
-        "transformers": transformers, "lines": lines, "measures": measures, "line_measures": line_measures,
-        "t_episodes": engine.find_episodes(transformers), "l_episodes": engine.find_episodes(lines),
-        "unlinked": n_t.unlinked_residents, "factors": factors,
-    }
+        ampacity_a=inputs.ampacity, peak_kw=lines.run_peak_kw, peak_day=lines.run_peak_day, settings=settings)
+    return StationProjection(
+        transformers=transformers, lines=lines, measures=measures, line_measures=line_measures,
+        t_episodes=engine.find_episodes(transformers), l_episodes=engine.find_episodes(lines),
+        unlinked=n_t.unlinked_residents, factors=factors)
 
 
 # ---------------------------------------------------------------------------------------
@@ -303,13 +397,12 @@ def _copy_binary(table: str, columns: list[tuple[str, str]], data: dict[str, np.
                                   io.BytesIO(payload))
 
 
-def write_projections(run: ProjectionRun, computed: dict, inputs: dict) -> int:
+def write_projections(run: ProjectionRun, computed: StationProjection, inputs: StationInputs) -> int:
     """Insert the run's asset-days (COPY binary on PostgreSQL, bulk_create elsewhere)."""
     total = 0
     origin = (run.run_date - _PG_EPOCH).days
-    for kind, ids, grids in (("transformer", inputs["t_ids"], inputs["t_grid"]),
-                             ("line", inputs["l_ids"], inputs["l_grid"])):
-        result = computed["transformers" if kind == "transformer" else "lines"]
+    for kind, ids, grids, result in (("transformer", inputs.t_ids, inputs.t_grid, computed.transformers),
+                                     ("line", inputs.l_ids, inputs.l_grid, computed.lines)):
         asset, grid, day, figures = _projection_arrays(result, ids, grids, run.run_date)
         rows = asset.size
         total += rows
@@ -338,7 +431,8 @@ def write_projections(run: ProjectionRun, computed: dict, inputs: dict) -> int:
     return total
 
 
-def _recommended(j: int, measures: engine.Measures, inputs: dict, run_date: dt.date, line: bool) -> list[dict]:
+def _recommended(j: int, measures: engine.Measures, inputs: StationInputs, run_date: dt.date,
+                 line: bool) -> list[dict]:
     if not measures.needed[j]:
         return []
     out: list[dict] = []
@@ -346,7 +440,7 @@ def _recommended(j: int, measures: engine.Measures, inputs: dict, run_date: dt.d
         k = int(measures.transfer_to[j])
         if k >= 0:
             out.append({"kind": "transfer", "kva": round(float(measures.transfer_kva[j]), 1),
-                        "neighbour_id": inputs["t_ids"][k], "neighbour_code": inputs["t_codes"][k]})
+                        "neighbour_id": inputs.t_ids[k], "neighbour_code": inputs.t_codes[k]})
         if measures.phase_balancing[j]:
             out.append({"kind": "phase_balance", "households": int(measures.phase_households_to_move[j])})
         if not np.isnan(measures.temporary_rating_kva[j]):
@@ -357,8 +451,99 @@ def _recommended(j: int, measures: engine.Measures, inputs: dict, run_date: dt.d
     return out
 
 
-def upsert_alerts(run: ProjectionRun, computed: dict, inputs: dict, settings: engine.ProjectionSettings,
-                  station_id: int) -> dict[str, int]:
+def _asset_key(alert: Alert) -> tuple[str, int]:
+    return ("t", alert.transformer_id) if alert.transformer_id else ("l", alert.line_id)
+
+
+@dataclass
+class _AlertChanges:
+    """What one run does to a station's alerts, written at the end in bulk."""
+
+    new: list[Alert] = field(default_factory=list)
+    changed: list[Alert] = field(default_factory=list)
+    history: list[AlertHistory] = field(default_factory=list)
+    seen: set[int] = field(default_factory=set)
+    counts: dict[str, int] = field(default_factory=lambda: {"alerts_new": 0, "alerts_updated": 0,
+                                                            "alerts_mitigated": 0})
+
+    def mitigate(self, alert: Alert, note: str) -> None:
+        alert.status = Alert.Status.MITIGATED
+        self.counts["alerts_mitigated"] += 1
+        self.history.append(AlertHistory(alert=alert, action="mitigated", status=alert.status, level=alert.level,
+                                         note=note))
+
+
+def _episode_values(run: ProjectionRun, episodes: engine.Episodes, e: int, result: engine.ProjectionResult,
+                    recommended: list[dict], thresholds: dict[str, Any]) -> dict[str, Any]:
+    """The fields of the alert of episode `e` (of asset `episodes.asset[e]`)."""
+    run_date = run.run_date
+    peak_day = int(episodes.peak_day[e])
+    return {
+        "level": int(episodes.level[e]),
+        "first_date": run_date + dt.timedelta(days=int(episodes.first_day[e])),
+        "last_date": run_date + dt.timedelta(days=int(episodes.last_day[e])),
+        "peak_date": run_date + dt.timedelta(days=peak_day), "peak_kw": float(episodes.peak_kw[e]),
+        "peak_load_rate": float(episodes.peak_load_rate[e]),
+        "returning_households": int(result.returning_households[int(episodes.asset[e]), peak_day]),
+        "thresholds": thresholds, "measures": recommended, "last_run_id": run.pk, "runs_below_watch": 0,
+    }
+
+
+def _continued_alert(candidates: list[Alert], changes: _AlertChanges, values: dict[str, Any],
+                     run_date: dt.date) -> Alert | None:
+    """The alert an episode continues: same asset, not taken by another episode of this run,
+    and days that touch the episode's (or run into the run date)."""
+    first, last = values["first_date"], values["last_date"]
+    return next((a for a in candidates if a.pk not in changes.seen
+                 and a.first_date <= last + dt.timedelta(days=1)
+                 and a.last_date >= min(first, run_date) - dt.timedelta(days=1)), None)
+
+
+def _apply_episodes(run: ProjectionRun, computed: StationProjection, inputs: StationInputs,
+                    thresholds: dict[str, Any], by_asset: dict[tuple[str, int], list[Alert]], with_done: set[int],
+                    changes: _AlertChanges) -> None:
+    """Each episode of this run updates the alert it continues, or opens a new one."""
+    for prefix, episodes, ids, grids, result, measures in (
+            ("t", computed.t_episodes, inputs.t_ids, inputs.t_grid, computed.transformers, computed.measures),
+            ("l", computed.l_episodes, inputs.l_ids, inputs.l_grid, computed.lines, computed.line_measures)):
+        for e in range(episodes.asset.size):
+            j = int(episodes.asset[e])
+            values = _episode_values(run, episodes, e, result,
+                                     _recommended(j, measures, inputs, run.run_date, prefix == "l"), thresholds)
+            match = _continued_alert(by_asset.get((prefix, ids[j]), []), changes, values, run.run_date)
+            if match is None:
+                changes.new.append(Alert(transformer_id=ids[j] if prefix == "t" else None,
+                                         line_id=ids[j] if prefix == "l" else None, grid_id=grids[j], **values))
+                continue
+            changes.seen.add(match.pk)
+            raised = values["level"] > match.level
+            for name, value in values.items():
+                setattr(match, name, value)
+            if match.pk in with_done and values["level"] < Level.HEAVY and match.status != Alert.Status.DISMISSED:
+                changes.mitigate(match, "below heavy load after a done measure")
+            elif raised:
+                changes.history.append(AlertHistory(alert=match, action="raised", status=match.status,
+                                                    level=match.level))
+            changes.changed.append(match)
+            changes.counts["alerts_updated"] += 1
+
+
+def _apply_quiet_assets(run: ProjectionRun, existing: list[Alert], projected: set[tuple[str, int]],
+                        with_done: set[int], changes: _AlertChanges) -> None:
+    """An active alert whose asset was projected with no episode this run: mitigated at once
+    when a measure of it is done, otherwise after two consecutive runs below watch."""
+    for alert in existing:
+        if alert.pk in changes.seen or _asset_key(alert) not in projected or alert.status == Alert.Status.DISMISSED:
+            continue
+        alert.runs_below_watch += 1
+        alert.last_run_id = run.pk
+        if alert.pk in with_done or alert.runs_below_watch >= 2:
+            changes.mitigate(alert, "below watch")
+        changes.changed.append(alert)
+
+
+def upsert_alerts(run: ProjectionRun, computed: StationProjection, inputs: StationInputs,
+                  settings: engine.ProjectionSettings, station_id: int) -> dict[str, int]:
     """Create, update and mitigate the station's alerts from this run's episodes.
 
     An episode continues an alert of the same asset that is not mitigated and whose days
@@ -367,7 +552,6 @@ def upsert_alerts(run: ProjectionRun, computed: dict, inputs: dict, settings: en
     done, otherwise after two consecutive runs below watch. An alert with a done measure
     whose asset is now below heavy load is mitigated at once too.
     """
-    run_date = run.run_date
     thresholds = {"watch": settings.watch_load_rate, "heavy": settings.heavy_load_rate,
                   "overload": settings.overload_load_rate, "thermal": settings.thermal_load_rate,
                   "heavy_hours": settings.heavy_duration_hours, "overload_hours": settings.overload_duration_hours}
@@ -377,73 +561,22 @@ def upsert_alerts(run: ProjectionRun, computed: dict, inputs: dict, settings: en
                     .values_list("alert_id", flat=True))
     by_asset: dict[tuple[str, int], list[Alert]] = defaultdict(list)
     for alert in existing:
-        by_asset[("t", alert.transformer_id) if alert.transformer_id else ("l", alert.line_id)].append(alert)
-    projected = {("t", inputs["t_ids"][j]) for j in np.flatnonzero(computed["transformers"].status == 0)}
-    projected |= {("l", inputs["l_ids"][j]) for j in np.flatnonzero(computed["lines"].status == 0)}
+        by_asset[_asset_key(alert)].append(alert)
+    projected = {("t", inputs.t_ids[j]) for j in np.flatnonzero(computed.transformers.status == 0)}
+    projected |= {("l", inputs.l_ids[j]) for j in np.flatnonzero(computed.lines.status == 0)}
 
-    new, changed, history, seen = [], [], [], set()
-    counts = {"alerts_new": 0, "alerts_updated": 0, "alerts_mitigated": 0}
-    for prefix, episodes, ids, grids, result, measures in (
-            ("t", computed["t_episodes"], inputs["t_ids"], inputs["t_grid"], computed["transformers"],
-             computed["measures"]),
-            ("l", computed["l_episodes"], inputs["l_ids"], inputs["l_grid"], computed["lines"],
-             computed["line_measures"])):
-        for e in range(episodes.asset.size):
-            j = int(episodes.asset[e])
-            first = run_date + dt.timedelta(days=int(episodes.first_day[e]))
-            last = run_date + dt.timedelta(days=int(episodes.last_day[e]))
-            peak_day = int(episodes.peak_day[e])
-            values = {
-                "level": int(episodes.level[e]), "first_date": first, "last_date": last,
-                "peak_date": run_date + dt.timedelta(days=peak_day), "peak_kw": float(episodes.peak_kw[e]),
-                "peak_load_rate": float(episodes.peak_load_rate[e]),
-                "returning_households": int(result.returning_households[j, peak_day]),
-                "thresholds": thresholds, "measures": _recommended(j, measures, inputs, run_date, prefix == "l"),
-                "last_run_id": run.pk, "runs_below_watch": 0,
-            }
-            key = (prefix, ids[j])
-            match = next((a for a in by_asset.get(key, []) if a.pk not in seen
-                          and a.first_date <= last + dt.timedelta(days=1)
-                          and a.last_date >= min(first, run_date) - dt.timedelta(days=1)), None)
-            if match is None:
-                alert = Alert(transformer_id=ids[j] if prefix == "t" else None,
-                              line_id=ids[j] if prefix == "l" else None, grid_id=grids[j], **values)
-                new.append(alert)
-                continue
-            seen.add(match.pk)
-            raised = values["level"] > match.level
-            for name, value in values.items():
-                setattr(match, name, value)
-            if match.pk in with_done and values["level"] < Level.HEAVY and match.status != Alert.Status.DISMISSED:
-                match.status = Alert.Status.MITIGATED
-                counts["alerts_mitigated"] += 1
-                history.append(AlertHistory(alert=match, action="mitigated", status=match.status, level=match.level,
-                                            note="below heavy load after a done measure"))
-            elif raised:
-                history.append(AlertHistory(alert=match, action="raised", status=match.status, level=match.level))
-            changed.append(match)
-            counts["alerts_updated"] += 1
-    for alert in existing:
-        key = ("t", alert.transformer_id) if alert.transformer_id else ("l", alert.line_id)
-        if alert.pk in seen or key not in projected or alert.status == Alert.Status.DISMISSED:
-            continue
-        alert.runs_below_watch += 1
-        alert.last_run_id = run.pk
-        if alert.pk in with_done or alert.runs_below_watch >= 2:
-            alert.status = Alert.Status.MITIGATED
-            counts["alerts_mitigated"] += 1
-            history.append(AlertHistory(alert=alert, action="mitigated", status=alert.status, level=alert.level,
-                                        note="below watch"))
-        changed.append(alert)
-    Alert.objects.bulk_create(new, batch_size=1000)
-    history += [AlertHistory(alert=a, action="created", status=a.status, level=a.level) for a in new]
-    if changed:
-        Alert.objects.bulk_update(changed, [
+    changes = _AlertChanges()
+    _apply_episodes(run, computed, inputs, thresholds, by_asset, with_done, changes)
+    _apply_quiet_assets(run, existing, projected, with_done, changes)
+    Alert.objects.bulk_create(changes.new, batch_size=1000)
+    changes.history += [AlertHistory(alert=a, action="created", status=a.status, level=a.level) for a in changes.new]
+    if changes.changed:
+        Alert.objects.bulk_update(changes.changed, [
             "level", "first_date", "last_date", "peak_date", "peak_kw", "peak_load_rate", "returning_households",
             "thresholds", "measures", "last_run", "runs_below_watch", "status", "updated_at"], batch_size=1000)
-    AlertHistory.objects.bulk_create(history, batch_size=1000)
-    counts["alerts_new"] = len(new)
-    return counts
+    AlertHistory.objects.bulk_create(changes.history, batch_size=1000)
+    changes.counts["alerts_new"] = len(changes.new)
+    return changes.counts
 
 
 # ---------------------------------------------------------------------------------------
@@ -470,14 +603,14 @@ def projection_station(*, run_id: int, station_id: int) -> dict[str, Any]:
         alert_counts = upsert_alerts(run, computed, inputs, settings, station.pk)
     write_s = time.perf_counter() - started - read_s - compute_s
     skipped = []
-    for prefix, result, codes in (("transformer", computed["transformers"], inputs["t_codes"]),
-                                  ("lvline", computed["lines"], inputs["l_codes"])):
+    for prefix, result, codes in (("transformer", computed.transformers, inputs.t_codes),
+                                  ("lvline", computed.lines, inputs.l_codes)):
         for j in np.flatnonzero(result.status != engine.AssetStatus.OK):
             skipped.append({"asset_type": prefix, "code": codes[j], "reason": SKIP_REASONS[int(result.status[j])]})
-    levels = np.bincount(computed["transformers"].level + 1, minlength=6)
+    levels = np.bincount(computed.transformers.level + 1, minlength=6)
     return {
-        "station": station.code, "transformers": len(inputs["t_ids"]), "lines": len(inputs["l_ids"]),
-        "asset_days": written, "unlinked_residents": inputs["unlinked"], "skipped": skipped,
+        "station": station.code, "transformers": len(inputs.t_ids), "lines": len(inputs.l_ids),
+        "asset_days": written, "unlinked_residents": inputs.unlinked, "skipped": skipped,
         "transformer_levels": {name: int(levels[i + 1]) for i, name in enumerate(
             ["normal", "watch", "heavy", "overload", "thermal"])},
         **alert_counts,
@@ -485,8 +618,14 @@ def projection_station(*, run_id: int, station_id: int) -> dict[str, Any]:
     }
 
 
+def _checked_days(days: int) -> int:
+    if not 1 <= days <= engine.MAX_HORIZON_DAYS:
+        raise ValueError(f"days must be between 1 and {engine.MAX_HORIZON_DAYS}")
+    return days
+
+
 def projection_start(*, run_date: dt.date, days: int | None = None, station_id: int | None = None,
-                     user=None) -> tuple[ProjectionRun, list[int]]:
+                     user: AbstractBaseUser | None = None) -> tuple[ProjectionRun, list[int]]:
     """The run row of this date and scope (created, or reset for a re-run) and its stations."""
     if station_id is not None:
         station = Station.objects.get(pk=station_id)
@@ -495,9 +634,7 @@ def projection_start(*, run_date: dt.date, days: int | None = None, station_id: 
     else:
         stations = list(Station.objects.order_by("pk").values_list("pk", flat=True))
         settings = engine.ProjectionSettings()
-    days = days or settings.horizon_days
-    if not 1 <= days <= engine.MAX_HORIZON_DAYS:
-        raise ValueError(f"days must be between 1 and {engine.MAX_HORIZON_DAYS}")
+    days = _checked_days(days or settings.horizon_days)
     with transaction.atomic():
         run, _ = ProjectionRun.objects.select_for_update().get_or_create(
             run_date=run_date, station_id=station_id, defaults={"days": days})
@@ -507,7 +644,7 @@ def projection_start(*, run_date: dt.date, days: int | None = None, station_id: 
         run.chunks_total, run.chunks_done = len(stations), 0
         run.counts, run.timings, run.skipped, run.error = {"stations": {}}, {}, [], ""
         run.settings_snapshot = settings.to_dict()
-        run.created_by = user if getattr(user, "is_authenticated", False) else None
+        run.created_by = _user_or_none(user)
         run.save()
         audit_record(user=user, action="projection_run", object_type="loadforecast.projectionrun", object_id=run.pk,
                      detail={"run_date": run_date.isoformat(), "days": days, "station_id": station_id})
@@ -584,21 +721,229 @@ def projection_finish(*, run_id: int) -> ProjectionRun:
 
 
 def projection_run(*, run_date: dt.date, days: int | None = None, station_id: int | None = None,
-                   user=None) -> ProjectionRun:
+                   user: AbstractBaseUser | None = None) -> ProjectionRun:
     """Run the projection of a date for one station or all, in this process."""
     run, stations = projection_start(run_date=run_date, days=days, station_id=station_id, user=user)
     for station in stations:
-        try:
-            outcome = projection_station(run_id=run.pk, station_id=station)
-        except Exception as exc:  # noqa: BLE001 - a station that fails is recorded; the others still run
-            code = Station.objects.filter(pk=station).values_list("code", flat=True).first()
-            outcome = {"station": code, "error": f"{type(exc).__name__}: {exc}"}
-        projection_record_station(run_id=run.pk, outcome=outcome)
+        _project_and_record(run_id=run.pk, station_id=station, retry_transient=False)
     return projection_finish(run_id=run.pk)
 
 
 # ---------------------------------------------------------------------------------------
-# Alert actions (station staff): acknowledge, plan a measure, mark it done, dismiss
+# Running on the workers (tasks.py: each task takes ids and calls one of these)
+# ---------------------------------------------------------------------------------------
+#
+# A plain group of station chunks, not a chord (docs/library-notes.md: chords on Redis lose
+# their body): each chunk writes its own results and records itself on the run; the
+# finishing step waits until every chunk has recorded itself (retrying), then closes the
+# run. All take ids and are idempotent: a redelivered chunk replaces its own results.
+
+PROJECT_STATION_TASK = "loadforecast.tasks.project_station"
+FINISH_RUN_TASK = "loadforecast.tasks.finish_run"
+# Transient database errors (a restarted server, a dropped connection, a deadlock) are
+# retried by the station task with backoff, a bounded number of times; anything else is
+# recorded on the run.
+TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
+# How long the finishing step waits past the station time limit before it calls a silent
+# station lost (a worker killed mid-task; its message comes back only after the broker's
+# visibility timeout, hours later).
+FINISH_GRACE_SECONDS = 60
+
+
+def _project_and_record(*, run_id: int, station_id: int, retry_transient: bool) -> dict[str, Any]:
+    """Project one station and record its outcome on the run; a station that fails is
+    recorded with its error (the other stations still run). With `retry_transient` a
+    transient database error is raised instead, for the task to retry."""
+    try:
+        outcome = projection_station(run_id=run_id, station_id=station_id)
+    except Exception as exc:  # noqa: BLE001 - recorded on the run
+        if retry_transient and isinstance(exc, TRANSIENT_DB_ERRORS):
+            raise
+        code = Station.objects.filter(pk=station_id).values_list("code", flat=True).first()
+        outcome = {"station": code, "error": f"{type(exc).__name__}: {exc}"}
+    projection_record_station(run_id=run_id, outcome=outcome)
+    return outcome
+
+
+def projection_chunk(*, run_id: int, station_id: int) -> dict[str, Any]:
+    """A worker's station chunk: project the station and record it on the run. Raises the
+    transient database errors (the task retries them)."""
+    if not ProjectionRun.objects.filter(pk=run_id, status=ProjectionRun.Status.RUNNING).exists():
+        # A message redelivered after its run was closed (failed for want of it): the next
+        # run projects the station; writing now would change a closed run's results.
+        return {"station_id": station_id, "skipped": "run not running"}
+    outcome = _project_and_record(run_id=run_id, station_id=station_id, retry_transient=True)
+    return {k: v for k, v in outcome.items() if k != "skipped"}
+
+
+def station_time_limit() -> float:
+    """The station task's hard time limit (its own, else the app's), in seconds."""
+    task = queue_task(PROJECT_STATION_TASK)
+    return float(task.time_limit or task.app.conf.task_time_limit or 3600)
+
+
+def _silent_too_long(run: ProjectionRun) -> bool:
+    """No station has reported for longer than the station time limit plus the grace: a
+    station task still alive would have ended by then, so the missing ones are lost."""
+    grace = getattr(django_settings, "LOADFORECAST_FINISH_GRACE_SECONDS", FINISH_GRACE_SECONDS)
+    last = projection_last_progress(run)
+    return last is not None and (timezone.now() - last).total_seconds() > station_time_limit() + grace
+
+
+def projection_try_finish(*, run_id: int) -> str | None:
+    """The finishing step: close the run once every station has reported, or FAILED once
+    the stations have been silent too long. None while it must wait (the task retries);
+    otherwise the run's status."""
+    run = ProjectionRun.objects.get(pk=run_id)
+    if run.status != ProjectionRun.Status.RUNNING:
+        return run.status  # already closed (a second finishing message)
+    if run.chunks_done < run.chunks_total:
+        if _silent_too_long(run):
+            return projection_fail_unreported(run_id=run_id).status
+        return None
+    return projection_finish(run_id=run_id).status
+
+
+def projection_fail_silent() -> int:
+    """Close the running runs that no station has reported to for longer than the station
+    time limit plus the grace (their worker was killed and their finishing message went down
+    with it, to come back only after the broker's visibility timeout). Returns how many."""
+    closed = 0
+    for run in ProjectionRun.objects.filter(status=ProjectionRun.Status.RUNNING):
+        if _silent_too_long(run):
+            if projection_fail_unreported(run_id=run.pk).status == ProjectionRun.Status.FAILED:
+                closed += 1
+    return closed
+
+
+def run_waits_for_queue(run: ProjectionRun) -> bool:
+    """A queued run whose messages the queue could not take: sent again once it is back."""
+    return run.status == ProjectionRun.Status.QUEUED and queue_waiting_since(run.timings) is not None
+
+
+def projection_send(*, run_id: int, stations: list[int]) -> bool:
+    """Send a started run's station chunks and its finishing step (a plain loop: the first
+    message checks that the broker answers). When the queue is unavailable the run goes back
+    to QUEUED, marked as waiting (its previous results stay: they are replaced only by a
+    station that completes); `projection_watch` sends it again."""
+    try:
+        for index, station_id in enumerate(stations):
+            queue_send(PROJECT_STATION_TASK, (run_id, station_id), check=index == 0)
+        queue_send(FINISH_RUN_TASK, (run_id,), countdown=1, check=not stations)
+    except QueueUnavailable as error:
+        logger.warning("projection run %s waits for the task queue (%s)", run_id, error)
+        ProjectionRun.objects.filter(pk=run_id).update(
+            status=ProjectionRun.Status.QUEUED, chunks_done=0, timings=queue_waiting_mark())
+        return False
+    return True
+
+
+def projection_enqueue(*, run_date: dt.date, days: int | None = None, station_id: int | None = None,
+                       user: AbstractBaseUser | None = None) -> int:
+    """Start a run: the run row now, the station chunks and the finishing step on the workers.
+    When the task queue is unavailable the run is left queued and waiting for it."""
+    run, stations = projection_start(run_date=run_date, days=days, station_id=station_id, user=user)
+    projection_send(run_id=run.pk, stations=stations)
+    return run.pk
+
+
+def projection_redispatch(*, run_id: int) -> bool:
+    """Start a run that waits for the queue, once: the row is locked and must still be waiting
+    (of two re-dispatchers one only sends it). False when it does not wait any more or the
+    queue is still unavailable."""
+    with transaction.atomic():
+        waiting = ProjectionRun.objects.select_for_update().filter(
+            queue_waiting_q(), pk=run_id, status=ProjectionRun.Status.QUEUED).first()
+        if waiting is None:
+            return False
+        # projection_start takes the run off the waiting list (RUNNING, timings reset).
+        started, stations = projection_start(run_date=waiting.run_date, days=waiting.days,
+                                             station_id=waiting.station_id, user=waiting.created_by)
+    return projection_send(run_id=started.pk, stations=stations)
+
+
+def projection_redispatch_waiting(*, limit: int = 100) -> int:
+    """Send the runs that wait for the queue, oldest first; stops at the first refusal."""
+    sent = 0
+    waiting = ProjectionRun.objects.filter(queue_waiting_q(), status=ProjectionRun.Status.QUEUED)
+    for run in waiting.order_by("created_at")[:limit]:
+        if projection_redispatch(run_id=run.pk):
+            sent += 1
+        elif run_waits_for_queue(ProjectionRun.objects.get(pk=run.pk)):
+            break
+    return sent
+
+
+def projection_watch() -> dict[str, int]:
+    """The beat's minute: send the runs that wait for the queue, fail the silent ones."""
+    return {"sent": projection_redispatch_waiting(), "failed": projection_fail_silent()}
+
+
+# ---------------------------------------------------------------------------------------
+# "Run now" (the runs page and POST /api/v1/projection-runs/)
+# ---------------------------------------------------------------------------------------
+
+
+class RunRequest(NamedTuple):
+    run: ProjectionRun
+    started: bool  # False: the click joined the run already in flight
+
+
+def run_in_flight(run: ProjectionRun) -> bool:
+    """Whether a "run now" joins this run instead of starting it again.
+
+    In flight: queued or running, not waiting for the queue (a click then sends it again:
+    the queue may be back), and younger than the task time limit, counted from its start or,
+    for a run that never started, its creation (an older one is taken as stuck, its worker
+    died, and a click starts it again). A run with no start time is young while it was
+    created recently: taking it as stuck would start the station twice.
+    """
+    if run.status not in (ProjectionRun.Status.QUEUED, ProjectionRun.Status.RUNNING) or run_waits_for_queue(run):
+        return False
+    patience = dt.timedelta(seconds=getattr(django_settings, "CELERY_TASK_TIME_LIMIT", 3600))
+    return timezone.now() - (run.started_at or run.created_at) < patience
+
+
+def projection_request(*, user: AbstractBaseUser, station_id: int, run_date: dt.date | None = None,
+                       days: int | None = None) -> RunRequest:
+    """Station staff's "run now" of one station (default: today, the station's horizon).
+
+    A run of that station and date still in flight (`run_in_flight`) is answered instead
+    and nothing starts; otherwise the run row is (re)started now, audited, and its messages
+    go to the workers once the transaction commits. Raises PermissionDenied without the
+    verb, Http404 for a station outside the user's own territory, ValueError for `days`
+    outside the horizon's bounds.
+    """
+    require_perm(user, "loadforecast.add_projectionrun")
+    station = writable_for_user(user, Station).filter(pk=station_id).first()
+    if station is None:
+        raise Http404
+    run_date = run_date or timezone.localdate()
+    days = _checked_days(days) if days is not None else None
+    with transaction.atomic():
+        current = ProjectionRun.objects.select_for_update().filter(run_date=run_date, station_id=station_id).first()
+        if current is None:
+            try:
+                with transaction.atomic():
+                    current = ProjectionRun.objects.create(
+                        run_date=run_date, station_id=station_id, status=ProjectionRun.Status.QUEUED,
+                        days=days or settings_for_station(station).horizon_days, created_by=_user_or_none(user))
+            except IntegrityError:
+                # Two first clicks at once: the other one created the run (and is starting it).
+                current = ProjectionRun.objects.select_for_update().get(run_date=run_date, station_id=station_id)
+                if run_in_flight(current):
+                    return RunRequest(current, False)
+        elif run_in_flight(current):
+            return RunRequest(current, False)
+        run, stations = projection_start(run_date=run_date, days=days, station_id=station_id, user=user)
+        audit_record(user=user, action="projection.requested", object_type="loadforecast.projectionrun",
+                     object_id=run.pk, detail={"station_id": station_id, "run_date": run_date.isoformat()})
+        transaction.on_commit(lambda: projection_send(run_id=run.pk, stations=stations))
+    return RunRequest(run, True)
+
+
+# ---------------------------------------------------------------------------------------
+# Alert actions (station staff): acknowledge, plan a measure, mark it done, dismiss, close
 # ---------------------------------------------------------------------------------------
 #
 # Each is keyword-only, checks the verb and the user's territory (another station's alert
@@ -611,12 +956,12 @@ ACTIVE_STATUSES = frozenset(Alert.ACTIVE)
 LINE_MEASURE_KINDS = frozenset({Measure.Kind.PHASE_BALANCE, Measure.Kind.STAGGERED, Measure.Kind.PATROL})
 
 
-def _alert_for_update(user, alert_id: int) -> Alert:
+def _alert_for_update(user: AbstractBaseUser, alert_id: int) -> Alert:
     return get_writable_or_404(user, Alert, pk=alert_id, lock=True)
 
 
-def _alert_history(alert: Alert, *, user, action: str, note: str = "") -> AlertHistory:
-    return AlertHistory.objects.create(alert=alert, user=user if getattr(user, "is_authenticated", False) else None,
+def _alert_history(alert: Alert, *, user: AbstractBaseUser, action: str, note: str = "") -> AlertHistory:
+    return AlertHistory.objects.create(alert=alert, user=_user_or_none(user),
                                        action=action, status=alert.status, level=alert.level, note=note[:500])
 
 
@@ -626,7 +971,7 @@ def _set_alert_status(alert: Alert, status: str) -> None:
 
 
 @transaction.atomic
-def alert_acknowledge(*, user, alert_id: int) -> Alert:
+def alert_acknowledge(*, user: AbstractBaseUser, alert_id: int) -> Alert:
     """Open → acknowledged: someone at the station has seen the alert."""
     require_perm(user, "loadforecast.change_alert")
     alert = _alert_for_update(user, alert_id)
@@ -640,7 +985,7 @@ def alert_acknowledge(*, user, alert_id: int) -> Alert:
 
 
 @transaction.atomic
-def measure_plan(*, user, alert_id: int, kind: str, planned_date: dt.date, kva: float | None = None,
+def measure_plan(*, user: AbstractBaseUser, alert_id: int, kind: str, planned_date: dt.date, kva: float | None = None,
                  kw: float | None = None, neighbour_id: int | None = None, note: str = "") -> Measure:
     """Plan a measure against an active alert; the alert becomes "measure planned".
 
@@ -687,7 +1032,7 @@ def measure_plan(*, user, alert_id: int, kind: str, planned_date: dt.date, kva: 
     measure = Measure.objects.create(
         alert=alert, kind=kind, planned_date=planned_date, neighbour=neighbour,
         kva=kva if kind in (Measure.Kind.TRANSFER, Measure.Kind.TEMP_CAPACITY) else None,
-        kw=kw, note=(note or "").strip()[:500], created_by=user if getattr(user, "is_authenticated", False) else None)
+        kw=kw, note=(note or "").strip()[:500], created_by=_user_or_none(user))
     _set_alert_status(alert, Alert.Status.MEASURE_PLANNED)
     _alert_history(alert, user=user, action="measure_planned",
                    note=f"{measure.get_kind_display()} {planned_date.isoformat()}")
@@ -698,7 +1043,7 @@ def measure_plan(*, user, alert_id: int, kind: str, planned_date: dt.date, kva: 
 
 
 @transaction.atomic
-def measure_done(*, user, measure_id: int, done_at: dt.datetime | None = None) -> Measure:
+def measure_done(*, user: AbstractBaseUser, measure_id: int, done_at: dt.datetime | None = None) -> Measure:
     """Planned → done. The alert becomes "measure done" once none of its measures is still
     planned; the next run takes the measure into account (and mitigates the alert when
     it is enough)."""
@@ -712,7 +1057,7 @@ def measure_done(*, user, measure_id: int, done_at: dt.datetime | None = None) -
         raise ValidationError(_("The alert was dismissed: its measures cannot be marked done."))
     measure.status = Measure.Status.DONE
     measure.done_at = done_at or timezone.now()
-    measure.done_by = user if getattr(user, "is_authenticated", False) else None
+    measure.done_by = _user_or_none(user)
     measure.save(update_fields=["status", "done_at", "done_by"])
     if alert.status in ACTIVE_STATUSES and not alert.measure_set.filter(status=Measure.Status.PLANNED).exists():
         _set_alert_status(alert, Alert.Status.DONE)
@@ -723,7 +1068,7 @@ def measure_done(*, user, measure_id: int, done_at: dt.datetime | None = None) -
 
 
 @transaction.atomic
-def alert_dismiss(*, user, alert_id: int, reason: str) -> Alert:
+def alert_dismiss(*, user: AbstractBaseUser, alert_id: int, reason: str) -> Alert:
     """Dismiss an active alert; the reason is required and kept in the history. Runs keep
     a dismissed alert dismissed, and its done measures no longer change the projection."""
     require_perm(user, "loadforecast.change_alert")
@@ -744,7 +1089,7 @@ def alert_dismiss(*, user, alert_id: int, reason: str) -> Alert:
 
 
 @transaction.atomic
-def alert_close(*, user, alert_id: int, note: str = "") -> Alert:
+def alert_close(*, user: AbstractBaseUser, alert_id: int, note: str = "") -> Alert:
     """Mitigated → closed: station staff end the alert's path once its episode is handled.
     Runs never reopen a closed alert (a new episode of the asset opens a new alert)."""
     require_perm(user, "loadforecast.change_alert")
@@ -763,51 +1108,8 @@ def alert_close(*, user, alert_id: int, note: str = "") -> Alert:
 
 
 # ---------------------------------------------------------------------------------------
-# "Run now" and the hourly series of one asset (the pages)
+# The hourly series of one asset (the pages' chart)
 # ---------------------------------------------------------------------------------------
-
-
-
-def _run_now_patience() -> dt.timedelta:
-    """A queued or running run younger than the task time limit is the one a second click
-    gets; an older one is taken as stuck (its worker died) and a click starts it again."""
-    from django.conf import settings as django_settings
-
-    return dt.timedelta(seconds=getattr(django_settings, "CELERY_TASK_TIME_LIMIT", 3600))
-
-
-def projection_request(*, user, station_id: int, run_date: dt.date | None = None) -> tuple[ProjectionRun, bool]:
-    """Station staff's "run now": the station's run of today, enqueued when the transaction
-    commits. Returns (run, started); a second click while the run is queued or running
-    gets the same run and starts nothing."""
-    from .tasks import enqueue_run
-
-    require_perm(user, "loadforecast.add_projectionrun")
-    if not writable_for_user(user, Station).filter(pk=station_id).exists():
-        raise Http404
-    run_date = run_date or timezone.localdate()
-    busy = (ProjectionRun.Status.QUEUED, ProjectionRun.Status.RUNNING)
-    try:
-        with transaction.atomic():
-            run = ProjectionRun.objects.select_for_update().filter(run_date=run_date, station_id=station_id).first()
-            now = timezone.now()
-            if run is not None and run.status in busy and now - (run.started_at or run.created_at) < _run_now_patience():
-                return run, False
-            if run is None:
-                run = ProjectionRun.objects.create(
-                    run_date=run_date, station_id=station_id, days=settings_for_station(
-                        Station.objects.get(pk=station_id)).horizon_days,
-                    status=ProjectionRun.Status.QUEUED, started_at=now, created_by=user)
-            else:
-                run.status, run.started_at, run.finished_at = ProjectionRun.Status.QUEUED, now, None
-                run.save(update_fields=["status", "started_at", "finished_at"])
-            audit_record(user=user, action="projection.requested", object_type="loadforecast.projectionrun",
-                         object_id=run.pk, detail={"station_id": station_id, "run_date": run_date.isoformat()})
-            transaction.on_commit(lambda: enqueue_run(run_date=run_date, station_id=station_id, user=user))
-    except IntegrityError:
-        # Two first clicks at once: the other one created the run and enqueued it.
-        return ProjectionRun.objects.get(run_date=run_date, station_id=station_id), False
-    return run, True
 
 
 def asset_hourly_projection(*, station: Station, run_date: dt.date, days: int, transformer_id: int | None = None,
@@ -820,47 +1122,42 @@ def asset_hourly_projection(*, station: Station, run_date: dt.date, days: int, t
     has no projection (no load data, no rating)."""
     settings = settings_for_station(station)
     inputs = read_station_inputs(station, run_date, days, settings)
-    nt, nl = len(inputs["t_ids"]), len(inputs["l_ids"])
-    baseline = engine.baseline_from_history(inputs["t_hourly"], inputs["t_daily"], settings)
+    nt, nl = len(inputs.t_ids), len(inputs.l_ids)
+    baseline = engine.baseline_from_history(inputs.t_hourly, inputs.t_daily, settings)
     baseline_kw = baseline.kw.copy()
     apply_done_measures(inputs, baseline_kw, settings)
-    factors = engine.horizon_factors(run_date, inputs["temps"], settings, days=days)
-
-    def present(group, groups):
-        return engine.returning_households_present(
-            resident_household=inputs["r_household"], arrival=inputs["arrival"], departure=inputs["departure"],
-            household_group=group, groups=groups, run_date=run_date, days=days).present
+    factors = engine.horizon_factors(run_date, inputs.temps, settings, days=days)
 
     if transformer_id is not None:
-        j = inputs["t_index"].get(transformer_id)
+        j = inputs.t_index.get(transformer_id)
         if j is None:
             return None
-        n = present(inputs["h_transformer"], nt)[j:j + 1]
+        n = _returning_present(inputs, inputs.h_transformer, nt, run_date, days).present[j:j + 1]
 
         def project(returning):
             return engine.project_transformers(
-                baseline_kw=baseline_kw[j:j + 1], rated_kva=inputs["rated"][j:j + 1], returning_households=returning,
+                baseline_kw=baseline_kw[j:j + 1], rated_kva=inputs.rated[j:j + 1], returning_households=returning,
                 factors=factors, settings=settings, keep_hourly=True)
 
-        capacity_kw = float(inputs["rated"][j]) * settings.cos_phi
-        rating = {"kva": float(inputs["rated"][j])}
+        capacity_kw = float(inputs.rated[j]) * settings.cos_phi
+        rating = {"kva": float(inputs.rated[j])}
     else:
-        i = _index(inputs["l_ids"]).get(line_id)
+        i = inputs.l_index.get(line_id)
         if i is None:
             return None
-        n = present(inputs["h_line"], nl)[i:i + 1]
-        line_baseline = engine.baseline_from_history(inputs["l_hourly"], None, settings)
-        households_on_t = np.bincount(inputs["h_transformer"][inputs["h_transformer"] >= 0], minlength=nt)
-        households_on_l = np.bincount(inputs["h_line"][inputs["h_line"] >= 0], minlength=nl)
+        n = _returning_present(inputs, inputs.h_line, nl, run_date, days).present[i:i + 1]
+        line_baseline = engine.baseline_from_history(inputs.l_hourly, None, settings)
+        households_on_t = np.bincount(inputs.h_transformer[inputs.h_transformer >= 0], minlength=nt)
+        households_on_l = np.bincount(inputs.h_line[inputs.h_line >= 0], minlength=nl)
 
         def project(returning):
             return engine.project_lines(
-                line_transformer=inputs["l_transformer"][i:i + 1], line_households=households_on_l[i:i + 1],
+                line_transformer=inputs.l_transformer[i:i + 1], line_households=households_on_l[i:i + 1],
                 transformer_households=households_on_t, transformer_baseline_kw=baseline_kw,
-                ampacity_a=inputs["ampacity"][i:i + 1], returning_households=returning, factors=factors,
+                ampacity_a=inputs.ampacity[i:i + 1], returning_households=returning, factors=factors,
                 settings=settings, metered_baseline_kw=line_baseline.kw[i:i + 1], keep_hourly=True)
 
-        ampacity = float(inputs["ampacity"][i])
+        ampacity = float(inputs.ampacity[i])
         capacity_kw = ampacity * math.sqrt(3) * settings.line_voltage_kv * settings.cos_phi
         rating = {"ampacity_a": ampacity}
     with_returning, without = project(n), project(np.zeros_like(n))

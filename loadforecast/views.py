@@ -5,9 +5,10 @@
 - a heat table per station (transformer × day, coloured by peak load rate);
 - the run history with "run now", a run's page, and the projection settings.
 
-Reads start from `for_user`; writes go through `loadforecast.services`, which check the
-verb and the territory and write the audit and history rows. Each page that takes an id
-declares its `model`, so the outsider test finds it.
+Reads go through `loadforecast.selectors` (scoped with `for_user`, shared with the API),
+the alert queue's filters are `filters.AlertFilterSet` (the API's too); writes go through
+`loadforecast.services`, which check the verb and the territory and write the audit and
+history rows. Each page that takes an id declares its `model`, so the outsider test finds it.
 
 The hourly chart is recomputed for the one asset with the engine on the station's inputs
 of the run date (`services.asset_hourly_projection`): the runs store per-day figures only
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +28,7 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -37,116 +37,26 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.generic import DetailView, ListView, TemplateView
 
-from customers.models import ReturningResident
-from zhoukou_grid.core.lunar_calendar import default_departure
 from zhoukou_grid.core.queue import QUEUE_UNAVAILABLE_MESSAGE
-from zhoukou_grid.core.scoping import for_user, territory_of, writable_for_user
+from zhoukou_grid.core.scoping import writable_for_user
 from zhoukou_grid.core.views import ScopedDetailView, ScopedListView
 from zhoukou_grid.territory.models import County, LVLine, Station, Transformer
 
-from . import engine, services
-from .forms import SETTING_FIELDS, AlertFilterSet, DismissForm, MeasurePlanForm, ProjectionSettingsForm
-from .models import (
-    LEVEL_CODES,
-    Alert,
-    AlertHistory,
-    AssetProjection,
-    Level,
-    Measure,
-    ProjectionRun,
-    ProjectionSettings,
-)
-from .tasks import run_redispatch, run_waits_for_queue
+from . import engine, selectors, services
+from .filters import AlertFilterSet
+from .forms import SETTING_FIELDS, DismissForm, MeasurePlanForm, ProjectionSettingsForm
+from .models import LEVEL_CODES, Alert, AssetProjection, Level, Measure, ProjectionRun
+from .selectors import episode_hours, returning_households_by_village, station_of
 
 HEAT_ROWS = 100
 ASSET_ALERTS = 20
 VILLAGES_SHOWN = 3
 SETTINGS_PERMISSION = "loadforecast.change_projectionsettings"
-RUN_PERMISSION = "loadforecast.add_projectionrun"
+RUN_PERMISSION = selectors.RUN_PERMISSION
 SETTING_LABELS = {spec.key: spec.label for spec in SETTING_FIELDS}
 
 
-# --- Shared reads ------------------------------------------------------------------------
-
-
-def _asset_q(transformer_ids, line_ids, prefix: str = "") -> Q:
-    return Q(**{f"{prefix}transformer_id__in": list(transformer_ids)}) | Q(**{f"{prefix}line_id__in": list(line_ids)})
-
-
-def _asset_key(obj) -> tuple[str, int]:
-    return ("t", obj.transformer_id) if obj.transformer_id else ("l", obj.line_id)
-
-
-def _present_on(day: dt.date, arrival: dt.date, departure: dt.date | None) -> bool:
-    return arrival <= day < (departure or default_departure(arrival))
-
-
-def returning_households_by_village(alerts: list[Alert]) -> dict[int, list[tuple[str, int]]]:
-    """Per alert: the villages of the returning households present on the asset at the
-    alert's peak day, most households first. One query for all the alerts of a page."""
-    if not alerts:
-        return {}
-    t_ids = {a.transformer_id for a in alerts if a.transformer_id}
-    l_ids = {a.line_id for a in alerts if a.line_id}
-    first = min(a.peak_date for a in alerts)
-    last = max(a.peak_date for a in alerts)
-    rows = (ReturningResident.objects.filter(_asset_q(t_ids, l_ids, "household__"))
-            .filter(arrival_date__lte=last).exclude(departure_date__lte=first)
-            .values_list("household_id", "household__transformer_id", "household__line_id",
-                         "household__village__name", "arrival_date", "departure_date").order_by())
-    by_asset: dict[tuple[str, int], list[tuple]] = defaultdict(list)
-    for household, transformer_id, line_id, village, arrival, departure in rows:
-        by_asset[("t", transformer_id)].append((household, village, arrival, departure))
-        if line_id:
-            by_asset[("l", line_id)].append((household, village, arrival, departure))
-    result = {}
-    for alert in alerts:
-        households: dict[int, str] = {}
-        for household, village, arrival, departure in by_asset.get(_asset_key(alert), []):
-            if _present_on(alert.peak_date, arrival, departure):
-                households[household] = village
-        result[alert.pk] = Counter(households.values()).most_common()
-    return result
-
-
-def episode_hours(alerts: list[Alert]) -> dict[int, tuple[int, int]]:
-    """Per alert: hours at or above heavy load and overload over its days, from the
-    projections of the run that last updated it. One query for all the alerts of a page."""
-    run_ids = {a.last_run_id for a in alerts if a.last_run_id}
-    if not run_ids:
-        return {}
-    t_ids = {a.transformer_id for a in alerts if a.transformer_id}
-    l_ids = {a.line_id for a in alerts if a.line_id}
-    rows = (AssetProjection.objects.filter(run_id__in=run_ids).filter(_asset_q(t_ids, l_ids))
-            .values_list("run_id", "transformer_id", "line_id", "date", "hours_ge_80", "hours_ge_100").order_by())
-    days: dict[tuple, list[tuple]] = defaultdict(list)
-    for run_id, transformer_id, line_id, day, h80, h100 in rows:
-        key = (run_id, "t", transformer_id) if transformer_id else (run_id, "l", line_id)
-        days[key].append((day, h80, h100))
-    result = {}
-    for alert in alerts:
-        found = [(h80, h100) for day, h80, h100 in days.get((alert.last_run_id, *_asset_key(alert)), [])
-                 if alert.first_date <= day <= alert.last_date]
-        if found:
-            result[alert.pk] = (sum(h for h, _ in found), sum(h for _, h in found))
-    return result
-
-
-def latest_projections(asset_filter: Q) -> tuple[ProjectionRun | None, list[AssetProjection]]:
-    """The projections by day of the latest run date that has results for the asset."""
-    latest = (AssetProjection.objects.filter(asset_filter).select_related("run")
-              .order_by("-run__run_date", "-run__created_at").first())
-    if latest is None:
-        return None, []
-    return latest.run, list(AssetProjection.objects.filter(asset_filter, run_id=latest.run_id).order_by("date"))
-
-
-def station_of(obj) -> Station:
-    if isinstance(obj, Transformer):
-        return obj.grid.station
-    if isinstance(obj, LVLine):
-        return obj.transformer.grid.station
-    return obj.grid.station
+# --- The hourly chart --------------------------------------------------------------------
 
 
 def _pct(rate) -> str:
@@ -201,47 +111,20 @@ class OverviewView(LoginRequiredMixin, PermissionRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         user = self.request.user
-        stations = list(for_user(user, Station).select_related("county").order_by("county__code", "code")[:500])
-        counts: dict[int, Counter] = defaultdict(Counter)
-        for station_id, level, n in (for_user(user, Alert).filter(status__in=Alert.ACTIVE)
-                                     .values_list("grid__station_id", "level").annotate(n=Count("pk"))
-                                     .order_by()):
-            counts[station_id][level] += n
-        latest = _latest_runs(user, [s.pk for s in stations])
-        writable = set(writable_for_user(user, Station).values_list("pk", flat=True)) if user.has_perm(
-            RUN_PERMISSION) else set()
+        stations = list(selectors.stations_of(user)[:500])
+        counts = selectors.active_alert_counts(user)
+        latest = selectors.latest_runs(user, [s.pk for s in stations])
+        runnable = set(selectors.runnable_stations(user).values_list("pk", flat=True))
         rows = [{
             "station": station,
             "levels": [(LEVEL_CODES[level], Level(level).label, counts[station.pk][level])
                        for level in (Level.THERMAL, Level.OVERLOAD, Level.HEAVY, Level.WATCH)],
             "active": sum(counts[station.pk].values()),
             "run": latest.get(station.pk),
-            "can_run": station.pk in writable,
+            "can_run": station.pk in runnable,
         } for station in stations]
         context.update(title=_("Load forecast"), rows=rows, today=timezone.localdate())
         return context
-
-
-def visible_runs(user):
-    """Runs of the user's stations (their own, or the station of their grid) and the
-    all-station runs; what a run shows of other stations is filtered by `run_view`."""
-    territory = territory_of(user)
-    if territory.everything:
-        return ProjectionRun.objects.all()
-    if territory.is_empty:
-        return ProjectionRun.objects.none()
-    station_ids = set(for_user(user, Station).values_list("pk", flat=True))
-    return ProjectionRun.objects.filter(Q(station_id__in=station_ids) | Q(station__isnull=True))
-
-
-def _latest_runs(user, station_ids: list[int]) -> dict[int, ProjectionRun]:
-    """The latest run that covered each station (its own or an all-station run)."""
-    runs = list(visible_runs(user).filter(Q(station_id__in=station_ids) | Q(station__isnull=True))
-                .order_by("-run_date", "-created_at")[:200])
-    result = {}
-    for station_id in station_ids:
-        result[station_id] = next((r for r in runs if r.station_id in (None, station_id)), None)
-    return result
 
 
 # --- The alert queue ---------------------------------------------------------------------
@@ -259,18 +142,12 @@ class AlertListView(ScopedListView):
     model = Alert
     template_name = "loadforecast/alert_list.html"
     filterset_class = AlertFilterSet
-    select_related = ("transformer", "line", "grid__station")
     search_hint = _lazy("Search by transformer or line code or name")
 
-    def base_queryset(self):
-        queryset = for_user(self.request.user, Alert)
-        if not self.request.GET.get("status"):
-            queryset = queryset.filter(status__in=Alert.ACTIVE)
-        return queryset
-
     def get_queryset(self):
-        queryset = self.base_queryset().select_related(*self.select_related)
-        self.filterset = self.filterset_class(self.request.GET or None, queryset=queryset, request=self.request)
+        queryset = selectors.alerts_of(self.request.user)
+        # Bound even without parameters: the FilterSet's default (active alerts) applies.
+        self.filterset = self.filterset_class(self.request.GET, queryset=queryset, request=self.request)
         self.limit_choice_widgets(self.filterset.form)
         requested = self.request.GET.get("sort") or "-level"
         name = requested.removeprefix("-")
@@ -451,13 +328,12 @@ class AlertDetailView(ScopedDetailView):
         alert: Alert = context["object"]
         user = self.request.user
         asset = alert.asset
-        asset_filter = Q(transformer_id=alert.transformer_id) if alert.transformer_id else Q(line_id=alert.line_id)
         run = alert.last_run
-        days = list(AssetProjection.objects.filter(asset_filter, run=run).order_by("date")) if run else []
+        days = selectors.alert_horizon(alert)
         active = alert.status in Alert.ACTIVE
         can_change = user.has_perm("loadforecast.change_alert")
         can_plan = user.has_perm("loadforecast.add_measure") and active
-        measures = list(alert.measure_set.select_related("neighbour", "created_by", "done_by"))
+        measures = selectors.alert_measures(alert)
         context.update(
             title=_("Alert: %(asset)s") % {"asset": asset.code},
             alert=alert, asset=asset, is_line=bool(alert.line_id), station=alert.grid.station,
@@ -468,7 +344,7 @@ class AlertDetailView(ScopedDetailView):
             recommended=recommended(alert),
             measures=measures,
             history=[{"entry": entry, "label": HISTORY_ACTIONS.get(entry.action, entry.action)}
-                     for entry in AlertHistory.objects.filter(alert=alert).select_related("user").order_by("at", "pk")],
+                     for entry in selectors.alert_history(alert)],
             can_acknowledge=can_change and alert.status == Alert.Status.OPEN,
             can_plan=can_plan,
             can_done=user.has_perm("loadforecast.change_measure") and alert.status != Alert.Status.DISMISSED,
@@ -520,10 +396,8 @@ class AssetLoadView(ScopedDetailView):
         asset = context["object"]
         user = self.request.user
         asset_filter = Q(**{f"{self.asset_field}_id": asset.pk})
-        run, days = latest_projections(asset_filter)
-        alerts = list(for_user(user, Alert).filter(asset_filter).order_by("-first_date", "-pk")[:ASSET_ALERTS])
-        measures = list(Measure.objects.filter(alert__in=[a.pk for a in alerts])
-                        .select_related("alert", "neighbour").order_by("-planned_date", "-pk"))
+        run, days = selectors.latest_projections(asset_filter)
+        alerts, measures = selectors.asset_alerts(user, asset_filter, limit=ASSET_ALERTS)
         station = station_of(asset)
         thresholds = services.settings_for_station(station)
         context.update(
@@ -594,16 +468,6 @@ def heat_class(rate: float | None, settings: engine.ProjectionSettings) -> str:
     return "heat-low"
 
 
-def _station_results_run(station: Station, grid_ids: list[int]) -> ProjectionRun | None:
-    """The latest run with results for the station (its own runs and all-station runs)."""
-    candidates = (ProjectionRun.objects.filter(Q(station=station) | Q(station__isnull=True))
-                  .order_by("-run_date", "-created_at")[:10])
-    for run in candidates:
-        if AssetProjection.objects.filter(run=run, grid_id__in=grid_ids).exists():
-            return run
-    return None
-
-
 @dataclass
 class HeatRow:
     transformer: Transformer
@@ -624,18 +488,16 @@ class StationHeatView(ScopedDetailView):
         context = super().get_context_data(**kwargs)
         station: Station = context["object"]
         user = self.request.user
-        transformers = list(for_user(user, Transformer).filter(grid__station=station).order_by("code"))
+        transformers = selectors.heat_transformers(user, station)
         grid_ids = sorted({t.grid_id for t in transformers})
-        run = _station_results_run(station, grid_ids) if grid_ids else None
+        run = selectors.station_results_run(station, grid_ids) if grid_ids else None
         settings = services.settings_for_station(station)
         days = [run.run_date + dt.timedelta(days=d) for d in range(run.days)] if run else []
         day_index = {day: i for i, day in enumerate(days)}
         rows = {t.pk: HeatRow(t, [{"rate": None, "css": "heat-none", "level": None} for _ in days])
                 for t in transformers}
         if run is not None:
-            for transformer_id, day, rate, peak_kw, level in (
-                    AssetProjection.objects.filter(run=run, grid_id__in=grid_ids, transformer_id__in=list(rows))
-                    .values_list("transformer_id", "date", "peak_load_rate", "peak_kw", "level").order_by()):
+            for transformer_id, day, rate, peak_kw, level in selectors.heat_projections(run, grid_ids, list(rows)):
                 row, i = rows[transformer_id], day_index.get(day)
                 if i is None:
                     continue
@@ -669,14 +531,8 @@ class RunListView(LoginRequiredMixin, PermissionRequiredMixin, ListView):
     template_name = "loadforecast/runs.html"
     paginate_by = 30
 
-    def runnable_stations(self):
-        user = self.request.user
-        if not user.has_perm(RUN_PERMISSION):
-            return Station.objects.none()
-        return writable_for_user(user, Station).order_by("code")
-
     def get_queryset(self):
-        return visible_runs(self.request.user).select_related("station", "created_by").order_by(
+        return selectors.runs_visible_to(self.request.user).select_related("station", "created_by").order_by(
             "-run_date", "-created_at", "-pk")
 
     def post(self, request, *args, **kwargs):
@@ -688,11 +544,8 @@ class RunListView(LoginRequiredMixin, PermissionRequiredMixin, ListView):
             messages.error(request, _("Choose a station."))
             return redirect("loadforecast:load_runs")
         run, started = services.projection_request(user=request.user, station_id=station_id)
-        run.refresh_from_db()
-        if not started and run_waits_for_queue(run):
-            run_redispatch(run)  # a click while it waits for the queue: the queue may be back
-            run.refresh_from_db()
-        if run_waits_for_queue(run):
+        run.refresh_from_db()  # its messages were sent when the request's transaction committed
+        if services.run_waits_for_queue(run):
             messages.warning(request, QUEUE_UNAVAILABLE_MESSAGE)
         elif started:
             messages.success(request, _("The projection of %(station)s for %(date)s has started.")
@@ -704,36 +557,13 @@ class RunListView(LoginRequiredMixin, PermissionRequiredMixin, ListView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        visible = _visible_station_codes(self.request.user)
+        visible = selectors.run_visibility(self.request.user)
         context.update(
             title=_("Projection runs"),
-            rows=[{"run": run, **_run_summary(run, visible)} for run in context["object_list"]],
-            runnable=list(self.runnable_stations()),
+            rows=[{"run": run, **selectors.run_summary(run, visible)} for run in context["object_list"]],
+            runnable=list(selectors.runnable_stations(self.request.user)),
         )
         return context
-
-
-def _visible_station_codes(user) -> set[str] | None:
-    """None: every station."""
-    if territory_of(user).everything:
-        return None
-    return set(for_user(user, Station).values_list("code", flat=True))
-
-
-def _run_summary(run: ProjectionRun, visible: set[str] | None) -> dict[str, Any]:
-    """The run's counts over the stations the user may see (all of them for a company admin)."""
-    stations = run.counts.get("stations", {}) if isinstance(run.counts, dict) else {}
-    shown = {code: figures for code, figures in stations.items() if visible is None or code in visible}
-    totals: Counter = Counter()
-    for figures in shown.values():
-        for key, value in figures.items():
-            if isinstance(value, int):
-                totals[key] += value
-    skipped = [s for s in run.skipped or [] if visible is None or s.get("station") in visible]
-    errors = [line for line in (run.error or "").splitlines() if line.strip() and (
-        visible is None or line.split(":", 1)[0].strip() in visible)]
-    duration = (run.finished_at - run.started_at).total_seconds() if run.finished_at and run.started_at else None
-    return {"totals": totals, "stations": shown, "skipped": skipped, "errors": errors, "duration": duration}
 
 
 class RunDetailView(LoginRequiredMixin, PermissionRequiredMixin, DetailView):
@@ -745,26 +575,18 @@ class RunDetailView(LoginRequiredMixin, PermissionRequiredMixin, DetailView):
 
     def get_object(self, queryset=None):
         try:
-            return visible_runs(self.request.user).select_related("station", "created_by").get(pk=self.kwargs["pk"])
+            return selectors.runs_visible_to(self.request.user).select_related("station", "created_by").get(
+                pk=self.kwargs["pk"])
         except ProjectionRun.DoesNotExist:
             raise Http404 from None
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         run = context["object"]
-        user = self.request.user
-        summary = _run_summary(run, _visible_station_codes(user))
-        skipped = summary["skipped"]
-        if not territory_of(user).everything and skipped:
-            # A grid manager sees the assets of their own grid only.
-            codes = {s.get("code") for s in skipped}
-            own = set(for_user(user, Transformer).filter(code__in=codes).values_list("code", flat=True))
-            own |= set(for_user(user, LVLine).filter(code__in=codes).values_list("code", flat=True))
-            skipped = [s for s in skipped if s.get("code") in own]
-        timings = run.timings.get("stations", {}) if isinstance(run.timings, dict) else {}
+        summary = selectors.run_summary(run, selectors.run_visibility(self.request.user))
+        timings = summary.pop("timings")
         context.update(
-            title=_("Projection run of %(date)s") % {"date": run.run_date},
-            run=run, **{k: v for k, v in summary.items() if k != "skipped"}, skipped=skipped,
+            title=_("Projection run of %(date)s") % {"date": run.run_date}, run=run, **summary,
             station_rows=[{"code": code, "figures": figures, "timings": timings.get(code, {})}
                           for code, figures in sorted(summary["stations"].items())],
         )
@@ -786,7 +608,7 @@ class SettingsView(LoginRequiredMixin, PermissionRequiredMixin, TemplateView):
     template_name = "loadforecast/settings.html"
 
     def county(self) -> County | None:
-        counties = for_user(self.request.user, County).order_by("code")
+        counties = selectors.counties_of(self.request.user)
         chosen = self.request.GET.get("county") or self.request.POST.get("county")
         if chosen:
             try:
@@ -796,7 +618,7 @@ class SettingsView(LoginRequiredMixin, PermissionRequiredMixin, TemplateView):
         return counties.first()
 
     def form_for(self, county: County, data=None) -> ProjectionSettingsForm:
-        row = ProjectionSettings.objects.filter(county=county, station__isnull=True).first()
+        row = selectors.county_settings_row(county)
         stored = row.values if row else {}
         return ProjectionSettingsForm(data, effective=engine.ProjectionSettings.from_dict(stored), stored=stored,
                                       disabled=not _can_edit_settings(self.request.user, county.pk))
@@ -825,15 +647,14 @@ class SettingsView(LoginRequiredMixin, PermissionRequiredMixin, TemplateView):
         if county is None:
             context.update(title=_("Projection settings"), county=None)
             return context
-        stations = list(for_user(user, Station).filter(county=county).order_by("code"))
-        overrides = {row.station_id: row for row in ProjectionSettings.objects.filter(station__in=stations)}
+        stations = list(selectors.stations_of(user, county=county))
+        overrides = selectors.station_overrides(stations)
         context.update(
             title=_("Projection settings"), county=county,
-            counties=list(for_user(user, County).order_by("code")),
+            counties=list(selectors.counties_of(user)),
             form=kwargs.get("form") or self.form_for(county),
             can_edit=_can_edit_settings(user, county.pk),
-            row=ProjectionSettings.objects.filter(county=county, station__isnull=True).select_related(
-                "updated_by").first(),
+            row=selectors.county_settings_row(county, with_user=True),
             stations=[{"station": s, "override": overrides.get(s.pk),
                        "keys": [SETTING_LABELS.get(key, key) for key in sorted(overrides[s.pk].values)]
                        if s.pk in overrides else []} for s in stations],
@@ -850,9 +671,7 @@ class StationSettingsView(ScopedDetailView):
     list_url_name = "loadforecast:load_settings"
 
     def form_for(self, station: Station, data=None) -> ProjectionSettingsForm:
-        rows = {row.station_id: row.values for row in ProjectionSettings.objects.filter(
-            Q(county_id=station.county_id, station__isnull=True) | Q(station=station))}
-        county_values, stored = rows.get(None, {}), rows.get(station.pk, {})
+        county_values, stored = selectors.station_settings_layers(station)
         return ProjectionSettingsForm(
             data, effective=engine.ProjectionSettings.from_dict(county_values, stored), stored=stored,
             inherited=engine.ProjectionSettings.from_dict(county_values),
@@ -883,6 +702,6 @@ class StationSettingsView(ScopedDetailView):
             title=_("Projection settings: %(station)s") % {"station": station.name}, station=station,
             form=kwargs.get("form") or self.form_for(station),
             can_edit=_can_edit_settings(self.request.user, station.county_id),
-            row=ProjectionSettings.objects.filter(station=station).select_related("updated_by").first(),
+            row=selectors.station_settings_row(station),
         )
         return context

@@ -18,6 +18,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from customers.models import ReturningResident
+from loadforecast import services as load_services
 from loadforecast import tasks as load_tasks
 from loadforecast.models import AssetProjection, ProjectionRun
 from tests.api.test_import_jobs_api import residents_csv
@@ -174,13 +175,13 @@ def test_run_now_waits_for_the_queue_and_runs_when_redis_is_back(portal_on, stat
     page = client.post(reverse("loadforecast:load_runs"), {"station": station.pk}, follow=True)
     assert page.status_code == 200 and QUEUE_MESSAGE in page.content.decode()
     web_run = ProjectionRun.objects.get(station=station)
-    assert web_run.status == "queued" and load_tasks.run_waits_for_queue(web_run)
+    assert web_run.status == "queued" and load_services.run_waits_for_queue(web_run)
 
     answer = api(station_staff).post("/api/v1/projection-runs/", {"station": station.code, "run_date": str(RUN_DATE),
                                                                   "days": DAYS}, format="json")
     assert answer.status_code == 503 and answer.json()["code"] == "queue_unavailable"
     api_run = ProjectionRun.objects.get(pk=answer.json()["run"]["id"])
-    assert api_run.status == "queued" and load_tasks.run_waits_for_queue(api_run)
+    assert api_run.status == "queued" and load_services.run_waits_for_queue(api_run)
     assert not AssetProjection.objects.filter(run=api_run).exists()
 
     redis_is_back(portal_on)

@@ -21,6 +21,7 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from customers.models import ReturningResident
+from loadforecast import services as load_services
 from loadforecast import tasks as load_tasks
 from loadforecast.models import AssetProjection, ProjectionRun
 from loadforecast.services import projection_run, projection_start
@@ -103,7 +104,7 @@ def test_the_watch_fails_a_run_no_station_reported_to_within_the_time_limit(worl
     run, _stations = projection_start(run_date=RUN_DATE, days=DAYS, station_id=station.pk)  # its worker dies
     assert load_tasks.runs_watch() == {"sent": 0, "failed": 0}  # within the time limit
     ProjectionRun.objects.filter(pk=run.pk).update(
-        started_at=timezone.now() - timedelta(seconds=load_tasks.station_time_limit() + 1))
+        started_at=timezone.now() - timedelta(seconds=load_services.station_time_limit() + 1))
     assert load_tasks.runs_watch() == {"sent": 0, "failed": 1}
     run.refresh_from_db()
     assert run.status == "failed" and station.code in run.error and results(station) == before
@@ -191,7 +192,7 @@ def test_a_worker_killed_mid_projection_the_watch_fails_the_run_and_a_rerun_comp
     table = AssetProjection._meta.db_table
     # The watch judges with the workers' limits (tests/loadforecast/worker_settings.py: 4 s + 1 s).
     settings.LOADFORECAST_FINISH_GRACE_SECONDS = 1
-    monkeypatch.setattr(load_tasks, "station_time_limit", lambda: 4.0)
+    monkeypatch.setattr(load_services, "station_time_limit", lambda: 4.0)
     previous = app.conf.task_always_eager, app.conf.task_default_queue
     blocker = connections.create_connection("default")
     worker = None
@@ -201,7 +202,7 @@ def test_a_worker_killed_mid_projection_the_watch_fails_the_run_and_a_rerun_comp
         with blocker.cursor() as cursor:
             cursor.execute(f'LOCK TABLE "{table}" IN SHARE MODE')
         worker = start_worker_process(queue, env)
-        run_id = load_tasks.enqueue_run(run_date=RUN_DATE, days=DAYS, station_id=station.pk)
+        run_id = load_services.projection_enqueue(run_date=RUN_DATE, days=DAYS, station_id=station.pk)
         wait_until(lambda: waiting_on_lock(f'DELETE FROM "{table}"'), seconds=60, what="the station's DELETE")
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=30)

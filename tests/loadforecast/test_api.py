@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.urls import reverse
 from rest_framework.test import APIClient
 
 from loadforecast.models import Alert, AlertHistory, Measure, ProjectionRun, ProjectionSettings
@@ -221,13 +222,45 @@ def test_only_station_staff_and_admins_of_the_station_start_a_run(personas, worl
 
 
 def test_runs_are_scoped_by_station(personas, world):
+    """The runs the runs page lists (selectors.runs_visible_to): the user's stations' runs and
+    the runs of all stations (the nightly run), of which each sees their own stations only."""
     mine = ProjectionRunFactory(station=world.station_a1)
     other = ProjectionRunFactory(station=world.station_a2)
     everything = ProjectionRunFactory(station=None)
-    assert ids(api(personas.station_staff).get("/api/v1/projection-runs/")) == {mine.pk}
-    assert ids(api(personas.county_admin).get("/api/v1/projection-runs/")) == {mine.pk, other.pk}
+    assert ids(api(personas.station_staff).get("/api/v1/projection-runs/")) == {mine.pk, everything.pk}
+    assert ids(api(personas.grid_manager).get("/api/v1/projection-runs/")) == {mine.pk, everything.pk}
+    assert ids(api(personas.county_admin).get("/api/v1/projection-runs/")) == {mine.pk, other.pk, everything.pk}
     assert ids(api(personas.company_admin).get("/api/v1/projection-runs/")) == {mine.pk, other.pk, everything.pk}
-    assert ids(api(personas.outsider).get("/api/v1/projection-runs/")) == set()
+    assert ids(api(personas.outsider).get("/api/v1/projection-runs/")) == {everything.pk}
+    assert api(personas.nobody).get("/api/v1/projection-runs/").status_code == 403
+
+
+def test_a_run_of_all_stations_shows_each_user_their_own_stations_like_the_page(personas, world, client):
+    a1, a2 = world.grids["a1"], world.grids["a2"]
+    own, other = world.station_a1.code, world.station_a2.code
+    run = ProjectionRunFactory(
+        station=None, status="done", counts={"asset_days": 30, "stations": {own: {"asset_days": 10},
+                                                                             other: {"asset_days": 20}}},
+        timings={"read": 1.0, "stations": {own: {"read": 0.4}, other: {"read": 0.6}}},
+        skipped=[{"station": own, "code": a1.transformer.code, "reason": "no load data"},
+                 {"station": own, "code": a2.transformer.code, "reason": "no load data"},
+                 {"station": other, "code": "T-OTHER", "reason": "invalid rating"}],
+        error=f"{other}: OperationalError: x")
+    body = api(personas.station_staff).get(f"/api/v1/projection-runs/{run.pk}/").json()
+    assert body["counts"]["stations"] == {own: {"asset_days": 10}} and body["counts"]["asset_days"] == 10
+    assert set(body["timings"]["stations"]) == {own}
+    assert [s["code"] for s in body["skipped"]] == [a1.transformer.code, a2.transformer.code]
+    assert body["error"] == ""
+    # A grid manager: their grid's assets only. The page shows the same.
+    body = api(personas.grid_manager).get(f"/api/v1/projection-runs/{run.pk}/").json()
+    assert [s["code"] for s in body["skipped"]] == [a1.transformer.code]
+    client.force_login(personas.grid_manager)
+    page = client.get(reverse("loadforecast:load_run", args=[run.pk]))
+    assert page.status_code == 200
+    assert [s["code"] for s in page.context["skipped"]] == [a1.transformer.code]
+    assert set(page.context["stations"]) == {own}
+    full = api(personas.company_admin).get(f"/api/v1/projection-runs/{run.pk}/").json()
+    assert full["counts"]["asset_days"] == 30 and len(full["skipped"]) == 3 and full["error"]
 
 
 # --- Settings ----------------------------------------------------------------------------

@@ -8,12 +8,19 @@ import random
 import pytest
 from django.utils import timezone
 
-from loadforecast.demo import seed_load_readings, seed_weather
+from loadforecast.demo import SEED_STEPS, seed_weather
 from loadforecast.models import Alert, LoadReading, WeatherForecast
 from loadforecast.services import projection_run
 from tests.factories import HouseholdFactory, ReturningResidentFactory, TransformerFactory
+from zhoukou_grid.territory.seeding import write_rows
 
 pytestmark = pytest.mark.django_db
+
+
+def seed_load_readings(rng: random.Random) -> int:
+    """The demo seed's load-history step, written on its own."""
+    step = next(step for step in SEED_STEPS if step.name == "load_readings")
+    return write_rows(LoadReading, step.fields, step.generate(None, rng, None), batch_size=5000)
 
 
 def test_demo_history_and_weather_feed_a_believable_run(world):
@@ -25,7 +32,7 @@ def test_demo_history_and_weather_feed_a_believable_run(world):
         for _ in range(rng.randint(0, 25)):
             household = HouseholdFactory(village=g.village, transformer=transformer)
             ReturningResidentFactory(village=g.village, household=household, arrival_date=today)
-    written = seed_load_readings(None, random.Random(1), None)
+    written = seed_load_readings(random.Random(1))
     assert written == LoadReading.objects.count() > 0
     assert LoadReading.objects.filter(date=today).count() == 0
     assert LoadReading.objects.order_by("date").first().date == today - timezone.timedelta(days=14)

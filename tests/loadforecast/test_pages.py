@@ -414,13 +414,14 @@ def test_run_now_starts_the_stations_run_and_a_second_click_starts_nothing(
     runs_url = reverse("loadforecast:load_runs")
     body = client.get(runs_url).content.decode()
     assert "data-run-now" in body
-    with mock.patch("loadforecast.tasks.enqueue_run") as enqueue:
+    with mock.patch("loadforecast.services.projection_send") as enqueue:
         with django_capture_on_commit_callbacks(execute=True):
             response = client.post(runs_url, {"station": world.station_a1.pk})
         assert response.status_code == 302
         assert enqueue.call_count == 1  # on commit
         run = ProjectionRun.objects.get(station=world.station_a1)
-        assert run.status == ProjectionRun.Status.QUEUED
+        # Started in the request, as by the API (services.projection_request); its messages wait for the commit.
+        assert run.status == ProjectionRun.Status.RUNNING
         with django_capture_on_commit_callbacks(execute=True):
             client.post(runs_url, {"station": world.station_a1.pk})
         assert enqueue.call_count == 1

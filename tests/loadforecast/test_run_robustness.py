@@ -18,7 +18,7 @@ import pytest
 from django.db import InterfaceError, OperationalError, connection, connections
 from django.utils import timezone
 
-from loadforecast import tasks
+from loadforecast import services, tasks
 from loadforecast.models import AssetProjection, ProjectionRun
 from loadforecast.services import projection_record_station, projection_run, projection_start
 from tests.loadforecast.test_run import DAYS, RUN_DATE, _tiny
@@ -56,7 +56,7 @@ def test_a_silent_station_fails_the_run_after_the_time_limit_and_its_results_sta
     run.refresh_from_db()
     assert run.status == "running"
 
-    limit = tasks.station_time_limit()
+    limit = services.station_time_limit()
     ProjectionRun.objects.filter(pk=run.pk).update(started_at=timezone.now() - dt.timedelta(seconds=limit + 1))
     assert tasks.finish_run.apply(args=(run.pk,)).get() == "failed"
     run.refresh_from_db()
@@ -142,7 +142,7 @@ def test_a_worker_killed_mid_station_leaves_the_results_and_a_failed_run_and_the
         with blocker.cursor() as cursor:
             cursor.execute(f'LOCK TABLE "{table}" IN SHARE MODE')
         killed = start_worker()
-        run_id = tasks.enqueue_run(run_date=RUN_DATE, days=DAYS, station_id=station.pk)
+        run_id = services.projection_enqueue(run_date=RUN_DATE, days=DAYS, station_id=station.pk)
         wait_until(lambda: backends(f'DELETE FROM "{table}"', waiting=True) > 0, what="the station's DELETE")
         assert run_status() == "running"
         killed.send_signal(signal.SIGKILL)
@@ -161,7 +161,7 @@ def test_a_worker_killed_mid_station_leaves_the_results_and_a_failed_run_and_the
         assert station.code in run.error and run.chunks_done == 0
         assert results(station) == before
 
-        tasks.enqueue_run(run_date=RUN_DATE, days=DAYS, station_id=station.pk)
+        services.projection_enqueue(run_date=RUN_DATE, days=DAYS, station_id=station.pk)
         wait_until(lambda: run_status() == "done", what="the next run to complete")
     finally:
         app.conf.task_always_eager, app.conf.task_default_queue = previous

@@ -42,7 +42,16 @@ from zhoukou_grid.core.importing.reader import SpreadsheetError
 from zhoukou_grid.core.importing.service import import_file, job_record
 from zhoukou_grid.core.importing.spec import ImportKind, get_kind
 from zhoukou_grid.core.models import ImportJob
-from zhoukou_grid.core.queue import QUEUE_UNAVAILABLE_MESSAGE, QueueUnavailable, queue_is_eager, queue_send
+from zhoukou_grid.core.queue import (
+    QUEUE_UNAVAILABLE_MESSAGE,
+    QueueUnavailable,
+    queue_is_eager,
+    queue_send,
+    queue_waiting_clear,
+    queue_waiting_mark,
+    queue_waiting_q,
+    queue_waiting_since,
+)
 from zhoukou_grid.core.scoping import roles_of
 from zhoukou_grid.territory.models import Role
 
@@ -142,12 +151,11 @@ def job_dispatch(job: ImportJob, *, background: bool) -> ImportJob:
 
 
 # --- Waiting for the queue (Redis down) --------------------------------------------------
-QUEUE_WAITING = "queue_waiting_since"
 
 
 def job_waits_for_queue(job: ImportJob) -> bool:
     """A queued job whose message the queue could not take: it is sent again once it is back."""
-    return job.status == ImportJob.Status.QUEUED and bool((job.timings or {}).get(QUEUE_WAITING))
+    return job.status == ImportJob.Status.QUEUED and queue_waiting_since(job.timings) is not None
 
 
 def job_send(job: ImportJob) -> bool:
@@ -160,8 +168,7 @@ def job_send(job: ImportJob) -> bool:
         queue_send(run_import_job, (str(job.pk),))
     except QueueUnavailable as error:
         logger.warning("import job %s waits for the task queue (%s)", job.pk, error)
-        since = (job.timings or {}).get(QUEUE_WAITING) or timezone.now().isoformat()
-        timings = {**(job.timings or {}), QUEUE_WAITING: since}
+        timings = queue_waiting_mark(job.timings)
         message = str(QUEUE_UNAVAILABLE_MESSAGE)
         if ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.QUEUED).update(timings=timings,
                                                                                       message=message):
@@ -173,12 +180,12 @@ def job_send(job: ImportJob) -> bool:
 def job_claim_for_redispatch(job: ImportJob) -> bool:
     """Take a waiting job off the waiting list before sending it again: of two re-dispatchers
     (two beats, a page view and the beat) one only sends it."""
-    since = (job.timings or {}).get(QUEUE_WAITING)
+    since = queue_waiting_since(job.timings)
     if not since:
         return False
-    timings = {k: v for k, v in job.timings.items() if k != QUEUE_WAITING}
-    claimed = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.QUEUED,
-                                       **{f"timings__{QUEUE_WAITING}": since}).update(timings=timings, message="")
+    timings = queue_waiting_clear(job.timings)
+    claimed = ImportJob.objects.filter(queue_waiting_q(since), pk=job.pk, status=ImportJob.Status.QUEUED).update(
+        timings=timings, message="")
     if claimed:
         job.timings, job.message = timings, ""
     return bool(claimed)
@@ -196,7 +203,7 @@ def import_jobs_redispatch(*, limit: int = 500) -> int:
     """Send the jobs that wait for the queue, oldest first; stops at the first refusal (the
     queue is still down). Returns how many were sent."""
     sent = 0
-    waiting = ImportJob.objects.filter(status=ImportJob.Status.QUEUED, timings__has_key=QUEUE_WAITING)
+    waiting = ImportJob.objects.filter(queue_waiting_q(), status=ImportJob.Status.QUEUED)
     for job in waiting.order_by("created_at")[:limit]:
         if job_redispatch(job):
             sent += 1
@@ -333,8 +340,7 @@ def import_job_run(job_id) -> ImportJob:
         if job.status == ImportJob.Status.RUNNING and job_is_interrupted(job):
             runnable.append(ImportJob.Status.RUNNING)
         # A message that reached a worker although its sender saw the queue fail: not waiting any more.
-        timings = {**{k: v for k, v in (job.timings or {}).items() if k != QUEUE_WAITING},
-                   "started_at": timezone.now().isoformat()}
+        timings = {**queue_waiting_clear(job.timings), "started_at": timezone.now().isoformat()}
         extra = {"message": ""} if job_waits_for_queue(job) else {}
         claimed = ImportJob.objects.filter(pk=job_id, status__in=runnable).update(
             status=ImportJob.Status.RUNNING, progress=0, timings=timings, **extra)

@@ -43,8 +43,8 @@ def _resident(grid, arrival, departure, **extra):
 def _present(station):
     inputs = read_station_inputs(station, RUN_DATE, DAYS, engine.ProjectionSettings())
     return engine.returning_households_present(
-        resident_household=inputs["r_household"], arrival=inputs["arrival"], departure=inputs["departure"],
-        household_group=inputs["h_transformer"], groups=len(inputs["t_ids"]), run_date=RUN_DATE, days=DAYS,
+        resident_household=inputs.r_household, arrival=inputs.arrival, departure=inputs.departure,
+        household_group=inputs.h_transformer, groups=len(inputs.t_ids), run_date=RUN_DATE, days=DAYS,
     ).present.sum(axis=0)
 
 

@@ -11,6 +11,7 @@ user may use is decided by Django permissions (`api_permissions.ModelPermissions
 
 from __future__ import annotations
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils.translation import gettext_lazy as _
@@ -105,9 +106,50 @@ MAX_ID = 2**63 - 1
 MAX_INT = 2**31 - 1
 
 
+def _is_total(queryset, ordering) -> bool:
+    """Whether an ordering already tells every row apart: it names the primary key or a
+    unique, non-null field of the model itself (not one across a relation)."""
+    meta = queryset.model._meta
+    for term in ordering:
+        if not isinstance(term, str):
+            continue  # an expression (F(...).asc()): cannot tell, the primary key is added
+        name = term.lstrip("-+")
+        if name in ("pk", meta.pk.name, meta.pk.attname):
+            return True
+        try:
+            field = meta.get_field(name)
+        except FieldDoesNotExist:  # a lookup across a relation, an annotation
+            continue
+        if getattr(field, "unique", False) and not getattr(field, "null", True) and not field.is_relation:
+            return True
+    return False
+
+
+def with_total_order(queryset):
+    """The queryset ordered so that no two rows tie: its ordering (or the model's), then the
+    primary key. Paging an ordering with ties (projections by date, 500 rows a page) gave
+    some rows on two pages and others on none: the database may order ties differently
+    for each page's query."""
+    from django.db.models import QuerySet
+
+    if not isinstance(queryset, QuerySet):
+        return queryset
+    query = queryset.query
+    ordering = list(query.order_by) if query.order_by else (
+        list(queryset.model._meta.ordering) if query.default_ordering else [])
+    if _is_total(queryset, ordering):
+        return queryset
+    return queryset.order_by(*ordering, "pk")
+
+
 class ApiPagination(PageNumberPagination):
+    """Pages of at most 500 rows, over a total order (`with_total_order`)."""
+
     page_size_query_param = "page_size"
     max_page_size = 500
+
+    def paginate_queryset(self, queryset, request, view=None):
+        return super().paginate_queryset(with_total_order(queryset), request, view=view)
 
 
 def territory_field(model, *, many: bool = False, required: bool = True, allow_null: bool = False):

@@ -1,8 +1,9 @@
 """REST API of key customers and their plans (``/api/v1/keycustomers/``), scoped like the pages.
 
 Writes go through customers.services (territory, verb and audit row there). Contact
-phones are personal data and always answered masked; the printed plan sheet is where
-staff allowed to see them read them in full.
+phones and a plan's responsible phone are personal data, stored encrypted: always answered
+masked, from the stored masked form (nothing is decrypted for an answer); the detail page
+and the printed plan sheet are where staff allowed to see them read them in full.
 """
 
 from __future__ import annotations
@@ -24,9 +25,21 @@ from .api import account_no_validator
 from .forms import KeyCustomerFilterSet
 from .models import KeyCustomer, ServicePlan
 from .parsing import ValueProblem, parse_mobile
-from .views_keycustomers import mask_contact_phone
 
 MASKED_FIELDS = ("contact_phone", "contact_24h_phone")
+
+
+class MaskedPhoneField(serializers.CharField):
+    """A phone written in full and answered as its stored masked form (`<source>_masked`)."""
+
+    def get_attribute(self, instance):
+        return getattr(instance, f"{self.source}_masked")
+
+
+def _refuse_masked(value: str) -> str:
+    if "*" in value:
+        raise serializers.ValidationError(_("Enter the full number, not the masked one."))
+    return value.strip()
 
 
 def _as_drf_error(error: DjangoValidationError) -> ValidationError:
@@ -40,10 +53,10 @@ class KeyCustomerSerializer(serializers.ModelSerializer):
     grid_name = serializers.CharField(source="grid.name", read_only=True)
     village = territory_field(Village, required=False, allow_null=True)
     transformer = territory_field(Transformer, required=False, allow_null=True)
-    contact_phone = serializers.CharField(required=False, allow_blank=True, max_length=20,
-                                          help_text="An 11-digit mobile; answered masked (138****1234).")
-    contact_24h_phone = serializers.CharField(required=False, allow_blank=True, max_length=20,
-                                              help_text="Mobile or landline; answered masked.")
+    contact_phone = MaskedPhoneField(required=False, allow_blank=True, max_length=20,
+                                     help_text="An 11-digit mobile; answered masked (138****1234).")
+    contact_24h_phone = MaskedPhoneField(required=False, allow_blank=True, max_length=20,
+                                         help_text="Mobile or landline; answered masked.")
 
     class Meta:
         model = KeyCustomer
@@ -62,13 +75,11 @@ class KeyCustomerSerializer(serializers.ModelSerializer):
         # A client that sends back the masked phone it was given (GET then PUT) keeps the number.
         if self.instance is not None and hasattr(data, "items"):
             data = {key: value for key, value in data.items()
-                    if not (key in MASKED_FIELDS and value and value == mask_contact_phone(getattr(self.instance, key)))}
+                    if not (key in MASKED_FIELDS and value and value == getattr(self.instance, f"{key}_masked"))}
         return super().to_internal_value(data)
 
     def validate_contact_24h_phone(self, value):
-        if "*" in value:
-            raise serializers.ValidationError(_("Enter the full number, not the masked one."))
-        return value.strip()
+        return _refuse_masked(value)
 
     def validate_contact_phone(self, value):
         if not value:
@@ -77,12 +88,6 @@ class KeyCustomerSerializer(serializers.ModelSerializer):
             return parse_mobile(value)
         except ValueProblem:
             raise serializers.ValidationError(_("Enter an 11-digit mobile number.")) from None
-
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        for name in MASKED_FIELDS:
-            data[name] = mask_contact_phone(data.get(name) or "")
-        return data
 
     def service_fields(self) -> dict:
         data = dict(self.validated_data)
@@ -104,6 +109,7 @@ class ServicePlanSerializer(serializers.ModelSerializer):
     responsible = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     approved_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    responsible_phone = MaskedPhoneField(read_only=True, help_text="Answered masked (138****1234).")
 
     class Meta:
         model = ServicePlan
@@ -124,11 +130,15 @@ class PlanDraftSerializer(serializers.Serializer):
     hazards = HazardSerializer(many=True, required=False)
     responsible = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=MAX_ID,
                                            help_text="A user id.")
-    responsible_phone = serializers.CharField(required=False, allow_blank=True, max_length=20)
+    responsible_phone = serializers.CharField(required=False, allow_blank=True, max_length=20,
+                                              help_text="Written in full; answered masked.")
     cadence = serializers.ChoiceField(choices=ServicePlan.Cadence.choices, required=False)
     festival_cadence = serializers.ChoiceField(choices=ServicePlan.Cadence.choices, required=False)
     agenda = serializers.CharField(required=False, allow_blank=True)
     change_note = serializers.CharField(required=False, allow_blank=True, max_length=300)
+
+    def validate_responsible_phone(self, value):
+        return _refuse_masked(value)
 
     def service_fields(self) -> dict:
         data = dict(self.validated_data)

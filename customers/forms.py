@@ -66,8 +66,9 @@ class PhoneFields:
                 continue
             self.initial[name] = ""
             self.kept.add(name)
-            field.help_text = _("Now %(number)s. Leave empty to keep it; type a new number to change it.") % {
+            now = _("Now %(number)s. Leave empty to keep it; type a new number to change it.") % {
                 "number": masked[name]}
+            field.help_text = f"{now} {field.help_text}" if field.help_text else now
             self.fields[f"{name}_remove"] = forms.BooleanField(
                 label=_("Remove the number %(number)s") % {"number": masked[name]}, required=False)
         order = []

@@ -156,8 +156,19 @@ class PlanApproveSerializer(serializers.Serializer):
     version = serializers.IntegerField(min_value=1, max_value=MAX_INT, help_text="The draft's version: approving names what the approver read.")
 
 
+class KeyCustomerRevealRequestSerializer(serializers.Serializer):
+    field = serializers.ChoiceField(choices=services.KEYCUSTOMER_PERSONAL_FIELDS)
+
+
+class KeyCustomerRevealSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    value = serializers.CharField(help_text="The full number (empty when none is recorded).")
+    tel = serializers.CharField(help_text="A tel: link for the number; empty when none is recorded.")
+
+
 class KeyCustomerViewSet(ScopedModelViewSet):
-    """Key customers (一户一档); `grid`, `village` and `transformer` are codes; phones are masked."""
+    """Key customers (一户一档); `grid`, `village` and `transformer` are codes; phones are
+    masked, `POST …/{id}/reveal/` answers one full number (audited)."""
 
     queryset = KeyCustomer.objects.select_related("grid", "village", "transformer")
     serializer_class = KeyCustomerSerializer
@@ -178,6 +189,23 @@ class KeyCustomerViewSet(ScopedModelViewSet):
             )
         except DjangoValidationError as error:
             raise _as_drf_error(error) from None
+
+    @extend_schema(request=KeyCustomerRevealRequestSerializer, responses=KeyCustomerRevealSerializer,
+                   summary="Reveal one contact phone (audited; needs customers.view_personal_data)")
+    @action(detail=True, methods=["post"], filterset_class=None, filter_backends=[])
+    def reveal(self, request, pk=None):
+        payload = KeyCustomerRevealRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        field = payload.validated_data["field"]
+        try:
+            customer_id = int(pk)
+        except (TypeError, ValueError):
+            customer_id = 0
+        value = services.keycustomer_reveal(user=request.user, customer_id=customer_id, field=field)
+        tel = "tel:" + "".join(ch for ch in value if ch.isdigit()) if value else ""
+        response = Response(KeyCustomerRevealSerializer({"field": field, "value": value, "tel": tel}).data)
+        response["Cache-Control"] = "no-store"
+        return response
 
     @extend_schema(summary="Every version of the customer's plan, newest first",
                    responses=ServicePlanSerializer(many=True))

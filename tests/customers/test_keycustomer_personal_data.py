@@ -248,3 +248,21 @@ def test_the_api_answers_masked_even_with_the_permission_and_keeps_a_masked_numb
     assert (customer.name, customer.contact_phone, customer.contact_24h_phone) == ("朱口镇卫生院", MOBILE, LANDLINE)
     draft = client.post(f"{url}plans/draft/", {"responsible_phone": "137****1111"}, format="json")
     assert draft.status_code == 400 and "responsible_phone" in draft.json()
+
+
+def test_the_api_reveals_one_number_for_the_permission_audited(grid_manager, customer, outsider):
+    url = f"/api/v1/keycustomers/{customer.pk}/reveal/"
+    response = api(grid_manager).post(url, {"field": "contact_24h_phone"}, format="json")
+    assert response.status_code == 200 and response["Cache-Control"] == "no-store"
+    assert response.json() == {"field": "contact_24h_phone", "value": LANDLINE, "tel": "tel:03945512345"}
+    audit = AuditLog.objects.get(action="keycustomer.revealed")
+    assert audit.detail == {"field": "contact_24h_phone"} and LANDLINE not in str(audit.detail)
+    assert api(grid_manager).post(url, {"field": "name"}, format="json").status_code == 400
+    assert api(outsider).post(url, {"field": "contact_phone"}, format="json").status_code == 404
+    assert AuditLog.objects.filter(action="keycustomer.revealed").count() == 1
+
+
+def test_without_the_permission_the_api_reveal_is_refused(without_personal_data, grid_manager, customer):
+    url = f"/api/v1/keycustomers/{customer.pk}/reveal/"
+    assert api(grid_manager).post(url, {"field": "contact_phone"}, format="json").status_code == 403
+    assert not AuditLog.objects.filter(action="keycustomer.revealed").exists()

@@ -1,8 +1,9 @@
 """REST API of key customers and their plans (``/api/v1/keycustomers/``), scoped like the pages.
 
 Writes go through customers.services (territory, verb and audit row there). Contact
-phones are personal data and always answered masked; the printed plan sheet is where
-staff allowed to see them read them in full.
+phones and a plan's responsible phone are personal data, stored encrypted: always answered
+masked, from the stored masked form (nothing is decrypted for an answer); the detail page
+and the printed plan sheet are where staff allowed to see them read them in full.
 """
 
 from __future__ import annotations
@@ -24,9 +25,21 @@ from .api import account_no_validator
 from .filters import KeyCustomerFilterSet
 from .models import KeyCustomer, ServicePlan
 from .parsing import ValueProblem, parse_mobile
-from .views_keycustomers import mask_contact_phone
 
 MASKED_FIELDS = ("contact_phone", "contact_24h_phone")
+
+
+class MaskedPhoneField(serializers.CharField):
+    """A phone written in full and answered as its stored masked form (`<source>_masked`)."""
+
+    def get_attribute(self, instance):
+        return getattr(instance, f"{self.source}_masked")
+
+
+def _refuse_masked(value: str) -> str:
+    if "*" in value:
+        raise serializers.ValidationError(_("Enter the full number, not the masked one."))
+    return value.strip()
 
 
 class KeyCustomerSerializer(serializers.ModelSerializer):
@@ -34,10 +47,10 @@ class KeyCustomerSerializer(serializers.ModelSerializer):
     grid_name = serializers.CharField(source="grid.name", read_only=True)
     village = territory_field(Village, required=False, allow_null=True)
     transformer = territory_field(Transformer, required=False, allow_null=True)
-    contact_phone = serializers.CharField(required=False, allow_blank=True, max_length=20,
-                                          help_text="An 11-digit mobile; answered masked (138****1234).")
-    contact_24h_phone = serializers.CharField(required=False, allow_blank=True, max_length=20,
-                                              help_text="Mobile or landline; answered masked.")
+    contact_phone = MaskedPhoneField(required=False, allow_blank=True, max_length=20,
+                                     help_text="An 11-digit mobile; answered masked (138****1234).")
+    contact_24h_phone = MaskedPhoneField(required=False, allow_blank=True, max_length=20,
+                                         help_text="Mobile or landline; answered masked.")
 
     class Meta:
         model = KeyCustomer
@@ -56,13 +69,11 @@ class KeyCustomerSerializer(serializers.ModelSerializer):
         # A client that sends back the masked phone it was given (GET then PUT) keeps the number.
         if self.instance is not None and hasattr(data, "items"):
             data = {key: value for key, value in data.items()
-                    if not (key in MASKED_FIELDS and value and value == mask_contact_phone(getattr(self.instance, key)))}
+                    if not (key in MASKED_FIELDS and value and value == getattr(self.instance, f"{key}_masked"))}
         return super().to_internal_value(data)
 
     def validate_contact_24h_phone(self, value):
-        if "*" in value:
-            raise serializers.ValidationError(_("Enter the full number, not the masked one."))
-        return value.strip()
+        return _refuse_masked(value)
 
     def validate_contact_phone(self, value):
         if not value:
@@ -71,12 +82,6 @@ class KeyCustomerSerializer(serializers.ModelSerializer):
             return parse_mobile(value)
         except ValueProblem:
             raise serializers.ValidationError(_("Enter an 11-digit mobile number.")) from None
-
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        for name in MASKED_FIELDS:
-            data[name] = mask_contact_phone(data.get(name) or "")
-        return data
 
     def service_fields(self) -> dict:
         data = dict(self.validated_data)
@@ -98,6 +103,7 @@ class ServicePlanSerializer(serializers.ModelSerializer):
     responsible = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     approved_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    responsible_phone = MaskedPhoneField(read_only=True, help_text="Answered masked (138****1234).")
 
     class Meta:
         model = ServicePlan
@@ -118,11 +124,15 @@ class PlanDraftSerializer(serializers.Serializer):
     hazards = HazardSerializer(many=True, required=False)
     responsible = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=MAX_ID,
                                            help_text="A user id.")
-    responsible_phone = serializers.CharField(required=False, allow_blank=True, max_length=20)
+    responsible_phone = serializers.CharField(required=False, allow_blank=True, max_length=20,
+                                              help_text="Written in full; answered masked.")
     cadence = serializers.ChoiceField(choices=ServicePlan.Cadence.choices, required=False)
     festival_cadence = serializers.ChoiceField(choices=ServicePlan.Cadence.choices, required=False)
     agenda = serializers.CharField(required=False, allow_blank=True)
     change_note = serializers.CharField(required=False, allow_blank=True, max_length=300)
+
+    def validate_responsible_phone(self, value):
+        return _refuse_masked(value)
 
     def service_fields(self) -> dict:
         data = dict(self.validated_data)
@@ -140,8 +150,19 @@ class PlanApproveSerializer(serializers.Serializer):
     version = serializers.IntegerField(min_value=1, max_value=MAX_INT, help_text="The draft's version: approving names what the approver read.")
 
 
+class KeyCustomerRevealRequestSerializer(serializers.Serializer):
+    field = serializers.ChoiceField(choices=services.KEYCUSTOMER_PERSONAL_FIELDS)
+
+
+class KeyCustomerRevealSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    value = serializers.CharField(help_text="The full number (empty when none is recorded).")
+    tel = serializers.CharField(help_text="A tel: link for the number; empty when none is recorded.")
+
+
 class KeyCustomerViewSet(ScopedModelViewSet):
-    """Key customers (一户一档); `grid`, `village` and `transformer` are codes; phones are masked."""
+    """Key customers (一户一档); `grid`, `village` and `transformer` are codes; phones are
+    masked, `POST …/{id}/reveal/` answers one full number (audited)."""
 
     queryset = KeyCustomer.objects.select_related("grid", "village", "transformer")
     serializer_class = KeyCustomerSerializer
@@ -162,6 +183,23 @@ class KeyCustomerViewSet(ScopedModelViewSet):
             )
         except DjangoValidationError as error:
             raise api_validation_error(error) from None
+
+    @extend_schema(request=KeyCustomerRevealRequestSerializer, responses=KeyCustomerRevealSerializer,
+                   summary="Reveal one contact phone (audited; needs customers.view_personal_data)")
+    @action(detail=True, methods=["post"], filterset_class=None, filter_backends=[])
+    def reveal(self, request, pk=None):
+        payload = KeyCustomerRevealRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        field = payload.validated_data["field"]
+        try:
+            customer_id = int(pk)
+        except (TypeError, ValueError):
+            customer_id = 0
+        value = services.keycustomer_reveal(user=request.user, customer_id=customer_id, field=field)
+        tel = "tel:" + "".join(ch for ch in value if ch.isdigit()) if value else ""
+        response = Response(KeyCustomerRevealSerializer({"field": field, "value": value, "tel": tel}).data)
+        response["Cache-Control"] = "no-store"
+        return response
 
     @extend_schema(summary="Every version of the customer's plan, newest first",
                    responses=ServicePlanSerializer(many=True))

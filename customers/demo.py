@@ -12,7 +12,8 @@ between 初八 and 正月十五, a share listed without an account (unlinked, as
 often are). Linked residents belong to a household of their own village. ID numbers
 carry the county's area code, a birth date from 1955 to 2008 and a valid GB 11643
 check digit. ID and phone numbers are written as the model stores them: encrypted, with
-their HMACs and masked forms (`customers.models.personal_columns`). `match_key` is
+their HMACs and masked forms (`customers.models.personal_columns`), and so are the key
+customers' contact phones and the plans' responsible phones (`contact_phone_columns`). `match_key` is
 `ReturningResident.build_match_key` of the same values, unique across the run (a rare
 random clash is drawn again).
 
@@ -50,7 +51,7 @@ from zhoukou_grid.territory.demo import (
     split_total,
 )
 
-from .models import Heating, KeyCustomer, ReturningResident, ServicePlan, personal_columns
+from .models import Heating, KeyCustomer, ReturningResident, ServicePlan, contact_phone_columns, personal_columns
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 LUNAR_NEW_YEAR = date(2027, 2, 6)  # 正月初一
@@ -322,8 +323,9 @@ def generate_key_customers(ctx: SeedContext, rng: random.Random, scale: Scale):
         yield (
             customer_id, f"43{county.spec.code[-2:]}{serial:06d}", name, spec.category, rng.choice(spec.importance),
             grid.id, village.id, transformer_id, f"{grid.station.town_name}{village.name}",
-            person_name(rng), mobile(rng), rng.choice(("值班室", person_name(rng))),
-            _landline(rng) if rng.random() < 0.5 else mobile(rng),
+            person_name(rng), *contact_phone_columns("contact_phone", mobile(rng)).values(),
+            rng.choice(("值班室", person_name(rng))),
+            *contact_phone_columns("contact_24h_phone", _landline(rng) if rng.random() < 0.5 else mobile(rng)).values(),
             KeyCustomer.Supply.DUAL if rng.random() < spec.dual_share else KeyCustomer.Supply.SINGLE, feeder, backup,
             "、".join(rng.sample(spec.loads, min(len(spec.loads), 2 + rng.randrange(2)))),
             "；".join(rng.sample(spec.seasonal, min(len(spec.seasonal), 1 + rng.randrange(2)))),
@@ -334,7 +336,8 @@ def generate_key_customers(ctx: SeedContext, rng: random.Random, scale: Scale):
 
 KEY_CUSTOMER_FIELDS = (
     "id", "account_no", "name", "category", "importance", "grid_id", "village_id", "transformer_id", "address",
-    "contact_name", "contact_phone", "contact_24h_name", "contact_24h_phone", "supply", "feeder", "backup_kw",
+    "contact_name", "contact_phone_enc", "contact_phone_hmac", "contact_phone_masked", "contact_24h_name",
+    "contact_24h_phone_enc", "contact_24h_phone_hmac", "contact_24h_phone_masked", "supply", "feeder", "backup_kw",
     "main_loads", "seasonal_needs", "last_inspection",
 )
 
@@ -398,7 +401,7 @@ def generate_plans(ctx: SeedContext, rng: random.Random, scale: Scale):
         manager = managers.get(grid_id)
         station_id, county_id = station_of[grid_id]
         approver = approvers.get((Role.STATION_STAFF, station_id)) or approvers.get((Role.COUNTY_ADMIN, county_id))
-        phone = mobile(rng)
+        phone_columns = tuple(contact_phone_columns("responsible_phone", mobile(rng)).values())
         cadence = rng.choice((ServicePlan.Cadence.MONTHLY, ServicePlan.Cadence.MONTHLY, ServicePlan.Cadence.QUARTERLY))
         festival = rng.choice((ServicePlan.Cadence.WEEKLY, ServicePlan.Cadence.BIWEEKLY))
         revised = rng.random() < 0.3
@@ -430,13 +433,13 @@ def generate_plans(ctx: SeedContext, rng: random.Random, scale: Scale):
                 approved_at, approved_by = created + timedelta(days=2), approver
             yield (
                 next(ids), customer_id, version, status, v_needs, v_risks, v_measures, JsonList(v_hazards), manager,
-                phone, v_cadence, festival, v_agenda, note, created, manager, approved_at, approved_by,
+                *phone_columns, v_cadence, festival, v_agenda, note, created, manager, approved_at, approved_by,
             )
 
 
 PLAN_FIELDS = (
     "id", "customer_id", "version", "status", "needs", "risks", "measures", "hazards", "responsible_id",
-    "responsible_phone", "cadence", "festival_cadence", "agenda", "change_note", "created_at", "created_by_id",
+    "responsible_phone_enc", "responsible_phone_hmac", "responsible_phone_masked", "cadence", "festival_cadence", "agenda", "change_note", "created_at", "created_by_id",
     "approved_at", "approved_by_id",
 )
 

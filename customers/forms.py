@@ -6,13 +6,15 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Q
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from zhoukou_grid.core.scoping import writable_for_user
 from zhoukou_grid.territory.models import Grid, Role, Transformer, Village
 
-from .models import KeyCustomer, ServicePlan
+from .models import CONTACT_PHONE_MAX_LENGTH, KeyCustomer, ServicePlan
 from .parsing import ValueProblem, parse_mobile
+from .personal_data import can_reveal
 
 
 class TextArea(forms.Textarea):
@@ -20,8 +22,70 @@ class TextArea(forms.Textarea):
         super().__init__(attrs={"rows": rows})
 
 
-class KeyCustomerForm(forms.ModelForm):
+class PhoneFields:
+    """Phone fields of a form whose stored numbers are personal data (docs/personal-data.md).
+
+    A user holding `customers.view_personal_data` edits the full number: the form is filled
+    with it and the view writes an audit row for that reveal (`prefilled`); an empty field
+    then removes the number. Anyone else never receives it: the field starts empty, its help
+    shows the masked number, an empty field keeps it and the "remove" box removes it.
+    """
+
+    phone_fields: tuple[str, ...] = ()
+
+    def setup_phones(self, *, user, stored: dict[str, str], masked: dict[str, str]) -> None:
+        self.reveal = can_reveal(user)
+        self.prefilled: list[str] = []  # the fields filled with a full number (audited by the view)
+        self.kept: set[str] = set()
+        for name in self.phone_fields:
+            field = self.fields[name]
+            if not masked.get(name):
+                continue
+            if self.reveal:
+                if not self.is_bound:
+                    self.initial[name] = stored[name]
+                    self.prefilled.append(name)
+                continue
+            self.initial[name] = ""
+            self.kept.add(name)
+            now = _("Now %(number)s. Leave empty to keep it; type a new number to change it.") % {
+                "number": masked[name]}
+            field.help_text = f"{now} {field.help_text}" if field.help_text else now
+            self.fields[f"{name}_remove"] = forms.BooleanField(
+                label=_("Remove the number %(number)s") % {"number": masked[name]}, required=False)
+        order = []
+        for key in self.fields:
+            if not key.endswith("_remove"):
+                order += [key, f"{key}_remove"] if f"{key}_remove" in self.fields else [key]
+        self.order_fields(order)
+
+    def phone_changes(self, data: dict) -> dict:
+        """The cleaned data without the numbers kept (left empty by a user who never saw them)."""
+        for name in self.phone_fields:
+            remove = data.pop(f"{name}_remove", False)
+            if name in self.kept and not data.get(name) and not remove:
+                data.pop(name, None)
+            elif remove:
+                data[name] = ""
+        return data
+
+    def clean_masked(self, value: str) -> str:
+        if "*" in value:
+            raise forms.ValidationError(_("Enter the full number, not the masked one."))
+        return value
+
+
+class KeyCustomerForm(PhoneFields, forms.ModelForm):
     """The customer's file. Grid, village and transformer are limited to the user's own territory."""
+
+    phone_fields = ("contact_phone", "contact_24h_phone")
+    # The contact phone is stored as 11 digits; accept what people type (spaces, +86).
+    contact_phone = forms.CharField(label=capfirst(_("contact phone")), max_length=CONTACT_PHONE_MAX_LENGTH, required=False,
+                                    widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}))
+    contact_24h_phone = forms.CharField(
+        label=capfirst(_("24-hour contact phone")), max_length=CONTACT_PHONE_MAX_LENGTH, required=False,
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}),
+        help_text=_("A mobile or a landline with area code, answered day and night."))
 
     class Meta:
         model = KeyCustomer
@@ -35,10 +99,8 @@ class KeyCustomerForm(forms.ModelForm):
             "seasonal_needs": TextArea(3),
             "last_inspection": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
             "account_no": forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
-            "contact_24h_phone": forms.TextInput(attrs={"inputmode": "tel"}),
         }
         help_texts = {
-            "contact_24h_phone": _("A mobile or a landline with area code, answered day and night."),
             "backup_kw": _("Capacity of the customer's own generator; empty when it has none."),
         }
 
@@ -48,13 +110,14 @@ class KeyCustomerForm(forms.ModelForm):
         self.fields["grid"].queryset = grids
         self.fields["village"].queryset = writable_for_user(user, Village).order_by("code")
         self.fields["transformer"].queryset = writable_for_user(user, Transformer).order_by("code")
-        # The contact phone is stored as 11 digits; accept what people type (spaces, +86).
-        self.fields["contact_phone"] = forms.CharField(
-            label=self.fields["contact_phone"].label, max_length=20, required=False,
-            widget=forms.TextInput(attrs={"inputmode": "tel"}),
-        )
         if self.instance.pk is None and len(grids) == 1:
             self.fields["grid"].initial = grids[0].pk
+        customer = self.instance
+        masked = {name: getattr(customer, f"{name}_masked") for name in self.phone_fields} if customer.pk else {}
+        # Decrypted only for a user who may see them; the view audits the reveal.
+        stored = ({name: getattr(customer, name) for name in self.phone_fields if masked.get(name)}
+                  if masked and can_reveal(user) and not self.is_bound else {})
+        self.setup_phones(user=user, stored=stored, masked=masked)
 
     def clean_account_no(self):
         value = self.cleaned_data["account_no"].strip()
@@ -71,9 +134,12 @@ class KeyCustomerForm(forms.ModelForm):
         except ValueProblem:
             raise forms.ValidationError(_("Enter an 11-digit mobile number.")) from None
 
+    def clean_contact_24h_phone(self):
+        return self.clean_masked(self.cleaned_data["contact_24h_phone"].strip())
+
     def service_fields(self) -> dict:
         """The cleaned data as keyword arguments of keycustomer_create/update (ids for relations)."""
-        data = dict(self.cleaned_data)
+        data = self.phone_changes(dict(self.cleaned_data))
         for name in ("grid", "village", "transformer"):
             related = data.pop(name)
             data[f"{name}_id"] = related.pk if related is not None else None
@@ -99,15 +165,18 @@ class ResponsibleField(forms.ModelChoiceField):
         return display_name(obj)
 
 
-class ServicePlanForm(forms.Form):
+class ServicePlanForm(PhoneFields, forms.Form):
     """The plan editor (the hazards are a formset of their own)."""
+
+    phone_fields = ("responsible_phone",)
 
     needs = forms.CharField(label=_("Needs found"), required=False, widget=TextArea(3))
     risks = forms.CharField(label=_("Risks found"), required=False, widget=TextArea(3))
     measures = forms.CharField(label=_("Agreed measures"), required=False, widget=TextArea(4))
     responsible = ResponsibleField(label=_("Responsible grid manager"), queryset=None, required=False)
-    responsible_phone = forms.CharField(label=_("Responsible person's phone"), max_length=20, required=False,
-                                        widget=forms.TextInput(attrs={"inputmode": "tel"}))
+    responsible_phone = forms.CharField(label=_("Responsible person's phone"), max_length=CONTACT_PHONE_MAX_LENGTH,
+                                        required=False,
+                                        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}))
     cadence = forms.ChoiceField(label=_("Visit cadence"), choices=ServicePlan.Cadence.choices)
     festival_cadence = forms.ChoiceField(label=_("Visit cadence during the festival"),
                                          choices=ServicePlan.Cadence.choices)
@@ -115,23 +184,32 @@ class ServicePlanForm(forms.Form):
     change_note = forms.CharField(label=_("Reason for this version"), max_length=300, required=False,
                                   help_text=_("For example: after the visit of 12 January."))
 
-    def __init__(self, *args, customer: KeyCustomer, **kwargs):
+    def __init__(self, *args, customer: KeyCustomer, user, latest: ServicePlan | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["responsible"].queryset = responsible_choices(customer)
+        masked = {"responsible_phone": latest.responsible_phone_masked} if latest is not None else {}
+        # Decrypted only for a user who may see it; the view audits the reveal.
+        stored = ({"responsible_phone": latest.responsible_phone}
+                  if masked.get("responsible_phone") and can_reveal(user) and not self.is_bound else {})
+        self.setup_phones(user=user, stored=stored, masked=masked)
 
     @classmethod
     def initial_from(cls, plan: ServicePlan | None) -> dict:
+        """The latest version's values, its phone apart (`PhoneFields`)."""
         if plan is None:
             return {"cadence": ServicePlan.Cadence.MONTHLY, "festival_cadence": ServicePlan.Cadence.WEEKLY}
         initial = {name: getattr(plan, name) for name in (
-            "needs", "risks", "measures", "responsible_phone", "cadence", "festival_cadence", "agenda")}
+            "needs", "risks", "measures", "cadence", "festival_cadence", "agenda")}
         initial["responsible"] = plan.responsible_id
         if plan.status == ServicePlan.Status.DRAFT:
             initial["change_note"] = plan.change_note
         return initial
 
+    def clean_responsible_phone(self):
+        return self.clean_masked(self.cleaned_data["responsible_phone"].strip())
+
     def service_fields(self) -> dict:
-        data = dict(self.cleaned_data)
+        data = self.phone_changes(dict(self.cleaned_data))
         responsible = data.pop("responsible")
         data["responsible_id"] = responsible.pk if responsible is not None else None
         return data

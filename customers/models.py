@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from zhoukou_grid.core import crypto
 from zhoukou_grid.territory.models import LVLine, Transformer, Village
 
-from .parsing import MAX_PERSONS, mask_id_number, mask_phone
+from .parsing import MAX_PERSONS, mask_contact_phone, mask_id_number, mask_phone
 
 
 class Phase(models.TextChoices):
@@ -119,6 +119,44 @@ def _personal_property(field: str) -> property:
             setattr(self, name, column)
 
     return property(getter, setter)
+
+
+# Phones of key customers' contacts and of the person responsible for a plan: the same three
+# columns as a resident's phone (docs/personal-data.md). The value is kept as typed (a landline
+# with its area code and dash) and masked by `mask_contact_phone`; its HMAC is that of the
+# digits under the purpose "phone", so a number searched for finds residents and contacts alike.
+CONTACT_PHONE_MAX_LENGTH = 20
+
+
+def contact_phone_columns(field: str, value: str) -> dict[str, str]:
+    """The three stored columns of a contact phone ("" for all three when empty)."""
+    value = (value or "").strip()
+    if not value:
+        return {f"{field}_enc": "", f"{field}_hmac": "", f"{field}_masked": ""}
+    return {f"{field}_enc": crypto.encrypt(value, purpose=field),
+            f"{field}_hmac": personal_index("phone", value),
+            f"{field}_masked": mask_contact_phone(value)}
+
+
+def _contact_phone_property(field: str) -> property:
+    """Like `_personal_property`: assigning fills the three columns, reading decrypts one
+    value (an audited reveal, a printed sheet or an export for a role that may see it)."""
+
+    def getter(self) -> str:
+        return crypto.decrypt(getattr(self, f"{field}_enc") or "", purpose=field)
+
+    def setter(self, value: str) -> None:
+        for name, column in contact_phone_columns(field, value or "").items():
+            setattr(self, name, column)
+
+    return property(getter, setter)
+
+
+def _contact_phone_columns(verbose_name):
+    """Token, HMAC and masked form of one contact phone, as model fields."""
+    return (models.CharField(max_length=160, blank=True, editable=False),
+            models.CharField(max_length=64, blank=True, editable=False),
+            models.CharField(verbose_name, max_length=CONTACT_PHONE_MAX_LENGTH, blank=True, editable=False))
 
 
 class ReturningResident(models.Model):
@@ -268,9 +306,13 @@ class KeyCustomer(models.Model):
                                     related_name="key_customers", verbose_name=_("transformer"))
     address = models.CharField(_("address"), max_length=200, blank=True)
     contact_name = models.CharField(_("contact"), max_length=64, blank=True)
-    contact_phone = models.CharField(_("contact phone"), max_length=11, blank=True)
+    # Encrypted, with HMAC and masked form (`contact_phone_columns`); no plaintext column.
+    contact_phone_enc, contact_phone_hmac, contact_phone_masked = _contact_phone_columns(_("contact phone"))
+    contact_phone = _contact_phone_property("contact_phone")
     contact_24h_name = models.CharField(_("24-hour contact"), max_length=64, blank=True)
-    contact_24h_phone = models.CharField(_("24-hour contact phone"), max_length=20, blank=True)
+    contact_24h_phone_enc, contact_24h_phone_hmac, contact_24h_phone_masked = _contact_phone_columns(
+        _("24-hour contact phone"))
+    contact_24h_phone = _contact_phone_property("contact_24h_phone")
     supply = models.CharField(_("supply arrangement"), max_length=10, choices=Supply.choices, default=Supply.SINGLE)
     feeder = models.CharField(_("feeder"), max_length=64, blank=True)
     backup_kw = models.PositiveIntegerField(_("backup generator (kW)"), null=True, blank=True)
@@ -335,8 +377,11 @@ class ServicePlan(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
         verbose_name=_("responsible grid manager"),
     )
-    # The phone printed on the plan sheet and the service cards (users carry no phone).
-    responsible_phone = models.CharField(_("responsible person's phone"), max_length=20, blank=True)
+    # The phone printed on the plan sheet and the service cards (users carry no phone):
+    # encrypted like the contacts' phones (`contact_phone_columns`).
+    responsible_phone_enc, responsible_phone_hmac, responsible_phone_masked = _contact_phone_columns(
+        _("responsible person's phone"))
+    responsible_phone = _contact_phone_property("responsible_phone")
     cadence = models.CharField(_("visit cadence"), max_length=10, choices=Cadence.choices, default=Cadence.MONTHLY)
     festival_cadence = models.CharField(_("visit cadence during the festival"), max_length=10,
                                         choices=Cadence.choices, default=Cadence.WEEKLY)

@@ -116,6 +116,20 @@ def mask_phone(phone: str) -> str:
     return f"{phone[:3]}****{phone[-4:]}" if len(phone) == 11 else "****"
 
 
+def mask_contact_phone(phone: str) -> str:
+    """A contact's phone as typed: 138****1234 for a mobile; a landline keeps its area
+    code and last three digits (0394****345)."""
+    phone = (phone or "").strip()
+    if not phone:
+        return ""
+    digits = [ch for ch in phone if ch.isdigit()]
+    if len(digits) == 11 and phone.isdigit():
+        return f"{phone[:3]}****{phone[-4:]}"
+    if len(digits) >= 7:
+        return f"{phone[:4]}****{phone[-3:]}"
+    return "****"
+
+
 def mask_id_number(id_number: str) -> str:
     """411627********3526: area code and the last four kept."""
     return f"{id_number[:6]}********{id_number[-4:]}" if len(id_number) == 18 else "****"

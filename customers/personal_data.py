@@ -20,7 +20,7 @@ from zhoukou_grid.core.audit import audit_record
 from zhoukou_grid.core.bulk_update import update_rows
 from zhoukou_grid.core.scoping import get_for_user_or_404
 
-from .models import ReturningResident
+from .models import KeyCustomer, ReturningResident, ServicePlan, personal_index
 from .parsing import mask_id_number, mask_phone
 
 REVEAL_PERMISSION = "customers.view_personal_data"
@@ -174,4 +174,77 @@ def rotate_hmac_key(*, batch_size: int = ROTATION_BATCH, on_batch=None) -> dict[
         last = batch[-1][0]
         if on_batch is not None:
             on_batch(counts["checked"])
+    return counts
+
+
+# --- The contact phones of key customers and plans ---------------------------------------
+# Encrypted like residents' numbers (`models.contact_phone_columns`), rotated by the same
+# command after the residents.
+CONTACT_PHONES = ((KeyCustomer, ("contact_phone", "contact_24h_phone")), (ServicePlan, ("responsible_phone",)))
+
+
+def _stale_contacts(fields, prefix: str) -> Q:
+    stale = Q()
+    for field in fields:
+        stale |= Q(**{f"{field}_enc__gt": ""}) & ~Q(**{f"{field}_enc__startswith": prefix})
+    return stale
+
+
+def contact_rows_under_old_keys() -> int:
+    """How many key customers and plans still hold a phone token under an older key."""
+    prefix = crypto.keyring().current_kid + ":"
+    return sum(model.objects.filter(_stale_contacts(fields, prefix)).count() for model, fields in CONTACT_PHONES)
+
+
+def rotate_contact_phone_keys(*, batch_size: int = ROTATION_BATCH) -> int:
+    """`rotate_encryption_keys` for the key customers' and plans' phones: resumable and
+    idempotent the same way. Returns how many rows were re-encrypted."""
+    keyring = crypto.keyring()
+    prefix = keyring.current_kid + ":"
+    done = 0
+    for model, fields in CONTACT_PHONES:
+        stale = _stale_contacts(fields, prefix)
+        columns = tuple(f"{field}_enc" for field in fields)
+        last = 0
+        while True:
+            with transaction.atomic():
+                batch = list(model.objects.filter(stale, pk__gt=last).order_by("pk").values_list(
+                    "pk", *columns)[:batch_size])
+                if not batch:
+                    break
+                rows = [(pk, *(token if keyring.is_current(token)
+                               else keyring.encrypt(keyring.decrypt(token, purpose=field), purpose=field)
+                               for field, token in zip(fields, tokens, strict=True)))
+                        for pk, *tokens in batch]
+                update_rows(connection, model._meta.db_table, columns, rows)
+            done += len(batch)
+            last = batch[-1][0]
+    return done
+
+
+def rotate_contact_phone_hmacs(*, batch_size: int = ROTATION_BATCH) -> dict[str, int]:
+    """`rotate_hmac_key` for the key customers' and plans' phones: each HMAC recomputed from
+    the decrypted number; rows already under the current key are left alone."""
+    counts = {"checked": 0, "recomputed": 0}
+    for model, fields in CONTACT_PHONES:
+        tokens = tuple(f"{field}_enc" for field in fields)
+        hmacs = tuple(f"{field}_hmac" for field in fields)
+        last = 0
+        while True:
+            with transaction.atomic():
+                batch = list(model.objects.filter(pk__gt=last).order_by("pk").values_list(
+                    "pk", *tokens, *hmacs)[:batch_size])
+                if not batch:
+                    break
+                rows = []
+                for pk, *cells in batch:
+                    stored = cells[len(fields):]
+                    new = tuple(personal_index("phone", crypto.decrypt(token, purpose=field))
+                                for field, token in zip(fields, cells[:len(fields)], strict=True))
+                    if new != tuple(stored):
+                        rows.append((pk, *new))
+                update_rows(connection, model._meta.db_table, hmacs, rows)
+            counts["checked"] += len(batch)
+            counts["recomputed"] += len(rows)
+            last = batch[-1][0]
     return counts

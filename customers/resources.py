@@ -24,7 +24,7 @@ from zhoukou_grid.territory.models import Grid, LVLine, Transformer, Village
 
 from . import parsing, services
 from .filters import HouseholdFilterSet, KeyCustomerFilterSet, ReturningResidentFilterSet
-from .models import Heating, Household, KeyCustomer, Phase, ReturningResident
+from .models import Heating, Household, KeyCustomer, Phase, ReturningResident, contact_phone_columns, personal_index
 
 REVEAL_PERMISSION = "customers.view_personal_data"
 
@@ -738,6 +738,10 @@ class KeyCustomerKind(ImportKind):
     otherwise from the village (村编码 or 村名称); a customer already on file keeps its
     grid when none of these is given. Exports carry 网格编码 and 村编码 so that they
     import back unchanged.
+
+    The contact phone is personal data, stored encrypted (docs/personal-data.md): compared
+    by its HMAC, encrypted only in the rows written, exported in full only to a role that
+    may see it (the export's audit row says so and counts the rows), masked otherwise.
     """
 
     name = "keycustomers"
@@ -746,6 +750,7 @@ class KeyCustomerKind(ImportKind):
     verbose_name = _lazy("Key customers")
     key_column = "account_no"
     key_field = "account_no"
+    personal_columns = ("contact_phone",)
     columns = (
         Column("account_no", "户号", synonyms=("用电户号", "用户编号", "客户编号"), required=True,
                parser=parsers.digits(10, 13, text_only=True), text=True, field="account_no", export="account_no",
@@ -764,7 +769,7 @@ class KeyCustomerKind(ImportKind):
         Column("contact_name", "联系人", synonyms=("负责人",), parser=parsers.text(64), field="contact_name",
                export="contact_name", help=_lazy("Contact person; may be empty."), example="李老师"),
         Column("contact_phone", "联系电话", synonyms=("手机号", "电话", "联系人电话"),
-               parser=_problem_parser(parsing.parse_mobile), text=True, field="contact_phone", export="contact_phone",
+               parser=_personal(parsing.parse_mobile), text=True, export="",
                help=_lazy("Mobile number of the contact, 11 digits; may be empty."), example="13800000000"),
         Column("supply", "供电方式", synonyms=("电源类型", "供电电源"),
                parser=_word_choice(SUPPLY_WORDS, KeyCustomer.Supply.choices),
@@ -848,10 +853,25 @@ class KeyCustomerKind(ImportKind):
         for name in ("village_id", "transformer_id"):
             if name in row.resolved:
                 fields[name] = row.resolved[name]
+        if "contact_phone" in row.values:  # compared by HMAC; the token is made for the rows written
+            fields["contact_phone_hmac"] = personal_index("phone", row.values["contact_phone"] or "")
         return fields
 
     def compare_fields(self, present: set[str]) -> list[str]:
-        return [*super().compare_fields(present), "grid_id", "village_id", "transformer_id"]
+        phone = ["contact_phone_hmac"] if "contact_phone" in present else []
+        return [*super().compare_fields(present), "grid_id", "village_id", "transformer_id", *phone]
+
+    def write(self, ctx: ImportContext, plan: ImportPlan) -> None:
+        rows = []
+        for row in plan.rows:
+            if plan.states[row.number] == "unchanged":
+                continue
+            fields = {**self.key_values(row), **plan.fields[row.number]}
+            if "contact_phone" in row.values:
+                fields.update(contact_phone_columns("contact_phone", row.values["contact_phone"] or ""))
+            rows.append(fields)
+        phone = ["contact_phone_enc", "contact_phone_masked"] if "contact_phone" in plan.present else []
+        upsert(KeyCustomer, rows, unique_fields=self.unique_fields(), update_fields=[*plan.update_fields, *phone])
 
     def refine_plan(self, ctx: ImportContext, plan: ImportPlan) -> None:
         # A row that says nothing of the village or transformer keeps the ones on file.
@@ -865,8 +885,23 @@ class KeyCustomerKind(ImportKind):
                 changed = any(current[name] != fields.get(name) for name in plan.update_fields)
                 plan.states[row.number] = "updated" if changed else "unchanged"
 
+    def export_queryset(self, user):
+        # The user's right to see the phone numbers travels with the queryset to export_rows.
+        return super().export_queryset(user).annotate(
+            _reveal=Value(self.export_has_personal_data(user), output_field=BooleanField()))
+
+    def export_has_personal_data(self, user) -> bool:
+        return bool(user and user.has_perm(REVEAL_PERMISSION))
+
     def export_rows(self, queryset, *, chunk_size: int = 2000):
-        for row in super().export_rows(queryset, chunk_size=chunk_size):
+        paths = {c.key: c.export for c in self.columns if c.export}
+        keyring = crypto.keyring()
+        for values in queryset.values(*paths.values(), "contact_phone_enc", "contact_phone_masked", "_reveal").iterator(
+                chunk_size=chunk_size):
+            row = {key: values[path] for key, path in paths.items()}
+            # Decrypted only for a role that may see the numbers (the export is audited).
+            row["contact_phone"] = (keyring.decrypt(values["contact_phone_enc"], purpose="contact_phone")
+                                    if values["_reveal"] else values["contact_phone_masked"])
             row["category"] = _word_of(CATEGORY_WORDS, row["category"])
             row["importance"] = _word_of(IMPORTANCE_WORDS, row["importance"])
             row["supply"] = _word_of(SUPPLY_WORDS, row["supply"])

@@ -23,7 +23,15 @@ from zhoukou_grid.core.lunar_calendar import lunar_new_year, season_of
 from zhoukou_grid.core.scoping import for_user, get_writable_or_404, require_perm, writable_for_user
 from zhoukou_grid.territory.models import Village
 
-from .models import RESIDENT_PERSONAL_FIELDS, Household, KeyCustomer, ReturningResident, ServicePlan, personal_index
+from .models import (
+    CONTACT_PHONE_MAX_LENGTH,
+    RESIDENT_PERSONAL_FIELDS,
+    Household,
+    KeyCustomer,
+    ReturningResident,
+    ServicePlan,
+    personal_index,
+)
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -240,7 +248,12 @@ def plan_draft(*, user: User, customer_id: int, **changes) -> ServicePlan:
         plan.version = (customer.plans.aggregate(v=Max("version"))["v"] or 0) + 1
         if latest is not None:
             for name in PLAN_FIELDS:
-                setattr(plan, name, getattr(latest, name))
+                if name in PHONE_FIELDS:  # the stored columns, without decrypting
+                    for column in _phone_columns(name):
+                        setattr(plan, column, getattr(latest, column))
+                else:
+                    setattr(plan, name, getattr(latest, name))
+    _check_phones(changes)
     for name, value in changes.items():
         setattr(plan, name, value)
     if "responsible_id" in changes and plan.responsible_id is not None:
@@ -272,12 +285,16 @@ def plan_approve(*, user: User, plan_id: int) -> ServicePlan:
 
 
 def plan_diff(older: ServicePlan, newer: ServicePlan) -> list[tuple[str, object, object]]:
-    """The fields that differ between two versions: (field name, older value, newer value)."""
-    return [
-        (name, getattr(older, name), getattr(newer, name))
-        for name in PLAN_FIELDS
-        if getattr(older, name) != getattr(newer, name)
-    ]
+    """The fields that differ between two versions: (field name, older value, newer value).
+    A phone is compared by its HMAC and given masked (the history shows no full number)."""
+    diff = []
+    for name in PLAN_FIELDS:
+        if name in PHONE_FIELDS:
+            if getattr(older, f"{name}_hmac") != getattr(newer, f"{name}_hmac"):
+                diff.append((name, getattr(older, f"{name}_masked"), getattr(newer, f"{name}_masked")))
+        elif getattr(older, name) != getattr(newer, name):
+            diff.append((name, getattr(older, name), getattr(newer, name)))
+    return diff
 
 
 def _check_responsible(customer: KeyCustomer, user_id: int) -> None:
@@ -290,6 +307,35 @@ def _check_responsible(customer: KeyCustomer, user_id: int) -> None:
     ).exists()
     if not works_there:
         raise ValidationError({"responsible": _("The responsible person must work in the customer's grid or station.")})
+
+
+# --- Phones (docs/personal-data.md) --------------------------------------------------------
+
+# Phones of key customers' contacts and of a plan's responsible person: stored encrypted, each
+# as three columns (`models.contact_phone_columns`).
+PHONE_FIELDS = ("contact_phone", "contact_24h_phone", "responsible_phone")
+
+
+def _phone_columns(field: str) -> tuple[str, str, str]:
+    return (f"{field}_enc", f"{field}_hmac", f"{field}_masked")
+
+
+def _check_phones(changes: dict) -> None:
+    """What the model's column length checked when the number was stored in plain text."""
+    errors = {name: _("At most %(max)d characters.") % {"max": CONTACT_PHONE_MAX_LENGTH}
+              for name in PHONE_FIELDS if len((changes.get(name) or "").strip()) > CONTACT_PHONE_MAX_LENGTH}
+    errors |= {name: _("Enter the full number, not the masked one.")
+               for name in PHONE_FIELDS if "*" in (changes.get(name) or "")}
+    if errors:
+        raise ValidationError(errors)
+
+
+def _phones_changed(instance, changes: dict) -> list[str]:
+    """The phone fields whose number changes (by HMAC: nothing decrypted)."""
+    from .models import personal_index
+
+    return [name for name in PHONE_FIELDS if name in changes
+            and getattr(instance, f"{name}_hmac") != personal_index("phone", changes[name] or "")]
 
 
 # --- Key customers ---------------------------------------------------------------------
@@ -323,6 +369,7 @@ def keycustomer_create(*, user: User, **fields) -> KeyCustomer:
     unknown = set(fields) - set(KEYCUSTOMER_FIELDS)
     if unknown:
         raise TypeError(f"unknown key customer fields: {sorted(unknown)}")
+    _check_phones(fields)
     customer = KeyCustomer(**fields)
     _check_keycustomer_places(user, customer)
     customer.full_clean()
@@ -340,7 +387,9 @@ def keycustomer_update(*, user: User, customer_id: int, **changes) -> KeyCustome
     if unknown:
         raise TypeError(f"unknown key customer fields: {sorted(unknown)}")
     customer = get_writable_or_404(user, KeyCustomer, pk=customer_id, lock=True)
-    changed = sorted(name for name, value in changes.items() if getattr(customer, name) != value)
+    _check_phones(changes)
+    changed = sorted({*_phones_changed(customer, changes), *(
+        name for name, value in changes.items() if name not in PHONE_FIELDS and getattr(customer, name) != value)})
     for name, value in changes.items():
         setattr(customer, name, value)
     _check_keycustomer_places(user, customer)
@@ -419,9 +468,22 @@ def keycustomer_reveal(*, user: User, customer_id: int, field: str) -> str:
         raise ValueError(f"not a personal field: {field}")
     require_perm(user, "customers.view_personal_data")
     try:
-        customer = for_user(user, KeyCustomer).only("pk", field).get(pk=customer_id)
+        customer = for_user(user, KeyCustomer).only("pk", f"{field}_enc").get(pk=customer_id)
     except KeyCustomer.DoesNotExist:
         raise Http404 from None
     audit_record(user=user, action="keycustomer.revealed", object_type="keycustomer", object_id=customer.pk,
                  detail={"field": field})
     return getattr(customer, field)
+
+
+@transaction.atomic
+def plan_reveal_phone(*, user: User, plan_id: int) -> str:
+    """The responsible person's phone of one plan version in full, audited like `keycustomer_reveal`."""
+    require_perm(user, "customers.view_personal_data")
+    try:
+        plan = for_user(user, ServicePlan).only("pk", "responsible_phone_enc").get(pk=plan_id)
+    except ServicePlan.DoesNotExist:
+        raise Http404 from None
+    audit_record(user=user, action="serviceplan.revealed", object_type="serviceplan", object_id=plan.pk,
+                 detail={"field": "responsible_phone"})
+    return plan.responsible_phone

@@ -2,9 +2,11 @@
 
 Reads start from `for_user`; writes go through customers.services, which check the
 territory and the verb again and write the audit rows. Each list/detail view declares
-`model` for the outsider test. Contact phones are personal data: masked on every page
-except the printed plan sheet, which shows them in full to users holding
-`customers.view_personal_data` and writes an audit row each time it is printed.
+`model` for the outsider test. Contact phones and the plan's responsible phone are personal
+data (docs/personal-data.md): masked on every page; a user holding
+`customers.view_personal_data` shows one by an audited action, edits the full numbers in
+forms that write an audit row when they are filled with them, and prints the plan sheet
+with them (an audit row per print). Nobody else ever receives a full number.
 """
 
 from __future__ import annotations
@@ -36,21 +38,16 @@ from .forms import (
     hazards_initial,
 )
 from .models import KeyCustomer, ServicePlan
+from .personal_data import can_reveal
 
 HOTLINE = "95598"
 
 
-def mask_contact_phone(phone: str) -> str:
-    """138****1234 for a mobile; a landline keeps its area code and last three digits."""
-    phone = (phone or "").strip()
-    if not phone:
-        return ""
-    digits = [ch for ch in phone if ch.isdigit()]
-    if len(digits) == 11 and phone.isdigit():
-        return f"{phone[:3]}****{phone[-4:]}"
-    if len(digits) >= 7:
-        return f"{phone[:4]}****{phone[-3:]}"
-    return "****"
+def _audit_prefilled(request, form, *, object_type: str, object_id: int) -> None:
+    """One audit row per full number a form was filled with (the field, never the value)."""
+    for field in form.prefilled:
+        audit_record(user=request.user, action=f"{object_type}.revealed", object_type=object_type,
+                     object_id=object_id, detail={"field": field, "on": "edit form"})
 
 
 def _plan_versions_annotation(queryset):
@@ -145,10 +142,9 @@ def keycustomer_contacts(customer: KeyCustomer, revealed: dict[str, str]) -> lis
     rows = []
     for label, name, field in ((_("Contact"), customer.contact_name, "contact_phone"),
                                (_("24-hour contact"), customer.contact_24h_name, "contact_24h_phone")):
-        phone = getattr(customer, field)
         rows.append({
             "label": label, "name": name, "field": field, "revealed": field in revealed,
-            "phone": revealed.get(field) or mask_contact_phone(phone),
+            "phone": revealed.get(field) or getattr(customer, f"{field}_masked"),
         })
     return rows
 
@@ -180,7 +176,7 @@ class KeyCustomerDetailView(ScopedDetailView):
         context.update(
             groups=keycustomer_groups(customer),
             contacts=keycustomer_contacts(customer, kwargs.get("revealed", {})),
-            can_reveal=user.has_perm("customers.view_personal_data"),
+            can_reveal=can_reveal(user),
             approved=approved,
             draft=draft,
             version_count=len(plans),
@@ -213,10 +209,16 @@ class _KeyCustomerFormView(PermissionRequiredMixin, TemplateView):
 
     def render_form(self, form, status=200):
         customer = self.get_customer()
-        return self.render_to_response({"form": form, "customer": customer}, status=status)
+        response = self.render_to_response({"form": form, "customer": customer}, status=status)
+        response["Cache-Control"] = "no-store"
+        return response
 
     def get(self, request, *args, **kwargs):
-        return self.render_form(KeyCustomerForm(user=request.user, instance=self.get_customer()))
+        customer = self.get_customer()
+        form = KeyCustomerForm(user=request.user, instance=customer)
+        if customer is not None:
+            _audit_prefilled(request, form, object_type="keycustomer", object_id=customer.pk)
+        return self.render_form(form)
 
     def post(self, request, *args, **kwargs):
         form = KeyCustomerForm(request.POST, user=request.user, instance=self.get_customer())
@@ -282,18 +284,23 @@ class PlanEditView(PermissionRequiredMixin, TemplateView):
         return for_user(self.request.user, ServicePlan).filter(customer=self.customer).order_by("-version").first()
 
     def render_forms(self, form, formset, latest, status=200):
-        return self.render_to_response(
+        response = self.render_to_response(
             {"customer": self.customer, "form": form, "formset": formset, "latest": latest}, status=status
         )
+        response["Cache-Control"] = "no-store"
+        return response
 
     def get(self, request, *args, **kwargs):
         latest = self.latest()
-        form = ServicePlanForm(customer=self.customer, initial=ServicePlanForm.initial_from(latest))
+        form = ServicePlanForm(customer=self.customer, user=request.user, latest=latest,
+                               initial=ServicePlanForm.initial_from(latest))
+        if latest is not None:
+            _audit_prefilled(request, form, object_type="serviceplan", object_id=latest.pk)
         formset = HazardFormSet(prefix="hazards", initial=hazards_initial(latest))
         return self.render_forms(form, formset, latest)
 
     def post(self, request, *args, **kwargs):
-        form = ServicePlanForm(request.POST, customer=self.customer)
+        form = ServicePlanForm(request.POST, customer=self.customer, user=request.user, latest=self.latest())
         formset = HazardFormSet(request.POST, prefix="hazards")
         if form.is_valid() and formset.is_valid():
             try:
@@ -310,14 +317,15 @@ class PlanEditView(PermissionRequiredMixin, TemplateView):
         return self.render_forms(form, formset, self.latest(), status=400)
 
 
-def plan_fields(plan: ServicePlan) -> list[Field]:
+def plan_fields(plan: ServicePlan, revealed: str = "") -> list[Field]:
+    """The plan's fields; the responsible phone masked unless just revealed."""
     dash = "—"
     return [
         Field(_("Needs found"), plan.needs or dash),
         Field(_("Risks found"), plan.risks or dash),
         Field(_("Agreed measures"), plan.measures or dash),
         Field(_("Responsible grid manager"), display_name(plan.responsible) if plan.responsible else dash),
-        Field(_("Responsible person's phone"), plan.responsible_phone or dash),
+        Field(_("Responsible person's phone"), revealed or plan.responsible_phone_masked or dash),
         Field(_("Visit cadence"), plan.get_cadence_display()),
         Field(_("Visit cadence during the festival"), plan.get_festival_cadence_display()),
         Field(_("Agenda for the next visits"), plan.agenda or dash),
@@ -339,7 +347,8 @@ class ServicePlanDetailView(ScopedDetailView):
         context.update(
             title=f"{plan.customer.name} · {_g('version %(version)d') % {'version': plan.version}}",
             customer=plan.customer,
-            plan_fields=plan_fields(plan),
+            plan_fields=plan_fields(plan, kwargs.get("revealed", "")),
+            can_reveal_phone=bool(plan.responsible_phone_masked) and can_reveal(user) and not kwargs.get("revealed"),
             can_approve=plan.status == ServicePlan.Status.DRAFT and user.has_perm("customers.approve_serviceplan"),
             created_by=display_name(plan.created_by) if plan.created_by else "",
             approved_by=display_name(plan.approved_by) if plan.approved_by else "",
@@ -347,6 +356,13 @@ class ServicePlanDetailView(ScopedDetailView):
         return context
 
     def post(self, request, *args, **kwargs):
+        if request.POST.get("reveal") == "responsible_phone":
+            # Show the responsible phone once (an explicit, audited action).
+            value = services.plan_reveal_phone(user=request.user, plan_id=self.kwargs["pk"])
+            self.object = self.get_object()
+            response = self.render_to_response(self.get_context_data(object=self.object, revealed=value))
+            response["Cache-Control"] = "no-store"
+            return response
         plan = self.get_object()
         if request.POST.get("action") != "approve":
             return HttpResponseRedirect(request.path)
@@ -382,8 +398,9 @@ class PlanHistoryView(ScopedDetailView):
             newer, older = by_version.get(newer_no), by_version.get(older_no)
             if older is not None and newer is not None and older.version > newer.version:
                 older, newer = newer, older
-        labels = {name: str(ServicePlan._meta.get_field(name.removesuffix("_id")).verbose_name)
-                  for name in services.PLAN_FIELDS}
+        labels = {name: str(ServicePlan._meta.get_field(
+            f"{name}_masked" if name in services.PHONE_FIELDS else name.removesuffix("_id")).verbose_name)
+            for name in services.PLAN_FIELDS}
         changes = []
         if older is not None and newer is not None and older != newer:
             for change in services.plan_changes(older, newer):
@@ -439,16 +456,23 @@ class PlanPrintView(ScopedDetailView):
             for_user(user, ServicePlan).filter(customer=customer, status=ServicePlan.Status.APPROVED)
             .select_related("responsible").first()
         )
-        reveal = user.has_perm("customers.view_personal_data")
-        show = (lambda phone: phone) if reveal else mask_contact_phone
+        reveal = can_reveal(user)
         if plan is not None:
             audit_record(user=user, action="plan.printed", object_type="serviceplan", object_id=plan.pk,
                          detail={"customer": customer.pk, "personal_data": reveal})
+
+        def show(holder, field):
+            # Decrypted only for a user who may see it, on a sheet whose printing is audited.
+            if holder is None:
+                return ""
+            return getattr(holder, field) if reveal and plan is not None else getattr(holder, f"{field}_masked")
+
         context.update(
             customer=customer,
             plan=plan,
-            contact_phone=show(customer.contact_phone),
-            contact_24h_phone=show(customer.contact_24h_phone),
+            contact_phone=show(customer, "contact_phone"),
+            contact_24h_phone=show(customer, "contact_24h_phone"),
+            responsible_phone=show(plan, "responsible_phone"),
             responsible_name=display_name(plan.responsible) if plan and plan.responsible else "",
             hotline=HOTLINE,
         )

@@ -6,6 +6,7 @@ one village, one transformer with one LV line and two households.
 
 Personas: `company_admin`, `county_admin` (甲县), `station_staff` (甲一所),
 `grid_manager` (甲一网格), `outsider` (grid manager of 乙一网格), `nobody` (no role).
+`without_personal_data`: the same roles without `customers.view_personal_data`.
 """
 
 from __future__ import annotations
@@ -101,6 +102,17 @@ def outsider(world):
 @pytest.fixture
 def nobody(world):
     return _persona("nobody")
+
+
+@pytest.fixture
+def without_personal_data(monkeypatch):
+    """A role setup where no role holds `customers.view_personal_data` (the demo roles all
+    hold it, which hides a page or answer that shows a full number to everyone): every
+    persona logged in afterwards sees ID and phone numbers masked only."""
+    from zhoukou_grid.core.scoping import ROLE_PERMISSIONS
+
+    for role, permissions in list(ROLE_PERMISSIONS.items()):
+        monkeypatch.setitem(ROLE_PERMISSIONS, role, permissions - {"customers.view_personal_data"})
 
 
 @pytest.fixture

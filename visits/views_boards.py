@@ -21,6 +21,9 @@ from django.utils.translation import gettext_lazy
 from django.views.generic import DetailView, FormView, ListView
 
 from customers.models import ServicePlan
+from customers.personal_data import can_reveal
+from zhoukou_grid.core import crypto
+from zhoukou_grid.core.audit import audit_record
 from zhoukou_grid.core.scoping import for_user, get_for_user_or_404
 from zhoukou_grid.core.views import ScopedPermissionMixin, display_name
 from zhoukou_grid.territory.models import Grid, Village
@@ -295,15 +298,18 @@ class IssueRaiseView(PermissionRequiredMixin, FormView):
 
 # --- Service cards ---------------------------------------------------------------------
 
-def manager_phones(manager_ids) -> dict[int, str]:
+def manager_phones(manager_ids, *, reveal: bool) -> dict[int, str]:
     """Each grid manager's phone as printed on their latest customer plan (users carry no
-    phone of their own): one query for all of them."""
-    phones: dict[int, str] = {}
-    rows = (ServicePlan.objects.filter(responsible_id__in=list(manager_ids)).exclude(responsible_phone="")
-            .order_by("responsible_id", "-created_at", "-pk").values_list("responsible_id", "responsible_phone"))
-    for manager_id, phone in rows:
-        phones.setdefault(manager_id, phone)
-    return phones
+    phone of their own): one query for all of them. The phone is personal data
+    (docs/personal-data.md): in full only when `reveal` (the caller audits it), else masked."""
+    latest: dict[int, tuple[str, str]] = {}
+    rows = (ServicePlan.objects.filter(responsible_id__in=list(manager_ids)).exclude(responsible_phone_enc="")
+            .order_by("responsible_id", "-created_at", "-pk")
+            .values_list("responsible_id", "responsible_phone_enc", "responsible_phone_masked"))
+    for manager_id, token, masked in rows:
+        latest.setdefault(manager_id, (token, masked))
+    return {manager_id: crypto.decrypt(token, purpose="responsible_phone") if reveal else masked
+            for manager_id, (token, masked) in latest.items()}
 
 
 class ServiceCardSheetView(ScopedPermissionMixin, ListView):
@@ -329,7 +335,13 @@ class ServiceCardSheetView(ScopedPermissionMixin, ListView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         grids = list(context["object_list"])
-        phones = manager_phones({grid.manager_id for grid in grids})
+        user = self.request.user
+        reveal = can_reveal(user)
+        phones = manager_phones({grid.manager_id for grid in grids}, reveal=reveal)
+        if grids:
+            # Cards handed to villagers carry the managers' phones: each print is audited.
+            audit_record(user=user, action="service_cards.printed", object_type="grid",
+                         detail={"grids": [grid.pk for grid in grids][:200], "personal_data": reveal and bool(phones)})
         sheets = []
         for grid in grids:
             card = {

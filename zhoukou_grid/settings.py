@@ -75,6 +75,8 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     # Chinese first; the language switch (cookie) chooses English. See zhoukou_grid/core/i18n.py.
     "zhoukou_grid.core.i18n.PortalLocaleMiddleware",
+    # API 404s are JSON with DEBUG on too (its technical 404 page is HTML).
+    "zhoukou_grid.core.middleware.ApiJsonNotFoundMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

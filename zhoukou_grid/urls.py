@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -17,7 +16,6 @@ urlpatterns = [
 handler404 = "zhoukou_grid.core.api.not_found"
 handler400 = "zhoukou_grid.core.api.bad_request"
 
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# No /media/ route, not even with DEBUG on: uploaded files (visit photos, import files with
+# phone numbers) are personal data and reach a browser only through the views that check
+# the user's territory first (zhoukou_grid/core/media.py), in development as in production.

@@ -66,3 +66,47 @@ def test_existing_rows_are_encrypted_their_keys_rewritten_and_the_plaintext_colu
             assert sorted(cursor.fetchall()) == sorted(people)
     finally:
         migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_key_customer_and_plan_phones_are_encrypted_and_their_plaintext_columns_dropped():
+    from customers.models import KeyCustomer, ServicePlan, personal_index
+    from tests.factories import GridFactory
+
+    before = [("customers", "0008_resident_drop_plaintext_personal_data")]
+    after = [("customers", "0012_keycustomer_plan_drop_plaintext_phones")]
+    grid = GridFactory()
+    migrate(before)
+    try:
+        state = MigrationExecutor(connection).loader.project_state(before).apps
+        old_customer, old_plan = state.get_model("customers", "KeyCustomer"), state.get_model("customers", "ServicePlan")
+        school = old_customer.objects.create(account_no="4127000001", name="学校", category="school", grid_id=grid.pk,
+                                             contact_phone="13812345678", contact_24h_phone="0394-5512345")
+        old_customer.objects.create(account_no="4127000002", name="水厂", category="water", grid_id=grid.pk)
+        old_plan.objects.create(customer_id=school.pk, version=1, responsible_phone="13700001111")
+        migrate(after)
+        for model in (KeyCustomer, ServicePlan):
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT * FROM {model._meta.db_table}")
+                columns = [column[0] for column in cursor.description]
+                cells = [str(cell) for row in cursor.fetchall() for cell in row if cell is not None]
+            assert not {"contact_phone", "contact_24h_phone", "responsible_phone"} & set(columns)
+            for secret in ("13812345678", "5512345", "13700001111"):
+                assert not any(secret in cell for cell in cells)
+        customer, empty = KeyCustomer.objects.order_by("account_no")
+        assert (customer.contact_phone, customer.contact_phone_masked) == ("13812345678", "138****5678")
+        assert (customer.contact_24h_phone, customer.contact_24h_phone_masked) == ("0394-5512345", "0394****345")
+        assert customer.contact_24h_phone_hmac == personal_index("phone", "03945512345")
+        assert (empty.contact_phone_enc, empty.contact_phone_hmac, empty.contact_phone_masked) == ("", "", "")
+        plan = ServicePlan.objects.get()
+        assert (plan.responsible_phone, plan.responsible_phone_masked) == ("13700001111", "137****1111")
+        # And back: the plaintext columns return with their numbers.
+        migrate(before)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT account_no, contact_phone, contact_24h_phone FROM {KeyCustomer._meta.db_table} "
+                           f"ORDER BY account_no")
+            assert cursor.fetchall() == [("4127000001", "13812345678", "0394-5512345"), ("4127000002", "", "")]
+            cursor.execute(f"SELECT responsible_phone FROM {ServicePlan._meta.db_table}")
+            assert cursor.fetchall() == [("13700001111",)]
+    finally:
+        migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())

@@ -140,3 +140,32 @@ def test_an_import_after_the_hmac_rotation_updates_instead_of_duplicating(settin
     again = run()
     assert (again.counts["new"], again.counts["unchanged"]) == (0, 2)
     assert ReturningResident.objects.filter(village=village).count() == 2
+
+
+def test_rotation_re_encrypts_the_key_customers_and_plans_phones_too(settings, world, grid_manager):
+    from customers.models import KeyCustomer, ServicePlan
+    from tests.factories import KeyCustomerFactory
+
+    customer = KeyCustomerFactory(grid=world.grids["a1"].grid, contact_phone="13812345678",
+                                  contact_24h_phone="0394-5512345")
+    ServicePlan.objects.create(customer=customer, version=1, responsible_phone="13700001111")
+    old_hmac = KeyCustomer.objects.get().contact_phone_hmac
+    settings.PERSONAL_DATA_KEYS = [new_key("k2027"), *settings.PERSONAL_DATA_KEYS]
+    assert personal_data.contact_rows_under_old_keys() == 2
+    assert "re-encrypted 2 key customers and plans; left under older keys: 0" in rotate()
+    customer = KeyCustomer.objects.get()
+    plan = ServicePlan.objects.get()
+    assert customer.contact_phone_enc.startswith("k2027:") and customer.contact_24h_phone_enc.startswith("k2027:")
+    assert plan.responsible_phone_enc.startswith("k2027:")
+    settings.PERSONAL_DATA_KEYS = settings.PERSONAL_DATA_KEYS[:1]  # the old key removed
+    assert (customer.contact_phone, customer.contact_24h_phone, plan.responsible_phone) == (
+        "13812345678", "0394-5512345", "13700001111")
+    audit = AuditLog.objects.get(action="personal_data.contact_phone_keys_rotated")
+    assert audit.detail == {"reencrypted": 2, "current_key": "k2027", "left_under_old_keys": 0}
+    # The HMAC key's rotation recomputes their HMACs as well.
+    settings.PERSONAL_DATA_HMAC_KEY_PREVIOUS = settings.PERSONAL_DATA_HMAC_KEY
+    settings.PERSONAL_DATA_HMAC_KEY = os.urandom(32)
+    assert "phone HMACs: checked 2, recomputed 2" in rotate("--hmac")
+    customer = KeyCustomer.objects.get()
+    assert customer.contact_phone_hmac == crypto.blind_index("13812345678", purpose="phone") != old_hmac
+    assert customer.contact_24h_phone_hmac == crypto.blind_index("03945512345", purpose="phone")

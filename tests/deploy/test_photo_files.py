@@ -78,3 +78,36 @@ def test_the_hazard_page_links_the_checked_url_not_the_media_folder(world, stati
     assert page.status_code == 200
     assert f'src="{reverse("visits:photo_file", args=[photo.pk])}"' in page.content.decode()
     assert "/media/" not in page.content.decode()
+
+
+@pytest.fixture
+def urls_with_debug_on(settings):
+    """The URLconf as `make run` builds it (DEBUG on), restored afterwards."""
+    import importlib
+
+    from django.urls import clear_url_caches
+
+    import zhoukou_grid.urls
+
+    settings.DEBUG = True
+    importlib.reload(zhoukou_grid.urls)
+    clear_url_caches()
+    yield
+    settings.DEBUG = False
+    importlib.reload(zhoukou_grid.urls)
+    clear_url_caches()
+
+
+def test_with_debug_on_the_media_folder_is_not_served_raw(photo, grid_manager, outsider, urls_with_debug_on):
+    from django.urls import Resolver404, resolve
+
+    with pytest.raises(Resolver404):
+        resolve("/" + photo.image.url.lstrip("/"))
+    content = photo.image.open("rb").read()
+    for user in (grid_manager, outsider):
+        response = client_for(user).get(photo.image.url)
+        assert response.status_code == 404
+        assert content not in response.content
+    # The checked view still serves the photo to the user whose territory holds it.
+    response = client_for(grid_manager).get(reverse("visits:photo_file", args=[photo.pk]))
+    assert response.status_code == 200 and b"".join(response.streaming_content) == content

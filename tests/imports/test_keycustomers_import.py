@@ -156,3 +156,24 @@ def test_the_template_lists_the_choices_and_the_codes_of_the_territory(client, t
     assert "学校" in formulas["C"] and "一级" in formulas["D"] and "双电源" in formulas["G"]
     codes = [cell.value for cell in workbook["lists"]["A"][1:] if cell.value]
     assert codes == ["TK-WG-0201"]
+
+
+def test_the_contact_phone_is_stored_encrypted_compared_by_hmac_and_a_masked_one_refused(taikang):
+    from django.db import connection
+
+    account = taikang.households["董华"].account_no
+    row = [account, "小学", "学校", "", "李老师", "13800000001", "", "", ""]
+    assert run([HEADER, row], taikang.manager).counts["new"] == 1
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT * FROM {KeyCustomer._meta.db_table}")
+        assert "13800000001" not in str(cursor.fetchall())
+    customer = KeyCustomer.objects.get()
+    assert (customer.contact_phone, customer.contact_phone_masked) == ("13800000001", "138****0001")
+    assert run([HEADER, row], taikang.manager).counts["unchanged"] == 1
+    assert run([HEADER, [*row[:5], "138 0000 0002", *row[6:]]], taikang.manager).counts["updated"] == 1
+    assert KeyCustomer.objects.get().contact_phone == "13800000002"
+    # An export without personal data, imported back, cannot overwrite the number with its mask.
+    masked = run([HEADER, [*row[:5], "138****0002", *row[6:]]], taikang.manager)
+    (error,) = masked.errors
+    assert error["column"] == "联系电话" and "masked" in error["message"]
+    assert KeyCustomer.objects.get().contact_phone == "13800000002"

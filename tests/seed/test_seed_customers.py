@@ -38,7 +38,7 @@ def customers_digest() -> str:
             "match_key", "name", "id_number_hmac", "phone_hmac", "village__code", "household__account_no", "account_no",
             "head_name", "persons", "arrival_date", "departure_date", "heating", "workplace", "village_group"),
         KeyCustomer.objects.values_list("account_no", "name", "category", "importance", "grid__code",
-                                        "village__code", "transformer__code", "contact_phone", "backup_kw"),
+                                        "village__code", "transformer__code", "contact_phone_hmac", "backup_kw"),
         ServicePlan.objects.values_list("customer__account_no", "version", "status", "measures", "hazards",
                                         "responsible__username", "cadence"),
     ]

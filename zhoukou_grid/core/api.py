@@ -11,6 +11,7 @@ user may use is decided by Django permissions (`api_permissions.ModelPermissions
 
 from __future__ import annotations
 
+from django.core.exceptions import FieldDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import ProtectedError
@@ -54,6 +55,10 @@ FIELD_ERRORS_SCHEMA = {
 }
 
 
+# The model viewsets' own writes; any other POST on an object is an action with rules of its own.
+_PLAIN_WRITES = ("create", "update", "partial_update")
+
+
 class ScopedAutoSchema(AutoSchema):
     """AutoSchema that documents 400 (writes), 401, 403 and 404 (objects) answers.
 
@@ -67,14 +72,26 @@ class ScopedAutoSchema(AutoSchema):
             return responses
         errors: dict[str, OpenApiResponse] = {}
         is_list = self.method == "GET" and self._is_list_view()
-        if self.method in ("POST", "PUT", "PATCH"):
+        action = getattr(self.view, "action", None)
+        if self.method in ("POST", "PUT", "PATCH") and action not in _PLAIN_WRITES and "{" in self.path:
+            # An action on one object (a step, a cancellation, an approval): valid input can
+            # still be refused by the object's state, and that refusal is a 400 too.
             errors["400"] = OpenApiResponse(
                 response=FIELD_ERRORS_SCHEMA,
-                description="Invalid input: a list of messages per field (or under non_field_errors).",
+                description="Invalid input, or the action does not apply to the object in its current state "
+                            "(a step out of order, a visit no longer planned, an alert already handled): a "
+                            "list of messages per field or under non_field_errors.",
             )
-        elif is_list and self._get_filter_parameters():
+        elif self.method in ("POST", "PUT", "PATCH"):
+            errors["400"] = OpenApiResponse(
+                response=FIELD_ERRORS_SCHEMA,
+                description="Invalid input, or a business rule refuses it (e.g. a duplicate): a list of messages "
+                            "per field (or under non_field_errors).",
+            )
+        elif is_list and (self._get_filter_parameters() or self._get_paginator() is not None):
             errors["400"] = OpenApiResponse(response=FIELD_ERRORS_SCHEMA,
-                                            description="Invalid filter: a list of messages per parameter.")
+                                            description="Invalid filter or page size: a list of messages per "
+                                                        "parameter.")
         if self.method in ("POST", "PUT", "PATCH"):
             errors["415"] = OpenApiResponse(ErrorSerializer, description="The body's media type is not accepted, "
                                                                          "or the body cannot be read as that type.")
@@ -106,9 +123,79 @@ MAX_ID = 2**63 - 1
 MAX_INT = 2**31 - 1
 
 
+def _is_total(queryset, ordering) -> bool:
+    """Whether an ordering already tells every row apart: it names the primary key or a
+    unique, non-null field of the model itself (not one across a relation)."""
+    meta = queryset.model._meta
+    for term in ordering:
+        if not isinstance(term, str):
+            continue  # an expression (F(...).asc()): cannot tell, the primary key is added
+        name = term.lstrip("-+")
+        if name in ("pk", meta.pk.name, meta.pk.attname):
+            return True
+        try:
+            field = meta.get_field(name)
+        except FieldDoesNotExist:  # a lookup across a relation, an annotation
+            continue
+        if getattr(field, "unique", False) and not getattr(field, "null", True) and not field.is_relation:
+            return True
+    return False
+
+
+def with_total_order(queryset):
+    """The queryset ordered so that no two rows tie: its ordering (or the model's), then the
+    primary key. Paging an ordering with ties (projections by date, 500 rows a page) gave
+    some rows on two pages and others on none: the database may order ties differently
+    for each page's query."""
+    from django.db.models import QuerySet
+
+    if not isinstance(queryset, QuerySet):
+        return queryset
+    query = queryset.query
+    ordering = list(query.order_by) if query.order_by else (
+        list(queryset.model._meta.ordering) if query.default_ordering else [])
+    if _is_total(queryset, ordering):
+        return queryset
+    return queryset.order_by(*ordering, "pk")
+
+
 class ApiPagination(PageNumberPagination):
+    """Pages of at most 500 rows, over a total order (`with_total_order`).
+
+    `page_size` must be a whole number from 1 to 500: DRF took anything else (`null`,
+    `-3`, `abc`) silently as the default size, which the schema did not say; now it is a
+    400 naming the parameter. Larger sizes are cut to 500, as documented.
+    """
+
     page_size_query_param = "page_size"
     max_page_size = 500
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param, "")
+        if not raw.strip():  # an empty parameter is no parameter, as for the filters
+            return self.page_size
+        try:
+            size = int(raw.strip())
+        except ValueError:
+            size = 0
+        if size < 1:
+            raise ValidationError({self.page_size_query_param: [
+                _("Give a whole number from 1 to %(max)d.") % {"max": self.max_page_size}]})
+        return min(size, self.max_page_size)
+
+    def paginate_queryset(self, queryset, request, view=None):
+        return super().paginate_queryset(with_total_order(queryset), request, view=view)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1}
+                parameter["description"] = (f"Rows per page, from 1; more than {self.max_page_size} gives "
+                                            f"{self.max_page_size}. Anything else is a 400.")
+            elif parameter["name"] == self.page_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1}
+        return parameters
 
 
 def territory_field(model, *, many: bool = False, required: bool = True, allow_null: bool = False):
@@ -176,6 +263,19 @@ class ScopedModelViewSet(viewsets.ModelViewSet):
         with transaction.atomic():
             instance = serializer.save()
             self._audit("update", instance, serializer.validated_data.keys())
+
+    def update(self, request, *args, **kwargs):
+        """PUT and PATCH answer the whole object with a full serializer, as the schema says.
+        A partial serializer skips a field whose source is missing (`household.transformer`
+        of a resident without a household) instead of answering its default (null)."""
+        partial = kwargs.pop("partial", False)
+        instance = self.get_object()
+        serializer = self.get_serializer(instance, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        self.perform_update(serializer)
+        if getattr(instance, "_prefetched_objects_cache", None):
+            instance._prefetched_objects_cache = {}
+        return Response(self.get_serializer(serializer.instance).data)
 
     def perform_destroy(self, instance):
         pk = instance.pk

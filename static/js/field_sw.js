@@ -41,16 +41,15 @@ function networkFirst(request) {
 }
 
 function fromDay(url) {
-  return caches.open(DAY_CACHE).then(function (cache) {
-    return cache.match(url, { ignoreVary: true }).then(function (response) {
-      if (!response) { return null; }
-      var savedAt = Number(response.headers.get(SAVED_AT)) || 0;
-      if (Date.now() - savedAt > MAX_AGE_MS) {
-        // The day outlived the session: nothing of it is shown any more.
-        return caches.delete(DAY_CACHE).then(function () { return null; });
-      }
-      return response;
-    });
+  // caches.match, not caches.open: looking must not create an empty copy.
+  return caches.match(url, { cacheName: DAY_CACHE, ignoreVary: true }).then(function (response) {
+    if (!response) { return null; }
+    var savedAt = Number(response.headers.get(SAVED_AT)) || 0;
+    if (Date.now() - savedAt > MAX_AGE_MS) {
+      // The day outlived the session: nothing of it is shown any more.
+      return caches.delete(DAY_CACHE).then(function () { return null; });
+    }
+    return response;
   });
 }
 

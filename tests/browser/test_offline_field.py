@@ -310,3 +310,96 @@ def test_the_portal_is_installable_and_a_day_of_eight_visits_is_small(
         print(f"\nday kept on the phone, 8 visits: {len(kept)} entries, {total} bytes "
               f"({sum(e['bytes'] for e in kept if not e['url'].startswith('/static/'))} of pages)")
     assert total < 2 * 1024 * 1024
+
+
+def test_a_refused_log_can_be_corrected_and_sent_again_with_its_photo(
+    transactional_db, chromium_browser, live_server, world, grid_manager, tmp_path, settings,
+):
+    """A hazard deadline the server refuses: corrected from the outbox, the photo kept."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    (visit,) = visits_of_today(world, grid_manager, 1)
+    context, page = phone(chromium_browser)
+    try:
+        sign_in(page, live_server)
+        open_today_and_keep_the_day(page, live_server)
+        context.set_offline(True)
+        page.reload()
+        log_offline(page, live_server, visit, met="户主", hazard="电杆倾斜",
+                    photos=[("photo", a_photo(tmp_path, "visit.jpg", (10, 120, 60)))])
+        # The phone's form cannot know the server's date rules: a deadline in the past.
+        outbox = page.evaluate("""async () => {
+            const item = (await ZGOutbox.all(document.body.dataset.user))[0];
+            item.body.hazards[0].deadline = '2020-01-01';
+            item.fields['hazard-0-deadline'] = '2020-01-01';
+            await ZGOutbox.put(item);
+            return item.key;
+        }""")
+        context.set_offline(False)
+        page.goto(live_server.url + reverse("visits:field_outbox"))
+        item = page.locator('[data-outbox-item][data-state="refused"]')
+        item.wait_for()
+        assert item.locator("[data-outbox-message]").inner_text().strip()
+
+        item.locator(f'a[href$="?fix={outbox}"]').click()
+        page.locator("[data-fix-notice]").wait_for()
+        assert page.locator('input[name="met_person"]').input_value() == "户主"
+        assert page.locator('input[name="hazard-0-deadline"]').input_value() == "2020-01-01"
+        page.locator('input[name="hazard-0-deadline"]').fill((timezone.localdate() + timedelta(days=3)).isoformat())
+        page.locator("[data-submit]").click()
+        page.wait_for_url(live_server.url + reverse("visits:field_today"))
+        page.locator("[data-outbox-link]").wait_for(state="hidden")
+    finally:
+        context.close()
+    log = VisitLog.objects.get()
+    assert log.client_key == outbox and log.met_person == "户主"
+    assert Hazard.objects.get(visit_log=log).deadline == timezone.localdate() + timedelta(days=3)
+    assert Photo.objects.filter(visit_log=log).count() == 1
+
+
+def test_the_phone_says_there_is_no_room_before_a_photo_is_taken(
+    transactional_db, chromium_browser, live_server, world, grid_manager, settings,
+):
+    (visit,) = visits_of_today(world, grid_manager, 1)
+    context, page = phone(chromium_browser)
+    try:
+        sign_in(page, live_server)
+        open_today_and_keep_the_day(page, live_server)
+        form_url = live_server.url + reverse("visits:field_visit_log", args=[visit.pk])
+        page.goto(form_url)
+        with page.expect_file_chooser():
+            page.locator('input[name="photo"]').click()
+
+        settings.OFFLINE_STORAGE_BUDGET_BYTES = 1024 * 1024  # the day and one more photo do not fit
+        page.goto(form_url)
+        choosers = []
+        page.on("filechooser", lambda chooser: choosers.append(chooser))
+        page.locator('input[name="photo"]').click()
+        error = page.locator("[data-photo-error]")
+        error.wait_for()
+        assert "空间已满" in error.inner_text()
+        page.wait_for_timeout(300)
+        assert choosers == []
+    finally:
+        context.close()
+
+
+def test_the_kept_day_is_not_shown_after_the_session_limit(
+    transactional_db, chromium_browser, live_server, world, grid_manager, settings,
+):
+    settings.SESSION_ABSOLUTE_TIMEOUT = 4
+    visits_of_today(world, grid_manager, 1)
+    context, page = phone(chromium_browser)
+    try:
+        sign_in(page, live_server)
+        open_today_and_keep_the_day(page, live_server)
+        watcher = context.new_page()
+        watcher.goto(live_server.url + reverse("visits:field_outbox"))
+        context.set_offline(True)
+        page.reload()
+        assert page.locator("[data-offline-banner]").is_visible()
+        page.wait_for_timeout(4500)
+        with pytest.raises(Exception, match="ERR_FAILED|ERR_INTERNET_DISCONNECTED"):
+            page.reload()
+        assert watcher.evaluate("caches.has('zg-day')") is False
+    finally:
+        context.close()

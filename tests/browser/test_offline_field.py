@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.sessions.models import Session
+from django.core.signals import request_started
 from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
@@ -91,6 +92,13 @@ def test_logs_made_without_signal_arrive_once_with_their_photos_and_hazard(
     try:
         sign_in(page, live_server)
         open_today_and_keep_the_day(page, live_server)
+        # The server must see nothing while the phone is offline (the worker's own fetches included).
+        seen = []
+
+        def record(sender, environ, **kwargs):
+            seen.append(environ.get("PATH_INFO"))
+
+        request_started.connect(record)
         context.set_offline(True)
         page.reload()
         assert page.locator("[data-offline-banner]").is_visible()
@@ -105,6 +113,8 @@ def test_logs_made_without_signal_arrive_once_with_their_photos_and_hazard(
         if screenshot_dir:
             page.screenshot(path=str(screenshot_dir / "offline-today-two-waiting.png"), full_page=True)
         assert not VisitLog.objects.exists()
+        request_started.disconnect(record)
+        assert seen == []
 
         context.set_offline(False)
         page.locator("[data-outbox-link]").wait_for(state="hidden")

@@ -16,10 +16,11 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
-from tests.factories import ReturningResidentFactory
+from tests.factories import ReturningResidentFactory, RoleAssignmentFactory, UserFactory
 from tests.visits.factories import VisitFactory
 from visits import services
 from visits.models import Hazard, Photo, Visit, VisitLog
+from zhoukou_grid.territory.models import Role
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -411,5 +412,33 @@ def test_the_kept_day_is_not_shown_after_the_session_limit(
         with pytest.raises(Exception, match="ERR_FAILED|ERR_INTERNET_DISCONNECTED"):
             page.reload()
         assert watcher.evaluate("caches.has('zg-day')") is False
+    finally:
+        context.close()
+
+
+def test_a_log_waiting_on_a_shared_phone_is_sent_only_in_its_own_users_session(
+    transactional_db, chromium_browser, live_server, world, grid_manager,
+):
+    colleague = UserFactory(username="grid_manager_2")
+    RoleAssignmentFactory(user=colleague, role=Role.GRID_MANAGER, grid=world.grids["a1"].grid)
+    (visit,) = visits_of_today(world, grid_manager, 1)
+    context, page = phone(chromium_browser)
+    try:
+        sign_in(page, live_server)
+        open_today_and_keep_the_day(page, live_server)
+        context.set_offline(True)
+        page.reload()
+        log_offline(page, live_server, visit, met="户主")
+        Session.objects.all().delete()
+        context.set_offline(False)
+        page.locator("[data-offline-notice] [data-sign-in]").wait_for()
+
+        # A colleague signs in on the same phone: the log is not theirs to send.
+        page.goto(live_server.url + reverse("login"))
+        sign_in(page, live_server, username="grid_manager_2", next_url=True)
+        page.goto(live_server.url + reverse("visits:field_outbox"))
+        page.locator("[data-outbox-list] li").first.wait_for()
+        assert page.locator("[data-outbox-item]").count() == 0
+        assert not VisitLog.objects.exists()
     finally:
         context.close()

@@ -16,8 +16,8 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
-from tests.factories import ReturningResidentFactory, RoleAssignmentFactory, UserFactory
-from tests.visits.factories import VisitFactory
+from tests.factories import HouseholdFactory, ReturningResidentFactory, RoleAssignmentFactory, UserFactory
+from tests.visits.factories import CustomerIssueFactory, HazardFactory, VisitFactory
 from visits import services
 from visits.models import Hazard, Photo, Visit, VisitLog
 from zhoukou_grid.territory.models import Role
@@ -272,10 +272,16 @@ def test_the_portal_is_installable_and_a_day_of_eight_visits_is_small(
     transactional_db, chromium_browser, live_server, world, grid_manager, capsys,
 ):
     """Manifest fields and icons, a worker controlling "today"; the size of the kept day."""
-    visits = visits_of_today(world, grid_manager, 8)
+    # Eight households, each with an agenda: an open hazard, an open issue, a resident due.
     a1 = world.grids["a1"]
-    resident = ReturningResidentFactory(village=a1.village, household=None, name="王返乡",
-                                        arrival_date=timezone.localdate() + timedelta(days=1))
+    visits = []
+    for number in range(8):
+        household = HouseholdFactory(village=a1.village, transformer=a1.transformer, line=a1.line)
+        visits.append(VisitFactory(grid=a1.grid, grid_manager=grid_manager, village=None, household=household))
+        HazardFactory(grid=a1.grid, household=household, description=f"表箱锈蚀，箱门无法关闭{number}")
+        CustomerIssueFactory(grid=a1.grid, household=household, description=f"晚间电压偏低，空调无法启动{number}")
+        resident = ReturningResidentFactory(village=a1.village, household=household, name=f"王返乡{number}",
+                                            arrival_date=timezone.localdate() + timedelta(days=1))
     context, page = phone(chromium_browser)
     try:
         sign_in(page, live_server)

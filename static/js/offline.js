@@ -211,7 +211,7 @@
       facts.textContent = parts.join(" · ");
       row.appendChild(facts);
       var why = [reasonText(item), item.message].filter(Boolean).join(" ");
-      if (why && item.state !== "sent") {
+      if (why) {  // a sent log can carry the server's photo warnings
         var message = document.createElement("p");
         message.className = "outbox-message";
         message.setAttribute("data-outbox-message", "");

@@ -81,6 +81,7 @@
           item.state = "sent";
           item.sent_at = Date.now();
           item.log_url = log.page_url || "";
+          item.reason = "";
           item.message = flatten(log.photo_warnings);
           delete item.body;  // the photos leave the phone once the portal has them
           return put(item).then(function () { return "sent"; });

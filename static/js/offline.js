@@ -523,13 +523,48 @@
       });
     }
     form.addEventListener("submit", function (event) {
-      // Online, the form is posted as always; a correction from the outbox goes back through it.
-      // Without a worker the phone could not open "today" after it: the typing stays a draft.
-      if (!fixing && !(offlineNow() && controlled())) { return; }
+      // Without a worker the phone could not open "today" after it: the browser posts the
+      // form and the typing stays a draft (static/js/visit_log.js).
+      if (!controlled() && !fixing) { return; }
       event.preventDefault();
       event.stopImmediatePropagation();
-      queueLog(form, photos, fixing);
+      // Offline, or a correction from the outbox: through the outbox.
+      if (fixing || offlineNow()) { queueLog(form, photos, fixing); } else { postOnline(form, photos); }
     });
+  }
+
+  var POST_TIMEOUT_MS = 45000;
+
+  // Online: the form is posted as usual, but a connection that drops on the way (or the
+  // session that ended meanwhile) puts the log in the outbox with its photos instead of
+  // losing them. Sending it twice is harmless: the client key stores it once.
+  function postOnline(form, photos) {
+    var button = form.querySelector("[data-submit]");
+    if (button) { button.disabled = true; }
+    var controller = new AbortController();
+    var timer = setTimeout(function () { controller.abort(); }, POST_TIMEOUT_MS);
+    function toOutbox() { return queueLog(form, photos, null); }
+    fetch(window.location.pathname, { method: "POST", body: new FormData(form), credentials: "same-origin",
+                                      redirect: "manual", signal: controller.signal })
+      .then(function (response) {
+        clearTimeout(timer);
+        if (response.type === "opaqueredirect") {
+          // Saved (the page sends to "today") or signed out (to the login): the API tells which.
+          return fetch("/api/v1/visit-logs/?page_size=1", { credentials: "same-origin",
+                                                             headers: { "Accept": "application/json" } })
+            .then(function (check) {
+              if (!check.ok) { return toOutbox(); }
+              window.location.href = form.getAttribute("data-today-url");
+            }, toOutbox);
+        }
+        // The server answered with the form and what is wrong in it: let the browser show that page.
+        if (button) { button.disabled = false; }
+        form.submit();
+      }, function () {
+        clearTimeout(timer);
+        if (button) { button.disabled = false; }
+        return toOutbox();
+      });
   }
 
   // --- Sign-out ------------------------------------------------------------------------

@@ -448,3 +448,62 @@ def test_a_log_waiting_on_a_shared_phone_is_sent_only_in_its_own_users_session(
         assert not VisitLog.objects.exists()
     finally:
         context.close()
+
+
+def test_a_log_whose_upload_is_cut_goes_to_the_outbox_with_its_photo(
+    transactional_db, chromium_browser, live_server, world, grid_manager, tmp_path, settings,
+):
+    """The phone thinks it is online but the connection drops while the form is posted."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    (visit,) = visits_of_today(world, grid_manager, 1)
+    context, page = phone(chromium_browser)
+    try:
+        sign_in(page, live_server)
+        open_today_and_keep_the_day(page, live_server)
+        form_url = live_server.url + reverse("visits:field_visit_log", args=[visit.pk])
+        page.goto(form_url)
+        page.locator('input[name="met_person"]').fill("户主")
+        page.locator('input[name="photo"]').set_input_files(str(a_photo(tmp_path, "visit.jpg", (90, 90, 20))))
+        page.locator('input[name="photo"][data-photo-ready]').wait_for(state="attached")
+        cut = []
+
+        def drop_the_post(route):
+            if route.request.method == "POST" and not cut:
+                cut.append(route.request.url)
+                return route.abort("connectionreset")
+            return route.continue_()
+
+        context.route(form_url, drop_the_post)
+        page.locator("[data-submit]").click()
+        page.wait_for_url(live_server.url + reverse("visits:field_today"))
+        assert cut == [form_url]
+        # Sent from the outbox as soon as "today" opened online.
+        page.locator("[data-outbox-link]").wait_for(state="hidden")
+    finally:
+        context.close()
+    log = VisitLog.objects.get()
+    assert log.met_person == "户主" and Photo.objects.filter(visit_log=log).count() == 1
+
+
+def test_online_the_form_is_posted_as_before_and_shows_the_servers_errors(
+    transactional_db, chromium_browser, live_server, world, grid_manager, tmp_path, settings,
+):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    (visit,) = visits_of_today(world, grid_manager, 1)
+    context, page = phone(chromium_browser)
+    try:
+        sign_in(page, live_server)
+        open_today_and_keep_the_day(page, live_server)
+        page.goto(live_server.url + reverse("visits:field_visit_log", args=[visit.pk]))
+        page.locator('input[name="cards_handed_out"]').fill("9999")  # over the form's limit
+        page.locator("[data-submit]").click()
+        page.locator(".field-error").first.wait_for()
+        assert not VisitLog.objects.exists()
+        page.locator('input[name="cards_handed_out"]').fill("3")
+        page.locator("[data-submit]").click()
+        page.wait_for_url(live_server.url + reverse("visits:field_today"))
+        assert page.locator(".message-success").count() == 1
+        assert page.locator("[data-outbox-link]").is_hidden()
+    finally:
+        context.close()
+    assert VisitLog.objects.get().visit_id == visit.pk

@@ -76,6 +76,15 @@ def log_offline(page, live_server, visit, *, met, photos=(), hazard=None):
     assert page.locator("[data-offline-notice]").is_visible()
 
 
+def wait_until(condition, page, seconds=10):
+    """Poll the database while the phone sends (its badge may be hidden before it starts)."""
+    for _ in range(int(seconds * 10)):
+        if condition():
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError("the phone did not send in time")
+
+
 def a_photo(tmp_path, name, colour):
     path = tmp_path / name
     Image.new("RGB", (2400, 1800), colour).save(path, format="JPEG", quality=95)
@@ -197,6 +206,7 @@ def test_after_the_session_ends_the_portal_asks_for_sign_in_and_then_sends_the_l
         sign_in_link.click()
         sign_in(page, live_server, next_url=True)
         page.wait_for_url(live_server.url + reverse("visits:field_today"))
+        wait_until(VisitLog.objects.exists, page)
         page.locator("[data-outbox-link]").wait_for(state="hidden")
     finally:
         context.close()
@@ -303,6 +313,12 @@ def test_the_portal_is_installable_and_a_day_of_eight_visits_is_small(
                     controlled: navigator.serviceWorker.controller !== null};
         }""")
         assert registration == {"scope": live_server.url + "/visits/field/", "active": "activated", "controlled": True}
+        # Chromium's own verdict (what its install prompt and Lighthouse use).
+        cdp = context.new_cdp_session(page)
+        parsed = cdp.send("Page.getAppManifest")
+        assert parsed["errors"] == [] and parsed["url"].endswith(href)
+        errors = [error["errorId"] for error in cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]]
+        assert errors == ["in-incognito"]  # a Playwright context is incognito; nothing about the portal
 
         kept = page.evaluate("""async () => {
             const cache = await caches.open('zg-day');
@@ -364,7 +380,7 @@ def test_a_refused_log_can_be_corrected_and_sent_again_with_its_photo(
         page.locator('input[name="hazard-0-deadline"]').fill((timezone.localdate() + timedelta(days=3)).isoformat())
         page.locator("[data-submit]").click()
         page.wait_for_url(live_server.url + reverse("visits:field_today"))
-        page.locator("[data-outbox-link]").wait_for(state="hidden")
+        wait_until(Photo.objects.exists, page)
     finally:
         context.close()
     log = VisitLog.objects.get()
@@ -478,6 +494,7 @@ def test_a_log_whose_upload_is_cut_goes_to_the_outbox_with_its_photo(
         page.wait_for_url(live_server.url + reverse("visits:field_today"))
         assert cut == [form_url]
         # Sent from the outbox as soon as "today" opened online.
+        wait_until(Photo.objects.exists, page)
         page.locator("[data-outbox-link]").wait_for(state="hidden")
     finally:
         context.close()
@@ -507,3 +524,25 @@ def test_online_the_form_is_posted_as_before_and_shows_the_servers_errors(
     finally:
         context.close()
     assert VisitLog.objects.get().visit_id == visit.pk
+
+
+def test_a_log_posted_after_the_session_ended_is_sent_after_the_sign_in(
+    transactional_db, chromium_browser, live_server, world, grid_manager,
+):
+    (visit,) = visits_of_today(world, grid_manager, 1)
+    context, page = phone(chromium_browser)
+    try:
+        sign_in(page, live_server)
+        open_today_and_keep_the_day(page, live_server)
+        page.goto(live_server.url + reverse("visits:field_visit_log", args=[visit.pk]))
+        page.locator('input[name="met_person"]').fill("户主")
+        Session.objects.all().delete()
+        page.locator("[data-submit]").click()
+        page.wait_for_url(f"{live_server.url}{reverse('login')}**")
+        assert not VisitLog.objects.exists()
+        sign_in(page, live_server, next_url=True)
+        page.wait_for_url(live_server.url + reverse("visits:field_today"))
+        wait_until(VisitLog.objects.exists, page)
+    finally:
+        context.close()
+    assert VisitLog.objects.get().met_person == "户主"

@@ -74,7 +74,7 @@
     var total = 0;
     return window.caches.open(DAY_CACHE).then(function (cache) {
       return Promise.all(urls.map(function (url) {
-        return fetch(url, { credentials: "same-origin", cache: "no-store" }).then(function (response) {
+        return fetch(url, { credentials: "same-origin", cache: "no-cache" }).then(function (response) {
           if (!response.ok || response.redirected) { throw new Error("not kept: " + url); }
           return response.blob().then(function (blob) {
             var headers = new Headers(response.headers);

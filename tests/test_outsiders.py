@@ -351,7 +351,8 @@ def readable_text(response) -> str:
         for sheet_name in workbook.sheetnames:
             texts.append(sheet_name)
         return "\n".join(texts)
-    if content_type.startswith(("text/", "application/json", "application/vnd.oai")) or not body:
+    if content_type.startswith(("text/", "application/json", "application/vnd.oai", "application/manifest+json")) \
+            or not body:
         return body.decode(response.charset or "utf-8")
     raise AssertionError(f"cannot read a {content_type!r} answer: teach tests/test_outsiders.py how")
 

@@ -24,6 +24,8 @@ PUBLIC = {
     "admin:login",
     "healthz",  # load balancers and monitoring
     "set_language",  # /i18n/: switching the language on the login page
+    "webapp_manifest",  # browsers fetch the web app manifest without cookies
+    "visits:field_sw",  # the service worker: a static file, checked for updates after a session ends
 }
 # The API authenticates itself and answers 401/403 JSON instead of redirecting (tests/api).
 API_PREFIX = "api/"

@@ -30,6 +30,7 @@ from . import selectors, services
 from .forms_field import GUIDANCE_CHOICES, HazardFormSet, IssueFormSet, MissedForm, VisitLogForm
 from .models import CustomerIssue, Hazard, Visit, VisitLog
 from .photos import PreparedPhoto, photos_attach
+from .views_offline import offline_context, today_keep_pages
 
 # Residents of a visited village count as "due" when they arrive within this many days.
 ARRIVAL_HORIZON_DAYS = 7
@@ -128,6 +129,8 @@ class TodayView(LoginRequiredMixin, PermissionRequiredMixin, TemplateView):
             "planned_count": sum(1 for visit in visits if visit.status == Visit.Status.PLANNED),
             "overdue_hazards": selectors.overdue_hazards(user, today=today).count(),
             "overdue_issues": selectors.overdue_issues(user).count(),
+            # Opened online, "today" keeps the day on the phone (static/js/offline.js).
+            "offline": offline_context(today_keep_pages(visits)),
         }
 
 
@@ -197,7 +200,7 @@ class VisitLogFormView(LoginRequiredMixin, PermissionRequiredMixin, View):
         log = VisitLog.objects.filter(visit=visit).first() if visit.status == Visit.Status.DONE else None
         return render(self.request, self.template_name, {
             "visit": visit, "log": log, "form": form, "hazard_forms": hazard_forms, "issue_forms": issue_forms,
-            "agenda": agendas_for(self.request.user, [visit])[0],
+            "agenda": agendas_for(self.request.user, [visit])[0], "offline": offline_context(),
         }, status=status)
 
 

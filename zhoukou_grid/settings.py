@@ -249,6 +249,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # (keep nginx's client_max_body_size at least this big).
 API_VISIT_LOG_MAX_BYTES = int(os.environ.get("API_VISIT_LOG_MAX_BYTES", str(20 * 1024 * 1024)))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# The phone's copy of the day and its outbox (docs/security.md, "The phone's copy"):
+# at most this many bytes; a photo is refused before it is taken in when it would not fit.
+OFFLINE_STORAGE_BUDGET_BYTES = int(os.environ.get("OFFLINE_STORAGE_BUDGET_MB", "50")) * 1024 * 1024
+# The service worker's version; empty: the hash of the static files (zhoukou_grid/core/webapp.py).
+STATIC_VERSION = os.environ.get("STATIC_VERSION", "")
 IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "change"
 IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
 IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True

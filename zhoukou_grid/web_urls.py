@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from zhoukou_grid import home
+from zhoukou_grid import home, webapp
 from zhoukou_grid.core import views_security
 from zhoukou_grid.territory import views
 
@@ -32,6 +32,7 @@ urlpatterns = [
     path("audit/", views_security.AuditLogListView.as_view(), name="audit_log"),
     path("audit/export/", views_security.audit_log_export, name="audit_log_export"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
+    path("manifest.webmanifest", webapp.manifest, name="webapp_manifest"),
     path("", home.home, name="home"),
     path("", include((portal_patterns, "portal"))),
     path("households/", include("customers.urls")),

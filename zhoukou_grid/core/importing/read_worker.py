@@ -1,0 +1,85 @@
+"""Read a workbook with python-calamine in a child process, under a memory limit.
+
+python-calamine is native code: a hostile or damaged workbook can make it abort the whole
+process (no Python exception, docs/library-notes.md "Reading untrusted spreadsheets").
+`zhoukou_grid.core.importing.reader` therefore runs this file as a script in a child process
+(`python -I read_worker.py MEMORY_BYTES`): the workbook's bytes come on stdin, the sheets go
+back on stdout as a stream of pickled messages; a child that dies takes only itself down.
+
+No Django here (nor anything of the project): the child starts in a few tens of
+milliseconds, and the file can be imported by the reader for the in-process path too.
+
+Messages, in order: ("open", None) or ("damaged", password: bool); then for each visible
+sheet ("rows", [row, ...]) blocks of at most BLOCK_ROWS rows and ("sheet", None) at its end,
+or ("damaged", password) for a sheet that cannot be read; ("end", None) last. A workbook with
+no visible sheet sends ("none", None). ("memory", None): the reader ran out of memory.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import resource
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+BLOCK_ROWS = 20_000
+
+
+def _password(exc: BaseException) -> bool:
+    return "Password" in type(exc).__name__ or "password" in str(exc).lower()
+
+
+def workbook_messages(data: bytes) -> Iterator[tuple[str, Any]]:
+    """The messages described above, for the workbook `data`."""
+    from python_calamine import CalamineWorkbook
+
+    try:
+        workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        visible = [index for index, meta in enumerate(workbook.sheets_metadata)
+                   if str(meta.visible).endswith("Visible")]
+    except MemoryError:
+        yield "memory", None
+        return
+    except Exception as exc:  # noqa: BLE001 - calamine raises many types for damaged files
+        yield "damaged", _password(exc)
+        return
+    if not visible:
+        yield "none", None
+        return
+    yield "open", None
+    for index in visible:
+        try:
+            rows = workbook.get_sheet_by_index(index).to_python(skip_empty_area=False)
+        except MemoryError:
+            yield "memory", None
+            return
+        except Exception as exc:  # noqa: BLE001
+            yield "damaged", _password(exc)
+            return
+        for start in range(0, len(rows), BLOCK_ROWS):
+            yield "rows", [list(row) for row in rows[start:start + BLOCK_ROWS]]
+        del rows
+        yield "sheet", None
+    yield "end", None
+
+
+def main() -> int:
+    limit = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    if limit > 0:
+        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)  # a limit of the parent's own stays the ceiling
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    data = sys.stdin.buffer.read()
+    out = sys.stdout.buffer
+    for message in workbook_messages(data):
+        # One pickle per block: its memo (every object it wrote) is dropped after each.
+        pickle.dump(message, out, protocol=pickle.HIGHEST_PROTOCOL)
+    out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -175,4 +175,4 @@ def test_import_data_exits_2_with_the_message_under_a_4_gb_limit_instead_of_abor
     assert process.returncode == 2, process.stderr[-2000:]
     assert process.stderr.startswith("返乡.xlsx: ")
     # The message in the portal's language (Chinese), naming the farthest row and column.
-    assert "200000" in process.stderr and "XFD" in process.stderr
+    assert "第 200000 行、第 XFD 列" in process.stderr and "超出了导入的上限" in process.stderr

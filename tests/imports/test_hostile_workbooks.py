@@ -21,7 +21,7 @@ from rest_framework.test import APIClient
 
 from customers.models import ReturningResident
 from tests.imports.conftest import csv_bytes, xlsx_bytes
-from tests.imports.office_files import sheet_workbook
+from tests.imports.office_files import sheet_workbook, xls_workbook
 from tests.imports.residents_world import ZHUKOU_XLSX
 from zhoukou_grid.core.importing import reader
 from zhoukou_grid.core.importing.reader import SpreadsheetError, iter_sheets, read_rows
@@ -176,3 +176,19 @@ def test_import_data_exits_2_with_the_message_under_a_4_gb_limit_instead_of_abor
     assert process.stderr.startswith("返乡.xlsx: ")
     # The message in the portal's language (Chinese), naming the farthest row and column.
     assert "第 200000 行、第 XFD 列" in process.stderr and "超出了导入的上限" in process.stderr
+
+
+def test_an_xls_whose_cell_is_at_the_last_biff_row_and_column_is_refused_and_this_process_goes_on():
+    # No extent check can see inside the OLE file before calamine: its child aborts (65,536² cells).
+    data = xls_workbook([(0, 0, 1.0), (65535, 65535, 2.0)])
+    assert len(data) < 10_000
+    assert "needed more memory or time than the server allows" in refused(data)
+    assert read_rows(xls_workbook([(0, 0, 1.0), (2, 1, 2.0)])) == [[1.0, ""], ["", ""], ["", 2.0]]
+
+
+@pytest.mark.parametrize("isolated", [True, False], ids=["child", "in-process"])
+def test_an_xls_over_the_limits_is_measured_by_the_reader_before_its_cells_are_converted(settings, isolated):
+    settings.IMPORT_READER_ISOLATED = isolated
+    data = xls_workbook([(0, 0, 1.0), (65535, 255, 2.0)])  # 65,536 rows × 256 columns: within the defaults
+    settings.IMPORT_MAX_CELLS = 1_000_000
+    assert "reaches row 65536 and column IV (16,777,216 cells counted from A1)" in refused(data)

@@ -13,6 +13,9 @@ Messages, in order: ("open", None) or ("damaged", password: bool); then for each
 sheet ("rows", [row, ...]) blocks of at most BLOCK_ROWS rows and ("sheet", None) at its end,
 or ("damaged", password) for a sheet that cannot be read; ("end", None) last. A workbook with
 no visible sheet sends ("none", None). ("memory", None): the reader ran out of memory.
+("extent", (rows, columns)): a sheet spans more than the limits (counted from A1), checked
+before its cells become Python objects; XLSX is measured before this, but .xls, XLSB and
+ODS are only measured here.
 """
 
 from __future__ import annotations
@@ -31,8 +34,9 @@ def _password(exc: BaseException) -> bool:
     return "Password" in type(exc).__name__ or "password" in str(exc).lower()
 
 
-def workbook_messages(data: bytes) -> Iterator[tuple[str, Any]]:
-    """The messages described above, for the workbook `data`."""
+def workbook_messages(data: bytes, limits: tuple[int, int, int] | None = None) -> Iterator[tuple[str, Any]]:
+    """The messages described above, for the workbook `data`; `limits`: rows, columns and
+    rows × columns a sheet may span."""
     from python_calamine import CalamineWorkbook
 
     try:
@@ -51,7 +55,13 @@ def workbook_messages(data: bytes) -> Iterator[tuple[str, Any]]:
     yield "open", None
     for index in visible:
         try:
-            rows = workbook.get_sheet_by_index(index).to_python(skip_empty_area=False)
+            sheet = workbook.get_sheet_by_index(index)
+            if limits is not None and sheet.height and sheet.width:
+                extent = (sheet.end[0] + 1, sheet.end[1] + 1)
+                if extent[0] > limits[0] or extent[1] > limits[1] or extent[0] * extent[1] > limits[2]:
+                    yield "extent", extent
+                    return
+            rows = sheet.to_python(skip_empty_area=False)
         except MemoryError:
             yield "memory", None
             return
@@ -67,6 +77,7 @@ def workbook_messages(data: bytes) -> Iterator[tuple[str, Any]]:
 
 def main() -> int:
     limit = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    limits = tuple(int(value) for value in sys.argv[2:5]) if len(sys.argv) > 4 else None
     if limit > 0:
         _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
         if hard != resource.RLIM_INFINITY:
@@ -74,7 +85,7 @@ def main() -> int:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     data = sys.stdin.buffer.read()
     out = sys.stdout.buffer
-    for message in workbook_messages(data):
+    for message in workbook_messages(data, limits):
         # One pickle per block: its memo (every object it wrote) is dropped after each.
         pickle.dump(message, out, protocol=pickle.HIGHEST_PROTOCOL)
     out.flush()

@@ -189,7 +189,7 @@ def check_zip_container(data: bytes) -> None:
 
 
 class Extent:
-    """The farthest row and column a sheet's XML places a cell at (1-based), and where."""
+    """The farthest row and column (1-based) a sheet places a cell at."""
 
     def __init__(self):
         self.rows = 0
@@ -356,14 +356,14 @@ def _reader_stopped() -> SpreadsheetError:
 # Defaults of the settings of the reader's child process (see read_worker.py).
 DEFAULT_READER_MEMORY_BYTES = 4 * 1024 ** 3
 DEFAULT_READER_TIMEOUT_SECONDS = 600
-_TERMINAL = ("end", "damaged", "none", "memory")
+_TERMINAL = ("end", "damaged", "none", "memory", "extent")
 
 
 def _iter_workbook(data: bytes) -> Iterator[list[Row]]:
     if getattr(settings, "IMPORT_READER_ISOLATED", True):
         messages = _read_in_child(data)
     else:
-        messages = read_worker.workbook_messages(data)
+        messages = read_worker.workbook_messages(data, extent_limits())
     iterator = _sheets(messages)
     first = next(iterator)  # so that an unusable workbook fails here, not at the first use
     return itertools.chain([first], iterator)
@@ -380,6 +380,11 @@ def _sheets(messages) -> Iterator[list[Row]]:
             raise _not_a_spreadsheet()
         if kind == "memory":
             raise _reader_stopped()
+        if kind == "extent":
+            extent = Extent()
+            extent.add(*value)
+            _check_extent(extent, extent_limits())
+            raise _reader_stopped()  # over the limits in the child, within them here: the settings changed
         if kind == "rows":
             rows.extend(value)
         elif kind == "sheet":
@@ -413,7 +418,8 @@ def _read_in_child(data: bytes) -> list[tuple[str, object]]:
     memory = int(getattr(settings, "IMPORT_READER_MEMORY_BYTES", DEFAULT_READER_MEMORY_BYTES))
     timeout = float(getattr(settings, "IMPORT_READER_TIMEOUT_SECONDS", DEFAULT_READER_TIMEOUT_SECONDS))
     # -I: the child ignores PYTHON* variables and the current directory; it imports only python-calamine.
-    process = subprocess.Popen([sys.executable, "-I", read_worker.__file__, str(memory)],
+    process = subprocess.Popen([sys.executable, "-I", read_worker.__file__, str(memory),
+                                *(str(limit) for limit in extent_limits())],
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     timer = threading.Timer(timeout, process.kill)
     timer.start()

@@ -4,7 +4,7 @@ python-calamine is native code: a hostile or damaged workbook can make it abort 
 process (no Python exception, docs/library-notes.md "Reading untrusted spreadsheets").
 `zhoukou_grid.core.importing.reader` therefore runs this file as a script in a child process
 (`python -I read_worker.py MEMORY_BYTES`): the workbook's bytes come on stdin, the sheets go
-back on stdout as a stream of pickled messages; a child that dies takes only itself down.
+back on stdout as pickled messages, each after its length (8 bytes, little-endian); a child that dies takes only itself down.
 
 No Django here (nor anything of the project): the child starts in a few tens of
 milliseconds, and the file can be imported by the reader for the in-process path too.
@@ -23,6 +23,7 @@ from __future__ import annotations
 import io
 import pickle
 import resource
+import struct
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -86,8 +87,10 @@ def main() -> int:
     data = sys.stdin.buffer.read()
     out = sys.stdout.buffer
     for message in workbook_messages(data, limits):
-        # One pickle per block: its memo (every object it wrote) is dropped after each.
-        pickle.dump(message, out, protocol=pickle.HIGHEST_PROTOCOL)
+        # One pickle per message, after its length: the parent reads exactly that many bytes.
+        body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        out.write(struct.pack("<Q", len(body)))
+        out.write(body)
     out.flush()
     return 0
 

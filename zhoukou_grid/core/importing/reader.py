@@ -16,6 +16,7 @@ import itertools
 import logging
 import pickle
 import re
+import struct
 import subprocess
 import sys
 import threading
@@ -357,6 +358,7 @@ def _reader_stopped() -> SpreadsheetError:
 DEFAULT_READER_MEMORY_BYTES = 4 * 1024 ** 3
 DEFAULT_READER_TIMEOUT_SECONDS = 600
 _TERMINAL = ("end", "damaged", "none", "memory", "extent")
+MAX_MESSAGE_BYTES = 1024 ** 3  # a block of 20,000 rows is a few MB
 
 
 def _iter_workbook(data: bytes) -> Iterator[list[Row]]:
@@ -431,10 +433,18 @@ def _read_in_child(data: bytes) -> list[tuple[str, object]]:
         except (BrokenPipeError, OSError):
             pass
         while not messages or messages[-1][0] not in _TERMINAL:
+            header = process.stdout.read(8)
+            if len(header) < 8:
+                break
+            (length,) = struct.unpack("<Q", header)
+            body = process.stdout.read(length) if length <= MAX_MESSAGE_BYTES else b""
+            if len(body) != length:
+                break
             try:
-                message = _CellsUnpickler(process.stdout).load()
+                message = _CellsUnpickler(io.BytesIO(body)).load()
             except (EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError, IndexError):
                 break
+            del body
             if not (isinstance(message, tuple) and len(message) == 2 and isinstance(message[0], str)):
                 break
             messages.append(message)

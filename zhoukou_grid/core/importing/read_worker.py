@@ -62,16 +62,23 @@ def workbook_messages(data: bytes, limits: tuple[int, int, int] | None = None) -
                 if extent[0] > limits[0] or extent[1] > limits[1] or extent[0] * extent[1] > limits[2]:
                     yield "extent", extent
                     return
-            rows = sheet.to_python(skip_empty_area=False)
+            # Row by row rather than to_python(): only a block of rows is ever held as Python
+            # objects here. Rows are padded from A1 as to_python(skip_empty_area=False) pads them.
+            pad = [""] * (sheet.start or (0, 0))[1]
+            block: list[list[Any]] = []
+            for row in sheet.iter_rows():
+                block.append(pad + list(row))
+                if len(block) == BLOCK_ROWS:
+                    yield "rows", block
+                    block = []
         except MemoryError:
             yield "memory", None
             return
         except Exception as exc:  # noqa: BLE001
             yield "damaged", _password(exc)
             return
-        for start in range(0, len(rows), BLOCK_ROWS):
-            yield "rows", [list(row) for row in rows[start:start + BLOCK_ROWS]]
-        del rows
+        if block:
+            yield "rows", block
         yield "sheet", None
     yield "end", None
 

@@ -381,6 +381,7 @@ def _sheets(messages) -> Iterator[list[Row]]:
         if kind == "none":
             raise _not_a_spreadsheet()
         if kind == "memory":
+            logger.warning("the workbook reader ran out of memory")
             raise _reader_stopped()
         if kind == "extent":
             extent = Extent()

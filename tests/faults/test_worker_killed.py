@@ -318,7 +318,7 @@ def test_a_task_whose_worker_keeps_dying_fails_after_the_limit_and_the_queue_goe
         blocker.close()
     job.refresh_from_db()
     assert kills == 2 and job.attempts == 3
-    assert job.message.startswith("The import process stopped abnormally 2 times on this file")
+    assert job.message.startswith("导入进程在处理此文件时异常终止了 2 次")  # the worker speaks the portal's language
     assert not ReturningResident.objects.exists()
     assert ImportJob.objects.get(pk=following.pk).counts["new"] == 5
 

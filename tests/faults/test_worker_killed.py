@@ -332,3 +332,46 @@ def test_a_worker_process_registers_the_import_and_watch_tasks():
     for name in ("zhoukou_grid.core.importing.tasks.run_import_job", "zhoukou_grid.core.tasks.import_jobs_watch",
                  "zhoukou_grid.core.tasks.purge_import_files", "loadforecast.tasks.runs_watch"):
         assert name in registered, process.stderr[-2000:]
+
+
+@pytest.mark.celery_worker
+@REAL_WORKER
+@pytest.mark.django_db(transaction=True)
+def test_a_workbook_that_crashes_the_reader_is_rejected_once_and_the_pool_process_lives(taikang, settings):
+    """The web import's path: a prefork worker checks the hostile workbook. With the extent check
+    out of the way (limits raised), python-calamine aborts, in the reader's child only: the job is
+    rejected with a message at its first delivery, and the same pool process checks the next file."""
+    from tests.imports.office_files import sheet_workbook
+    from tests.imports.residents_world import ZHUKOU_XLSX
+
+    far = sheet_workbook('<sheetData><row r="200000"><c r="XFD200000"><v>1</v></c></row></sheetData>')
+    hostile = jobs.import_job_create(user=taikang.manager, kind=get_kind("residents"), data=far,
+                                     file_name="返乡.xlsx", skip_invalid=False)
+    sample = jobs.import_job_create(user=taikang.manager, kind=get_kind("residents"), data=ZHUKOU_XLSX.read_bytes(),
+                                    file_name=ZHUKOU_XLSX.name, skip_invalid=False)
+    queue = f"test-{uuid.uuid4().hex}"
+    env = worker_env(MEDIA_ROOT=str(settings.MEDIA_ROOT), IMPORT_MAX_ROWS="1000000000000",
+                     IMPORT_MAX_COLUMNS="1000000000000", IMPORT_MAX_CELLS="1000000000000000",
+                     IMPORT_READER_MEMORY_BYTES=str(1024 ** 3))
+    worker = None
+    previous_eager = app.conf.task_always_eager
+    try:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "zhoukou_grid", "worker", "--pool", "prefork", "--concurrency", "1",
+             "-Q", queue, "--without-heartbeat", "--without-mingle", "--without-gossip", "--loglevel", "WARNING"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        app.conf.task_always_eager = False
+        run_import_job.apply_async(args=[str(hostile.pk)], queue=queue)
+        wait_until(lambda: ImportJob.objects.get(pk=hostile.pk).status == "rejected", seconds=90,
+                   what="the hostile workbook to be rejected")
+        pool = pool_children(worker.pid)
+        run_import_job.apply_async(args=[str(sample.pk)], queue=queue)
+        wait_until(lambda: ImportJob.objects.get(pk=sample.pk).status == "previewed", seconds=90,
+                   what="the sample to be checked")
+        assert pool_children(worker.pid) == pool  # the same pool process: it never died
+    finally:
+        app.conf.task_always_eager = previous_eager
+        stop(worker)
+    hostile.refresh_from_db()
+    assert hostile.attempts == 1 and "服务器" in hostile.message  # "…超出了服务器的允许范围…"
+    assert ImportJob.objects.get(pk=sample.pk).counts["header_row"] == 2  # read and checked

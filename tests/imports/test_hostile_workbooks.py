@@ -69,7 +69,9 @@ def test_a_dimension_that_lies_does_not_hide_the_far_cell():
     '<x:sheetData xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><x:row r="200000">'
     '<x:c r="XFD200000"><x:v>1</x:v></x:c></x:row></x:sheetData>',  # a namespace prefix
     '<dimension ref="A1:XFD200000"/><sheetData><row r="1"><c r="A1"><v>1</v></c></row></sheetData>',  # declared
-], ids=["no r", "r not first", "single quotes", "tab", "escaped", "prefixed", "dimension"])
+    '<sheetData><row r="1"><c r="A1"><v>1</v></c></row><row r="200000"><c r="XFC200000"><v>1</v></c>'
+    '<c r="$XFD$200000"><v>1</v></c></row></sheetData>',  # an absolute reference
+], ids=["no r", "r not first", "single quotes", "tab", "escaped", "prefixed", "dimension", "absolute"])
 def test_every_way_of_writing_the_far_cell_is_measured(sheet_xml):
     assert "reaches row 200000 and column XFD" in refused(sheet_workbook(sheet_xml))
 
@@ -198,3 +200,24 @@ def test_an_xls_over_the_limits_is_measured_by_the_reader_before_its_cells_are_c
 def test_rows_are_padded_from_a1_as_excel_numbers_them():
     data = xlsx_bytes([[None], [None], [None, "x"], [None, None, None, 5]])  # the first cell is B3
     assert read_rows(data) == [["", "", "", ""], ["", "", "", ""], ["", "x", "", ""], ["", "", "", 5.0]]
+
+
+def test_references_beyond_excels_own_letters_and_digits_are_measured_too():
+    # calamine reads AAAA1 as column 18,279 and takes rows past 1,048,576 as they are.
+    assert "reaches row 1 and column AAAA" in refused(sheet_workbook(
+        '<sheetData><row r="1"><c r="A1"><v>1</v></c><c r="AAAA1"><v>1</v></c></row></sheetData>'))
+    assert "reaches row 123456789 and column A" in refused(sheet_workbook(
+        '<sheetData><row r="123456789"><c r="A123456789"><v>1</v></c></row></sheetData>'))
+    assert "more than an import accepts" in refused(sheet_workbook(
+        '<sheetData><row r="1"><c r="' + "Z" * 5000 + '1"><v>1</v></c></row></sheetData>'))
+
+
+def test_a_long_text_between_tags_is_skipped_not_refused(monkeypatch):
+    monkeypatch.setattr(reader, "MAX_TAG_BYTES", 1000)
+    text = "长" * 400_000  # 1.2 MB: it crosses the first chunk
+    data = sheet_workbook(f'<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>{text}</t></is></c>'
+                          '<c r="B1"><v>2</v></c></row></sheetData>')
+    assert read_rows(data) == [[text, 2.0]]
+    far = sheet_workbook(f'<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>{text}</t></is></c></row>'
+                         + FAR.removeprefix("<sheetData>"))
+    assert TOO_FAR in refused(far)

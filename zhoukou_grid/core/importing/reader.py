@@ -70,9 +70,13 @@ _PLAIN_ROW = re.compile(rb'<row r="([0-9]{1,7})"')
 _OTHER_FORMS = re.compile(rb"<(?:c|row)[\t\r\n/>]")
 _PREFIXED = re.compile(rb":(?:c|row)[\s/>]")  # ":" is rare in sheet data: this search is fast
 _DIMENSION = re.compile(rb"""<(?:[A-Za-z_][\w.-]*:)?dimension\s[^>]*?(?<=\s)ref\s*=\s*["']([^"']*)["']""")
-_REFERENCE = re.compile(r"\$?([A-Za-z]{0,3})\$?([0-9]{1,7})")
-# A single tag longer than this is not from a spreadsheet program (cells hold ≤ 32,767 characters).
-MAX_TAG_BYTES = 4 * 1024 * 1024
+# Any number of letters and digits: calamine reads "AAAA1" as column 18,279, beyond Excel's XFD.
+_REFERENCE = re.compile(r"\$?([A-Za-z]*)\$?([0-9]+)")
+# Text between tags longer than this is skipped unread; a single tag this long is not from a
+# spreadsheet program (cells hold at most 32,767 characters).
+MAX_TAG_BYTES = 16 * 1024 * 1024
+# Beyond any limit: longer references are counted as this far, not computed.
+_FAR = 10 ** 12
 
 Row = list[Any]
 
@@ -212,13 +216,21 @@ def column_number(letters: str | bytes) -> int:
     """1 for A, 27 for AA, 16384 for XFD."""
     if isinstance(letters, bytes):
         letters = letters.decode("ascii")
+    if len(letters) > 8:
+        return _FAR
     number = 0
     for letter in letters.upper():
         number = number * 26 + ord(letter) - 64
     return number
 
 
+def row_number(digits: str | bytes) -> int:
+    return int(digits) if len(digits) <= 12 else _FAR
+
+
 def column_letters(number: int) -> str:
+    if number >= _FAR:
+        return "?"
     letters = ""
     while number > 0:
         number, rest = divmod(number - 1, 26)
@@ -249,7 +261,11 @@ def _member_extent(stream) -> Extent | None:
         cut = max(buffer.rfind(b"<"), 0) if chunk else len(buffer)
         head, tail = buffer[:cut], buffer[cut:]
         if len(tail) > MAX_TAG_BYTES:
-            raise _damaged_workbook()
+            # A long text after a tag (no "<" in it, so no tag either): measure the tag, skip the text.
+            end = tail.find(b">")
+            if end < 0:
+                raise _damaged_workbook()
+            head, tail = buffer[:cut + end + 1], b""
         if head and _scan(head, extent, walker):
             found = True
         if not chunk:
@@ -265,7 +281,7 @@ def _scan(text: bytes, extent: Extent, walker: _TagWalker) -> bool:
             for reference in match.group(1).decode("ascii", "replace").split(":"):
                 position = _REFERENCE.fullmatch(reference.strip())
                 if position:
-                    extent.add(int(position.group(2)), column_number(position.group(1)))
+                    extent.add(row_number(position.group(2)), column_number(position.group(1)))
     if walker.active:
         walker.walk(text)
         return True
@@ -320,13 +336,14 @@ class _TagWalker:
                     value = attribute.group(2) if attribute.group(2) is not None else attribute.group(3)
             reference = _REFERENCE.fullmatch(html.unescape(value.decode("utf-8", "replace")).strip()) if value else None
             if name == b"row":
-                self.row = int(reference.group(2)) if reference and not reference.group(1) else self.row + 1
+                self.row = row_number(reference.group(2)) if reference and not reference.group(1) else self.row + 1
                 self.column = 0
                 self.extent.add(self.row, 0)
             else:
                 if reference and reference.group(1):
-                    self.row, self.column = max(self.row, int(reference.group(2))), column_number(reference.group(1))
-                    self.extent.add(int(reference.group(2)), self.column)
+                    row = row_number(reference.group(2))
+                    self.row, self.column = max(self.row, row), column_number(reference.group(1))
+                    self.extent.add(row, self.column)
                 else:
                     self.column += 1
                     self.extent.add(max(self.row, 1), self.column)

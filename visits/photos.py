@@ -36,6 +36,12 @@ def photo_max_bytes() -> int:
     return int(getattr(settings, "VISIT_PHOTO_MAX_BYTES", DEFAULT_MAX_BYTES))
 
 
+def photo_max_pixels() -> int:
+    """The largest photo accepted, in pixels: settings.VISIT_PHOTO_MAX_PIXELS, else Pillow's own
+    limit (about 89 megapixels, above any phone camera's usual size)."""
+    return int(getattr(settings, "VISIT_PHOTO_MAX_PIXELS", Image.MAX_IMAGE_PIXELS))
+
+
 @dataclass(frozen=True)
 class PreparedPhoto:
     content: bytes
@@ -57,9 +63,20 @@ def photo_prepare(data: bytes, *, hazard_index: int | None = None) -> PreparedPh
     if len(data) > limit:
         raise ValidationError(_("The photo is larger than %(mb)d MB.") % {"mb": limit // 2**20})
     not_an_image = ValidationError(_("The file is not a JPEG, PNG or WebP image."))
+    max_pixels = photo_max_pixels()
+
+    def too_large(size: str) -> ValidationError:
+        return ValidationError(_("The photo is too large (%(size)s pixels; the limit is %(limit)d megapixels). "
+                                 "Take it at the camera's usual size, or shrink it, and upload it again.")
+                               % {"size": size, "limit": max_pixels // 1_000_000})
+
     try:
         with Image.open(io.BytesIO(data)) as probe:
             image_format = probe.format
+            # Decoding allocates width × height pixels whatever the file's size (a small PNG can
+            # declare 30000 × 30000): the header is judged before any pixel is read.
+            if probe.width * probe.height > max_pixels:
+                raise too_large(f"{probe.width} × {probe.height}")
             probe.verify()
         if image_format not in FORMATS:
             raise not_an_image
@@ -74,7 +91,10 @@ def photo_prepare(data: bytes, *, hazard_index: int | None = None) -> PreparedPh
             out = io.BytesIO()
             # No exif= argument: the new file carries no metadata at all.
             image.save(out, format=image_format, **options)
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError):
+    except Image.DecompressionBombError:
+        # Over twice Pillow's own limit, Image.open refuses before we see the size.
+        raise too_large(_("more than %(count)d million") % {"count": 2 * Image.MAX_IMAGE_PIXELS // 1_000_000}) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise not_an_image from None
     return PreparedPhoto(out.getvalue(), content_type, extension, hazard_index)
 

@@ -10,8 +10,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "zhoukou_grid.settings")
 app = Celery("zhoukou_grid")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-# Import jobs (zhoukou_grid/core/importing/tasks.py) run on a worker once large files move there.
-app.autodiscover_tasks(related_name="import_tasks")
+# The framework's tasks live below the wiring app, where app discovery does not look: the
+# beat's watches and purges (zhoukou_grid/core/tasks.py) and the import jobs
+# (zhoukou_grid/core/importing/tasks.py). Without them a worker discards their messages.
+app.autodiscover_tasks(["zhoukou_grid.core", "zhoukou_grid.core.importing"])
 
 
 # deploy: celery-redbeat (the beat lock, see settings) reads its options without the CELERY_

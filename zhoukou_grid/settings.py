@@ -244,6 +244,20 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 
 # Uploads: spreadsheets up to this size are accepted (bytes).
 IMPORT_MAX_UPLOAD_BYTES = int(os.environ.get("IMPORT_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024)))
+# Hostile workbooks (docs/security.md, "Hostile files"): the cell extent a sheet may span,
+# checked in the XML before anything reads it (python-calamine allocates rows × columns cells
+# and aborts the process when it cannot) ...
+IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", "1048576"))
+IMPORT_MAX_COLUMNS = int(os.environ.get("IMPORT_MAX_COLUMNS", "256"))
+IMPORT_MAX_CELLS = int(os.environ.get("IMPORT_MAX_CELLS", "30000000"))
+# ... and the reader itself runs in a child process limited to this much address space and
+# time, so that a crash of the native reader refuses the file instead of killing the worker.
+IMPORT_READER_ISOLATED = env_bool("IMPORT_READER_ISOLATED", default=True)
+IMPORT_READER_MEMORY_BYTES = int(os.environ.get("IMPORT_READER_MEMORY_BYTES", str(4 * 1024 ** 3)))
+IMPORT_READER_TIMEOUT_SECONDS = int(os.environ.get("IMPORT_READER_TIMEOUT_SECONDS", "600"))
+# An import task delivered this many times without finishing (its worker died each time: a
+# native crash, an out-of-memory kill) fails its job instead of being delivered again.
+IMPORT_MAX_DELIVERIES = int(os.environ.get("IMPORT_MAX_DELIVERIES", "2"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # POST /api/v1/visit-logs/ carries its photos base64 inside the JSON: its own, larger limit
 # (keep nginx's client_max_body_size at least this big).

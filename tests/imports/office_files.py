@@ -105,3 +105,55 @@ def zeros_bomb(megabytes: int) -> bytes:
                           len(name), 0, 0, 0, 0, 0, 0) + name
     end = struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, 1, 1, len(central), len(local) + len(deflated), 0)
     return local + deflated + central + end
+
+
+def sheet_workbook(sheet_xml: str | bytes, *, sheet_name: str = "xl/worksheets/sheet1.xml") -> bytes:
+    """The smallest XLSX Excel would open: one sheet whose <worksheet> holds `sheet_xml`
+    (dimension, sheetData...), as written, so that hostile XML reaches the reader as is."""
+    if isinstance(sheet_xml, str):
+        sheet_xml = sheet_xml.encode()
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rels = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    package = "http://schemas.openxmlformats.org/package/2006/relationships"
+    return zip_with({
+        "[Content_Types].xml": (
+            '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+            'content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+            'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName='
+            '"/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.'
+            'main+xml"/><Override PartName="/' + sheet_name + '" ContentType="application/vnd.openxmlformats-'
+            'officedocument.spreadsheetml.worksheet+xml"/></Types>').encode(),
+        "_rels/.rels": (f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{package}"><Relationship '
+                        f'Id="rId1" Type="{rels}/officeDocument" Target="xl/workbook.xml"/></Relationships>').encode(),
+        "xl/workbook.xml": (f'<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="{main}" xmlns:r="{rels}">'
+                            '<sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>').encode(),
+        "xl/_rels/workbook.xml.rels": (
+            f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{package}"><Relationship Id="rId1" '
+            f'Type="{rels}/worksheet" Target="{sheet_name.removeprefix("xl/")}"/></Relationships>').encode(),
+        sheet_name: (f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{main}">').encode()
+        + sheet_xml + b"</worksheet>",
+    })
+
+
+def _biff_record(kind: int, body: bytes = b"") -> bytes:
+    return struct.pack("<HH", kind, len(body)) + body
+
+
+def xls_workbook(cells: list[tuple[int, int, float]]) -> bytes:
+    """An Excel 97-2003 workbook (BIFF8 in an OLE file) of one sheet holding NUMBER records at
+    the given 0-based (row, column): the records allow 65,536 rows and 65,536 columns."""
+    bof = struct.pack("<HHHHII", 0x0600, 0x0005, 0x0DBB, 0x07CC, 0, 0x06)
+    name = b"Sheet1"
+
+    def boundsheet(offset: int) -> bytes:
+        return _biff_record(0x0085, struct.pack("<IBBBB", offset, 0, 0, len(name), 0) + name)
+
+    head = _biff_record(0x0809, bof) + _biff_record(0x0042, struct.pack("<H", 1200))
+    offset = len(head) + len(boundsheet(0)) + len(_biff_record(0x000A))
+    last_row, last_column = max(row for row, _c, _v in cells), max(column for _r, column, _v in cells)
+    sheet = (_biff_record(0x0809, bof[:2] + struct.pack("<H", 0x0010) + bof[4:])
+             + _biff_record(0x0200, struct.pack("<IIHHH", 0, last_row + 1, 0, min(last_column + 1, 0xFFFF), 0))
+             + b"".join(_biff_record(0x0203, struct.pack("<HHHd", row, column, 0, value))
+                        for row, column, value in cells)
+             + _biff_record(0x000A))
+    return cfb_bytes({"Workbook": head + boundsheet(offset) + _biff_record(0x000A) + sheet})

@@ -110,3 +110,31 @@ def test_a_full_disk_loses_the_photo_not_the_log(world, grid_manager):
     assert len(errors) == 1 and "saved without it" in errors[0]
     assert VisitLog.objects.filter(pk=log.pk).exists()
     assert not Photo.objects.filter(visit_log=log).exists()
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A small PNG whose header declares width × height pixels (its data is a few bytes)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 1024)) + chunk(b"IEND", b""))
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # Pillow's, at open: we refuse after
+def test_a_photo_of_too_many_pixels_is_refused_as_too_large_not_as_not_an_image(settings):
+    huge = png_declaring(30000, 30000)
+    assert len(huge) < 200
+    with pytest.raises(ValidationError) as error:
+        photos.photo_prepare(huge)
+    assert "The photo is too large (more than 178 million pixels; the limit is 89 megapixels)" in error.value.messages[0]
+    # Between Pillow's warning and its refusal the size is ours to judge, and named.
+    with pytest.raises(ValidationError, match=r"too large \(10000 × 10000 pixels; the limit is 89 megapixels\)"):
+        photos.photo_prepare(png_declaring(10000, 10000))
+    settings.VISIT_PHOTO_MAX_PIXELS = 100_000
+    with pytest.raises(ValidationError, match=r"too large \(400 × 300 pixels"):
+        photos.photo_prepare(image_bytes((400, 300)))
+    assert photos.photo_prepare(image_bytes((300, 200)))

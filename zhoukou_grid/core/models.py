@@ -67,6 +67,9 @@ class ImportJob(models.Model):
     message = models.TextField(_("message"), blank=True)
     progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
     timings = models.JSONField(_("timings"), default=dict, blank=True)
+    # Deliveries of the current run's task to a worker (reset when the job is queued again): a
+    # task whose worker dies is delivered again, and past IMPORT_MAX_DELIVERIES the job fails.
+    attempts = models.PositiveSmallIntegerField(_("deliveries"), default=0)
 
     class Meta:
         ordering = ["-created_at"]

@@ -7,9 +7,10 @@ of its own:
   another user's job answers 404 exactly like a missing one;
 - who may upload a kind is the kind's own permissions (`ImportKind.may_import`: add +
   change of its model), as on the web; only the owner confirms (runs) a job;
-- an upload goes through the web's `UploadForm` (size limit, empty file) and is checked
-  at once (`import_job_preview`); the file's content (not a spreadsheet, protected,
-  corrupt, another kind) is judged by the reader while checking, and a job it refuses
+- an upload goes through the web's `UploadForm` (size limit, empty file) and the workbook
+  limits (`reader.check_workbook_limits`: zip bomb, too many rows or columns), each
+  answered 400 without a job, and is checked at once (`import_job_preview`); the file's
+  content (not a spreadsheet, protected, corrupt, another kind) is judged by the reader while checking, and a job it refuses
   is answered with status ``rejected`` and its message;
 - unless ``dry_run``, a job that can be confirmed is confirmed with `import_job_confirm`,
   like the web's confirm button: in-process without Redis, on a worker with Redis (or
@@ -48,6 +49,7 @@ from zhoukou_grid.core.importing.jobs import (
     job_waits_for_queue,
     jobs_visible_to,
 )
+from zhoukou_grid.core.importing.reader import WorkbookTooLarge, check_workbook_limits
 from zhoukou_grid.core.importing.spec import get_kind
 from zhoukou_grid.core.importing.views import XLSX, UploadForm, error_workbook_response
 from zhoukou_grid.core.models import ImportJob
@@ -224,7 +226,10 @@ class ImportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
 
     @extend_schema(
         request={"multipart/form-data": ImportUploadSerializer},
-        responses={201: ImportUploadResultSerializer, 503: QUEUE_UNAVAILABLE_ANSWER},
+        responses={201: ImportUploadResultSerializer,
+                   400: OpenApiResponse(description="The upload is refused: too large (bytes, or a workbook over "
+                                                    "the row, column or cell limits), empty, or an unknown kind"),
+                   503: QUEUE_UNAVAILABLE_ANSWER},
         summary="Upload a spreadsheet: check it (preview) and, unless dry_run, import it",
     )
     def create(self, request):
@@ -240,7 +245,12 @@ class ImportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         if not form.is_valid():
             raise ValidationError({field: list(messages) for field, messages in form.errors.items()})
         upload = form.cleaned_data["file"]
-        job = import_job_preview(user=request.user, kind=kind, data=upload.read(), file_name=upload.name,
+        data = upload.read()
+        try:  # over a size limit, like an oversize upload: 400 and no job
+            check_workbook_limits(data)
+        except WorkbookTooLarge as error:
+            raise ValidationError({"file": [error.message]}) from None
+        job = import_job_preview(user=request.user, kind=kind, data=data, file_name=upload.name,
                                  skip_invalid=skip_invalid)
         if not payload.validated_data["dry_run"] and job_can_be_confirmed(job):
             job = import_job_confirm(job)

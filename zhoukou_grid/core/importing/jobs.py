@@ -31,6 +31,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
@@ -123,7 +124,7 @@ def import_job_confirm(job: ImportJob, *, web: bool = True) -> ImportJob:
     """Queue the import of a previewed job: on a worker for large files (or any file from
     the web UI when Redis is configured), otherwise now."""
     claimed = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.PREVIEWED).update(
-        status=ImportJob.Status.QUEUED, progress=0)
+        status=ImportJob.Status.QUEUED, progress=0, attempts=0)
     job.refresh_from_db()
     if not claimed:
         return job
@@ -135,7 +136,7 @@ def import_job_rerun(job: ImportJob, *, web: bool = True) -> ImportJob:
     if not job_can_be_rerun(job):
         return job
     ImportJob.objects.filter(pk=job.pk, status=job.status).update(
-        status=ImportJob.Status.QUEUED, progress=0, message="", finished_at=None)
+        status=ImportJob.Status.QUEUED, progress=0, message="", finished_at=None, attempts=0)
     job.refresh_from_db()
     return job_dispatch(job, background=runs_in_background(web=web, data_rows=job_data_rows(job)))
 
@@ -293,6 +294,31 @@ def import_jobs_fail_interrupted() -> int:
     return failed
 
 
+def import_job_deliver(job_id) -> ImportJob:
+    """What the Celery task does with each delivery of its message. The delivery is counted
+    on the job first, in an UPDATE of its own that commits before anything can crash: a worker
+    that dies mid-task (a native crash, an out-of-memory kill) has its message delivered again
+    (acks_late with reject_on_worker_lost), and the broker keeps no count. Past
+    IMPORT_MAX_DELIVERIES the job is not run again but marked failed, and the queue goes on."""
+    ImportJob.objects.filter(pk=job_id).update(attempts=F("attempts") + 1)
+    job = ImportJob.objects.select_related("user").get(pk=job_id)
+    limit = int(getattr(settings, "IMPORT_MAX_DELIVERIES", 2))
+    unfinished = (ImportJob.Status.QUEUED, ImportJob.Status.RUNNING)
+    if job.attempts <= limit or job.status not in unfinished:
+        return import_job_run(job_id)
+    with runner_lock(job_id) as free:  # a runner that still holds the job is alive: leave it
+        if free and ImportJob.objects.filter(pk=job_id, status__in=unfinished).update(
+                status=ImportJob.Status.FAILED, finished_at=timezone.now(), progress=0,
+                message=_("The import process stopped abnormally %(count)d times on this file (a damaged or "
+                          "unusual file can crash it, or the server ran out of memory), so it was not run again "
+                          "and nothing was written. Check the file, save it again from Excel or WPS and upload it "
+                          "again; if it happens again, ask the administrator.") % {"count": job.attempts - 1}):
+            logger.error("import job %s failed: its task was delivered %d times without finishing",
+                         job_id, job.attempts)
+    job.refresh_from_db()
+    return job
+
+
 def progress_key(job_id) -> str:
     return f"import-progress:{job_id}"
 
@@ -443,7 +469,7 @@ def job_error_workbook_download(*, user, job: ImportJob) -> tuple[str, bytes] | 
     return f"{stem}_errors.xlsx", content
 
 
-__all__ = ["ImportResult", "import_job_confirm", "import_job_create", "import_job_preview", "import_job_rerun",
+__all__ = ["ImportResult", "import_job_confirm", "import_job_create", "import_job_deliver", "import_job_preview", "import_job_rerun",
            "import_job_run", "import_job_submit", "job_can_be_confirmed", "job_can_be_rerun", "job_error_workbook",
            "job_error_workbook_download",
            "import_jobs_fail_interrupted", "import_jobs_redispatch", "job_progress", "job_redispatch", "job_waits_for_queue", "jobs_visible_to",

@@ -13,7 +13,8 @@ from celery import shared_task
 @shared_task(name="zhoukou_grid.core.importing.tasks.run_import_job")
 def run_import_job(job_id: str) -> str:
     """Run the next stage of an import job; returns its status. Idempotent: a job that is
-    finished or held by a live runner is left as it is."""
-    from zhoukou_grid.core.importing.jobs import import_job_run
+    finished or held by a live runner is left as it is; one whose task was delivered more
+    than IMPORT_MAX_DELIVERIES times (its worker died each time) is failed, not run."""
+    from zhoukou_grid.core.importing.jobs import import_job_deliver
 
-    return import_job_run(job_id).status
+    return import_job_deliver(job_id).status

@@ -162,10 +162,21 @@ def _record_outside_reads(event: str, args: tuple) -> None:
         _OUTSIDE_READS.append(path)
 
 
-def is_beside_repository(path: str) -> bool:
-    """True for a path in the folder that holds the clone but not in the clone itself."""
-    parent, repo = str(_REPO.parent), str(_REPO)
-    return path.startswith(parent + os.sep) and not (path == repo or path.startswith(repo + os.sep))
+# What lay beside the clone when the tests started (a folder of notes or samples, another
+# checkout). Files that tests create later (temporary files, when the clone sits in the
+# system's temporary folder) and pytest's own temporary folders are not "beside" it.
+_SIBLINGS = frozenset(
+    name for name in os.listdir(_REPO.parent) if name != _REPO.name and not name.startswith("pytest-of-")
+)
+
+
+def is_beside_repository(path: str, siblings: frozenset[str] | None = None) -> bool:
+    """True for a path in something that lay beside the clone, outside the clone itself."""
+    parent = str(_REPO.parent)
+    if not path.startswith(parent + os.sep):
+        return False
+    first = path[len(parent) + 1:].split(os.sep, 1)[0]
+    return first in (_SIBLINGS if siblings is None else siblings)
 
 
 sys.addaudithook(_record_outside_reads)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import conftest
 from tests.conftest import _OUTSIDE_READS, _REPO, is_beside_repository
 
 # Reference texts that live outside the repository, and ways of reaching beside it.
@@ -51,11 +52,13 @@ def test_the_documents_that_code_cites_are_in_the_repository():
         assert (_REPO / name).is_file(), name
 
 
-def test_a_read_beside_the_repository_is_caught(tmp_path):
-    beside = _REPO.parent / "zz-not-in-the-repository.txt"
-    assert is_beside_repository(str(beside))
-    assert not is_beside_repository(str(_REPO / "README.md"))
-    assert not is_beside_repository(str(tmp_path / "x.txt"))
+def test_a_read_beside_the_repository_is_caught(tmp_path, monkeypatch):
+    beside = _REPO.parent / "zz-notes-beside-the-clone" / "DOMAIN.txt"
+    siblings = frozenset({"zz-notes-beside-the-clone"})
+    assert is_beside_repository(str(beside), siblings)
+    assert not is_beside_repository(str(_REPO / "README.md"), siblings)
+    assert not is_beside_repository(str(tmp_path / "x.txt"), siblings)
+    monkeypatch.setattr(conftest, "_SIBLINGS", siblings)
     start = len(_OUTSIDE_READS)
     with pytest.raises(OSError):
         open(beside, encoding="utf-8")  # noqa: SIM115 - the attempt is what the hook sees

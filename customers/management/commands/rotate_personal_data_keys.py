@@ -56,7 +56,7 @@ class Command(BaseCommand):
                                    f"in PERSONAL_DATA_KEYS. The batches done so far are kept; run again.") from None
             audit_record(user=None, action="personal_data.hmac_rotated", object_type="returningresident",
                          detail=counts)
-            audit_record(user=None, action="personal_data.contact_phone_hmacs_rotated", object_type="keycustomer",
+            audit_record(user=None, action="personal_data.phone_hmacs_rotated", object_type="keycustomer",
                          detail={"contact_phones": contacts})
             self.stdout.write(f"HMACs: checked {counts['checked']}, recomputed {counts['recomputed']}, "
                               f"under neither key before {counts['unexpected']}")

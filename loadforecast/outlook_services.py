@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import time
 from typing import Any
 
@@ -24,6 +25,7 @@ from django.db.models import Q
 from customers.models import ReturningResident
 from zhoukou_grid.core.audit import audit_record
 from zhoukou_grid.core.lunar_calendar import lunar_new_year
+from zhoukou_grid.core.queue import QueueUnavailable, queue_send
 from zhoukou_grid.territory.models import Station, Village
 
 from . import engine, outlook_engine
@@ -35,6 +37,8 @@ from .services import (
     read_station_inputs,
     settings_for_station,
 )
+
+logger = logging.getLogger(__name__)
 
 LEVEL_NAMES = ["normal", "watch", "heavy", "overload", "thermal"]
 
@@ -287,3 +291,22 @@ def outlook_in_reach(run_date: dt.date) -> bool:
 
 __all__ = ["LEVEL_CODES", "outlook_in_reach", "outlook_run", "outlook_settings_for_station",
            "outlook_settings_update", "outlook_station", "read_outlook_inputs"]
+
+
+OUTLOOK_STATION_TASK = "loadforecast.tasks.outlook_station"
+
+
+def outlook_enqueue(*, run_date: dt.date) -> int:
+    """The nightly outlook: one station task each while a season's window is in reach;
+    returns the number of stations sent (0 out of season). A queue that is down raises
+    QueueUnavailable: the next night makes the outlook again."""
+    if not outlook_in_reach(run_date):
+        return 0
+    stations = list(Station.objects.order_by("pk").values_list("pk", flat=True))
+    try:
+        for index, station_id in enumerate(stations):
+            queue_send(OUTLOOK_STATION_TASK, (run_date.isoformat(), station_id), check=index == 0)
+    except QueueUnavailable:
+        logger.warning("outlook of %s not sent: the task queue is unavailable", run_date)
+        return index
+    return len(stations)

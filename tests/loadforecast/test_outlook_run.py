@@ -141,3 +141,56 @@ def test_the_outlook_command(world):
     assert OutlookRun.objects.filter(station=world.station_a1, run_date=RUN_DATE, days_projected=30).exists()
     with pytest.raises(CommandError, match="--days"):
         call_command("run_projection", "--outlook", "--days", "3", stdout=io.StringIO())
+
+
+@pytest.mark.django_db
+def test_the_nightly_task_makes_the_outlook_while_a_window_is_in_reach(world, monkeypatch):
+    from django.utils import timezone
+
+    from loadforecast import tasks
+    from loadforecast.models import ProjectionRun
+
+    monkeypatch.setattr(timezone, "localdate", lambda *a, **k: RUN_DATE)
+    _season(world)
+    tasks.nightly_projection()  # eager under test
+    assert ProjectionRun.objects.filter(run_date=RUN_DATE).exists()
+    assert OutlookRun.objects.filter(run_date=RUN_DATE).count() == 3
+    monkeypatch.setattr(timezone, "localdate", lambda *a, **k: dt.date(2026, 9, 1))  # N − 158: out of reach
+    tasks.nightly_projection()
+    assert not OutlookRun.objects.filter(run_date=dt.date(2026, 9, 1)).exists()
+
+
+@pytest.mark.celery_worker
+@pytest.mark.skipif(not __import__("os").environ.get("REDIS_URL"), reason="a real worker needs REDIS_URL (set in CI)")
+@pytest.mark.django_db(transaction=True)
+def test_the_nightly_task_on_a_real_worker_makes_projection_and_outlook(world):
+    import time
+    import uuid
+
+    from celery.contrib.testing.worker import start_worker
+    from django.utils import timezone
+
+    from loadforecast.models import ProjectionRun
+    from loadforecast.outlook_engine import season_window
+    from loadforecast.tasks import nightly_projection
+    from zhoukou_grid.celery import app
+
+    today = timezone.localdate()
+    _season(world, run_date=today)
+    queue = f"test-{uuid.uuid4().hex}"
+    previous = (app.conf.task_always_eager, app.conf.task_default_queue)
+    app.conf.task_always_eager = False
+    app.conf.task_default_queue = queue
+    expected = 3 if season_window(today, OutlookSettings()).in_reach else 0
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, queues=[queue]):
+            run_id = nightly_projection.apply_async(queue=queue).get(timeout=60)
+            for _ in range(120):
+                run = ProjectionRun.objects.get(pk=run_id)
+                if run.status in ("done", "failed") and OutlookRun.objects.filter(run_date=today).count() == expected:
+                    break
+                time.sleep(0.5)
+    finally:
+        app.conf.task_always_eager, app.conf.task_default_queue = previous
+    assert run.status == "done", run.error
+    assert OutlookRun.objects.filter(run_date=today).count() == expected

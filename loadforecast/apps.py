@@ -14,14 +14,14 @@ class LoadforecastConfig(AppConfig):
             return {f"loadforecast.{verb}_{model}" for model in models for verb in verbs}
 
         readable = ["loadreading", "weatherforecast", "projectionsettings", "projectionrun", "assetprojection",
-                    "alert", "alerthistory", "measure"]
+                    "alert", "alerthistory", "measure", "outlooksettings", "outlookrun", "outlookitem"]
         view = perms(readable, ["view"])
         # Station staff review alerts, plan and record measures, and press "run now".
         act = {"loadforecast.change_alert", "loadforecast.add_measure", "loadforecast.change_measure",
                "loadforecast.add_projectionrun"}
         # County admins import load and weather and edit the projection settings.
         manage = perms(["loadreading", "weatherforecast"], ["add", "change", "delete"]) | perms(
-            ["projectionsettings"], ["add", "change"])
+            ["projectionsettings", "outlooksettings"], ["add", "change"])
         ROLE_PERMISSIONS[Role.GRID_MANAGER] |= view
         ROLE_PERMISSIONS[Role.STATION_STAFF] |= view | act
         ROLE_PERMISSIONS[Role.COUNTY_ADMIN] |= view | act | manage

@@ -1,0 +1,103 @@
+"""The season outlook pages: station headline, items with order-by dates and the XLSX,
+the county's list coverage, the scoping of each, and the `outlook` export kind."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import openpyxl
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from loadforecast.models import OutlookRun
+from loadforecast.outlook_services import outlook_station
+from tests.factories import RoleAssignmentFactory, UserFactory
+from tests.loadforecast.test_outlook_run import RUN_DATE, _season
+from zhoukou_grid.core.models import AuditLog
+from zhoukou_grid.territory.models import Role
+
+
+def _client(user):
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def outlook(world):
+    g = _season(world)
+    return g, outlook_station(station_id=world.station_a1.pk, run_date=RUN_DATE)
+
+
+@pytest.mark.django_db
+def test_station_staff_see_headline_items_and_order_by_dates(outlook, station_staff, world):
+    g, run = outlook
+    page = _client(station_staff).get(reverse("loadforecast:outlook_station", args=[world.station_a1.pk]))
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert f'data-asset="{g.transformer.code}"' in html
+    item = run.items.get(transformer=g.transformer)
+    assert f'datetime="{item.order_by.isoformat()}"' in html
+    assert "data-late" not in html  # weeks ahead, nothing late
+    assert world.grids["a2"].village.name in html  # the village without a list
+    assert 'data-source="normal"' in html and 'data-source="forecast"' in html
+
+
+@pytest.mark.django_db
+def test_xlsx_export_of_the_station_is_audited(outlook, station_staff, world):
+    g, run = outlook
+    response = _client(station_staff).get(
+        reverse("loadforecast:outlook_station", args=[world.station_a1.pk]) + "?format=xlsx")
+    assert response.status_code == 200
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+    rows = list(sheet.values)
+    assert rows[0][:5] == ("station_code", "season", "run_date", "asset_type", "asset_code")
+    assert rows[1][4] == g.transformer.code and rows[1][1] == 2027
+    assert AuditLog.objects.filter(action="export", object_type="loadforecast.outlookrun").exists()
+
+
+@pytest.mark.django_db
+def test_grid_manager_sees_only_their_grids_items_and_outsider_gets_404(outlook, grid_manager, outsider, world):
+    g, run = outlook
+    url = reverse("loadforecast:outlook_station", args=[world.station_a1.pk])
+    assert _client(outsider).get(url).status_code == 404
+    assert f'data-asset="{g.transformer.code}"' in _client(grid_manager).get(url).content.decode()
+    neighbour = UserFactory(username="gm_a2")
+    RoleAssignmentFactory(user=neighbour, role=Role.GRID_MANAGER, grid=world.grids["a2"].grid)
+    page = _client(neighbour).get(url)
+    assert page.status_code == 200 and f'data-asset="{g.transformer.code}"' not in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_county_page_sums_stations_and_shows_list_coverage(outlook, county_admin, outsider, world):
+    url = reverse("loadforecast:outlook_county", args=[world.county_a.pk])
+    html = _client(county_admin).get(url).content.decode()
+    assert 'data-station="JA-GDS-01"' in html and 'data-station="JA-GDS-02"' in html
+    assert "1 / 2" in html  # village a1 reported, a2 not
+    assert world.grids["a2"].village.name in html
+    assert _client(outsider).get(url).status_code == 404
+
+
+@pytest.mark.django_db
+def test_station_staff_make_the_outlook_from_the_page(world, station_staff, monkeypatch):
+    from django.utils import timezone
+
+    monkeypatch.setattr(timezone, "localdate", lambda *a, **k: RUN_DATE)
+    _season(world)
+    response = _client(station_staff).post(reverse("loadforecast:outlook_station", args=[world.station_a1.pk]))
+    assert response.status_code == 302
+    assert OutlookRun.objects.filter(station=world.station_a1, run_date=RUN_DATE, days_projected=30).exists()
+
+
+@pytest.mark.django_db
+def test_outlook_export_kind_is_scoped(outlook, county_admin, world):
+    from zhoukou_grid.core.importing.spec import get_kind
+
+    kind = get_kind("outlook")
+    rows = list(kind.export_rows(kind.export_queryset(county_admin)))
+    assert rows and all(row["station_code"] == "JA-GDS-01" for row in rows)
+    assert rows[0]["order_by"] == (rows[0]["first_heavy_date"] and
+                                   (dt.date.fromisoformat(rows[0]["first_heavy_date"]) - dt.timedelta(days=20))
+                                   .isoformat())

@@ -375,7 +375,9 @@ def check_rows(ctx: ImportContext, rows: list[ParsedRow]) -> None:
     for row in rows:
         for key, message in services.resident_date_problems(
                 arrival=row.values.get("arrival_date"), departure=row.values.get("departure_date"),
-                import_day=ctx.import_day):
+                import_day=ctx.reference_day):
+            # With --season the dates must lie within 120 days of that season's New Year, so a
+            # list of another season is refused row by row.
             row.add_error(key, message)
     by_key: dict[str, list[ParsedRow]] = defaultdict(list)
     for row in rows:
@@ -562,7 +564,7 @@ class ResidentKind(ImportKind):
     required_any = (("village", "village_code"),)
 
     def column_parsers(self, ctx: ImportContext) -> dict[str, Callable[[Any], Any]]:
-        today = ctx.import_day
+        today = ctx.reference_day
 
         def date_parser(value: Any) -> date:
             return parsing.parse_date(value, reference=today)

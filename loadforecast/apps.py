@@ -22,7 +22,9 @@ class LoadforecastConfig(AppConfig):
         # County admins import load and weather and edit the projection settings.
         manage = perms(["loadreading", "weatherforecast"], ["add", "change", "delete"]) | perms(
             ["projectionsettings", "outlooksettings"], ["add", "change"])
-        ROLE_PERMISSIONS[Role.GRID_MANAGER] |= view
+        # A grid manager sees the outlook items of their grid; the station-wide runs are
+        # for station staff and above.
+        ROLE_PERMISSIONS[Role.GRID_MANAGER] |= view - {"loadforecast.view_outlookrun"}
         ROLE_PERMISSIONS[Role.STATION_STAFF] |= view | act
         ROLE_PERMISSIONS[Role.COUNTY_ADMIN] |= view | act | manage
         ROLE_PERMISSIONS[Role.COMPANY_ADMIN] |= view | act | manage

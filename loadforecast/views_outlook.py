@@ -118,7 +118,7 @@ class CountyOutlookView(LoginRequiredMixin, PermissionRequiredMixin, DetailView)
     """A county's stations: their outlook headlines summed, and which villages have sent
     this season's list."""
 
-    permission_required = "loadforecast.view_outlookrun"
+    permission_required = "loadforecast.view_outlookitem"
     template_name = "loadforecast/outlook_county.html"
     model = County
 

@@ -78,3 +78,15 @@ def test_season_is_for_residents_only(taikang, import_day, tmp_path):
     path = _file(tmp_path, [["甲", "13800000001", "朱口村", "2026-02-13", ""]])
     code, _out, err = _command("villages", path, "--season", "2026")
     assert code == 2 and "returning residents lists only" in err
+
+
+def test_last_seasons_entry_never_overwrites_this_seasons_entry_of_the_same_person(taikang, import_day, tmp_path):
+    this = _file(tmp_path, [["甲", "13800000001", "朱口村", "腊月二十六", ""]])
+    assert _command("residents", this, "--as", taikang.manager.username)[0] == 0
+    last = tmp_path / "last.csv"
+    last.write_bytes(csv_bytes([HEADER, ["甲", "13800000001", "朱口村", "腊月二十六", ""],
+                                ["乙", "13800000002", "朱口村", "腊月二十", ""]]))
+    code, out, _err = _command("residents", str(last), "--as", taikang.manager.username, "--season", "2026")
+    assert code == 1 and "row 2, column 返乡日期" in out and "for the 2027 season" in out
+    assert ReturningResident.objects.get(name="甲").arrival_date == date(2027, 2, 2)  # kept
+    assert not ReturningResident.objects.filter(name="乙").exists()  # nothing written without --skip-invalid

@@ -30,6 +30,7 @@ from zhoukou_grid.territory.models import Station, Village
 
 from . import engine, outlook_engine
 from .models import LEVEL_CODES, OutlookItem, OutlookRun, OutlookSettings, WeatherForecast
+from .outlook_notify import outlook_notify, said_before
 from .services import (
     StationInputs,
     _user_or_none,
@@ -224,6 +225,7 @@ def outlook_station(*, station_id: int, run_date: dt.date, user: AbstractBaseUse
                     measures=recommended))
         headline = _headline(computed, t_counts, window, data, settings)
     with transaction.atomic():
+        before = said_before(station_id=station.pk, season=window.season, run_date=run_date)
         OutlookRun.objects.filter(station_id=station.pk, run_date=run_date).delete()
         run = OutlookRun.objects.create(
             station=station, run_date=run_date, season=window.season, new_year=window.new_year,
@@ -234,9 +236,12 @@ def outlook_station(*, station_id: int, run_date: dt.date, user: AbstractBaseUse
         for item in items:
             item.run = run
         OutlookItem.objects.bulk_create(items, batch_size=1000)
+        notified = outlook_notify(run=run, items=items, notice_days=outlook_settings.notice_days_before_order_by,
+                                  before=before)
         audit_record(user=user, action="outlook_run", object_type="loadforecast.outlookrun", object_id=run.pk,
                      detail={"run_date": run_date.isoformat(), "station_id": station.pk, "season": window.season,
-                             "items": len(items), "seconds": round(time.perf_counter() - started, 3)})
+                             "items": len(items), "notified": notified,
+                             "seconds": round(time.perf_counter() - started, 3)})
     return run
 
 

@@ -15,6 +15,8 @@ urlpatterns = [
     path("stations/<int:pk>/heat/", views.StationHeatView.as_view(), name="load_heat"),
     path("stations/<int:pk>/outlook/", views_outlook.StationOutlookView.as_view(), name="outlook_station"),
     path("counties/<int:pk>/outlook/", views_outlook.CountyOutlookView.as_view(), name="outlook_county"),
+    path("counties/<int:pk>/outlook/settings/", views_outlook.CountyOutlookSettingsView.as_view(),
+         name="outlook_settings"),
     path("backtest/", views_backtest.BacktestView.as_view(), name="load_backtest"),
     path("runs/", views.RunListView.as_view(), name="load_runs"),
     path("runs/<int:pk>/", views.RunDetailView.as_view(), name="load_run"),

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import io
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
@@ -19,9 +21,10 @@ from zhoukou_grid.core.audit import audit_record
 from zhoukou_grid.core.scoping import get_for_user_or_404, writable_for_user
 from zhoukou_grid.territory.models import County, Station
 
-from . import outlook_selectors
-from .models import LEVEL_CODES, Level
-from .outlook_services import outlook_station
+from . import outlook_engine, outlook_selectors
+from .engine import SettingsError
+from .models import LEVEL_CODES, Level, OutlookSettings
+from .outlook_services import outlook_settings_update, outlook_station
 from .resources import OUTLOOK_COLUMNS, outlook_row
 
 LEVELS_SHOWN = (Level.THERMAL, Level.OVERLOAD, Level.HEAVY, Level.WATCH)
@@ -151,4 +154,91 @@ class CountyOutlookView(LoginRequiredMixin, PermissionRequiredMixin, DetailView)
             kind=_("Season outlook"), county=self.object, rows=rows, totals=totals,
             t_levels=_level_counts(totals["transformers"]), l_levels=_level_counts(totals["lines"]),
         )
+        return context
+
+
+class OutlookSettingsForm(forms.Form):
+    """The §6.7 settings of a county; validated again by `OutlookSettings` (the engine)."""
+
+    window_days_before = forms.IntegerField(label=_lazy("Window: days before New Year's Day"))
+    window_days_after = forms.IntegerField(label=_lazy("Window: days after New Year's Day"))
+    reach_days = forms.IntegerField(label=_lazy("Outlook starts this many days before New Year's Day"))
+    normal_min_temperature_c = forms.CharField(
+        label=_lazy("Normal minimum temperature per month, January to December (°C)"),
+        help_text=_lazy("12 numbers separated by commas, from the county weather bureau."))
+    use_estimates = forms.BooleanField(label=_lazy("Estimate villages without a list from last season"),
+                                       required=False)
+    lead_days_temp_capacity = forms.IntegerField(label=_lazy("Lead time: temporary capacity (days)"))
+    lead_days_transfer = forms.IntegerField(label=_lazy("Lead time: load transfer (days)"))
+    lead_days_phase_balance = forms.IntegerField(label=_lazy("Lead time: phase balancing (days)"))
+    lead_days_staggered = forms.IntegerField(label=_lazy("Lead time: staggered-use notice (days)"))
+    lead_days_patrol = forms.IntegerField(label=_lazy("Lead time: patrol (days)"))
+    notice_days_before_order_by = forms.IntegerField(label=_lazy("Tell station staff this many days before an "
+                                                                 "order-by date"))
+
+    def clean_normal_min_temperature_c(self):
+        text = self.cleaned_data["normal_min_temperature_c"].replace("，", ",")
+        try:
+            return [float(part) for part in text.split(",") if part.strip()]
+        except ValueError:
+            raise forms.ValidationError(_("Write 12 numbers separated by commas, e.g. -3, -1, 4, …")) from None
+
+    @staticmethod
+    def initial_from(settings: outlook_engine.OutlookSettings) -> dict:
+        values = settings.to_dict()
+        values["normal_min_temperature_c"] = ", ".join(f"{t:g}" for t in settings.normal_min_temperature_c)
+        return values
+
+    def values(self) -> dict:
+        """Only the values that differ from the defaults."""
+        defaults = outlook_engine.OutlookSettings().to_dict()
+        return {k: v for k, v in self.cleaned_data.items() if v != defaults[k]}
+
+
+class CountyOutlookSettingsView(LoginRequiredMixin, PermissionRequiredMixin, DetailView):
+    """A county's season-outlook settings: county admins edit them (audited), others read."""
+
+    permission_required = "loadforecast.view_outlooksettings"
+    template_name = "loadforecast/outlook_settings.html"
+    model = County
+
+    def get_object(self, queryset=None):
+        return get_for_user_or_404(self.request.user, County.objects.all(), pk=self.kwargs["pk"])
+
+    def can_edit(self, county: County) -> bool:
+        user = self.request.user
+        return user.has_perm("loadforecast.change_outlooksettings") and writable_for_user(user, County).filter(
+            pk=county.pk).exists()
+
+    def stored(self, county: County) -> dict:
+        row = OutlookSettings.objects.filter(county=county, station__isnull=True).first()
+        return row.values if row else {}
+
+    def get(self, request, *args, **kwargs):
+        self.object = county = self.get_object()
+        form = OutlookSettingsForm(initial=OutlookSettingsForm.initial_from(
+            outlook_engine.OutlookSettings.from_dict(self.stored(county))))
+        return self.render_to_response(self.get_context_data(object=county, form=form))
+
+    def post(self, request, *args, **kwargs):
+        self.object = county = self.get_object()
+        if not self.can_edit(county):
+            raise PermissionDenied
+        form = OutlookSettingsForm(request.POST)
+        if form.is_valid():
+            try:
+                outlook_settings_update(county_id=county.pk, values=form.values(), user=request.user)
+            except SettingsError as error:
+                form.add_error(None, str(error))
+            else:
+                messages.success(request, _("Settings saved: the next outlook uses them."))
+                return redirect("loadforecast:outlook_settings", pk=county.pk)
+        response = self.render_to_response(self.get_context_data(object=county, form=form))
+        response.status_code = 400
+        return response
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(title=_("Season outlook settings: %(county)s") % {"county": self.object.name},
+                       county=self.object, can_edit=self.can_edit(self.object))
         return context

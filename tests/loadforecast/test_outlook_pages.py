@@ -101,3 +101,34 @@ def test_outlook_export_kind_is_scoped(outlook, county_admin, world):
     assert rows[0]["order_by"] == (rows[0]["first_heavy_date"] and
                                    (dt.date.fromisoformat(rows[0]["first_heavy_date"]) - dt.timedelta(days=20))
                                    .isoformat())
+
+
+def _settings_post(**changes):
+    data = {"window_days_before": 15, "window_days_after": 14, "reach_days": 90,
+            "normal_min_temperature_c": "-3, -1, 4, 10, 15, 20, 23, 22, 17, 11, 4, -1", "use_estimates": "on",
+            "lead_days_temp_capacity": 20, "lead_days_transfer": 5, "lead_days_phase_balance": 3,
+            "lead_days_staggered": 3, "lead_days_patrol": 1, "notice_days_before_order_by": 3}
+    data.update(changes)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+@pytest.mark.django_db
+def test_county_admin_sets_outlook_settings_and_bad_ones_write_nothing(world, county_admin, station_staff, outsider):
+    from loadforecast.models import OutlookSettings
+
+    url = reverse("loadforecast:outlook_settings", args=[world.county_a.pk])
+    admin = _client(county_admin)
+    for bad in ({"normal_min_temperature_c": "-3, -1, 4"}, {"lead_days_patrol": -1},
+                {"window_days_before": 30, "window_days_after": 20}, {"normal_min_temperature_c": "冷"}):
+        response = admin.post(url, _settings_post(**bad))
+        assert response.status_code == 400 and 'role="alert"' in response.content.decode()
+    assert not OutlookSettings.objects.exists()
+    assert admin.post(url, _settings_post(lead_days_temp_capacity=30, use_estimates=None)).status_code == 302
+    assert OutlookSettings.objects.get(county=world.county_a, station=None).values == {
+        "lead_days_temp_capacity": 30, "use_estimates": False}
+    assert AuditLog.objects.filter(action="outlook_settings").count() == 1
+    staff = _client(station_staff)
+    page = staff.get(url)
+    assert page.status_code == 200 and "name=\"lead_days_patrol\"" not in page.content.decode()
+    assert staff.post(url, _settings_post()).status_code == 403
+    assert _client(outsider).get(url).status_code in (403, 404)

@@ -22,7 +22,7 @@ def test_grid_manager_is_told_once_of_an_outlook_item_in_their_grid(world, grid_
     outlook_station(station_id=world.station_a1.pk, run_date=RUN_DATE)
     told = Notification.objects.filter(user=grid_manager, kind="outlook")
     assert told.count() == 1 and g.transformer.code in told.get().body
-    assert "20 registered + 20 estimated" in told.get().body
+    assert "登记 20 户 + 估算 20 户" in told.get().body  # in the portal language
     outlook_station(station_id=world.station_a1.pk, run_date=RUN_DATE)  # re-run: nothing new
     outlook_station(station_id=world.station_a1.pk, run_date=RUN_DATE + dt.timedelta(days=1))
     assert told.count() == 1

@@ -1,16 +1,23 @@
-"""REST API of the season outlook (``/api/v1/outlook-runs/``, ``outlook-items/``), read-only
-and scoped like every viewset: a run is seen by the users of its station's territory, an
+"""REST API of the season outlook (``/api/v1/outlook-runs/``, ``outlook-items/``, read-only;
+``outlook-settings/``, changed by county admins), scoped like every viewset: a run is seen by the users of its station's territory, an
 item by the users of its asset's grid (docs/domain.md §6.7)."""
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import ValidationError as ApiValidationError
 
 from zhoukou_grid.core.api import ScopedModelViewSet
+from zhoukou_grid.core.scoping import for_user
+from zhoukou_grid.territory.models import County
 
-from .api import AssetFieldsMixin
+from . import engine, outlook_engine
+from .api import AssetFieldsMixin, ProjectionSettingsViewSet, SettingsSerializer
 from .filters import OutlookItemFilterSet, OutlookRunFilterSet
-from .models import OutlookItem, OutlookRun
+from .models import OutlookItem, OutlookRun, OutlookSettings
+from .outlook_services import outlook_settings_update
 
 
 class OutlookRunSerializer(serializers.ModelSerializer):
@@ -53,3 +60,46 @@ class OutlookItemViewSet(ScopedModelViewSet):
     filterset_class = OutlookItemFilterSet
     ordering_fields = ["level", "peak_load_rate", "order_by", "peak_date"]
     http_method_names = ["get", "head", "options"]
+
+
+class OutlookSettingsSerializer(SettingsSerializer):
+    """The §6.7 settings of a county or a station's overrides; `effective` is what an outlook uses."""
+
+    class Meta(SettingsSerializer.Meta):
+        model = OutlookSettings
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_effective(self, row: OutlookSettings) -> dict:
+        county_values = self.context.get("county_values", {}).get(row.county_id, {})
+        layers = [row.values] if row.station_id is None else [county_values, row.values]
+        try:
+            return outlook_engine.OutlookSettings.from_dict(*layers).to_dict()
+        except engine.SettingsError:
+            return {}
+
+    def save(self, **kwargs):
+        instance = self.instance
+        county = self.validated_data.get("county") or instance.county
+        station = self.validated_data.get("station", instance.station if instance else None)
+        try:
+            self.instance = outlook_settings_update(
+                county_id=county.pk, station_id=station.pk if station else None,
+                values=self.validated_data.get("values", instance.values if instance else {}),
+                user=self.context["request"].user)
+        except engine.SettingsError as exc:
+            raise ApiValidationError({"values": [str(exc)]}) from None
+        return self.instance
+
+
+class OutlookSettingsViewSet(ProjectionSettingsViewSet):
+    """Season-outlook settings of a county and its stations' overrides (`values` holds only
+    what differs from the defaults). County admins change them; every change is audited."""
+
+    queryset = OutlookSettings.objects.select_related("county", "station", "updated_by")
+    serializer_class = OutlookSettingsSerializer
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        context["county_values"] = dict(OutlookSettings.objects.filter(
+            station__isnull=True, county__in=for_user(self.request.user, County)).values_list("county_id", "values"))
+        return context

@@ -124,3 +124,11 @@ class OutlookItemFactory(factory.django.DjangoModelFactory):
     registered_households = 20
     estimated_households = 10
     order_by = dt.date(2027, 1, 14)
+
+
+class OutlookSettingsFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "loadforecast.OutlookSettings"
+
+    county = factory.SubFactory("tests.factories.CountyFactory")
+    values = factory.LazyFunction(lambda: {"lead_days_temp_capacity": 25})

@@ -36,3 +36,22 @@ def test_outlook_runs_and_items_are_scoped(world, station_staff, outsider):
     assert _api(staff_b).get(f"/api/v1/outlook-runs/{run.pk}/").status_code == 404
     assert _api(outsider).get("/api/v1/outlook-runs/").status_code == 403  # grid managers see items only
     assert _api(station_staff).get("/api/v1/outlook-items/", {"late": "true"}).json()["results"] == []
+
+
+@pytest.mark.django_db
+def test_outlook_settings_api_validates_audits_and_scopes(world, county_admin, station_staff):
+    from loadforecast.models import OutlookSettings
+    from zhoukou_grid.core.models import AuditLog
+
+    admin = _api(county_admin)
+    bad = admin.post("/api/v1/outlook-settings/", {"county": "411601", "station": None, "values": {"lead_days_patrol": -1}},
+                     format="json")
+    assert bad.status_code == 400 and "must not be negative" in str(bad.json())
+    assert not OutlookSettings.objects.exists()
+    made = admin.post("/api/v1/outlook-settings/", {"county": "411601", "station": None, "values": {"lead_days_patrol": 2}},
+                      format="json")
+    assert made.status_code == 201, made.json()
+    assert made.json()["effective"]["lead_days_patrol"] == 2
+    assert AuditLog.objects.filter(action="outlook_settings").count() == 1
+    assert _api(station_staff).post("/api/v1/outlook-settings/", {"county": "411601", "station": None, "values": {}},
+                                    format="json").status_code == 403

@@ -505,7 +505,8 @@ class OutlookItem(AssetMixin):
     """An asset of an outlook run projected at watch or above somewhere in the window.
 
     `daily` is one entry per projected day (aligned with the run's `days`):
-    [level, peak load rate, peak kW, registered households, estimated households].
+    [level, peak load rate, peak kW, registered households, estimated households,
+    kW of the registered increase, kW of the estimated increase (both at the peak hour)].
     `measures` are the §6.5 measures, each with its `order_by` date and `late` flag.
     """
 

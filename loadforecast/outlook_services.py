@@ -201,9 +201,16 @@ def outlook_station(*, station_id: int, run_date: dt.date, user: AbstractBaseUse
             days_json.append({"date": day.isoformat(), "t_min": float(inputs.temps[i]),
                               "source": "forecast" if data.from_forecast[i] else "normal",
                               "festival": float(computed.factors.festival[i])})
+        shape = np.asarray(settings.extra_demand_shape)
         for line, result, counts, measures, ids, grids in (
                 (False, computed.transformers, t_counts, computed.measures, inputs.t_ids, inputs.t_grid),
                 (True, computed.lines, l_counts, computed.line_measures, inputs.l_ids, inputs.l_grid)):
+            # The increase at each day's peak hour, n·p_hh·k_c(n)·e·g·s(h), shared between the
+            # registered and estimated households in proportion (for the chart).
+            increase = engine._extra_load_per_day(counts.total, computed.factors, settings) * shape[
+                result.peak_hour.astype(np.int64)]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                estimated_part = np.where(counts.total > 0, counts.estimated / np.maximum(counts.total, 1), 0.0)
             first_heavy = outlook_engine.first_heavy_day(result.daily_level)
             peak_day = result.run_peak_day
             for j in np.flatnonzero(result.level >= engine.Level.WATCH):
@@ -221,7 +228,9 @@ def outlook_station(*, station_id: int, run_date: dt.date, user: AbstractBaseUse
                     order_by=order_by, late=bool(order_by and order_by < run_date),
                     daily=[[int(result.daily_level[j, d]), round(float(result.peak_load_rate[j, d]), 4),
                             round(float(result.peak_kw[j, d]), 2), int(counts.registered[j, d]),
-                            int(counts.estimated[j, d])] for d in range(window.days)],
+                            int(counts.estimated[j, d]),
+                            round(float(increase[j, d] * (1 - estimated_part[j, d])), 2),
+                            round(float(increase[j, d] * estimated_part[j, d]), 2)] for d in range(window.days)],
                     measures=recommended))
         headline = _headline(computed, t_counts, window, data, settings)
     with transaction.atomic():

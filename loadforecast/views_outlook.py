@@ -23,7 +23,7 @@ from zhoukou_grid.territory.models import County, Station
 
 from . import outlook_engine, outlook_selectors
 from .engine import SettingsError
-from .models import LEVEL_CODES, Level, OutlookSettings
+from .models import LEVEL_CODES, Level, OutlookItem, OutlookSettings
 from .outlook_services import outlook_settings_update, outlook_station
 from .resources import OUTLOOK_COLUMNS, outlook_row
 
@@ -241,4 +241,54 @@ class CountyOutlookSettingsView(LoginRequiredMixin, PermissionRequiredMixin, Det
         context = super().get_context_data(**kwargs)
         context.update(title=_("Season outlook settings: %(county)s") % {"county": self.object.name},
                        county=self.object, can_edit=self.can_edit(self.object))
+        return context
+
+
+class OutlookItemView(LoginRequiredMixin, PermissionRequiredMixin, DetailView):
+    """One asset of an outlook: its window day by day, the peak load stacked as baseline,
+    registered and estimated increase against the capacity lines; the days on the normal
+    temperature marked."""
+
+    permission_required = "loadforecast.view_outlookitem"
+    template_name = "loadforecast/outlook_item.html"
+    model = OutlookItem
+
+    def get_object(self, queryset=None):
+        return get_for_user_or_404(
+            self.request.user, OutlookItem.objects.select_related("run__station", "transformer", "line", "grid"),
+            pk=self.kwargs["pk"])
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        item: OutlookItem = context["object"]
+        run = item.run
+        projection = run.settings_snapshot.get("projection", {})
+        cos_phi = projection.get("cos_phi", 0.9)
+        if item.transformer_id:
+            capacity = item.transformer.rated_kva * cos_phi
+        else:
+            capacity = item.line.ampacity_a * 3 ** 0.5 * projection.get("line_voltage_kv", 0.38) * cos_phi
+        days = []
+        for meta, day in zip(run.days, item.daily, strict=False):
+            registered_kw, estimated_kw = (day[5], day[6]) if len(day) > 6 else (0.0, 0.0)
+            days.append({"date": meta["date"], "normal": meta["source"] == "normal", "t_min": meta["t_min"],
+                         "level": LEVEL_CODES.get(day[0], "normal"), "level_label": Level(max(day[0], 0)).label,
+                         "pct": round(day[1] * 100), "kw": day[2],
+                         "registered": day[3], "estimated": day[4], "registered_kw": registered_kw,
+                         "estimated_kw": estimated_kw, "baseline_kw": round(day[2] - registered_kw - estimated_kw, 2)})
+        chart = {
+            "labels": [d["date"][5:] + ("*" if d["normal"] else "") for d in days],
+            "baseline": [d["baseline_kw"] for d in days], "registered": [d["registered_kw"] for d in days],
+            "estimated": [d["estimated_kw"] for d in days],
+            "lines": [{"kind": kind, "label": f"{round(rate * 100)} %", "kw": round(capacity * rate, 1)}
+                      for kind, rate in (("watch", projection.get("watch_load_rate", 0.7)),
+                                         ("heavy", projection.get("heavy_load_rate", 0.8)),
+                                         ("overload", projection.get("overload_load_rate", 1.0)))],
+            "text": {"baseline": str(_("Baseline")), "registered": str(_("Registered households")),
+                     "estimated": str(_("Estimated households")), "kw": "kW"},
+        }
+        context.update(
+            title=_("Season outlook: %(asset)s") % {"asset": item.asset.code}, item=item, run=run, days=days,
+            chart=chart, station=run.station,
+            measures=[{**m, "label": MEASURE_LABELS.get(m["kind"], m["kind"])} for m in item.measures])
         return context

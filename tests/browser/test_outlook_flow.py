@@ -54,6 +54,13 @@ def test_station_staff_read_the_outlook_and_the_county_coverage(
         assert f"{item.registered_households} + {item.estimated_households}" in text
         shoot(page, screenshot_dir, f"outlook-station-{name}")
 
+        row.locator("[data-item-link]").click()
+        page.wait_for_url(live_server.url + reverse("loadforecast:outlook_item", args=[item.pk]))
+        page.wait_for_function("() => window.Chart && Chart.getChart(document.getElementById('outlook-chart'))")
+        assert page.locator("[data-measure='temp_capacity'] time").inner_text() == item.order_by.isoformat()
+        shoot(page, screenshot_dir, f"outlook-item-{name}")
+        page.go_back()
+
         page.locator(".breadcrumbs a", has_text=world.county_a.name).click()
         page.wait_for_url(live_server.url + reverse("loadforecast:outlook_county", args=[world.county_a.pk]))
         coverage = page.locator("tr[data-station='JA-GDS-01']").inner_text()

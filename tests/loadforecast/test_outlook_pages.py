@@ -132,3 +132,23 @@ def test_county_admin_sets_outlook_settings_and_bad_ones_write_nothing(world, co
     assert page.status_code == 200 and "name=\"lead_days_patrol\"" not in page.content.decode()
     assert staff.post(url, _settings_post()).status_code == 403
     assert _client(outsider).get(url).status_code in (403, 404)
+
+
+@pytest.mark.django_db
+def test_asset_outlook_page_stacks_baseline_registered_and_estimated(outlook, station_staff, outsider, world):
+    import json
+
+    g, run = outlook
+    item = run.items.get(transformer=g.transformer)
+    url = reverse("loadforecast:outlook_item", args=[item.pk])
+    page = _client(station_staff).get(url)
+    assert page.status_code == 200
+    chart = json.loads(page.content.decode().split('id="outlook-chart-data" type="application/json">')[1]
+                       .split("</script>")[0])
+    for d, day in enumerate(item.daily):
+        assert chart["baseline"][d] + chart["registered"][d] + chart["estimated"][d] == pytest.approx(day[2], abs=0.02)
+    eve = [i for i, meta in enumerate(run.days) if meta["date"] == "2027-02-05"][0]
+    assert chart["estimated"][eve] > 0 and chart["registered"][eve] > 0
+    assert chart["labels"][0].endswith("*") and not chart["labels"][eve].endswith("*")  # normal vs forecast
+    assert [line["kw"] for line in chart["lines"]] == [pytest.approx(160 * 0.9 * r) for r in (0.7, 0.8, 1.0)]
+    assert _client(outsider).get(url).status_code == 404

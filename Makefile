@@ -25,6 +25,8 @@ run: $(STAMP)
 	DEBUG=1 $(BIN)/python manage.py seed_demo --scale demo --if-empty
 	@# Today's projection, so the alert queue is not empty before the first night (idempotent).
 	DEBUG=1 $(BIN)/python manage.py run_projection > /dev/null
+	@# The season outlook of today (nothing projected while the New Year is more than 90 days away).
+	DEBUG=1 $(BIN)/python manage.py run_projection --outlook > /dev/null
 	@if [ -n "$$REDIS_URL" ]; then \
 	  echo "Starting a Celery worker and beat (logs in .run/)"; mkdir -p .run; \
 	  DEBUG=1 $(BIN)/celery -A zhoukou_grid worker --loglevel INFO --concurrency 2 > .run/worker.log 2>&1 & \

@@ -19,6 +19,7 @@ from zhoukou_grid.core.importing import parsers
 from zhoukou_grid.core.importing.engine import ImportContext, ImportPlan, ParsedRow, batched, resolve_codes, upsert
 from zhoukou_grid.core.importing.parsers import CellError
 from zhoukou_grid.core.importing.spec import Column, ImportKind, Lookup, register, unique_in_order
+from zhoukou_grid.core.lunar_calendar import nearest_season
 from zhoukou_grid.core.scoping import writable_for_user
 from zhoukou_grid.territory.models import Grid, LVLine, Transformer, Village
 
@@ -375,7 +376,9 @@ def check_rows(ctx: ImportContext, rows: list[ParsedRow]) -> None:
     for row in rows:
         for key, message in services.resident_date_problems(
                 arrival=row.values.get("arrival_date"), departure=row.values.get("departure_date"),
-                import_day=ctx.import_day):
+                import_day=ctx.reference_day):
+            # With --season the dates must lie within 120 days of that season's New Year, so a
+            # list of another season is refused row by row.
             row.add_error(key, message)
     by_key: dict[str, list[ParsedRow]] = defaultdict(list)
     for row in rows:
@@ -386,6 +389,22 @@ def check_rows(ctx: ImportContext, rows: list[ParsedRow]) -> None:
             numbers = ", ".join(str(row.number) for row in same)
             for row in same:
                 row.add_error(*resident_duplicate_error(row, numbers))
+
+
+def refuse_other_season_entries(season: int, plan: ImportPlan) -> None:
+    """With `--season`, a row must not overwrite the village's entry of the same person for
+    another season (one entry per person and village): such rows are refused, the entry on
+    file is kept. A resident's season is the New Year nearest to its arrival (docs/domain.md §6.7)."""
+    for row in plan.rows:
+        current = plan.current(row)
+        arrival = current.get("arrival_date") if current else None
+        if arrival is not None and nearest_season(arrival) != season:
+            row.add_error("arrival_date", _(
+                "This person is already on this village's list for the %(other)s season (arriving %(date)s). "
+                "A village lists a person once, so this %(season)s entry would replace it: the row is not "
+                "imported and the entry on file is kept.") % {
+                "other": nearest_season(arrival), "date": arrival.isoformat(), "season": season})
+    plan.rows = [row for row in plan.rows if row.ok]
 
 
 def resident_duplicate_error(row: ParsedRow, numbers: str) -> tuple[str, str]:
@@ -562,7 +581,7 @@ class ResidentKind(ImportKind):
     required_any = (("village", "village_code"),)
 
     def column_parsers(self, ctx: ImportContext) -> dict[str, Callable[[Any], Any]]:
-        today = ctx.import_day
+        today = ctx.reference_day
 
         def date_parser(value: Any) -> date:
             return parsing.parse_date(value, reference=today)
@@ -624,6 +643,8 @@ class ResidentKind(ImportKind):
         return [*super().compare_fields(present), "village_group", "household_id", *personal]
 
     def refine_plan(self, ctx: ImportContext, plan: ImportPlan) -> None:
+        if ctx.season is not None:
+            refuse_other_season_entries(ctx.season, plan)
         keep_hand_links(plan)
         find_under_weaker_keys(ctx, plan)
 

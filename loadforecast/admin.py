@@ -12,6 +12,9 @@ from .models import (
     AssetProjection,
     LoadReading,
     Measure,
+    OutlookItem,
+    OutlookRun,
+    OutlookSettings,
     ProjectionRun,
     ProjectionSettings,
     WeatherForecast,
@@ -84,3 +87,22 @@ class MeasureAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_display = ("alert", "kind", "planned_date", "status", "done_at")
     list_filter = ("kind", "status")
     raw_id_fields = ("alert", "neighbour")
+
+
+@admin.register(OutlookSettings)
+class OutlookSettingsAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    list_display = ("county", "station", "updated_at", "updated_by")
+    readonly_fields = ("values", "updated_at", "updated_by")  # edited through outlook_settings_update (audited)
+
+
+@admin.register(OutlookRun)
+class OutlookRunAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    list_display = ("run_date", "station", "season", "new_year", "days_projected", "created_at")
+    readonly_fields = [f.name for f in OutlookRun._meta.fields]
+
+
+@admin.register(OutlookItem)
+class OutlookItemAdmin(_AssetAdmin):
+    list_display = ("transformer", "line", "level", "peak_date", "peak_load_rate", "order_by", "late")
+    list_filter = ("level", "late")
+    raw_id_fields = ("transformer", "line", "grid", "run")

@@ -14,15 +14,17 @@ class LoadforecastConfig(AppConfig):
             return {f"loadforecast.{verb}_{model}" for model in models for verb in verbs}
 
         readable = ["loadreading", "weatherforecast", "projectionsettings", "projectionrun", "assetprojection",
-                    "alert", "alerthistory", "measure"]
+                    "alert", "alerthistory", "measure", "outlooksettings", "outlookrun", "outlookitem"]
         view = perms(readable, ["view"])
         # Station staff review alerts, plan and record measures, and press "run now".
         act = {"loadforecast.change_alert", "loadforecast.add_measure", "loadforecast.change_measure",
                "loadforecast.add_projectionrun"}
         # County admins import load and weather and edit the projection settings.
         manage = perms(["loadreading", "weatherforecast"], ["add", "change", "delete"]) | perms(
-            ["projectionsettings"], ["add", "change"])
-        ROLE_PERMISSIONS[Role.GRID_MANAGER] |= view
+            ["projectionsettings", "outlooksettings"], ["add", "change"])
+        # A grid manager sees the outlook items of their grid; the station-wide runs are
+        # for station staff and above.
+        ROLE_PERMISSIONS[Role.GRID_MANAGER] |= view - {"loadforecast.view_outlookrun"}
         ROLE_PERMISSIONS[Role.STATION_STAFF] |= view | act
         ROLE_PERMISSIONS[Role.COUNTY_ADMIN] |= view | act | manage
         ROLE_PERMISSIONS[Role.COMPANY_ADMIN] |= view | act | manage

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from zhoukou_grid.core.filters import IntegerFilter, scoped
 from zhoukou_grid.territory.models import Grid, Station
 
-from .models import Alert, AssetProjection, Level, Measure, ProjectionRun
+from .models import Alert, AssetProjection, Level, Measure, OutlookItem, OutlookRun, ProjectionRun
 
 ASSET_TYPES = (("transformer", _("Transformer")), ("lvline", _("LV line")))
 ALERT_LEVEL_CHOICES = [(level.value, level.label) for level in Level if level.value >= Level.WATCH]
@@ -173,3 +173,39 @@ class MeasureFilterSet(django_filters.FilterSet):
     class Meta:
         model = Measure
         fields = ["alert", "status", "kind"]
+
+
+class OutlookRunFilterSet(django_filters.FilterSet):
+    station = django_filters.CharFilter(field_name="station__code", label=_("Station code"))
+    run_date = django_filters.DateFilter(label=_("Run date"))
+    season = IntegerFilter(label=_("Season"))
+    latest = django_filters.BooleanFilter(method="filter_latest", label=_("Latest of each station"))
+
+    class Meta:
+        model = OutlookRun
+        fields = ["station", "run_date", "season", "latest"]
+
+    def filter_latest(self, queryset, name, value):
+        from .outlook_selectors import latest_outlook_ids
+
+        return queryset.filter(pk__in=latest_outlook_ids()) if value else queryset
+
+
+class OutlookItemFilterSet(AssetFilterSet):
+    """Outlook items by run (default: the latest run of each station), asset, level, lateness."""
+
+    run = IntegerFilter(field_name="run_id", label=_("Run"))
+    station = django_filters.CharFilter(field_name="run__station__code", label=_("Station code"))
+    late = django_filters.BooleanFilter(label=_("Late"))
+
+    class Meta:
+        model = OutlookItem
+        fields = ["run", "station", "asset_type", "code", "grid", "level", "level_min", "late"]
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        if self.form.cleaned_data.get("run") is None:
+            from .outlook_selectors import latest_outlook_ids
+
+            queryset = queryset.filter(run_id__in=latest_outlook_ids())
+        return queryset

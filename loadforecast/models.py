@@ -417,3 +417,124 @@ class Measure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.get_status_display()})"
+
+
+# ---------------------------------------------------------------------------------------
+# Season outlook (docs/domain.md §6.7): kept apart from the 21-day projection's runs and alerts.
+# ---------------------------------------------------------------------------------------
+
+
+class OutlookSettings(models.Model):
+    """A county's season-outlook settings (§6.7), or a station's overrides on top of them.
+
+    `values` holds only the keys that differ from the defaults (outlook_engine.OutlookSettings);
+    validated and audited by `outlook_services.outlook_settings_update`.
+    """
+
+    county = models.ForeignKey(County, on_delete=models.CASCADE, related_name="+", verbose_name=_("county"))
+    station = models.ForeignKey(
+        Station, on_delete=models.CASCADE, null=True, blank=True, related_name="+", verbose_name=_("station"),
+        help_text=_("Empty: the county's settings. Set: overrides for this station only."),
+    )
+    values = models.JSONField(_("settings"), default=dict, blank=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("updated by"),
+    )
+
+    territory_paths = {"county": "county_id", "station": "station_id"}
+
+    class Meta:
+        verbose_name = _("season outlook settings")
+        verbose_name_plural = _("season outlook settings")
+        constraints = [
+            models.UniqueConstraint(fields=["county"], condition=Q(station__isnull=True),
+                                    name="outlooksettings_one_per_county"),
+            models.UniqueConstraint(fields=["station"], condition=Q(station__isnull=False),
+                                    name="outlooksettings_one_per_station"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.station or self.county)
+
+
+class OutlookRun(models.Model):
+    """One station's season outlook made on a date (a re-run of the date replaces it).
+
+    `days` holds one entry per projected day: date, T_min, its source ("forecast" or
+    "normal") and the festival factor; `headline` the station's counts per level, peak day,
+    temporary kVA and list coverage (§6.7). A run whose window is not in reach keeps
+    `days_projected` = 0 and says why in `message`.
+    """
+
+    station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="+", verbose_name=_("station"))
+    run_date = models.DateField(_("run date"))
+    season = models.PositiveSmallIntegerField(_("season"))
+    new_year = models.DateField(_("New Year's Day"))
+    window_start = models.DateField(_("window start"))
+    window_end = models.DateField(_("window end"))
+    first_day = models.DateField(_("first day projected"))
+    days_projected = models.PositiveSmallIntegerField(_("days projected"), default=0)
+    days = models.JSONField(_("days"), default=list, blank=True)
+    headline = models.JSONField(_("headline"), default=dict, blank=True)
+    settings_snapshot = models.JSONField(_("settings used"), default=dict, blank=True)
+    message = models.CharField(_("message"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("started by"),
+    )
+
+    territory_paths = {"county": "station__county_id", "station": "station_id"}
+
+    class Meta:
+        ordering = ["-run_date", "-created_at"]
+        verbose_name = _("season outlook run")
+        verbose_name_plural = _("season outlook runs")
+        constraints = [
+            models.UniqueConstraint(fields=["run_date", "station"], name="outlookrun_unique_date_station"),
+            models.CheckConstraint(condition=Q(days_projected__lte=45), name="outlookrun_days_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.station} {self.season} @ {self.run_date}"
+
+
+class OutlookItem(AssetMixin):
+    """An asset of an outlook run projected at watch or above somewhere in the window.
+
+    `daily` is one entry per projected day (aligned with the run's `days`):
+    [level, peak load rate, peak kW, registered households, estimated households,
+    kW of the registered increase, kW of the estimated increase (both at the peak hour)].
+    `measures` are the §6.5 measures, each with its `order_by` date and `late` flag.
+    """
+
+    run = models.ForeignKey(OutlookRun, on_delete=models.CASCADE, related_name="items", verbose_name=_("run"))
+    level = models.PositiveSmallIntegerField(_("level"), choices=Level.choices)
+    peak_date = models.DateField(_("peak day"))
+    peak_kw = models.FloatField(_("peak (kW)"))
+    peak_load_rate = models.FloatField(_("peak load rate"))
+    first_heavy_date = models.DateField(_("first day at heavy load"), null=True, blank=True)
+    registered_households = models.PositiveIntegerField(_("registered households at the peak"), default=0)
+    estimated_households = models.PositiveIntegerField(_("estimated households at the peak"), default=0)
+    order_by = models.DateField(_("order by"), null=True, blank=True)
+    late = models.BooleanField(_("late"), default=False)
+    daily = models.JSONField(_("days"), default=list, blank=True)
+    measures = models.JSONField(_("recommended measures"), default=list, blank=True)
+
+    class Meta:
+        ordering = ["-level", "-peak_load_rate", "pk"]
+        verbose_name = _("season outlook item")
+        verbose_name_plural = _("season outlook items")
+        constraints = [
+            _one_asset("outlookitem"),
+            models.CheckConstraint(condition=Q(level__gte=1) & Q(level__lte=4), name="outlookitem_level_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.asset} {self.get_level_display()} {self.peak_date}"
+
+    @property
+    def level_code(self) -> str:
+        return LEVEL_CODES[self.level]

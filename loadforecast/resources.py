@@ -1,4 +1,4 @@
-"""Import kinds `load` and `weather`, export kinds `projections` and `alerts` (docs/import-formats.md).
+"""Import kinds `load` and `weather`, export kinds `projections`, `alerts` and `outlook` (docs/import-formats.md).
 
 A load file is one of three shapes, chosen by its header: 96 quarter-hour columns (P1…P96
 or 00:15…24:00), 24 hourly columns (1…24 or 01:00…24:00) or one 最大负荷(kW) column. The
@@ -29,7 +29,7 @@ from zhoukou_grid.core.scoping import for_user
 from zhoukou_grid.territory.models import County, LVLine, Transformer
 
 from .engine import SQRT3, hourly_from_quarter_hours
-from .models import LEVEL_CODES, Alert, AssetProjection, LoadReading, WeatherForecast, pack_curve
+from .models import LEVEL_CODES, Alert, AssetProjection, LoadReading, OutlookItem, WeatherForecast, pack_curve
 
 ABSURD_FACTOR = 5.0  # a value above 5 × the rating is a unit or typing error, not load
 LINE_VOLTAGE_KV = 0.38
@@ -407,5 +407,47 @@ class AlertExport(_ComputedExport):
             }
 
 
-for _kind in (LoadKind, WeatherKind, ProjectionExport, AlertExport):
+OUTLOOK_COLUMNS = (
+    "station_code", "season", "run_date", "asset_type", "asset_code", "level", "peak_date", "peak_load_rate",
+    "peak_kw", "registered_households", "estimated_households", "first_heavy_date", "temporary_kva", "order_by",
+    "late", "recommended_measure")
+
+
+def outlook_row(item: OutlookItem) -> dict[str, Any]:
+    """One outlook item in the `outlook` export columns (also the station page's XLSX)."""
+    asset_type = "transformer" if item.transformer_id else "lvline"
+    temporary = next((m["kva"] for m in item.measures if m.get("kind") == "temp_capacity"), None)
+    return {
+        "station_code": item.run.station.code, "season": item.run.season, "run_date": item.run.run_date.isoformat(),
+        "asset_type": asset_type, "asset_code": item.asset.code, "level": LEVEL_CODES[item.level],
+        "peak_date": item.peak_date.isoformat(), "peak_load_rate": round(item.peak_load_rate, 4),
+        "peak_kw": round(item.peak_kw, 2), "registered_households": item.registered_households,
+        "estimated_households": item.estimated_households,
+        "first_heavy_date": item.first_heavy_date.isoformat() if item.first_heavy_date else "",
+        "temporary_kva": temporary, "order_by": item.order_by.isoformat() if item.order_by else "",
+        "late": "yes" if item.late else "no",
+        "recommended_measure": recommended_text(item.measures),
+    }
+
+
+class OutlookExport(_ComputedExport):
+    """The items of each station's latest season outlook (docs/domain.md §6.7)."""
+
+    name = "outlook"
+    model = OutlookItem
+    verbose_name = _lazy("Season outlook")
+    key_fields = ("run_id", "transformer_id", "line_id")
+    columns = tuple(Column(key, key, export="") for key in OUTLOOK_COLUMNS)
+
+    def export_queryset(self, user):
+        from .outlook_selectors import latest_outlook_items
+
+        return latest_outlook_items(user).order_by("run__station__code", "-level", "-peak_load_rate", "pk")
+
+    def export_rows(self, queryset, *, chunk_size: int = 2000):
+        for item in queryset.select_related("run__station", "transformer", "line").iterator(chunk_size=chunk_size):
+            yield outlook_row(item)
+
+
+for _kind in (LoadKind, WeatherKind, ProjectionExport, AlertExport, OutlookExport):
     register(_kind())

@@ -232,7 +232,7 @@ def _read_households(station: Station, run_date: dt.date, horizon_end: dt.date, 
                      l_index: dict[int, int]) -> dict[str, Any]:
     """Households (their transformer, line and phase) and the residents returning to them."""
     households = list(Household.objects.filter(transformer__grid__station_id=station.pk).values_list(
-        "pk", "transformer_id", "line_id", "phase").order_by())
+        "pk", "transformer_id", "line_id", "phase").order_by("pk"))
     h_index = _index([h[0] for h in households])
     in_horizon = Q(arrival_date__lt=horizon_end) & (Q(departure_date__isnull=True) | Q(departure_date__gt=run_date))
     residents = list(ReturningResident.objects.filter(in_horizon, household__transformer__grid__station_id=station.pk)

@@ -5,10 +5,12 @@ the beat's watch, the nightly run). The services send these tasks by their names
 
 from __future__ import annotations
 
+import datetime as dt
+
 from celery import shared_task
 from django.utils import timezone
 
-from . import services
+from . import outlook_services, services
 
 
 @shared_task(name=services.PROJECT_STATION_TASK, acks_late=True, autoretry_for=services.TRANSIENT_DB_ERRORS,
@@ -35,5 +37,15 @@ def runs_watch() -> dict:
 
 @shared_task(name="loadforecast.tasks.nightly_projection")
 def nightly_projection() -> int:
-    """The 02:00 run of today (Asia/Shanghai) for all stations."""
-    return services.projection_enqueue(run_date=timezone.localdate())
+    """The 02:00 run of today (Asia/Shanghai) for all stations, and the season outlook while
+    a window is in reach (docs/domain.md §6.7)."""
+    run_id = services.projection_enqueue(run_date=timezone.localdate())
+    outlook_services.outlook_enqueue(run_date=timezone.localdate())
+    return run_id
+
+
+@shared_task(name=outlook_services.OUTLOOK_STATION_TASK, acks_late=True,
+             autoretry_for=services.TRANSIENT_DB_ERRORS, retry_backoff=True, max_retries=3)
+def outlook_station(run_date: str, station_id: int) -> int:
+    """One station's season outlook of a date (ISO); returns the outlook run's id."""
+    return outlook_services.outlook_station(station_id=station_id, run_date=dt.date.fromisoformat(run_date)).pk

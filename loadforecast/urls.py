@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views, views_backtest
+from . import views, views_backtest, views_outlook
 
 app_name = "loadforecast"
 
@@ -13,6 +13,11 @@ urlpatterns = [
     path("transformers/<int:pk>/", views.TransformerLoadView.as_view(), name="load_transformer"),
     path("lines/<int:pk>/", views.LineLoadView.as_view(), name="load_line"),
     path("stations/<int:pk>/heat/", views.StationHeatView.as_view(), name="load_heat"),
+    path("stations/<int:pk>/outlook/", views_outlook.StationOutlookView.as_view(), name="outlook_station"),
+    path("counties/<int:pk>/outlook/", views_outlook.CountyOutlookView.as_view(), name="outlook_county"),
+    path("counties/<int:pk>/outlook/settings/", views_outlook.CountyOutlookSettingsView.as_view(),
+         name="outlook_settings"),
+    path("outlook/items/<int:pk>/", views_outlook.OutlookItemView.as_view(), name="outlook_item"),
     path("backtest/", views_backtest.BacktestView.as_view(), name="load_backtest"),
     path("runs/", views.RunListView.as_view(), name="load_runs"),
     path("runs/<int:pk>/", views.RunDetailView.as_view(), name="load_run"),

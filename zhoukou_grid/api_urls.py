@@ -12,6 +12,7 @@ from customers.api import HouseholdViewSet
 from customers.api_keycustomers import KeyCustomerViewSet
 from customers.api_residents import ResidentViewSet
 from loadforecast import api as loadforecast_api
+from loadforecast import api_outlook as loadforecast_api_outlook
 from visits import api_boards as visits_api_boards
 from visits import api_field as visits_api_field
 from visits import api_rounds as visits_api_rounds
@@ -34,6 +35,9 @@ router.register("projection-runs", loadforecast_api.ProjectionRunViewSet, basena
 router.register("projections", loadforecast_api.AssetProjectionViewSet, basename="assetprojection")
 router.register("alerts", loadforecast_api.AlertViewSet, basename="alert")
 router.register("measures", loadforecast_api.MeasureViewSet, basename="measure")
+router.register("outlook-runs", loadforecast_api_outlook.OutlookRunViewSet, basename="outlookrun")
+router.register("outlook-items", loadforecast_api_outlook.OutlookItemViewSet, basename="outlookitem")
+router.register("outlook-settings", loadforecast_api_outlook.OutlookSettingsViewSet, basename="outlooksettings")
 router.register("visit-logs", visits_api_field.VisitLogViewSet, basename="visitlog")
 router.register("projection-settings", loadforecast_api.ProjectionSettingsViewSet, basename="projectionsettings")
 router.register("rounds", visits_api_rounds.RoundViewSet, basename="round")

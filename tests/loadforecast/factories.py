@@ -93,3 +93,42 @@ class AlertHistoryFactory(factory.django.DjangoModelFactory):
     action = "created"
     status = "open"
     level = 3
+
+
+class OutlookRunFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "loadforecast.OutlookRun"
+
+    station = factory.SubFactory("tests.factories.StationFactory")
+    run_date = factory.Sequence(lambda n: dt.date(2026, 12, 1) + dt.timedelta(days=n))
+    season = 2027
+    new_year = dt.date(2027, 2, 6)
+    window_start = dt.date(2027, 1, 22)
+    window_end = dt.date(2027, 2, 20)
+    first_day = dt.date(2027, 1, 22)
+    days_projected = 30
+
+
+class OutlookItemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "loadforecast.OutlookItem"
+
+    grid = factory.SubFactory(GridFactory)
+    transformer = factory.LazyAttribute(lambda o: o.grid.transformers.first() or TransformerFactory(grid=o.grid))
+    run = factory.LazyAttribute(lambda o: OutlookRunFactory(station=o.grid.station))
+    level = 3
+    peak_date = dt.date(2027, 2, 5)
+    peak_kw = 170.0
+    peak_load_rate = 1.05
+    first_heavy_date = dt.date(2027, 2, 3)
+    registered_households = 20
+    estimated_households = 10
+    order_by = dt.date(2027, 1, 14)
+
+
+class OutlookSettingsFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "loadforecast.OutlookSettings"
+
+    county = factory.SubFactory("tests.factories.CountyFactory")
+    values = factory.LazyFunction(lambda: {"lead_days_temp_capacity": 25})

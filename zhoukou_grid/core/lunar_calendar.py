@@ -33,6 +33,8 @@ from lunardate import LunarDate
 
 __all__ = [
     "DEFAULT_DEPARTURE_LUNAR_DAY",
+    "FIRST_SEASON",
+    "LAST_SEASON",
     "MINIMUM_DEFAULT_STAY",
     "SEASON_LEAD_DAYS",
     "FestivalDay",
@@ -42,12 +44,16 @@ __all__ = [
     "lunar_new_year",
     "nearest_season",
     "new_years_eve",
+    "season_in_calendar",
     "season_of",
 ]
 
 #: A date belongs to the festival of the first New Year on or after it minus this many days:
 #: season_of(d) <= Y exactly when d <= lunar_new_year(Y) + SEASON_LEAD_DAYS.
 SEASON_LEAD_DAYS = 45
+#: The seasons whose New Year and both neighbours the calendar (lunar years 1900–2099) holds.
+FIRST_SEASON = 1901
+LAST_SEASON = 2098
 #: A resident with no departure date stays at least this long (docs/domain.md §6.4).
 MINIMUM_DEFAULT_STAY = dt.timedelta(days=7)
 #: The default departure is this day of the first lunar month (初八; 初一 is New Year's day).
@@ -119,3 +125,8 @@ def default_departure(arrival: dt.date) -> dt.date:
     Lunar New Year, or arrival + 7 days if that is later."""
     eighth_day = first_month_day(nearest_season(arrival), DEFAULT_DEPARTURE_LUNAR_DAY)
     return max(eighth_day, arrival + MINIMUM_DEFAULT_STAY)
+
+
+def season_in_calendar(season: int) -> bool:
+    """Whether `season` can be used: its New Year and the two around it are in the calendar."""
+    return FIRST_SEASON <= season <= LAST_SEASON

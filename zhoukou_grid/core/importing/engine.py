@@ -71,6 +71,9 @@ class ImportContext:
     today: date | None = None
     job: Any = None
     on_progress: Callable[[str, int], None] | None = None
+    # The festival (lunar year) a list is about when the importer names it (`--season`):
+    # yearless dates and the date checks then refer to that season, not the coming one.
+    season: int | None = None
     _scope: Any = field(default=None, repr=False)
 
     @property
@@ -78,6 +81,16 @@ class ImportContext:
         if self.today is None:
             self.today = local_today()
         return self.today
+
+    @property
+    def reference_day(self) -> date:
+        """The day a list's dates are read against: the New Year of the named season, else
+        the import day (`lunar_calendar.season_of` of it is the coming season)."""
+        if self.season is not None:
+            from zhoukou_grid.core.lunar_calendar import lunar_new_year
+
+            return lunar_new_year(self.season)
+        return self.import_day
 
     def progress(self, phase: str, fraction: float = 0.0) -> None:
         """Report that `phase` is `fraction` done (0..1)."""

@@ -25,6 +25,7 @@ def import_file(
     skip_invalid: bool = False,
     job: ImportJob | None = None,
     on_progress: Callable[[str, int], None] | None = None,
+    season: int | None = None,
 ) -> ImportResult:
     """Check and (unless dry_run) write a spreadsheet. A real write records an ImportJob
     (the given one, or a new one holding the file) and one audit row with counts only,
@@ -34,7 +35,7 @@ def import_file(
     resident records the job that imported it); a new job is saved with the rows."""
     if job is None and not dry_run:
         job = ImportJob(user=user, kind=kind.name, file_name=file_name[:255], skip_invalid=skip_invalid)
-    ctx = ImportContext(user=user, job=job, on_progress=on_progress)
+    ctx = ImportContext(user=user, job=job, on_progress=on_progress, season=season)
 
     def record(result: ImportResult) -> None:
         if job._state.adding and not job.file:

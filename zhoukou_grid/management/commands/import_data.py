@@ -18,6 +18,7 @@ from zhoukou_grid.core.importing.exporting import error_workbook_bytes
 from zhoukou_grid.core.importing.reader import SpreadsheetError
 from zhoukou_grid.core.importing.service import import_file
 from zhoukou_grid.core.importing.spec import get_kind
+from zhoukou_grid.core.lunar_calendar import FIRST_SEASON, LAST_SEASON, season_in_calendar
 
 
 class Command(BaseCommand):
@@ -33,6 +34,9 @@ class Command(BaseCommand):
         parser.add_argument("--as", dest="as_user", metavar="USERNAME",
                             help="Import with this user's territory and permissions.")
         parser.add_argument("--json", action="store_true", help="Print the summary as one JSON object.")
+        parser.add_argument("--season", type=int, metavar="YEAR",
+                            help="residents only: the festival (lunar year) the list is about, e.g. last "
+                                 "season's list for the outlook's estimates (default: the coming season)")
 
     def fail(self, message: str, as_json: bool, error: dict | None = None):
         self.stderr.write(message)
@@ -54,6 +58,15 @@ class Command(BaseCommand):
                 self.fail(_("Unknown user: %(user)s.") % {"user": options["as_user"]}, as_json)
             if not kind.may_import(user):
                 self.fail(_("%(user)s may not import %(kind)s.") % {"user": user.username, "kind": kind.name}, as_json)
+        season = options.get("season")
+        if season is not None:
+            if kind.name != "residents":
+                self.fail(_("--season applies to returning residents lists only, not to %(kind)s.")
+                          % {"kind": kind.name}, as_json)
+            if not season_in_calendar(season):
+                self.fail(_("The season %(season)s has no Lunar New Year in the calendar (seasons %(first)s to "
+                            "%(last)s). Check the year.") % {"season": season, "first": FIRST_SEASON,
+                                                             "last": LAST_SEASON}, as_json)
         path = Path(options["file"])
         try:
             data = path.read_bytes()
@@ -61,7 +74,7 @@ class Command(BaseCommand):
             self.fail(_("Cannot read the file %(path)s: %(error)s") % {"path": path, "error": error.strerror}, as_json)
         try:
             result = import_file(kind=kind, data=data, file_name=path.name, user=user, dry_run=options["dry_run"],
-                                 skip_invalid=options["skip_invalid"])
+                                 skip_invalid=options["skip_invalid"], season=season)
         except SpreadsheetError as error:
             self.fail(f"{path.name}: {error.message}", as_json, error.as_error())
         if options["errors_out"]:  # written even when empty, so a script never reads a stale file

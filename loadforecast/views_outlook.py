@@ -1,0 +1,294 @@
+"""The season outlook pages (docs/domain.md §6.7): a station's outlook with its headline,
+days and items (and their XLSX), a county's stations with list coverage. Reads through
+`outlook_selectors` (scoped); station staff may make the outlook again from the page."""
+
+from __future__ import annotations
+
+import io
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.shortcuts import redirect
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+from django.views.generic import DetailView
+
+from zhoukou_grid.core.audit import audit_record
+from zhoukou_grid.core.scoping import get_for_user_or_404, writable_for_user
+from zhoukou_grid.territory.models import County, Station
+
+from . import outlook_engine, outlook_selectors
+from .engine import SettingsError
+from .models import LEVEL_CODES, Level, OutlookItem, OutlookSettings
+from .outlook_services import outlook_settings_update, outlook_station
+from .resources import OUTLOOK_COLUMNS, outlook_row
+
+LEVELS_SHOWN = (Level.THERMAL, Level.OVERLOAD, Level.HEAVY, Level.WATCH)
+MEASURE_LABELS = {
+    "transfer": _lazy("Load transfer"), "phase_balance": _lazy("Phase balancing"),
+    "temp_capacity": _lazy("Temporary capacity"), "staggered": _lazy("Staggered-use notice"),
+    "patrol": _lazy("Patrol and infrared check"),
+}
+
+
+def _level_counts(counts: dict[str, int]) -> list[tuple[str, str, int]]:
+    return [(LEVEL_CODES[level], Level(level).label, counts.get(LEVEL_CODES[level], 0)) for level in LEVELS_SHOWN]
+
+
+def xlsx_response(rows: list[dict], filename: str) -> HttpResponse:
+    """The rows in the `outlook` export columns as one worksheet."""
+    import xlsxwriter
+
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_numbers": False,
+                                            "strings_to_formulas": False, "strings_to_urls": False})
+    sheet = workbook.add_worksheet("outlook")
+    sheet.write_row(0, 0, OUTLOOK_COLUMNS, workbook.add_format({"bold": True}))
+    for r, row in enumerate(rows, start=1):
+        for c, key in enumerate(OUTLOOK_COLUMNS):
+            value = row[key]
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                sheet.write_number(r, c, value)
+            else:
+                sheet.write_string(r, c, "" if value is None else str(value))
+    workbook.close()
+    response = HttpResponse(buffer.getvalue(),
+                            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class StationOutlookView(LoginRequiredMixin, PermissionRequiredMixin, DetailView):
+    """春节负荷展望 of a station: the latest outlook run, its headline, days and items."""
+
+    permission_required = "loadforecast.view_outlookitem"
+    template_name = "loadforecast/outlook_station.html"
+    model = Station
+
+    def get_object(self, queryset=None):
+        return get_for_user_or_404(self.request.user, Station.objects.select_related("county"), pk=self.kwargs["pk"])
+
+    def get(self, request, *args, **kwargs):
+        self.object = self.get_object()
+        run = outlook_selectors.latest_outlook(self.object)
+        items = list(outlook_selectors.outlook_items(request.user, run)) if run else []
+        if request.GET.get("format") == "xlsx":
+            audit_record(user=request.user, action="export", object_type="loadforecast.outlookrun",
+                         object_id=run.pk if run else None, detail={"kind": "outlook", "rows": len(items)})
+            return xlsx_response([outlook_row(item) for item in items],
+                                 f"outlook-{self.object.code}-{run.run_date if run else 'none'}.xlsx")
+        return self.render_to_response(self.get_context_data(object=self.object, run=run, items=items))
+
+    def post(self, request, *args, **kwargs):
+        station = get_for_user_or_404(request.user, writable_for_user(request.user, Station), pk=self.kwargs["pk"])
+        if not request.user.has_perm("loadforecast.add_projectionrun"):
+            return HttpResponse(status=403)
+        run = outlook_station(station_id=station.pk, run_date=timezone.localdate(), user=request.user)
+        messages.success(request, _("Season outlook made for %(date)s.") % {"date": run.run_date.isoformat()})
+        return redirect("loadforecast:outlook_station", pk=station.pk)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        run, items = kwargs["run"], kwargs["items"]
+        headline = run.headline if run else {}
+        dates = [day["date"] for day in run.days] if run else []
+        rows = []
+        for item in items:
+            rows.append({
+                "item": item, "code": item.asset.code, "is_line": bool(item.line_id),
+                "measures": [{**m, "label": MEASURE_LABELS.get(m["kind"], m["kind"])} for m in item.measures],
+                "cells": [{"date": dates[d], "level": LEVEL_CODES.get(day[0], "normal"), "pct": round(day[1] * 100),
+                           "registered": day[3], "estimated": day[4]} for d, day in enumerate(item.daily)],
+            })
+        context.update(
+            title=_("Spring Festival load outlook: %(station)s") % {"station": self.object.name},
+            kind=_("Season outlook"), station=self.object, run=run, rows=rows, headline=headline,
+            t_levels=_level_counts(headline.get("transformers", {})),
+            l_levels=_level_counts(headline.get("lines", {})),
+            can_run=self.request.user.has_perm("loadforecast.add_projectionrun")
+            and writable_for_user(self.request.user, Station).filter(pk=self.object.pk).exists(),
+            today=timezone.localdate(),
+        )
+        return context
+
+
+class CountyOutlookView(LoginRequiredMixin, PermissionRequiredMixin, DetailView):
+    """A county's stations: their outlook headlines summed, and which villages have sent
+    this season's list."""
+
+    permission_required = "loadforecast.view_outlookitem"
+    template_name = "loadforecast/outlook_county.html"
+    model = County
+
+    def get_object(self, queryset=None):
+        return get_for_user_or_404(self.request.user, County.objects.all(), pk=self.kwargs["pk"])
+
+    def get(self, request, *args, **kwargs):
+        self.object = self.get_object()
+        rows = outlook_selectors.county_outlook(request.user, self.object)
+        if request.GET.get("format") == "xlsx":
+            items = outlook_selectors.latest_outlook_items(request.user).filter(
+                run__station__county=self.object).select_related("run__station", "transformer", "line").order_by(
+                "run__station__code", "-level", "-peak_load_rate", "pk")
+            items = list(items)
+            audit_record(user=request.user, action="export", object_type="territory.county",
+                         object_id=self.object.pk, detail={"kind": "outlook", "rows": len(items)})
+            return xlsx_response([outlook_row(item) for item in items], f"outlook-{self.object.code}.xlsx")
+        return self.render_to_response(self.get_context_data(object=self.object, rows=rows))
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        rows = kwargs["rows"]
+        totals = outlook_selectors.county_totals(rows)
+        for row in rows:
+            headline = row["run"].headline if row["run"] else {}
+            row["levels"] = _level_counts(headline.get("transformers", {}))
+            row["headline"] = headline
+        context.update(
+            title=_("Spring Festival load outlook: %(county)s") % {"county": self.object.name},
+            kind=_("Season outlook"), county=self.object, rows=rows, totals=totals,
+            t_levels=_level_counts(totals["transformers"]), l_levels=_level_counts(totals["lines"]),
+        )
+        return context
+
+
+class OutlookSettingsForm(forms.Form):
+    """The §6.7 settings of a county; validated again by `OutlookSettings` (the engine)."""
+
+    window_days_before = forms.IntegerField(label=_lazy("Window: days before New Year's Day"))
+    window_days_after = forms.IntegerField(label=_lazy("Window: days after New Year's Day"))
+    reach_days = forms.IntegerField(label=_lazy("Outlook starts this many days before New Year's Day"))
+    normal_min_temperature_c = forms.CharField(
+        label=_lazy("Normal minimum temperature per month, January to December (°C)"),
+        help_text=_lazy("12 numbers separated by commas, from the county weather bureau."))
+    use_estimates = forms.BooleanField(label=_lazy("Estimate villages without a list from last season"),
+                                       required=False)
+    lead_days_temp_capacity = forms.IntegerField(label=_lazy("Lead time: temporary capacity (days)"))
+    lead_days_transfer = forms.IntegerField(label=_lazy("Lead time: load transfer (days)"))
+    lead_days_phase_balance = forms.IntegerField(label=_lazy("Lead time: phase balancing (days)"))
+    lead_days_staggered = forms.IntegerField(label=_lazy("Lead time: staggered-use notice (days)"))
+    lead_days_patrol = forms.IntegerField(label=_lazy("Lead time: patrol (days)"))
+    notice_days_before_order_by = forms.IntegerField(label=_lazy("Tell station staff this many days before an "
+                                                                 "order-by date"))
+
+    def clean_normal_min_temperature_c(self):
+        text = self.cleaned_data["normal_min_temperature_c"].replace("，", ",")
+        try:
+            return [float(part) for part in text.split(",") if part.strip()]
+        except ValueError:
+            raise forms.ValidationError(_("Write 12 numbers separated by commas, e.g. -3, -1, 4, …")) from None
+
+    @staticmethod
+    def initial_from(settings: outlook_engine.OutlookSettings) -> dict:
+        values = settings.to_dict()
+        values["normal_min_temperature_c"] = ", ".join(f"{t:g}" for t in settings.normal_min_temperature_c)
+        return values
+
+    def values(self) -> dict:
+        """Only the values that differ from the defaults."""
+        defaults = outlook_engine.OutlookSettings().to_dict()
+        return {k: v for k, v in self.cleaned_data.items() if v != defaults[k]}
+
+
+class CountyOutlookSettingsView(LoginRequiredMixin, PermissionRequiredMixin, DetailView):
+    """A county's season-outlook settings: county admins edit them (audited), others read."""
+
+    permission_required = "loadforecast.view_outlooksettings"
+    template_name = "loadforecast/outlook_settings.html"
+    model = County
+
+    def get_object(self, queryset=None):
+        return get_for_user_or_404(self.request.user, County.objects.all(), pk=self.kwargs["pk"])
+
+    def can_edit(self, county: County) -> bool:
+        user = self.request.user
+        return user.has_perm("loadforecast.change_outlooksettings") and writable_for_user(user, County).filter(
+            pk=county.pk).exists()
+
+    def stored(self, county: County) -> dict:
+        row = OutlookSettings.objects.filter(county=county, station__isnull=True).first()
+        return row.values if row else {}
+
+    def get(self, request, *args, **kwargs):
+        self.object = county = self.get_object()
+        form = OutlookSettingsForm(initial=OutlookSettingsForm.initial_from(
+            outlook_engine.OutlookSettings.from_dict(self.stored(county))))
+        return self.render_to_response(self.get_context_data(object=county, form=form))
+
+    def post(self, request, *args, **kwargs):
+        self.object = county = self.get_object()
+        if not self.can_edit(county):
+            raise PermissionDenied
+        form = OutlookSettingsForm(request.POST)
+        if form.is_valid():
+            try:
+                outlook_settings_update(county_id=county.pk, values=form.values(), user=request.user)
+            except SettingsError as error:
+                form.add_error(None, str(error))
+            else:
+                messages.success(request, _("Settings saved: the next outlook uses them."))
+                return redirect("loadforecast:outlook_settings", pk=county.pk)
+        response = self.render_to_response(self.get_context_data(object=county, form=form))
+        response.status_code = 400
+        return response
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(title=_("Season outlook settings: %(county)s") % {"county": self.object.name},
+                       county=self.object, can_edit=self.can_edit(self.object))
+        return context
+
+
+class OutlookItemView(LoginRequiredMixin, PermissionRequiredMixin, DetailView):
+    """One asset of an outlook: its window day by day, the peak load stacked as baseline,
+    registered and estimated increase against the capacity lines; the days on the normal
+    temperature marked."""
+
+    permission_required = "loadforecast.view_outlookitem"
+    template_name = "loadforecast/outlook_item.html"
+    model = OutlookItem
+
+    def get_object(self, queryset=None):
+        return get_for_user_or_404(
+            self.request.user, OutlookItem.objects.select_related("run__station", "transformer", "line", "grid"),
+            pk=self.kwargs["pk"])
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        item: OutlookItem = context["object"]
+        run = item.run
+        projection = run.settings_snapshot.get("projection", {})
+        cos_phi = projection.get("cos_phi", 0.9)
+        if item.transformer_id:
+            capacity = item.transformer.rated_kva * cos_phi
+        else:
+            capacity = item.line.ampacity_a * 3 ** 0.5 * projection.get("line_voltage_kv", 0.38) * cos_phi
+        days = []
+        for meta, day in zip(run.days, item.daily, strict=False):
+            registered_kw, estimated_kw = (day[5], day[6]) if len(day) > 6 else (0.0, 0.0)
+            days.append({"date": meta["date"], "normal": meta["source"] == "normal", "t_min": meta["t_min"],
+                         "level": LEVEL_CODES.get(day[0], "normal"), "level_label": Level(max(day[0], 0)).label,
+                         "pct": round(day[1] * 100), "kw": day[2],
+                         "registered": day[3], "estimated": day[4], "registered_kw": registered_kw,
+                         "estimated_kw": estimated_kw, "baseline_kw": round(day[2] - registered_kw - estimated_kw, 2)})
+        chart = {
+            "labels": [d["date"][5:] + ("*" if d["normal"] else "") for d in days],
+            "baseline": [d["baseline_kw"] for d in days], "registered": [d["registered_kw"] for d in days],
+            "estimated": [d["estimated_kw"] for d in days],
+            "lines": [{"kind": kind, "label": f"{round(rate * 100)} %", "kw": round(capacity * rate, 1)}
+                      for kind, rate in (("watch", projection.get("watch_load_rate", 0.7)),
+                                         ("heavy", projection.get("heavy_load_rate", 0.8)),
+                                         ("overload", projection.get("overload_load_rate", 1.0)))],
+            "text": {"baseline": str(_("Baseline")), "registered": str(_("Registered households")),
+                     "estimated": str(_("Estimated households")), "kw": "kW"},
+        }
+        context.update(
+            title=_("Season outlook: %(asset)s") % {"asset": item.asset.code}, item=item, run=run, days=days,
+            chart=chart, station=run.station,
+            measures=[{**m, "label": MEASURE_LABELS.get(m["kind"], m["kind"])} for m in item.measures])
+        return context

@@ -1,0 +1,52 @@
+"""Outlook notifications (docs/domain.md §6.7): grid managers hear of heavy-or-worse assets in
+their grid once per level; station staff hear once when an order-by date is 3 days away
+and nothing is planned."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from loadforecast.models import Measure, OutlookItem
+from loadforecast.outlook_services import outlook_station
+from tests.loadforecast.factories import AlertFactory
+from tests.loadforecast.test_outlook_run import RUN_DATE, _season
+from zhoukou_grid.core.models import Notification
+
+pytestmark = pytest.mark.django_db
+
+
+def test_grid_manager_is_told_once_of_an_outlook_item_in_their_grid(world, grid_manager, station_staff):
+    g = _season(world)
+    outlook_station(station_id=world.station_a1.pk, run_date=RUN_DATE)
+    told = Notification.objects.filter(user=grid_manager, kind="outlook")
+    assert told.count() == 1 and g.transformer.code in told.get().body
+    assert "登记 20 户 + 估算 20 户" in told.get().body  # in the portal language
+    outlook_station(station_id=world.station_a1.pk, run_date=RUN_DATE)  # re-run: nothing new
+    outlook_station(station_id=world.station_a1.pk, run_date=RUN_DATE + dt.timedelta(days=1))
+    assert told.count() == 1
+    # Weeks ahead, no order-by date is near: station staff hear nothing yet.
+    assert not Notification.objects.filter(user=station_staff, kind="outlook").exists()
+
+
+def test_station_staff_are_told_once_when_an_order_by_date_is_near(world, station_staff):
+    day = dt.date(2027, 1, 10)  # temporary capacity to order by 2027-01-13 (first heavy 02-02 − 20)
+    g = _season(world, run_date=day)
+    run = outlook_station(station_id=world.station_a1.pk, run_date=day)
+    assert OutlookItem.objects.get(run=run, transformer=g.transformer).order_by == dt.date(2027, 1, 13)
+    told = Notification.objects.filter(user=station_staff, kind="outlook")
+    assert told.count() == 1 and "2027-01-13" in told.get().title
+    outlook_station(station_id=world.station_a1.pk, run_date=day + dt.timedelta(days=1))
+    assert told.count() == 1
+
+
+def test_no_order_by_notice_when_a_measure_is_planned(world, station_staff):
+    day = dt.date(2027, 1, 10)
+    g = _season(world, run_date=day)
+    alert = AlertFactory(grid=g.grid, transformer=g.transformer)
+    Measure.objects.create(alert=alert, kind=Measure.Kind.TEMP_CAPACITY, kva=250, planned_date=day)
+    line_alert = AlertFactory(grid=g.grid, transformer=None, line=g.line)
+    Measure.objects.create(alert=line_alert, kind=Measure.Kind.STAGGERED, planned_date=day)
+    outlook_station(station_id=world.station_a1.pk, run_date=day)
+    assert not Notification.objects.filter(user=station_staff, kind="outlook").exists()

@@ -35,5 +35,9 @@ class CustomersConfig(AppConfig):
         ROLE_PERMISSIONS[Role.GRID_MANAGER] |= field_work | reveal
         ROLE_PERMISSIONS[Role.STATION_STAFF] |= field_work | reveal | {"customers.approve_serviceplan"}
         everything = perms(["returningresident", "keycustomer", "serviceplan"], ["view", "add", "change", "delete"])
+        # A village clerk keeps the village's returning list: no households (account numbers of the
+        # whole village), and reveals only the numbers the village entered (`personal_data.resident_reveal`).
+        ROLE_PERMISSIONS[Role.VILLAGE_CLERK] -= households_seen
+        ROLE_PERMISSIONS[Role.VILLAGE_CLERK] |= perms(["returningresident"], ["view", "add", "change"])
         ROLE_PERMISSIONS[Role.COUNTY_ADMIN] |= everything | reveal | {"customers.approve_serviceplan"}
         ROLE_PERMISSIONS[Role.COMPANY_ADMIN] |= everything | reveal | {"customers.approve_serviceplan"}

@@ -41,6 +41,7 @@ class Household(models.Model):
         "county": "village__grid__station__county_id",
         "station": "village__grid__station_id",
         "grid": "village__grid_id",
+        "village": "village_id",
     }
 
     class Meta:
@@ -179,6 +180,7 @@ class ReturningResident(models.Model):
         IMPORT = "import", _("Import")
         MANUAL = "manual", _("Manual entry")
         VISIT = "visit", _("Visit")
+        VILLAGE = "village", _("Village committee")
 
     village = models.ForeignKey(Village, on_delete=models.PROTECT, related_name="residents", verbose_name=_("village"))
     village_group = models.CharField(_("village group"), max_length=32, blank=True)

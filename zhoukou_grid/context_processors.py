@@ -26,6 +26,9 @@ def navigation(request):
     items = [("home", "home", _("Home"), None)]
     if role == Role.GRID_MANAGER:
         items.append(("visits:field_today", "visits:field", _("Today"), "visits.view_visit"))
+    if role == Role.VILLAGE_CLERK:
+        items.append(("customers:village_list", "customers:village", _("Village returning list"),
+                      "customers.add_returningresident"))
     if role in ADMIN_ROLES:
         items.append(("portal:county_list", "portal:county", _("Counties"), "zhoukou_grid.view_county"))
     items += [

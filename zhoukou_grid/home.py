@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from django.db.models import Count, Sum
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 
 from customers.models import Household
@@ -141,6 +141,9 @@ def home(request):
     """The home page: what the user is responsible for, with live counts."""
     user = request.user
     role = primary_role(user)
+    if role == Role.VILLAGE_CLERK:
+        # A village clerk's work is the village's list: that is their home.
+        return redirect("customers:village_list")
     territory = territory_of(user)
     if role == Role.GRID_MANAGER:
         places = list(Grid.objects.filter(pk__in=territory.grid_ids).select_related("station").order_by("code"))

@@ -1,0 +1,176 @@
+"""The village's returning list on a phone: a clerk adds, edits, marks and searches their
+village's residents through the same services and masking as everyone else."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from customers.models import ReturningResident
+from tests.factories import ReturningResidentFactory
+from zhoukou_grid.core.models import AuditLog
+
+pytestmark = pytest.mark.django_db
+
+LIST = reverse("customers:village_list")
+ADD = reverse("customers:village_add")
+Status = ReturningResident.Status
+
+
+def edit(resident):
+    return reverse("customers:village_edit", args=[resident.pk])
+
+
+def client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def entry(**changes) -> dict:
+    data = {"name": "张三", "phone": "13812345678", "id_number": "", "head_name": "张大山", "workplace": "郑州",
+            "persons": "3", "arrival_date": "2027-01-30", "departure_date": "2027-02-12", "heating": "coal",
+            "note": ""}
+    data.update(changes)
+    return data
+
+
+def test_the_clerk_home_is_the_village_list(village_clerk):
+    response = client_for(village_clerk).get(reverse("home"))
+    assert response.status_code == 302 and response.url == LIST
+
+
+def test_the_clerk_adds_a_resident_as_a_village_entry_audited(village_clerk, clerk_village):
+    response = client_for(village_clerk).post(ADD, entry(village=clerk_village.pk))
+    assert response.status_code == 302 and response.url == LIST
+    resident = ReturningResident.objects.get()
+    assert (resident.village, resident.source, resident.persons) == (clerk_village, "village", 3)
+    assert resident.phone == "13812345678" and resident.phone_masked == "138****5678"
+    row = AuditLog.objects.get(action="resident.created")
+    assert row.user == village_clerk and row.object_id == str(resident.pk)
+    assert "13812345678" not in str(row.detail)
+
+
+def test_the_village_is_fixed_for_a_clerk_of_one_village(village_clerk, clerk_village):
+    page = client_for(village_clerk).get(ADD)
+    assert page.status_code == 200
+    assert page.context["form"].fields["village"].widget.input_type == "hidden"
+
+
+def test_another_village_in_the_form_answers_as_an_invalid_choice(world, village_clerk):
+    response = client_for(village_clerk).post(ADD, entry(village=world.grids["a1"].village.pk))
+    assert response.status_code == 200 and "village" in response.context["form"].errors
+    assert not ReturningResident.objects.exists()
+
+
+def test_the_import_rules_apply_duplicate_bad_phone_and_dates(village_clerk, clerk_village):
+    client = client_for(village_clerk)
+    client.post(ADD, entry(village=clerk_village.pk))
+    duplicate = client.post(ADD, entry(village=clerk_village.pk))
+    assert duplicate.status_code == 200
+    assert duplicate.context["form"].non_field_errors()
+    bad_phone = client.post(ADD, entry(village=clerk_village.pk, name="李四", phone="12345"))
+    assert "phone" in bad_phone.context["form"].errors
+    bad_dates = client.post(ADD, entry(village=clerk_village.pk, name="王五", phone="13900001111",
+                                       departure_date="2027-01-20"))
+    assert "departure_date" in bad_dates.context["form"].errors
+    assert ReturningResident.objects.count() == 1
+
+
+def test_a_script_in_a_field_is_shown_escaped(village_clerk, clerk_village):
+    client_for(village_clerk).post(ADD, entry(village=clerk_village.pk, name="<script>x()</script>"))
+    page = client_for(village_clerk).get(LIST).content.decode()
+    assert "<script>x()" not in page and "&lt;script&gt;x()" in page
+
+
+def test_the_list_shows_the_village_only_and_searches_by_name_or_last_4_digits(world, village_clerk,
+                                                                               clerk_village):
+    mine = ReturningResidentFactory(village=clerk_village, name="赵一", phone="13800004321")
+    ReturningResidentFactory(village=clerk_village, name="钱二", phone="13800005555")
+    ReturningResidentFactory(village=world.grids["a1"].village, name="孙三", phone="13800004321")
+    client = client_for(village_clerk)
+    everyone = client.get(LIST)
+    assert {r.name for r in everyone.context["page"]} == {"赵一", "钱二"}
+    assert {r.name for r in client.get(LIST, {"q": "4321"}).context["page"]} == {mine.name}
+    assert {r.name for r in client.get(LIST, {"q": "钱"}).context["page"]} == {"钱二"}
+    assert "13800004321" not in everyone.content.decode()
+
+
+def test_the_clerk_marks_arrived_then_departed(village_clerk, clerk_village):
+    resident = ReturningResidentFactory(village=clerk_village)
+    client = client_for(village_clerk)
+    client.post(LIST, {"resident": resident.pk, "action": "arrived"})
+    resident.refresh_from_db()
+    assert resident.status == Status.ARRIVED and resident.arrived_at is not None
+    client.post(LIST, {"resident": resident.pk, "action": "departed"})
+    resident.refresh_from_db()
+    assert resident.status == Status.DEPARTED
+    assert set(AuditLog.objects.values_list("action", flat=True)) >= {"resident.arrived", "resident.departed"}
+
+
+def test_marking_a_resident_of_another_village_answers_404(world, village_clerk):
+    other = ReturningResidentFactory(village=world.grids["a1"].village)
+    response = client_for(village_clerk).post(LIST, {"resident": other.pk, "action": "arrived"})
+    assert response.status_code == 404
+    other.refresh_from_db()
+    assert other.status == Status.EXPECTED
+
+
+def test_the_clerk_edits_and_an_empty_number_keeps_the_one_on_file(village_clerk, clerk_village):
+    resident = ReturningResidentFactory(village=clerk_village, phone="13800001234", source="village")
+    response = client_for(village_clerk).post(edit(resident), entry(village=clerk_village.pk, name=resident.name,
+                                                                    phone="", persons="5"))
+    assert response.status_code == 302
+    resident.refresh_from_db()
+    assert resident.persons == 5 and resident.phone == "13800001234"
+    assert AuditLog.objects.filter(action="resident.updated", object_id=str(resident.pk)).exists()
+
+
+def test_editing_outside_the_village_answers_404(world, village_clerk):
+    other = ReturningResidentFactory(village=world.grids["a1"].village)
+    client = client_for(village_clerk)
+    assert client.get(edit(other)).status_code == 404
+    assert client.post(edit(other), entry(village=other.village_id)).status_code == 404
+
+
+def test_the_clerk_reveals_only_what_the_village_entered_and_each_reveal_is_audited(village_clerk, clerk_village):
+    entered = ReturningResidentFactory(village=clerk_village, phone="13800001234", source="village")
+    imported = ReturningResidentFactory(village=clerk_village, phone="13800005678", source="import")
+    client = client_for(village_clerk)
+    page = client.get(edit(entered))
+    assert page.context["can_reveal"] and "13800001234" not in page.content.decode()
+    shown = client.post(edit(entered), {"action": "reveal", "field": "phone"})
+    assert "13800001234" in shown.content.decode() and shown["Cache-Control"] == "no-store"
+    assert AuditLog.objects.filter(action="resident.revealed", object_id=str(entered.pk)).count() == 1
+    assert not client.get(edit(imported)).context["can_reveal"]
+    refused = client.post(edit(imported), {"action": "reveal", "field": "phone"})
+    assert refused.status_code == 403 and "13800005678" not in refused.content.decode()
+    assert not AuditLog.objects.filter(action="resident.revealed", object_id=str(imported.pk)).exists()
+
+
+def test_the_grid_manager_keeps_the_same_pages_over_their_grid(personas, world, clerk_village):
+    """The pages serve anyone who may add residents, within their own villages."""
+    client = client_for(personas.grid_manager)
+    assert client.post(ADD, entry(village=clerk_village.pk)).status_code == 302
+    assert client.get(LIST).status_code == 200
+    assert ReturningResident.objects.get().source == "village"
+
+
+def test_the_clerk_has_no_household_or_network_pages(village_clerk, world):
+    client = client_for(village_clerk)
+    assert client.get(reverse("customers:household_list")).status_code == 403
+    assert client.get(reverse("portal:grid_detail", args=[world.grids["a1"].grid.pk])).status_code in (403, 404)
+
+
+def test_the_clerk_navigation_offers_the_village_list(village_clerk):
+    page = client_for(village_clerk).get(LIST)
+    assert LIST in {item["url"] for item in page.context["nav_items"]}
+
+
+def test_dates_round_trip_in_the_edit_form(village_clerk, clerk_village):
+    resident = ReturningResidentFactory(village=clerk_village, arrival_date=dt.date(2027, 1, 30))
+    page = client_for(village_clerk).get(edit(resident)).content.decode()
+    assert 'value="2027-01-30"' in page

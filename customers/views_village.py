@@ -1,7 +1,7 @@
 """The village's returning list on a phone: what a village committee's clerk keeps.
 
 One page lists the village's residents as cards (search by name or the last 4 digits of
-a phone, arrived/departed buttons), one form adds or edits an entry. Every write goes
+a phone, arrived/departed buttons), one form adds or edits an entry, and a feed shows the grid manager every dated change. Every write goes
 through `customers.services` (the import's rules, one service), every reveal through
 `customers.personal_data` (audited; a clerk reveals only what the village entered).
 Anyone who may add residents may use these pages; the navigation offers them to clerks.
@@ -9,10 +9,12 @@ Anyone who may add residents may use these pages; the navigation offers them to 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect
@@ -20,19 +22,22 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
-from django.views.generic import DetailView, TemplateView
+from django.views.generic import DetailView, ListView, TemplateView
 
-from zhoukou_grid.core.scoping import writable_for_user
+from zhoukou_grid.core.scoping import for_user, writable_for_user
+from zhoukou_grid.core.views import display_name
 from zhoukou_grid.territory.models import Village
 
 from . import personal_data, selectors, services
 from .filters import ReturningResidentFilterSet
-from .models import MAX_PERSONS, Heating, ReturningResident
+from .models import MAX_PERSONS, Heating, ResidentChange, ReturningResident
 from .parsing import ValueProblem, parse_id_number, parse_mobile
 
 ADD_PERMISSION = "customers.add_returningresident"
 CHANGE_PERMISSION = "customers.change_returningresident"
 PAGE_SIZE = 30
+# How far back the grid manager's feed of list changes reaches.
+CHANGES_DAYS = 30
 
 
 def villages_of(user):
@@ -254,8 +259,40 @@ def _initial(resident: ReturningResident) -> dict:
             "departure_date": resident.departure_date, "heating": resident.heating, "note": resident.note}
 
 
+
+
+class VillageChangesView(LoginRequiredMixin, PermissionRequiredMixin, ListView):
+    """The dated changes of the returning lists of the user's villages, newest first."""
+
+    permission_required = "customers.view_residentchange"
+    model = ResidentChange
+    template_name = "customers/village/changes.html"
+    paginate_by = 50
+
+    def get_queryset(self):
+        since = timezone.now() - timedelta(days=CHANGES_DAYS)
+        return (for_user(self.request.user, ResidentChange).filter(at__gte=since)
+                .select_related("resident", "village", "user").order_by("-at", "-pk"))
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(title=_("Changes to the returning lists"), days=CHANGES_DAYS,
+                       rows=[{"change": change, "who": display_name(change.user) if change.user else "—",
+                              "fields": ", ".join(_field_label(name) for name in change.fields)}
+                             for change in context["object_list"]])
+        return context
+
+
+def _field_label(name: str) -> str:
+    try:
+        return str(ReturningResident._meta.get_field(name.removesuffix("_id")).verbose_name)
+    except FieldDoesNotExist:
+        return {"phone": _("Mobile phone"), "id_number": _("ID number")}.get(name, name)
+
+
 urlpatterns = [
     path("", VillageListView.as_view(), name="village_list"),
     path("add/", VillageResidentAddView.as_view(), name="village_add"),
     path("<int:pk>/", VillageResidentEditView.as_view(), name="village_edit"),
+    path("changes/", VillageChangesView.as_view(), name="village_changes"),
 ]

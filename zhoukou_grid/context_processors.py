@@ -39,6 +39,7 @@ def navigation(request):
         ("portal:lvline_list", "portal:lvline", _("LV lines"), "zhoukou_grid.view_lvline"),
         ("customers:household_list", "customers:household", _("Households"), "customers.view_household"),
         ("customers:resident_list", "customers:resident", _("Returning residents"), "customers.view_returningresident"),
+        ("customers:village_changes", "customers:village_changes", _("List changes"), "customers.view_residentchange"),
         # Station staff and above plan for arrivals; a grid manager reaches them from the residents list.
         *([("customers:arrivals", "customers:arrivals", _("Arrivals"), "customers.view_returningresident")]
           if role != Role.GRID_MANAGER else []),

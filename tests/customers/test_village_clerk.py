@@ -174,3 +174,44 @@ def test_dates_round_trip_in_the_edit_form(village_clerk, clerk_village):
     resident = ReturningResidentFactory(village=clerk_village, arrival_date=dt.date(2027, 1, 30))
     page = client_for(village_clerk).get(edit(resident)).content.decode()
     assert 'value="2027-01-30"' in page
+
+
+# --- The dated changes and the grid manager's feed -------------------------------------------
+CHANGES = reverse("customers:village_changes")
+
+
+def test_every_change_is_a_dated_record_the_grid_manager_sees(personas, village_clerk, clerk_village):
+    from customers.models import ResidentChange
+
+    client = client_for(village_clerk)
+    client.post(ADD, entry(village=clerk_village.pk))
+    resident = ReturningResident.objects.get()
+    client.post(edit(resident), entry(village=clerk_village.pk, phone="", persons="4"))
+    client.post(LIST, {"resident": resident.pk, "action": "arrived"})
+    kinds = list(ResidentChange.objects.order_by("pk").values_list("kind", "fields", "user", "village"))
+    assert kinds == [("created", [], village_clerk.pk, clerk_village.pk),
+                     ("updated", ["persons"], village_clerk.pk, clerk_village.pk),
+                     ("arrived", [], village_clerk.pk, clerk_village.pk)]
+    feed = client_for(personas.grid_manager).get(CHANGES)
+    assert feed.status_code == 200
+    assert [row["change"].kind for row in feed.context["rows"]] == ["arrived", "updated", "created"]
+    text = feed.content.decode()
+    assert "张三" in text and "13812345678" not in text and "138****5678" not in text
+
+
+def test_an_unchanged_save_records_no_change(village_clerk, clerk_village):
+    from customers.models import ResidentChange
+
+    resident = ReturningResidentFactory(village=clerk_village, name="张三", persons=3, phone="13812345678",
+                                        arrival_date=dt.date(2027, 1, 30), departure_date=dt.date(2027, 2, 12),
+                                        heating="coal", head_name="张大山", workplace="郑州")
+    client_for(village_clerk).post(edit(resident), entry(village=clerk_village.pk, phone=""))
+    assert not ResidentChange.objects.exists()
+
+
+def test_the_feed_shows_no_change_of_another_grid(personas, world):
+    from tests.customers.factories import ResidentChangeFactory
+
+    ResidentChangeFactory(village=world.grids["a2"].village)
+    assert not client_for(personas.grid_manager).get(CHANGES).context["rows"]
+    assert len(client_for(personas.station_staff).get(CHANGES).context["rows"]) == 1

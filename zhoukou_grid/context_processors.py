@@ -61,6 +61,9 @@ def navigation(request):
     if role in ADMIN_ROLES and user.has_perm("zhoukou_grid.add_importjob"):
         admin_items.append({"url": reverse("imports:history"), "label": _("Imports"),
                             "active": current.startswith("imports:")})
+    if role in (*ADMIN_ROLES, Role.GRID_MANAGER):
+        admin_items.append({"url": reverse("customers:village_clerks"), "label": _("Village clerks"),
+                            "active": current == "customers:village_clerks"})
     if role in ADMIN_ROLES and user.has_perm("zhoukou_grid.view_auditlog"):
         admin_items.append({"url": reverse("audit_log"), "label": _("Audit log"),
                             "active": current.startswith("audit_log")})

@@ -215,3 +215,56 @@ def test_the_feed_shows_no_change_of_another_grid(personas, world):
     ResidentChangeFactory(village=world.grids["a2"].village)
     assert not client_for(personas.grid_manager).get(CHANGES).context["rows"]
     assert len(client_for(personas.station_staff).get(CHANGES).context["rows"]) == 1
+
+
+# --- Opening clerk accounts ------------------------------------------------------------------
+CLERKS = reverse("customers:village_clerks")
+
+
+def clerk_entry(village, **changes) -> dict:
+    data = {"village": village.pk, "full_name": "周会计", "username": "zhou.clerk", "password": "Zk-village-2027!"}
+    data.update(changes)
+    return data
+
+
+@pytest.mark.parametrize("persona", ["grid_manager", "county_admin"])
+def test_a_grid_manager_or_county_admin_opens_a_clerk_account_for_their_village(personas, world, persona):
+    from django.contrib.auth import get_user_model
+
+    from zhoukou_grid.core.scoping import for_user
+    from zhoukou_grid.territory.models import Role, Village
+
+    village = world.grids["a1"].village
+    response = client_for(getattr(personas, persona)).post(CLERKS, clerk_entry(village))
+    assert response.status_code == 302
+    clerk = get_user_model().objects.get(username="zhou.clerk")
+    assert clerk.check_password("Zk-village-2027!") and clerk.first_name == "周会计"
+    assert list(clerk.role_assignments.values_list("role", "village")) == [(Role.VILLAGE_CLERK, village.pk)]
+    assert list(for_user(clerk, Village)) == [village]
+    row = AuditLog.objects.get(action="clerk.created")
+    assert row.user == getattr(personas, persona) and "Zk-village" not in str(row.detail)
+    assert "zhou.clerk" in client_for(getattr(personas, persona)).get(CLERKS).content.decode()
+
+
+def test_a_village_outside_the_territory_is_refused(personas, world):
+    response = client_for(personas.grid_manager).post(CLERKS, clerk_entry(world.grids["a2"].village))
+    assert response.status_code == 200 and "village" in response.context["form"].errors
+    assert not AuditLog.objects.filter(action="clerk.created").exists()
+
+
+def test_a_weak_password_or_a_taken_name_is_refused(personas, world):
+    village = world.grids["a1"].village
+    client = client_for(personas.grid_manager)
+    weak = client.post(CLERKS, clerk_entry(village, password="123"))
+    assert "password" in weak.context["form"].errors
+    taken = client.post(CLERKS, clerk_entry(village, username="Grid_Manager"))
+    assert "username" in taken.context["form"].errors
+
+
+@pytest.mark.parametrize("persona", ["station_staff", "nobody"])
+def test_other_roles_cannot_open_clerk_accounts(personas, persona):
+    assert client_for(getattr(personas, persona)).get(CLERKS).status_code == 403
+
+
+def test_a_clerk_cannot_open_clerk_accounts(village_clerk, clerk_village):
+    assert client_for(village_clerk).post(CLERKS, clerk_entry(clerk_village)).status_code == 403

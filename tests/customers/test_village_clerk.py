@@ -268,3 +268,31 @@ def test_other_roles_cannot_open_clerk_accounts(personas, persona):
 
 def test_a_clerk_cannot_open_clerk_accounts(village_clerk, clerk_village):
     assert client_for(village_clerk).post(CLERKS, clerk_entry(clerk_village)).status_code == 403
+
+
+# --- The API is not the clerk's ---------------------------------------------------------------
+def test_the_api_refuses_a_clerk_whatever_their_verbs(village_clerk, clerk_village):
+    from rest_framework.test import APIClient
+
+    ReturningResidentFactory(village=clerk_village, source="village")
+    client = APIClient()
+    client.force_authenticate(village_clerk)
+    assert client.get("/api/v1/residents/").status_code == 403
+    assert client.post("/api/v1/residents/", {"village": clerk_village.code, "name": "张三",
+                                              "arrival_date": "2027-01-30"}, format="json").status_code == 403
+    assert not ReturningResident.objects.filter(name="张三").exists()
+
+
+def test_may_use_api_branch_by_branch(personas, village_clerk, clerk_village):
+    from tests.factories import RoleAssignmentFactory, UserFactory
+    from zhoukou_grid.core.scoping import may_use_api
+    from zhoukou_grid.territory.models import Role
+
+    assert may_use_api(personas.grid_manager) and may_use_api(personas.company_admin)
+    assert not may_use_api(village_clerk)
+    assert not may_use_api(personas.nobody)  # no role at all: every verb is refused anyway
+    assert may_use_api(UserFactory(username="root", is_superuser=True))
+    both = UserFactory(username="clerk_and_manager")
+    RoleAssignmentFactory(user=both, role=Role.VILLAGE_CLERK, village=clerk_village)
+    RoleAssignmentFactory(user=both, role=Role.GRID_MANAGER, grid=clerk_village.grid)
+    assert may_use_api(both)

@@ -172,6 +172,17 @@ def roles_of(user) -> set[str]:
     return cached
 
 
+# Roles that work in the web pages only: a village clerk keeps one list on a phone, and the
+# API's answers name the grid and station above the village (serializers are shared by all roles).
+WEB_ONLY_ROLES = frozenset({Role.VILLAGE_CLERK})
+
+
+def may_use_api(user) -> bool:
+    """Whether `user` holds a role that may call the API (not only web-only roles)."""
+    return bool(user is not None and user.is_authenticated
+                and (user.is_superuser or roles_of(user) - WEB_ONLY_ROLES))
+
+
 def primary_role(user) -> str | None:
     """The broadest role a user holds: it chooses their home page and navigation."""
     roles = roles_of(user)

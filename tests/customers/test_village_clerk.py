@@ -296,3 +296,40 @@ def test_may_use_api_branch_by_branch(personas, village_clerk, clerk_village):
     RoleAssignmentFactory(user=both, role=Role.VILLAGE_CLERK, village=clerk_village)
     RoleAssignmentFactory(user=both, role=Role.GRID_MANAGER, grid=clerk_village.grid)
     assert may_use_api(both)
+
+
+# --- Stale lists: the grid manager's home and the clerks' reminder ----------------------------
+def test_a_village_whose_list_went_stale_shows_on_the_grid_managers_home(personas, village_clerk, clerk_village,
+                                                                         settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from customers.models import ResidentChange
+    from customers.village_reminders import stale_villages_for
+    from tests.customers.factories import ResidentChangeFactory
+
+    settings.VILLAGE_LIST_STALE_DAYS = 3
+    # No change yet since the clerk was given the village: stale. The village without a clerk is not listed.
+    assert [s.village for s in stale_villages_for(personas.grid_manager)] == [clerk_village]
+    home = client_for(personas.grid_manager).get(reverse("home")).content.decode()
+    assert "超过 3 天未更新的村返乡名单" in home and "书记村" in home
+    change = ResidentChangeFactory(village=clerk_village)
+    assert stale_villages_for(personas.grid_manager) == []
+    ResidentChange.objects.filter(pk=change.pk).update(at=timezone.now() - timedelta(days=4))
+    assert [s.village for s in stale_villages_for(personas.grid_manager)] == [clerk_village]
+    assert stale_villages_for(personas.outsider) == []
+
+
+def test_the_clerks_of_a_stale_village_get_one_reminder_a_day(village_clerk, clerk_village, settings):
+    from customers.village_reminders import REMINDER_KIND, village_lists_remind
+    from tests.customers.factories import ResidentChangeFactory
+    from zhoukou_grid.core.models import Notification
+
+    assert village_lists_remind() == 1
+    assert village_lists_remind() == 0  # once a day
+    note = Notification.objects.get(kind=REMINDER_KIND)
+    assert note.user == village_clerk and "书记村" in note.title and note.url == LIST
+    Notification.objects.all().delete()
+    ResidentChangeFactory(village=clerk_village)
+    assert village_lists_remind() == 0

@@ -333,3 +333,24 @@ def test_the_clerks_of_a_stale_village_get_one_reminder_a_day(village_clerk, cle
     Notification.objects.all().delete()
     ResidentChangeFactory(village=clerk_village)
     assert village_lists_remind() == 0
+
+
+# --- The village's spreadsheet: the same import, limited to the village -----------------------
+def test_the_clerk_uploads_the_villages_spreadsheet_and_only_their_village_is_written(world, village_clerk,
+                                                                                     clerk_village):
+    from tests.imports.conftest import xlsx_bytes
+    from zhoukou_grid.core.importing.service import import_file
+    from zhoukou_grid.core.importing.spec import get_kind
+
+    other = world.grids["a1"].village
+    rows = [["姓名", "联系电话", "村编码", "返乡日期", "返乡人数"],
+            ["甲", "13800000001", clerk_village.code, "2027-01-25", 2],
+            ["乙", "13800000002", other.code, "2027-01-25", 1]]
+    result = import_file(kind=get_kind("residents"), data=xlsx_bytes(rows), file_name="书记村.xlsx", skip_invalid=True,
+                         user=village_clerk)
+    assert [(e["row"], e["column"]) for e in result.errors] == [(3, "村编码")]
+    assert list(ReturningResident.objects.values_list("name", "village", "source")) == [
+        ("甲", clerk_village.pk, "village")]
+    page = client_for(village_clerk).get(reverse("imports:new"), {"kind": "residents"})
+    assert page.status_code == 200
+    assert f'{reverse("imports:new")}?kind=residents' in client_for(village_clerk).get(LIST).content.decode()

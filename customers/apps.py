@@ -41,6 +41,8 @@ class CustomersConfig(AppConfig):
         # A village clerk keeps the village's returning list: no households (account numbers of the
         # whole village), and reveals only the numbers the village entered (`personal_data.resident_reveal`).
         ROLE_PERMISSIONS[Role.VILLAGE_CLERK] -= households_seen
-        ROLE_PERMISSIONS[Role.VILLAGE_CLERK] |= perms(["returningresident"], ["view", "add", "change"])
+        # Add and change only: the clerk reads the list on their own pages (customers.views_village);
+        # the portal's resident pages, arrivals and exports name the grid and station above the village.
+        ROLE_PERMISSIONS[Role.VILLAGE_CLERK] |= perms(["returningresident"], ["add", "change"])
         ROLE_PERMISSIONS[Role.COUNTY_ADMIN] |= everything | reveal | {"customers.approve_serviceplan"}
         ROLE_PERMISSIONS[Role.COMPANY_ADMIN] |= everything | reveal | {"customers.approve_serviceplan"}

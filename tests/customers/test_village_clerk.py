@@ -354,3 +354,14 @@ def test_the_clerk_uploads_the_villages_spreadsheet_and_only_their_village_is_wr
     page = client_for(village_clerk).get(reverse("imports:new"), {"kind": "residents"})
     assert page.status_code == 200
     assert f'{reverse("imports:new")}?kind=residents' in client_for(village_clerk).get(LIST).content.decode()
+
+
+def test_the_portals_resident_pages_are_not_the_clerks(village_clerk, clerk_village):
+    """They name the grid and station above the village (lineage, arrivals per grid)."""
+    resident = ReturningResidentFactory(village=clerk_village, source="village")
+    client = client_for(village_clerk)
+    for url in (reverse("customers:resident_list"), reverse("customers:arrivals"),
+                reverse("customers:resident_detail", args=[resident.pk])):
+        assert client.get(url).status_code == 403, url
+    nav = {item["url"] for item in client.get(LIST).context["nav_items"]}
+    assert reverse("customers:resident_list") not in nav and reverse("customers:arrivals") not in nav

@@ -200,6 +200,6 @@ def test_village_clerk_verbs_are_the_list_only(village_clerk):
     assert village_clerk.has_perm("customers.add_returningresident")
     assert village_clerk.has_perm("customers.change_returningresident")
     for perm in ("customers.view_household", "customers.view_personal_data", "zhoukou_grid.view_grid",
-                 "zhoukou_grid.view_village",
+                 "zhoukou_grid.view_village", "customers.view_returningresident",
                  "customers.delete_returningresident", "customers.view_keycustomer"):
         assert not village_clerk.has_perm(perm), perm

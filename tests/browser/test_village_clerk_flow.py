@@ -74,6 +74,18 @@ def test_a_clerk_adds_three_marks_one_arrived_and_the_grid_manager_sees_the_feed
         context.close()
     assert ReturningResident.objects.filter(village=clerk_village, source="village").count() == 3
 
+    # The same list on a desktop: cards in columns, nothing wider than the window.
+    context = chromium_browser.new_context(viewport=DESKTOP, locale="zh-CN")
+    page = context.new_page()
+    try:
+        log_in(page, live_server, "village_clerk")
+        page.wait_for_url(live_server.url + reverse("customers:village_list"))
+        assert page.locator("li.vil-card").count() == 3
+        assert page.evaluate("document.documentElement.scrollWidth") <= DESKTOP["width"]
+        shoot(page, screenshot_dir, "clerk-desktop-list")
+    finally:
+        context.close()
+
     for viewport, suffix in ((PHONE, "phone"), (DESKTOP, "desktop")):
         context = chromium_browser.new_context(viewport=viewport, locale="zh-CN")
         page = context.new_page()

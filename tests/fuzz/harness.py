@@ -9,8 +9,8 @@ How one generated request is judged (`run_case`):
    every request would answer 404 or "no such code" and the code behind it would go
    untested.
 2. The same request is sent as each of `ROLES` (company admin, county admin of 甲县,
-   station staff of 甲一所, grid manager of 甲一网格, the grid manager of 乙县, a user with
-   no role, and anonymous), each inside a savepoint that is rolled back afterwards: no
+   station staff of 甲一所, grid manager of 甲一网格, the clerk of a second village of
+   甲一网格, the grid manager of 乙县, a user with no role, and anonymous), each inside a savepoint that is rolled back afterwards: no
    example leaks into the next, whatever it created, changed or deleted. The work a
    request hands to `transaction.on_commit` (the eager Celery tasks of a projection run,
    notification e-mails) runs inside that savepoint before it is rolled back, as it would

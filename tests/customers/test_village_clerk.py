@@ -365,3 +365,19 @@ def test_the_portals_resident_pages_are_not_the_clerks(village_clerk, clerk_vill
         assert client.get(url).status_code == 403, url
     nav = {item["url"] for item in client.get(LIST).context["nav_items"]}
     assert reverse("customers:resident_list") not in nav and reverse("customers:arrivals") not in nav
+
+
+def test_the_admins_role_inline_offers_the_village_within_the_admins_territory(personas, world, clerk_village):
+    from django.contrib import admin
+    from django.contrib.auth import get_user_model
+    from django.test import RequestFactory
+
+    from zhoukou_grid.territory.admin import RoleAssignmentInline
+    from zhoukou_grid.territory.models import RoleAssignment
+
+    inline = RoleAssignmentInline(get_user_model(), admin.site)
+    assert "village" in inline.fields
+    request = RequestFactory().get("/")
+    request.user = personas.county_admin
+    field = inline.formfield_for_foreignkey(RoleAssignment._meta.get_field("village"), request)
+    assert clerk_village in field.queryset and world.grids["b1"].village not in field.queryset

@@ -35,5 +35,14 @@ class CustomersConfig(AppConfig):
         ROLE_PERMISSIONS[Role.GRID_MANAGER] |= field_work | reveal
         ROLE_PERMISSIONS[Role.STATION_STAFF] |= field_work | reveal | {"customers.approve_serviceplan"}
         everything = perms(["returningresident", "keycustomer", "serviceplan"], ["view", "add", "change", "delete"])
+        # The feed of dated list changes: for those who follow the villages' lists.
+        for role in (Role.GRID_MANAGER, Role.STATION_STAFF, Role.COUNTY_ADMIN, Role.COMPANY_ADMIN):
+            ROLE_PERMISSIONS[role] |= perms(["residentchange"], ["view"])
+        # A village clerk keeps the village's returning list: no households (account numbers of the
+        # whole village), and reveals only the numbers the village entered (`personal_data.resident_reveal`).
+        ROLE_PERMISSIONS[Role.VILLAGE_CLERK] -= households_seen
+        # Add and change only: the clerk reads the list on their own pages (customers.views_village);
+        # the portal's resident pages, arrivals and exports name the grid and station above the village.
+        ROLE_PERMISSIONS[Role.VILLAGE_CLERK] |= perms(["returningresident"], ["add", "change"])
         ROLE_PERMISSIONS[Role.COUNTY_ADMIN] |= everything | reveal | {"customers.approve_serviceplan"}
         ROLE_PERMISSIONS[Role.COMPANY_ADMIN] |= everything | reveal | {"customers.approve_serviceplan"}

@@ -41,6 +41,7 @@ class Household(models.Model):
         "county": "village__grid__station__county_id",
         "station": "village__grid__station_id",
         "grid": "village__grid_id",
+        "village": "village_id",
     }
 
     class Meta:
@@ -179,6 +180,7 @@ class ReturningResident(models.Model):
         IMPORT = "import", _("Import")
         MANUAL = "manual", _("Manual entry")
         VISIT = "visit", _("Visit")
+        VILLAGE = "village", _("Village committee")
 
     village = models.ForeignKey(Village, on_delete=models.PROTECT, related_name="residents", verbose_name=_("village"))
     village_group = models.CharField(_("village group"), max_length=32, blank=True)
@@ -268,6 +270,45 @@ class ReturningResident(models.Model):
             return f"np:{name}|{phone_hmac}"
         return f"nv:{name}|{village_id}|{account_no}"
 
+
+
+class ResidentChange(models.Model):
+    """One dated change of a returning list's entry: the feed a grid manager reads.
+
+    Written by the services (`customers.services`) beside the audit row; holds field
+    names, never values (docs/personal-data.md).
+    """
+
+    class Kind(models.TextChoices):
+        CREATED = "created", _("Added")
+        UPDATED = "updated", _("Changed")
+        ARRIVED = "arrived", _("Arrived")
+        DEPARTED = "departed", _("Departed")
+
+    resident = models.ForeignKey(ReturningResident, on_delete=models.CASCADE, related_name="changes",
+                                 verbose_name=_("returning resident"))
+    village = models.ForeignKey(Village, on_delete=models.CASCADE, related_name="+", verbose_name=_("village"))
+    kind = models.CharField(_("change"), max_length=10, choices=Kind.choices)
+    fields = models.JSONField(_("fields"), default=list, blank=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                             related_name="+", verbose_name=_("changed by"))
+    at = models.DateTimeField(_("time"), auto_now_add=True)
+
+    territory_paths = {
+        "county": "village__grid__station__county_id",
+        "station": "village__grid__station_id",
+        "grid": "village__grid_id",
+        "village": "village_id",
+    }
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        verbose_name = _("returning list change")
+        verbose_name_plural = _("returning list changes")
+        indexes = [models.Index(fields=["village", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.kind} {self.resident_id}"
 
 class KeyCustomer(models.Model):
     """A customer whose outage hurts many people: its file (一户一档)."""

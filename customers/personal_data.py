@@ -18,7 +18,8 @@ from django.db.models import Q
 from zhoukou_grid.core import crypto
 from zhoukou_grid.core.audit import audit_record
 from zhoukou_grid.core.bulk_update import update_rows
-from zhoukou_grid.core.scoping import get_for_user_or_404
+from zhoukou_grid.core.scoping import get_for_user_or_404, roles_of
+from zhoukou_grid.territory.models import Role
 
 from .models import KeyCustomer, ReturningResident, ServicePlan, personal_index
 from .parsing import mask_id_number, mask_phone
@@ -50,6 +51,17 @@ def can_reveal(user) -> bool:
     return bool(user and user.is_authenticated and user.has_perm(REVEAL_PERMISSION))
 
 
+def is_village_clerk(user) -> bool:
+    return Role.VILLAGE_CLERK in roles_of(user)
+
+
+def can_reveal_resident(user, resident: ReturningResident) -> bool:
+    """Whether `resident_reveal` would answer this user for this (visible) resident."""
+    if can_reveal(user):
+        return True
+    return is_village_clerk(user) and resident.source == ReturningResident.Source.VILLAGE
+
+
 @transaction.atomic
 def resident_reveal(*, user, resident_id: int, field: str) -> str:
     """The full phone or ID number of one resident of the user's territory, audited.
@@ -57,13 +69,18 @@ def resident_reveal(*, user, resident_id: int, field: str) -> str:
     Raises PermissionDenied without the permission (checked before the lookup, so a
     user without it learns nothing about which ids exist), Http404 for a resident
     outside the territory or missing, UnknownPersonalField for any other field.
+    A village clerk (without the permission) may reveal only what their village entered
+    (source "village"); any other resident of the village answers PermissionDenied.
     """
     if field not in PERSONAL_FIELDS:
         raise UnknownPersonalField(field)
-    if not can_reveal(user):
+    full_reveal = can_reveal(user)
+    if not full_reveal and not is_village_clerk(user):
         raise PermissionDenied
-    queryset = ReturningResident.objects.only("pk", f"{field}_enc")
+    queryset = ReturningResident.objects.only("pk", "source", f"{field}_enc")
     resident = get_for_user_or_404(user, queryset, pk=resident_id)
+    if not full_reveal and resident.source != ReturningResident.Source.VILLAGE:
+        raise PermissionDenied
     audit_record(user=user, action="resident.revealed", object_type="returningresident", object_id=resident.pk,
                  detail={"field": field})
     return getattr(resident, field)

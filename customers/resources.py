@@ -26,6 +26,7 @@ from zhoukou_grid.territory.models import Grid, LVLine, Transformer, Village
 from . import parsing, services
 from .filters import HouseholdFilterSet, KeyCustomerFilterSet, ReturningResidentFilterSet
 from .models import Heating, Household, KeyCustomer, Phase, ReturningResident, contact_phone_columns, personal_index
+from .personal_data import is_village_clerk
 
 REVEAL_PERMISSION = "customers.view_personal_data"
 
@@ -497,8 +498,10 @@ def write_residents(ctx: ImportContext, plan: ImportPlan) -> None:
     now = timezone.now()
     stamp = {"import_job_id": getattr(ctx.job, "pk", None), "updated_at": now}
     rekeyed: dict[int, int] = plan.notes.get("rekeyed", {})
-    new_only = {"created_at": now, "source": ReturningResident.Source.IMPORT,
-                "status": ReturningResident.Status.EXPECTED}
+    # A village clerk's upload is the village's own entry (they may reveal its numbers).
+    by_clerk = getattr(ctx.user, "pk", None) is not None and is_village_clerk(ctx.user)
+    source = ReturningResident.Source.VILLAGE if by_clerk else ReturningResident.Source.IMPORT
+    new_only = {"created_at": now, "source": source, "status": ReturningResident.Status.EXPECTED}
     personal = written_personal_fields(plan)
     to_write = [row for row in plan.rows if plan.states[row.number] != "unchanged" and row.number not in rekeyed]
     key_fields = list(services.RESIDENT_KEY_FIELDS)

@@ -28,6 +28,7 @@ from .models import (
     RESIDENT_PERSONAL_FIELDS,
     Household,
     KeyCustomer,
+    ResidentChange,
     ReturningResident,
     ServicePlan,
     personal_index,
@@ -35,6 +36,14 @@ from .models import (
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
+
+
+def _record_changes(user: User, kind: str, residents: Iterable[tuple[int, int]], fields=()) -> None:
+    """One dated change per (resident id, village id): the grid manager's feed. Field names only."""
+    acting = user if getattr(user, "is_authenticated", False) else None
+    ResidentChange.objects.bulk_create([
+        ResidentChange(resident_id=resident_id, village_id=village_id, kind=kind, fields=list(fields), user=acting)
+        for resident_id, village_id in residents])
 
 
 def _residents_in_territory(user: User, resident_ids: Iterable[int]):
@@ -52,9 +61,10 @@ def residents_mark_arrived(*, user: User, resident_ids: Iterable[int], at: datet
     require_perm(user, "customers.change_returningresident")
     at = at or timezone.now()
     queryset = _residents_in_territory(user, resident_ids).exclude(status=ReturningResident.Status.DEPARTED)
-    changed = queryset.exclude(status=ReturningResident.Status.ARRIVED).update(
-        status=ReturningResident.Status.ARRIVED, arrived_at=at, updated_at=timezone.now()
-    )
+    to_change = queryset.exclude(status=ReturningResident.Status.ARRIVED)
+    rows = list(to_change.values_list("pk", "village_id"))
+    changed = to_change.update(status=ReturningResident.Status.ARRIVED, arrived_at=at, updated_at=timezone.now())
+    _record_changes(user, ResidentChange.Kind.ARRIVED, rows)
     audit_record(user=user, action="resident.arrived", object_type="returningresident",
                  detail={"count": changed, "ids": sorted(resident_ids)[:200]})
     return changed
@@ -65,10 +75,10 @@ def residents_mark_departed(*, user: User, resident_ids: Iterable[int], at: date
     """Mark residents as departed; an expected resident who never arrived can depart too."""
     require_perm(user, "customers.change_returningresident")
     at = at or timezone.now()
-    queryset = _residents_in_territory(user, resident_ids)
-    changed = queryset.exclude(status=ReturningResident.Status.DEPARTED).update(
-        status=ReturningResident.Status.DEPARTED, departed_at=at, updated_at=timezone.now()
-    )
+    to_change = _residents_in_territory(user, resident_ids).exclude(status=ReturningResident.Status.DEPARTED)
+    rows = list(to_change.values_list("pk", "village_id"))
+    changed = to_change.update(status=ReturningResident.Status.DEPARTED, departed_at=at, updated_at=timezone.now())
+    _record_changes(user, ResidentChange.Kind.DEPARTED, rows)
     audit_record(user=user, action="resident.departed", object_type="returningresident",
                  detail={"count": changed, "ids": sorted(resident_ids)[:200]})
     return changed
@@ -205,6 +215,7 @@ def resident_create(*, user: User, village_id: int, name: str, arrival_date: dat
     resident.save()
     audit_record(user=user, action=audit_action, object_type="returningresident", object_id=resident.pk,
                  detail={"fields": changed})
+    _record_changes(user, ResidentChange.Kind.CREATED, [(resident.pk, resident.village_id)])
     return resident
 
 
@@ -220,6 +231,8 @@ def resident_update(*, user: User, resident_id: int, audit_action: str = "reside
     # Field names only: ID and phone numbers are personal data.
     audit_record(user=user, action=audit_action, object_type="returningresident", object_id=resident.pk,
                  detail={"fields": changed})
+    if changed:
+        _record_changes(user, ResidentChange.Kind.UPDATED, [(resident.pk, resident.village_id)], changed)
     return resident
 
 

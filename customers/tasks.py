@@ -11,3 +11,11 @@ def erase_expired_resident_data() -> dict:
     from .retention import residents_erase_expired_personal_data
 
     return residents_erase_expired_personal_data()
+
+
+@shared_task(name="customers.tasks.remind_stale_village_lists")
+def remind_stale_village_lists() -> int:
+    """Daily: remind the clerks of villages whose returning list went stale (idempotent per day)."""
+    from .village_reminders import village_lists_remind
+
+    return village_lists_remind()

@@ -100,6 +100,18 @@ def outsider(world):
 
 
 @pytest.fixture
+def clerk_village(world):
+    """A second village of 甲一网格, kept by the village clerk."""
+    return VillageFactory(grid=world.grids["a1"].grid, name="书记村")
+
+
+@pytest.fixture
+def village_clerk(clerk_village):
+    """The clerk of 书记村: that village's returning list, nothing else."""
+    return _persona("village_clerk", Role.VILLAGE_CLERK, village=clerk_village)
+
+
+@pytest.fixture
 def nobody(world):
     return _persona("nobody")
 

@@ -254,7 +254,8 @@ def objects_in_county_a(model, world, personas) -> list:
     return list(model._default_manager.filter(**{county_lookup: world.county_a.pk}).order_by("pk")[:50])
 
 
-OWNER_CHAINS = (("transformer",), ("line",), ("alert", "transformer"), ("alert", "line"), ("station",), ("county",))
+OWNER_CHAINS = (("transformer",), ("line",), ("alert", "transformer"), ("alert", "line"), ("station",), ("county",),
+                ("village",))
 
 
 def markers(obj) -> set[str]:
@@ -482,3 +483,46 @@ def test_pages_without_a_model_show_nothing_of_the_other_county(route, personas,
         text = readable_text(response)
         leaked = {m for m in county_a if m in text}
         assert not leaked, f"{route.route} shows {leaked} of 周口甲县 to the outsider"
+
+
+# --- The village clerk: one village, every route ----------------------------------------
+def _outside_village(model, obj, village) -> bool:
+    """Whether `obj` lies outside `village` (anything with no village path does)."""
+    paths = getattr(model, "territory_paths", None) or {}
+    if "village" not in paths or model in OWNED_MODELS:
+        return True
+    return not model._default_manager.filter(pk=obj.pk).filter(**{paths["village"]: village.pk}).exists()
+
+
+def markers_outside_village(world, personas, village) -> set[str]:
+    result = set()
+    for model in MODELS:
+        inside_object(model, world, personas)
+        for obj in objects_in_county_a(model, world, personas):
+            if _outside_village(model, obj, village):
+                result |= markers(obj)
+    return result
+
+
+@pytest.mark.parametrize("route", DETAIL_ROUTES, ids=str)
+def test_a_village_clerk_gets_nothing_outside_their_village(route, personas, world, village_clerk, clerk_village):
+    """A clerk of another village of the same grid: every detail of 甲一网格 answers 404 (or
+    403 for a verb the role lacks), exactly like a missing id."""
+    target = inside_object(route.model, world, personas)
+    assert _outside_village(route.model, target, clerk_village)
+    response = get(client_for(village_clerk), route, route.url(target))
+    assert response.status_code in (403, 404), f"{route.url(target)} as the clerk: {response.status_code}"
+    if response.status_code == 404:
+        assert get(client_for(village_clerk), route, missing_url(route, target)).status_code == 404
+
+
+@pytest.mark.parametrize("route", LIST_ROUTES + PAGES, ids=str)
+def test_no_list_or_page_shows_a_village_clerk_anything_outside_their_village(route, personas, world,
+                                                                               village_clerk, clerk_village):
+    outside = markers_outside_village(world, personas, clerk_village)
+    response = get(client_for(village_clerk), route, route.url())
+    assert response.status_code < 500, f"{route.url()} as the clerk: {response.status_code}"
+    if response.status_code == 200:
+        text = readable_text(response)
+        leaked = {m for m in outside if m in text}
+        assert not leaked, f"{route.url()} shows {leaked} outside 书记村 to its clerk"

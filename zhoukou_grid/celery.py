@@ -48,6 +48,10 @@ app.conf.beat_schedule = {
     "import-jobs-watch": {"task": "zhoukou_grid.core.tasks.import_jobs_watch", "schedule": 60.0},
     "projection-runs-watch": {"task": "loadforecast.tasks.runs_watch", "schedule": 60.0},
     # Personal data of returning residents, erased months after their festival (docs/personal-data.md).
+    "village-list-reminders": {
+        "task": "customers.tasks.remind_stale_village_lists",
+        "schedule": crontab(hour=9, minute=0),
+    },
     "resident-personal-data-retention": {
         "task": "customers.tasks.erase_expired_resident_data",
         "schedule": crontab(hour=3, minute=45),

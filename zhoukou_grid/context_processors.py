@@ -26,6 +26,9 @@ def navigation(request):
     items = [("home", "home", _("Home"), None)]
     if role == Role.GRID_MANAGER:
         items.append(("visits:field_today", "visits:field", _("Today"), "visits.view_visit"))
+    if role == Role.VILLAGE_CLERK:
+        items.append(("customers:village_list", "customers:village", _("Village returning list"),
+                      "customers.add_returningresident"))
     if role in ADMIN_ROLES:
         items.append(("portal:county_list", "portal:county", _("Counties"), "zhoukou_grid.view_county"))
     items += [
@@ -36,6 +39,7 @@ def navigation(request):
         ("portal:lvline_list", "portal:lvline", _("LV lines"), "zhoukou_grid.view_lvline"),
         ("customers:household_list", "customers:household", _("Households"), "customers.view_household"),
         ("customers:resident_list", "customers:resident", _("Returning residents"), "customers.view_returningresident"),
+        ("customers:village_changes", "customers:village_changes", _("List changes"), "customers.view_residentchange"),
         # Station staff and above plan for arrivals; a grid manager reaches them from the residents list.
         *([("customers:arrivals", "customers:arrivals", _("Arrivals"), "customers.view_returningresident")]
           if role != Role.GRID_MANAGER else []),
@@ -57,6 +61,9 @@ def navigation(request):
     if role in ADMIN_ROLES and user.has_perm("zhoukou_grid.add_importjob"):
         admin_items.append({"url": reverse("imports:history"), "label": _("Imports"),
                             "active": current.startswith("imports:")})
+    if role in (*ADMIN_ROLES, Role.GRID_MANAGER):
+        admin_items.append({"url": reverse("customers:village_clerks"), "label": _("Village clerks"),
+                            "active": current == "customers:village_clerks"})
     if role in ADMIN_ROLES and user.has_perm("zhoukou_grid.view_auditlog"):
         admin_items.append({"url": reverse("audit_log"), "label": _("Audit log"),
                             "active": current.startswith("audit_log")})

@@ -5,10 +5,12 @@
 from __future__ import annotations
 
 from django.db.models import Count, Sum
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from customers.models import Household
+from customers.village_reminders import stale_villages_for
 from zhoukou_grid.core.scoping import for_user, primary_role, territory_of
 from zhoukou_grid.core.tables import Column, Table, build_table, count_of, sum_of
 from zhoukou_grid.core.views import CHILD_ROWS, url_of
@@ -130,6 +132,23 @@ def _villages_of(user):
     return _("Villages in your grid"), build_table(columns, rows)
 
 
+def _stale_village_lists(user):
+    """Villages whose clerk has not updated the returning list lately (none: no table)."""
+    from django.conf import settings
+
+    stale = stale_villages_for(user)
+    if not stale:
+        return None
+    columns = [
+        Column("name", _("Village name"), accessor="village.name", primary=True),
+        Column("grid", _("Grid"), accessor="village.grid.name"),
+        Column("last_change", _("Last change"),
+               accessor=lambda row: f"{timezone.localtime(row.last_change):%Y-%m-%d}" if row.last_change else "—"),
+    ]
+    title = _("Village lists not updated for %(days)d days") % {"days": settings.VILLAGE_LIST_STALE_DAYS}
+    return title, build_table(columns, stale)
+
+
 def _drop_column(table: Table, key: str) -> Table:
     keep = [index for index, header in enumerate(table.headers) if header.column.key != key]
     return Table(headers=[table.headers[i] for i in keep], rows=[[row[i] for i in keep] for row in table.rows])
@@ -141,6 +160,9 @@ def home(request):
     """The home page: what the user is responsible for, with live counts."""
     user = request.user
     role = primary_role(user)
+    if role == Role.VILLAGE_CLERK:
+        # A village clerk's work is the village's list: that is their home.
+        return redirect("customers:village_list")
     territory = territory_of(user)
     if role == Role.GRID_MANAGER:
         places = list(Grid.objects.filter(pk__in=territory.grid_ids).select_related("station").order_by("code"))
@@ -156,6 +178,9 @@ def home(request):
         breakdowns.append((title, table))
     if role == Role.GRID_MANAGER:
         breakdowns.append(_villages_of(user))
+        stale = _stale_village_lists(user)
+        if stale is not None:
+            breakdowns.insert(0, stale)
         if len(places) == 1:
             # One grid: its name is the page's title, a grid column would only repeat it.
             breakdowns = [(title, _drop_column(table, "grid")) for title, table in breakdowns]

@@ -429,3 +429,6 @@ try:
 except KeyConfigError as error:
     raise ImproperlyConfigured(str(error)) from None
 RESIDENT_RETENTION_MONTHS = int(os.environ.get("RESIDENT_RETENTION_MONTHS", "3"))
+# A village with a clerk whose returning list has not changed for this many days shows on
+# the grid manager's home, and its clerks get a daily in-app reminder.
+VILLAGE_LIST_STALE_DAYS = int(os.environ.get("VILLAGE_LIST_STALE_DAYS", "3"))

@@ -16,3 +16,12 @@ class ServicePlanFactory(factory.django.DjangoModelFactory):
     needs = "冬季取暖负荷增加"
     measures = "节前完成配电室巡视"
     hazards = factory.LazyFunction(lambda: [{"hazard": "配电室漏雨", "remedy": "节前修补屋顶"}])
+
+
+class ResidentChangeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "customers.ResidentChange"
+
+    village = factory.SubFactory("tests.factories.VillageFactory")
+    resident = factory.SubFactory("tests.factories.ReturningResidentFactory", village=factory.SelfAttribute("..village"))
+    kind = "created"

@@ -9,8 +9,8 @@ How one generated request is judged (`run_case`):
    every request would answer 404 or "no such code" and the code behind it would go
    untested.
 2. The same request is sent as each of `ROLES` (company admin, county admin of 甲县,
-   station staff of 甲一所, grid manager of 甲一网格, the grid manager of 乙县, a user with
-   no role, and anonymous), each inside a savepoint that is rolled back afterwards: no
+   station staff of 甲一所, grid manager of 甲一网格, the clerk of a second village of
+   甲一网格, the grid manager of 乙县, a user with no role, and anonymous), each inside a savepoint that is rolled back afterwards: no
    example leaks into the next, whatever it created, changed or deleted. The work a
    request hands to `transaction.on_commit` (the eager Celery tasks of a projection run,
    notification e-mails) runs inside that savepoint before it is rolled back, as it would
@@ -153,7 +153,8 @@ def fuzz_settings():
 
 
 # --- Roles ----------------------------------------------------------------------------
-ROLES = ("company_admin", "county_admin", "station_staff", "grid_manager", "outsider", "nobody", "anonymous")
+ROLES = ("company_admin", "county_admin", "station_staff", "grid_manager", "village_clerk", "outsider", "nobody",
+         "anonymous")
 
 
 # --- The world ------------------------------------------------------------------------
@@ -177,6 +178,7 @@ def build_world():
         KeyCustomerFactory,
         ReturningResidentFactory,
         StationFactory,
+        VillageFactory,
     )
     from tests.loadforecast.factories import (
         AlertFactory,
@@ -215,6 +217,10 @@ def build_world():
         outsider=_persona("outsider", Role.GRID_MANAGER, grid=grids["b1"].grid),
         nobody=_persona("nobody"),
     )
+    # A clerk of a second village of 甲一网格, with one resident of their own.
+    clerk_village = VillageFactory(grid=grids["a1"].grid, name="书记村")
+    personas.village_clerk = _persona("village_clerk", Role.VILLAGE_CLERK, village=clerk_village)
+    ReturningResidentFactory(village=clerk_village, source="village")
     for key, manager in (("a1", personas.grid_manager), ("b1", personas.outsider)):
         grids[key].grid.manager = manager
         grids[key].grid.save(update_fields=["manager"])

@@ -57,7 +57,7 @@ def test_every_operation_is_fuzzed_and_its_model_known():
 
 def test_roles_cover_every_persona_and_anonymous():
     assert set(harness.ROLES) == {"company_admin", "county_admin", "station_staff", "grid_manager", "outsider",
-                                  "nobody", "anonymous"}
+                                  "nobody", "anonymous", "village_clerk"}
 
 
 @pytest.mark.django_db

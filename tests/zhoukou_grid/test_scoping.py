@@ -146,3 +146,60 @@ def test_verbs_follow_roles(personas):
     assert not personas.nobody.has_perm("zhoukou_grid.view_grid")
     assert personas.company_admin.has_perm("zhoukou_grid.add_county")
     assert not personas.county_admin.has_perm("zhoukou_grid.add_county")
+
+
+# --- The village clerk: one village ------------------------------------------------------
+def test_village_clerk_sees_their_village_and_its_residents_only(world, village_clerk, clerk_village):
+    from customers.models import ReturningResident
+    from tests.factories import HouseholdFactory, ReturningResidentFactory
+
+    own_household = HouseholdFactory(village=clerk_village, transformer=world.grids["a1"].transformer)
+    own = ReturningResidentFactory(village=clerk_village)
+    ReturningResidentFactory(village=world.grids["a1"].village)  # same grid, another village
+    assert codes(for_user(village_clerk, Village)) == {clerk_village.code}
+    assert set(for_user(village_clerk, Household)) == {own_household}
+    assert set(for_user(village_clerk, ReturningResident)) == {own}
+    assert set(writable_for_user(village_clerk, ReturningResident)) == {own}
+
+
+def test_village_clerk_sees_no_model_without_a_village_path(world, village_clerk):
+    """No context above the village: not its grid, station or county, nor the network."""
+    for model in (County, Station, Grid, Transformer, LVLine):
+        assert not for_user(village_clerk, model).exists(), model
+
+
+def test_village_clerk_territory_is_not_empty_and_counts_for_the_audit_county(world, village_clerk, clerk_village):
+    from zhoukou_grid.core.audit import county_of
+    from zhoukou_grid.core.scoping import primary_role, territory_of
+
+    territory = territory_of(village_clerk)
+    assert territory.village_ids == frozenset({clerk_village.pk}) and not territory.is_empty
+    assert territory.grid_ids == territory.context_station_ids == frozenset()
+    assert primary_role(village_clerk) == Role.VILLAGE_CLERK
+    assert county_of(village_clerk) == world.county_a.pk
+
+
+def test_village_clerk_outside_the_village_is_a_404(world, village_clerk):
+    with pytest.raises(Http404):
+        get_for_user_or_404(village_clerk, Village, pk=world.grids["a1"].village.pk)
+
+
+def test_a_village_role_assignment_must_name_a_village_and_only_that(world):
+    from django.db import IntegrityError, transaction
+
+    user = UserFactory()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        RoleAssignmentFactory(user=user, role=Role.VILLAGE_CLERK, grid=world.grids["a1"].grid)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        RoleAssignmentFactory(user=user, role=Role.GRID_MANAGER, grid=world.grids["a1"].grid,
+                              village=world.grids["a1"].village)
+    RoleAssignmentFactory(user=user, role=Role.VILLAGE_CLERK, village=world.grids["a1"].village)
+
+
+def test_village_clerk_verbs_are_the_list_only(village_clerk):
+    assert village_clerk.has_perm("customers.add_returningresident")
+    assert village_clerk.has_perm("customers.change_returningresident")
+    for perm in ("customers.view_household", "customers.view_personal_data", "zhoukou_grid.view_grid",
+                 "zhoukou_grid.view_village", "customers.view_returningresident",
+                 "customers.delete_returningresident", "customers.view_keycustomer"):
+        assert not village_clerk.has_perm(perm), perm

@@ -6,6 +6,8 @@ class only decides which verbs.
 
 from rest_framework.permissions import DjangoModelPermissions
 
+from zhoukou_grid.core.scoping import may_use_api
+
 
 class ModelPermissions(DjangoModelPermissions):
     perms_map = {
@@ -17,3 +19,9 @@ class ModelPermissions(DjangoModelPermissions):
         "PATCH": ["%(app_label)s.change_%(model_name)s"],
         "DELETE": ["%(app_label)s.delete_%(model_name)s"],
     }
+
+    def has_permission(self, request, view):
+        # A user holding only web-only roles (a village clerk) is refused every endpoint.
+        if request.user and request.user.is_authenticated and not may_use_api(request.user):
+            return False
+        return super().has_permission(request, view)

@@ -10,7 +10,7 @@ from zhoukou_grid.core.models import AuditLog
 
 
 def county_of(user) -> int | None:
-    """The one county a user works in (their county, or that of their station or grid);
+    """The one county a user works in (their county, or that of their station, grid or village);
     None for company-wide users, users of several counties and anonymous callers."""
     from zhoukou_grid.core.scoping import territory_of
 
@@ -20,6 +20,11 @@ def county_of(user) -> int | None:
     if territory.everything:
         return None
     counties = territory.county_ids | territory.context_county_ids
+    if territory.village_ids:
+        from zhoukou_grid.territory.models import Village
+
+        counties = counties | set(Village.objects.filter(pk__in=territory.village_ids).values_list(
+            "grid__station__county_id", flat=True))
     return next(iter(counties)) if len(counties) == 1 else None
 
 

@@ -1,8 +1,10 @@
 """The one place that decides which rows a user may see.
 
 Every page, export, import and API call starts from `for_user(user, Model)`. A role
-assignment gives full access to one territory (a county, a station or a grid) and
-everything below it. Models above the user's territory (the station and county that
+assignment gives full access to one territory (a county, a station, a grid or a village)
+and everything below it. A village clerk's territory is one village: only models that
+declare a `village` path (the village itself, its households and residents) show them
+anything; grids, assets, alerts and visits declare none and stay empty for them. Models above the user's territory (the station and county that
 contain a grid manager's grid) are visible as context, never their other children.
 
 Roles and their verbs (Django permissions) are in `ROLE_PERMISSIONS`, granted by
@@ -29,13 +31,14 @@ class Territory:
     county_ids: frozenset[int] = field(default_factory=frozenset)
     station_ids: frozenset[int] = field(default_factory=frozenset)
     grid_ids: frozenset[int] = field(default_factory=frozenset)
+    village_ids: frozenset[int] = field(default_factory=frozenset)
     # Ancestors of the territory, visible for context only.
     context_county_ids: frozenset[int] = field(default_factory=frozenset)
     context_station_ids: frozenset[int] = field(default_factory=frozenset)
 
     @property
     def is_empty(self) -> bool:
-        return not (self.everything or self.county_ids or self.station_ids or self.grid_ids)
+        return not (self.everything or self.county_ids or self.station_ids or self.grid_ids or self.village_ids)
 
 
 _CACHE_ATTR = "_zg_territory"
@@ -51,13 +54,16 @@ def territory_of(user) -> Territory:
     if user.is_superuser:
         result = Territory(everything=True)
     else:
-        assignments = list(RoleAssignment.objects.filter(user=user).values_list("role", "county_id", "station_id", "grid_id"))
+        assignments = list(RoleAssignment.objects.filter(user=user).values_list(
+            "role", "county_id", "station_id", "grid_id", "village_id"))
         if any(role == Role.COMPANY_ADMIN for role, *_ in assignments):
             result = Territory(everything=True)
         else:
-            county_ids = frozenset(c for role, c, s, g in assignments if role == Role.COUNTY_ADMIN and c)
-            station_ids = frozenset(s for role, c, s, g in assignments if role == Role.STATION_STAFF and s)
-            grid_ids = frozenset(g for role, c, s, g in assignments if role == Role.GRID_MANAGER and g)
+            county_ids = frozenset(c for role, c, s, g, v in assignments if role == Role.COUNTY_ADMIN and c)
+            station_ids = frozenset(s for role, c, s, g, v in assignments if role == Role.STATION_STAFF and s)
+            grid_ids = frozenset(g for role, c, s, g, v in assignments if role == Role.GRID_MANAGER and g)
+            # No context for a clerk: a village committee sees its village, not the network above it.
+            village_ids = frozenset(v for role, c, s, g, v in assignments if role == Role.VILLAGE_CLERK and v)
             context_station_ids = set(station_ids)
             context_county_ids = set(county_ids)
             if grid_ids:
@@ -72,6 +78,7 @@ def territory_of(user) -> Territory:
                 county_ids=county_ids,
                 station_ids=station_ids,
                 grid_ids=grid_ids,
+                village_ids=village_ids,
                 context_county_ids=frozenset(context_county_ids),
                 context_station_ids=frozenset(context_station_ids),
             )
@@ -93,6 +100,8 @@ def territory_q(model: type[Model], territory: Territory, *, include_context: bo
         q |= Q(**{f"{paths['station']}__in": territory.station_ids})
     if territory.grid_ids and "grid" in paths:
         q |= Q(**{f"{paths['grid']}__in": territory.grid_ids})
+    if territory.village_ids and "village" in paths:
+        q |= Q(**{f"{paths['village']}__in": territory.village_ids})
     if include_context:
         if model is County and territory.context_county_ids:
             q |= Q(pk__in=territory.context_county_ids)
@@ -163,10 +172,21 @@ def roles_of(user) -> set[str]:
     return cached
 
 
+# Roles that work in the web pages only: a village clerk keeps one list on a phone, and the
+# API's answers name the grid and station above the village (serializers are shared by all roles).
+WEB_ONLY_ROLES = frozenset({Role.VILLAGE_CLERK})
+
+
+def may_use_api(user) -> bool:
+    """Whether `user` holds a role that may call the API (not only web-only roles)."""
+    return bool(user is not None and user.is_authenticated
+                and (user.is_superuser or roles_of(user) - WEB_ONLY_ROLES))
+
+
 def primary_role(user) -> str | None:
     """The broadest role a user holds: it chooses their home page and navigation."""
     roles = roles_of(user)
-    for role in (Role.COMPANY_ADMIN, Role.COUNTY_ADMIN, Role.STATION_STAFF, Role.GRID_MANAGER):
+    for role in (Role.COMPANY_ADMIN, Role.COUNTY_ADMIN, Role.STATION_STAFF, Role.GRID_MANAGER, Role.VILLAGE_CLERK):
         if role in roles:
             return role
     return None
@@ -192,6 +212,9 @@ _MANAGE_ASSETS = (
 # Each app adds its own verbs to these sets from its AppConfig.ready().
 ROLE_PERMISSIONS: dict[str, set[str]] = {
     Role.GRID_MANAGER: set(_VIEW_ALL),
+    # The village's returning list only (customers adds its verbs); no territory or network
+    # pages, which would name the grid and station above the village.
+    Role.VILLAGE_CLERK: set(),
     Role.STATION_STAFF: set(_VIEW_ALL),
     Role.COUNTY_ADMIN: _VIEW_ALL | _MANAGE_ASSETS,
     Role.COMPANY_ADMIN: _VIEW_ALL

@@ -72,10 +72,10 @@ class RoleAssignmentInline(admin.TabularInline):
     model = RoleAssignment
     fk_name = "user"
     extra = 0
-    fields = ("role", "county", "station", "grid")
+    fields = ("role", "county", "station", "grid", "village")
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name in ("county", "station", "grid"):
+        if db_field.name in ("county", "station", "grid", "village"):
             kwargs["queryset"] = writable_for_user(request.user, db_field.remote_field.model)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 

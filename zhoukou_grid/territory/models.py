@@ -21,6 +21,8 @@ class Role(models.TextChoices):
     COUNTY_ADMIN = "county_admin", _("County admin")
     STATION_STAFF = "station_staff", _("Station staff")
     GRID_MANAGER = "grid_manager", _("Grid manager")
+    # A village committee's clerk keeps the village's returning list, nothing else.
+    VILLAGE_CLERK = "village_clerk", _("Village clerk")
 
 
 class County(models.Model):
@@ -83,7 +85,8 @@ class Village(models.Model):
     code = models.CharField(_("village code"), max_length=32, unique=True)
     name = models.CharField(_("village name"), max_length=64)
 
-    territory_paths = {"county": "grid__station__county_id", "station": "grid__station_id", "grid": "grid_id"}
+    territory_paths = {"county": "grid__station__county_id", "station": "grid__station_id", "grid": "grid_id",
+                       "village": "pk"}
 
     class Meta:
         ordering = ["code"]
@@ -172,6 +175,7 @@ class RoleAssignment(models.Model):
     county = models.ForeignKey(County, on_delete=models.CASCADE, null=True, blank=True, verbose_name=_("county"))
     station = models.ForeignKey(Station, on_delete=models.CASCADE, null=True, blank=True, verbose_name=_("station"))
     grid = models.ForeignKey(Grid, on_delete=models.CASCADE, null=True, blank=True, verbose_name=_("grid"))
+    village = models.ForeignKey(Village, on_delete=models.CASCADE, null=True, blank=True, verbose_name=_("village"))
 
     class Meta:
         verbose_name = _("role assignment")
@@ -181,25 +185,31 @@ class RoleAssignment(models.Model):
             models.CheckConstraint(
                 name="role_assignment_territory_matches_role",
                 condition=(
-                    Q(role="company_admin", county__isnull=True, station__isnull=True, grid__isnull=True)
-                    | Q(role="county_admin", county__isnull=False, station__isnull=True, grid__isnull=True)
-                    | Q(role="station_staff", county__isnull=True, station__isnull=False, grid__isnull=True)
-                    | Q(role="grid_manager", county__isnull=True, station__isnull=True, grid__isnull=False)
+                    Q(role="company_admin", county__isnull=True, station__isnull=True, grid__isnull=True,
+                      village__isnull=True)
+                    | Q(role="county_admin", county__isnull=False, station__isnull=True, grid__isnull=True,
+                        village__isnull=True)
+                    | Q(role="station_staff", county__isnull=True, station__isnull=False, grid__isnull=True,
+                        village__isnull=True)
+                    | Q(role="grid_manager", county__isnull=True, station__isnull=True, grid__isnull=False,
+                        village__isnull=True)
+                    | Q(role="village_clerk", county__isnull=True, station__isnull=True, grid__isnull=True,
+                        village__isnull=False)
                 ),
             ),
             models.UniqueConstraint(
-                fields=["user", "role", "county", "station", "grid"],
+                fields=["user", "role", "county", "station", "grid", "village"],
                 name="role_assignment_unique",
                 nulls_distinct=False,
             ),
         ]
 
     def __str__(self) -> str:
-        territory = self.county or self.station or self.grid or _("all")
+        territory = self.county or self.station or self.grid or self.village or _("all")
         return f"{self.user} · {self.get_role_display()} · {territory}"
 
     @property
     def territory(self):
-        return self.county or self.station or self.grid
+        return self.county or self.station or self.grid or self.village
 
 

@@ -565,4 +565,5 @@ DEMO_USERS: tuple[DemoUser, ...] = (
     DemoUser("station_staff", "zg-Zhukou-Station-27", "station_staff", "朱口供电所 李静", "TK-GDS-02"),
     DemoUser("grid_manager", "zg-Grid-0201-Zhang", "grid_manager", "张伟", "TK-WG-0201"),
     DemoUser("grid_manager2", "zg-Grid-0202-Wang", "grid_manager", "王秀英", "TK-WG-0202"),
+    DemoUser("village_clerk", "zg-Zhukou-Clerk-27", "village_clerk", "朱口村文书 刘芳", "411627108201"),
 )

@@ -42,7 +42,7 @@ from zhoukou_grid.territory.demo import (
     TableStep,
     grid_manager_accounts,
 )
-from zhoukou_grid.territory.models import County, Grid, Role, RoleAssignment, Station
+from zhoukou_grid.territory.models import County, Grid, Role, RoleAssignment, Station, Village
 
 ProgressCallback = Callable[[str], None]
 
@@ -144,6 +144,11 @@ def _territory_for(spec: DemoUser, ctx: SeedContext, taken_grid_ids: set[int]) -
             pk=next(iter(ctx.stations))
         )
         return {"station": station}
+    if spec.role == Role.VILLAGE_CLERK:
+        village = Village.objects.filter(code=spec.territory_code).first() or Village.objects.get(
+            pk=next(iter(ctx.villages))
+        )
+        return {"village": village}
     grid = Grid.objects.filter(code=spec.territory_code).exclude(pk__in=taken_grid_ids).first()
     if grid is None:
         grid = Grid.objects.get(pk=next(g for g in ctx.grids if g not in taken_grid_ids))

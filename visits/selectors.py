@@ -197,3 +197,46 @@ def _labels(group_by: str, ids: list[int]) -> dict[int, str]:
         return {user.pk: user.get_full_name() or user.get_username() for user in users}
     model = {"grid": Grid, "station": Station, "county": County}[group_by]
     return dict(model.objects.filter(pk__in=ids).values_list("pk", "name"))
+
+
+# --- Home pages ---------------------------------------------------------------------------
+
+HOME_ROWS = 20
+
+
+def visits_of_day(user, day: date) -> QuerySet[Visit]:
+    """A grid manager's own visits of `day` (cancelled ones left out), in the order of the day's list."""
+    return (
+        for_user(user, Visit).filter(grid_manager=user, planned_date=day)
+        .exclude(status=Visit.Status.CANCELLED)
+        .select_related("household__village", "key_customer", "village", "grid", "log")
+        .order_by("pk")
+    )
+
+
+def week_visits_per_manager(user, *, start: date, end: date) -> list[dict]:
+    """Per grid manager of the user's territory: visits planned from `start` to `end` (not
+    cancelled) and how many of them are done. Two queries."""
+    rows = list(
+        for_user(user, Visit).filter(planned_date__gte=start, planned_date__lte=end)
+        .exclude(status=Visit.Status.CANCELLED)
+        .values("grid_manager_id")
+        .annotate(planned=Count("pk"), done=Count("pk", filter=Q(status=Visit.Status.DONE)))
+        .order_by()
+    )
+    labels = _labels("grid_manager", [row["grid_manager_id"] for row in rows])
+    for row in rows:
+        row["label"] = labels.get(row["grid_manager_id"], "")
+    return sorted(rows, key=lambda row: (row["label"], row["grid_manager_id"]))
+
+
+def progress_figures(user) -> dict:
+    """The progress report's headline figures over the user's whole territory (every round,
+    every date): rounds with visits, visits done, service cards (from visits and by village)
+    and customer issues resolved. Three queries."""
+    figures = for_user(user, Visit).aggregate(
+        rounds=Count("round", distinct=True), visits_done=Count("pk", filter=Q(status=Visit.Status.DONE)))
+    cards = for_user(user, ServiceCardRecord).aggregate(handed_out=Sum("handed_out"), posted=Sum("posted"))
+    figures["cards"] = (cards["handed_out"] or 0) + (cards["posted"] or 0)
+    figures["issues_resolved"] = for_user(user, CustomerIssue).filter(status__in=RESOLVED_ISSUE_STATUSES).count()
+    return figures

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Min, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, Min, OuterRef, Q, Subquery
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -315,6 +315,17 @@ def round_schedule(*, user: User, round_id: int) -> RoundScheduleResult:
                             planned_date=planned.day, agenda=agendas.get(target.key_customer_id, ""),
                             **_target_fields(planned.target_key)))
     Visit.objects.bulk_create(visits)
+    # What did not fit stays with the round as its list to act on, until a later scheduling places it.
+    RoundTarget.objects.filter(round=rnd).exclude(unplaced_reason="").update(
+        unplaced_reason="", unplaced_window_start=None, unplaced_window_end=None)
+    unplaced_targets = []
+    for u in plan.unplaced:
+        target = by_key[u.target_key]
+        target.unplaced_reason, target.unplaced_window_start, target.unplaced_window_end = (
+            u.reason, u.window_start, u.window_end)
+        unplaced_targets.append(target)
+    RoundTarget.objects.bulk_update(unplaced_targets, ["unplaced_reason", "unplaced_window_start",
+                                                       "unplaced_window_end"], batch_size=500)
     if visits and rnd.status == Round.Status.DRAFT:
         rnd.status = Round.Status.ACTIVE
         rnd.save(update_fields=["status"])
@@ -325,6 +336,60 @@ def round_schedule(*, user: User, round_id: int) -> RoundScheduleResult:
     audit_record(user=user, action="round.scheduled", object_type="round", object_id=rnd.pk,
                  detail={"created": len(visits), "unplaced": len(unplaced), "already_planned": plan.already_planned})
     return RoundScheduleResult(created=visits, unplaced=unplaced, already_planned=plan.already_planned)
+
+
+def _reached_q(round_id: int) -> Exists:
+    """A round target with a done visit of the round (the progress report's coverage)."""
+    return Exists(
+        Visit.objects.filter(round_id=round_id, status=Visit.Status.DONE).filter(
+            Q(household_id=OuterRef("household_id"), household_id__isnull=False)
+            | Q(key_customer_id=OuterRef("key_customer_id"), key_customer_id__isnull=False)
+            | Q(village_id=OuterRef("village_id"), village_id__isnull=False)
+        )
+    )
+
+
+ROUND_CLOSED_REASON = gettext_noop("The round was closed.")
+
+
+@transaction.atomic
+def round_close(*, user: User, round_id: int, next_round_id: int | None = None) -> Round:
+    """Close a round with its summary: targets reached (a done visit in the round), missed,
+    and moved to `next_round_id` (the missed ones, unless already on its list). The round's
+    still-planned visits are cancelled so they hold no grid manager's day; a closed round
+    takes no more targets, scheduling or visit logs."""
+    require_perm(user, "visits.change_round")
+    rnd = _open_round(user, round_id)
+    next_round = None
+    if next_round_id is not None:
+        if next_round_id == rnd.pk:
+            raise ValidationError({"next_round": _("Missed targets move to another round.")})
+        next_round = _open_round(user, next_round_id)
+        if next_round.county_id != rnd.county_id or (next_round.station_id not in (None, rnd.station_id)):
+            raise ValidationError({"next_round": _("The next round must cover the closed round's grids.")})
+    reached = _reached_q(rnd.pk)
+    targets = RoundTarget.objects.filter(round=rnd)
+    counts = targets.aggregate(targets=Count("pk"), reached=Count("pk", filter=Q(reached)))
+    moved = 0
+    if next_round is not None:
+        taken = {t.target_key for t in next_round.targets.only("household_id", "key_customer_id", "village_id")}
+        copies = [
+            RoundTarget(round=next_round, grid_id=t.grid_id, household_id=t.household_id,
+                        key_customer_id=t.key_customer_id, village_id=t.village_id, earliest=next_round.period_start,
+                        cadence_days=t.cadence_days, source=t.source)
+            for t in targets.filter(~Q(reached)) if t.target_key not in taken
+        ]
+        RoundTarget.objects.bulk_create(copies, batch_size=500)
+        moved = len(copies)
+    cancelled = Visit.objects.filter(round=rnd, status=Visit.Status.PLANNED).update(
+        status=Visit.Status.CANCELLED, cancel_reason=_(ROUND_CLOSED_REASON))
+    rnd.summary = {"targets": counts["targets"], "reached": counts["reached"],
+                   "missed": counts["targets"] - counts["reached"], "moved": moved,
+                   "next_round": next_round.pk if next_round else None, "visits_cancelled": cancelled}
+    rnd.status, rnd.closed_at, rnd.closed_by = Round.Status.CLOSED, timezone.now(), user
+    rnd.save(update_fields=["status", "closed_at", "closed_by", "summary"])
+    audit_record(user=user, action="round.closed", object_type="round", object_id=rnd.pk, detail=rnd.summary)
+    return rnd
 
 
 # --- Visits ---------------------------------------------------------------------------
@@ -497,6 +562,8 @@ def visit_log_submit(
         return previous
     if visit.status == Visit.Status.DONE:
         raise ValidationError(_("This visit has already been logged."))
+    if visit.round_id is not None and Round.objects.filter(pk=visit.round_id, status=Round.Status.CLOSED).exists():
+        raise ValidationError(_("The round of this visit is closed; it takes no more visit logs."))
     if visit.status != Visit.Status.PLANNED:
         raise ValidationError(_("A %(status)s visit cannot be logged.") % {"status": visit.get_status_display()})
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -81,7 +82,7 @@ def test_missed_targets_move_only_to_an_open_round_over_the_same_grids(world, st
     other_station = services.round_create(user=county_admin, name="甲二所轮次", station_id=world.station_a2.pk,
                                           period_start=TODAY(), period_end=TODAY() + timedelta(days=3),
                                           daily_capacity=2)
-    with pytest.raises(Exception):  # not writable for 甲一所's staff: 404; for the county admin: refused
+    with pytest.raises(Http404):  # another station's round is not 甲一所's staff's to write
         services.round_close(user=station_staff, round_id=scheduled.pk, next_round_id=other_station.pk)
     with pytest.raises(ValidationError):
         services.round_close(user=county_admin, round_id=scheduled.pk, next_round_id=other_station.pk)

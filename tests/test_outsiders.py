@@ -254,7 +254,8 @@ def objects_in_county_a(model, world, personas) -> list:
     return list(model._default_manager.filter(**{county_lookup: world.county_a.pk}).order_by("pk")[:50])
 
 
-OWNER_CHAINS = (("transformer",), ("line",), ("alert", "transformer"), ("alert", "line"), ("station",), ("county",))
+OWNER_CHAINS = (("transformer",), ("line",), ("alert", "transformer"), ("alert", "line"), ("station",), ("county",),
+                ("village",))
 
 
 def markers(obj) -> set[str]:

@@ -46,6 +46,7 @@ from .forms_rounds import (
     VisitReassignForm,
 )
 from .models import Round, RoundTarget, Visit
+from .views_field import agendas_for
 
 VISIT_ROWS = 200
 VISIT_SELECT = ("household__village", "key_customer", "village", "grid", "grid_manager", "round")
@@ -422,7 +423,13 @@ class CalendarView(LoginRequiredMixin, PermissionRequiredMixin, ListView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         by_day: dict[date, list] = {self.start + timedelta(days=i): [] for i in range((self.end - self.start).days + 1)}
-        for visit in context["object_list"]:
+        visits = list(context["object_list"])
+        # Per visit what to look at: the plan's agenda, open hazards and issues, residents due (four queries).
+        for agenda in agendas_for(self.request.user, visits):
+            visit = agenda.visit
+            visit.plan_agenda, visit.open_hazards, visit.open_issues, visit.residents_due = (
+                agenda.plan_agenda, agenda.hazards, agenda.issues, agenda.residents)
+        for visit in visits:
             visit.target_label = target_label(visit)
             visit.village_obj = village_of(visit)
             by_day[visit.planned_date].append(visit)

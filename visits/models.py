@@ -90,7 +90,8 @@ class Round(models.Model):
     closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
                                   related_name="+", verbose_name=_("closed by"))
     # What closing found: {"targets", "reached", "missed", "moved", "next_round", "visits_cancelled"}.
-    summary = models.JSONField(_("closing summary"), default=dict, blank=True)
+    # Nullable: the seeding engine's COPY names its columns and leaves this one out.
+    summary = models.JSONField(_("closing summary"), null=True, blank=True)
 
     # Grid managers see their rounds through their visits and round targets, not here.
     territory_paths = {"county": "county_id", "station": "station_id"}
@@ -138,7 +139,7 @@ class RoundTarget(TargetMixin):
     source = models.CharField(_("source"), max_length=16, choices=Source.choices)
     # Set by the last scheduling when the target found no day: the round's list to act on.
     unplaced_reason = models.CharField(_("why it did not fit"), max_length=16, choices=UnplacedReason.choices,
-                                       blank=True)
+                                       blank=True, default="", db_default="")
     unplaced_window_start = models.DateField(_("window from"), null=True, blank=True)
     unplaced_window_end = models.DateField(_("window to"), null=True, blank=True)
 

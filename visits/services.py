@@ -26,6 +26,7 @@ from django.utils.translation import gettext_noop
 from customers.models import Household, KeyCustomer, ReturningResident, ServicePlan
 from customers.services import residents_mark_arrived
 from zhoukou_grid.core.audit import audit_record
+from zhoukou_grid.core.lunar_calendar import first_month_day, lunar_new_year, season_of
 from zhoukou_grid.core.scoping import for_user, get_writable_or_404, require_perm
 from zhoukou_grid.territory.models import County, Grid, Role, RoleAssignment, Station, Village
 
@@ -55,6 +56,40 @@ RESCHEDULE_HORIZON_DAYS = 14
 PHOTO_MAX_BYTES = 8 * 1024 * 1024
 # Visits that take a grid manager's time on their day.
 LOADING_STATUSES = (Visit.Status.PLANNED, Visit.Status.DONE)
+# The festival of the plans' "weekly during the festival" (docs/domain.md §3): from the
+# 15th of the twelfth lunar month (half a month before New Year) to the 15th of the first.
+FESTIVAL_DAYS_BEFORE = 15
+FESTIVAL_LAST_LUNAR_DAY = 15
+
+
+def festival_period(season: int) -> tuple[date, date]:
+    """The festival period of `season` (a lunar year, `lunar_calendar.season_of`)."""
+    return (lunar_new_year(season) - timedelta(days=FESTIVAL_DAYS_BEFORE),
+            first_month_day(season, FESTIVAL_LAST_LUNAR_DAY))
+
+
+def in_festival(day: date) -> bool:
+    first, last = festival_period(season_of(day))
+    return first <= day <= last
+
+
+def round_in_festival(rnd: Round) -> bool:
+    """Whether any day of the round's period lies in a festival period."""
+    for season in {season_of(rnd.period_start), season_of(rnd.period_end)}:
+        first, last = festival_period(season)
+        if first <= rnd.period_end and rnd.period_start <= last:
+            return True
+    return False
+
+
+def key_date_windows(key_date: date | None, margin: int) -> tuple[tuple[date, date], ...]:
+    """The days before and the days after a plan's key date, each needing a visit."""
+    if key_date is None or margin < 1:
+        return ()
+    return ((key_date - timedelta(days=margin), key_date - timedelta(days=1)),
+            (key_date + timedelta(days=1), key_date + timedelta(days=margin)))
+
+
 CADENCE_DAYS = {
     ServicePlan.Cadence.WEEKLY: 7,
     ServicePlan.Cadence.BIWEEKLY: 14,
@@ -191,12 +226,14 @@ def round_targets_build(*, user: User, round_id: int, source: str, village_ids: 
         customers = KeyCustomer.objects.filter(_round_scope(rnd, "grid"))
         if source == Source.UPLOAD:
             customers = _all_listed(customers, key_customer_ids, _("key customers"))
+        # The plan's festival cadence for a round that reaches into the festival, its usual one otherwise.
+        field_name = "festival_cadence" if round_in_festival(rnd) else "cadence"
         cadence = ServicePlan.objects.filter(customer=OuterRef("pk"), status=ServicePlan.Status.APPROVED)
-        for customer_id, grid_id, festival_cadence in customers.annotate(
-            cadence=Subquery(cadence.values("festival_cadence")[:1])
+        for customer_id, grid_id, plan_cadence in customers.annotate(
+            cadence=Subquery(cadence.values(field_name)[:1])
         ).values_list("pk", "grid_id", "cadence"):
             rows.append(RoundTarget(round=rnd, key_customer_id=customer_id, grid_id=grid_id, source=source,
-                                    cadence_days=CADENCE_DAYS.get(festival_cadence)))
+                                    cadence_days=CADENCE_DAYS.get(plan_cadence)))
     if source == Source.RETURNING or (source == Source.UPLOAD and household_ids):
         households = Household.objects.filter(_round_scope(rnd, "village__grid"))
         arriving = Q(residents__arrival_date__gte=rnd.period_start, residents__arrival_date__lte=rnd.period_end) & ~Q(
@@ -289,10 +326,18 @@ def round_schedule(*, user: User, round_id: int) -> RoundScheduleResult:
         ).only("grid_manager_id", "planned_date", "household_id", "key_customer_id", "village_id")
     ]
     by_key = {t.target_key: t for t in targets}
+    plans = {
+        customer_id: (agenda, key_date_windows(key_date, margin))
+        for customer_id, agenda, key_date, margin in ServicePlan.objects.filter(
+            customer_id__in=[t.key_customer_id for t in targets if t.key_customer_id],
+            status=ServicePlan.Status.APPROVED,
+        ).values_list("customer_id", "agenda", "key_date", "key_date_margin_days")
+    }
     plan = scheduling.schedule(
         targets=[
             scheduling.Target(key=t.target_key, grid_id=t.grid_id, is_key_customer=t.key_customer_id is not None,
-                              earliest=t.earliest, cadence_days=t.cadence_days)
+                              earliest=t.earliest, cadence_days=t.cadence_days,
+                              extra_windows=plans.get(t.key_customer_id, ("", ()))[1])
             for t in targets
         ],
         managers=[scheduling.Manager(user_id, frozenset(grids)) for user_id, grids in manager_grids.items()],
@@ -302,12 +347,7 @@ def round_schedule(*, user: User, round_id: int) -> RoundScheduleResult:
         holidays=rnd.holiday_dates(),
         existing=existing,
     )
-    agendas = dict(
-        ServicePlan.objects.filter(
-            customer_id__in=[t.key_customer_id for t in targets if t.key_customer_id],
-            status=ServicePlan.Status.APPROVED,
-        ).values_list("customer_id", "agenda")
-    )
+    agendas = {customer_id: agenda for customer_id, (agenda, _windows) in plans.items()}
     visits = []
     for planned in plan.visits:
         target = by_key[planned.target_key]

@@ -186,6 +186,7 @@ def _station_work(user, today) -> dict:
         "hazards": list(visit_selectors.overdue_hazards(user, today=today)[:HOME_ROWS]),
         "issues": list(visit_selectors.overdue_issues(user)[:HOME_ROWS]),
         "arrival_days": customer_selectors.arrival_totals_per_day(user, start=today, end=today + timedelta(days=6)),
+        "cadence": visit_selectors.plans_behind_cadence(user, today=today, limit=HOME_ROWS),
     }
 
 

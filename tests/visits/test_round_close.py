@@ -9,7 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from rest_framework.test import APIClient
 
 from visits import services
@@ -60,7 +60,7 @@ def test_a_closed_round_takes_no_more_logs_targets_or_scheduling(world, station_
     visit = Visit.objects.get(round=scheduled)
     rnd = services.round_close(user=station_staff, round_id=scheduled.pk)
     assert rnd.summary["visits_cancelled"] == 1 and rnd.summary["moved"] == 0
-    with pytest.raises(ValidationError, match="closed"):
+    with translation.override("en"), pytest.raises(ValidationError, match="round of this visit is closed"):
         services.visit_log_submit(user=grid_manager, visit_id=visit.pk, client_key="k-close-2")
     with pytest.raises(ValidationError):
         services.round_schedule(user=station_staff, round_id=scheduled.pk)

@@ -94,3 +94,26 @@ def test_a_plan_behind_its_cadence_shows_on_the_station_home(client, world, stat
     assert 'data-section="cadence"' in body
     assert reverse("customers:keycustomer_detail", args=[never.pk]) in body
     assert reverse("customers:keycustomer_detail", args=[other_station.pk]) not in body
+
+
+def test_the_key_date_is_written_through_the_plan_api_and_carried_to_the_next_version(world, grid_manager):
+    from rest_framework.test import APIClient
+
+    customer = KeyCustomerFactory(grid=world.grids["a1"].grid)
+    client = APIClient()
+    client.force_authenticate(grid_manager)
+    url = f"/api/v1/keycustomers/{customer.pk}/plans/draft/"
+    response = client.post(url, {"key_date": "2027-06-15", "key_date_margin_days": 2}, format="json")
+    assert response.status_code == 201, response.content
+    assert (response.json()["key_date"], response.json()["key_date_margin_days"]) == ("2027-06-15", 2)
+    assert client.post(url, {"key_date_margin_days": 0}, format="json").status_code == 400
+    plan = ServicePlan.objects.get(customer=customer)
+    assert (plan.key_date, plan.key_date_margin_days) == (date(2027, 6, 15), 2)
+
+
+def test_the_plan_form_offers_the_key_date(client, world, grid_manager):
+    customer = KeyCustomerFactory(grid=world.grids["a1"].grid)
+    client.force_login(grid_manager)
+    url = reverse("customers:keycustomer_plan_edit", args=[customer.pk])
+    form = client.get(url).context["form"]
+    assert {"key_date", "key_date_margin_days"} <= set(form.fields)

@@ -195,3 +195,17 @@ def test_each_home_takes_a_pinned_number_of_queries(client, world, personas, per
                                    approved_at=timezone.now() - dt.timedelta(days=400))
     with django_assert_num_queries(HOME_QUERIES[persona]):
         client.get(reverse("home"))
+
+
+@pytest.mark.parametrize("persona", sorted(HOME_QUERIES))
+def test_each_home_speaks_chinese(client, world, personas, persona):
+    _work(world, personas.grid_manager)
+    client.force_login(getattr(personas, persona))
+    body = client.get(reverse("home"), HTTP_ACCEPT_LANGUAGE="en-US").content.decode()
+    english = ["Today's visits", "Overdue hazards and issues", "Load alerts in your grid", "Arriving this week",
+               "Open load alerts", "Visits this week", "Hazards and issues past their deadline", "Arrivals per day",
+               "Key customers behind their visit cadence", "villages have sent their list",
+               "Imports waiting or failed", "Visit progress", " due ", "persons ("]
+    assert not [words for words in english if words in body]
+    chinese = {"grid_manager": "今日走访", "station_staff": "本周走访", "county_admin": "待处理或失败的导入"}
+    assert chinese[persona] in body

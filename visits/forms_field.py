@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from customers.models import ReturningResident
+from zhoukou_grid.core.views import display_name
 
 from .models import ChecklistItem, ChecklistResult, CustomerIssue, Hazard
 from .photos import photo_prepare
@@ -150,11 +151,20 @@ class ServiceCardsForm(forms.Form):
     posted = forms.IntegerField(label=_("Cards posted on meter boxes"), min_value=0, max_value=MAX_CARDS, initial=0,
                                 widget=forms.NumberInput(attrs={"inputmode": "numeric"}))
 
-    def __init__(self, *args, villages, rounds, **kwargs):
+    grid_manager = forms.ModelChoiceField(queryset=None, required=False, label=_("Grid manager"),
+                                          help_text=_("Who handed the cards out; yourself when left empty."))
+
+    def __init__(self, *args, villages, rounds, managers=None, **kwargs):
         kwargs.setdefault("initial", {}).setdefault("date", timezone.localdate())
         super().__init__(*args, **kwargs)
         self.fields["village"].queryset = villages
         self.fields["round"].queryset = rounds
+        if managers is None:
+            # A grid manager records their own cards.
+            del self.fields["grid_manager"]
+        else:
+            self.fields["grid_manager"].queryset = managers
+            self.fields["grid_manager"].label_from_instance = display_name
 
     def clean(self):
         data = super().clean()

@@ -76,3 +76,24 @@ def test_the_progress_report_counts_village_cards_with_visit_cards(world, grid_m
     api(grid_manager).post(URL, {"village": a1.village.code, "round": rnd.pk, "posted": 30}, format="json")
     totals = progress_counts(user=county_admin, round_id=rnd.pk, group_by="county")["totals"]
     assert (totals["cards_handed_out"], totals["cards_posted"]) == (4, 30)
+
+
+def test_station_staff_record_cards_for_a_grid_manager_of_their_grids(client, world, station_staff, grid_manager,
+                                                                      outsider):
+    client.force_login(station_staff)
+    url = reverse("visits:service_cards_record")
+    form = client.get(url).context["form"]
+    assert [u.pk for u in form.fields["grid_manager"].queryset] == [grid_manager.pk]
+    day = timezone.localdate().isoformat()
+    response = client.post(url, {"village": world.grids["a1"].village.pk, "grid_manager": grid_manager.pk,
+                                 "date": day, "handed_out": 12, "posted": 0})
+    assert response.status_code == 302
+    assert ServiceCardRecord.objects.get().grid_manager_id == grid_manager.pk
+    # Not someone outside the station's grids.
+    assert client.post(url, {"village": world.grids["a1"].village.pk, "grid_manager": outsider.pk, "date": day,
+                             "handed_out": 1, "posted": 0}).status_code == 400
+
+
+def test_a_grid_manager_is_not_asked_who_handed_the_cards_out(client, grid_manager):
+    client.force_login(grid_manager)
+    assert "grid_manager" not in client.get(reverse("visits:service_cards_record")).context["form"].fields

@@ -58,7 +58,7 @@ class LogPhotoSerializer(serializers.ModelSerializer):
     class Meta:
         model = Photo
         # A photo with a hazard shows it before rectification.
-        fields = ["id", "hazard", "kind", "content_type", "size_bytes", "url", "thumbnail_url"]
+        fields = ["id", "hazard", "content_type", "size_bytes", "url", "thumbnail_url"]
 
     def get_url(self, photo) -> str:
         return photo_url(photo.pk)

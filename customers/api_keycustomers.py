@@ -109,7 +109,8 @@ class ServicePlanSerializer(serializers.ModelSerializer):
         model = ServicePlan
         fields = [
             "id", "version", "status", "needs", "risks", "measures", "hazards", "responsible", "responsible_phone",
-            "cadence", "festival_cadence", "agenda", "change_note", "created_at", "created_by", "approved_at",
+            "cadence", "festival_cadence", "key_date", "key_date_margin_days", "agenda", "change_note",
+            "created_at", "created_by", "approved_at",
             "approved_by",
         ]
         read_only_fields = fields
@@ -128,6 +129,10 @@ class PlanDraftSerializer(serializers.Serializer):
                                               help_text="Written in full; answered masked.")
     cadence = serializers.ChoiceField(choices=ServicePlan.Cadence.choices, required=False)
     festival_cadence = serializers.ChoiceField(choices=ServicePlan.Cadence.choices, required=False)
+    key_date = serializers.DateField(required=False, allow_null=True,
+                                     help_text="A day to visit before and after (a shutdown, a move).")
+    key_date_margin_days = serializers.IntegerField(required=False, min_value=1, max_value=30,
+                                                    help_text="The days before and after `key_date`.")
     agenda = serializers.CharField(required=False, allow_blank=True)
     change_note = serializers.CharField(required=False, allow_blank=True, max_length=300)
 

@@ -180,6 +180,12 @@ class ServicePlanForm(PhoneFields, forms.Form):
     cadence = forms.ChoiceField(label=_("Visit cadence"), choices=ServicePlan.Cadence.choices)
     festival_cadence = forms.ChoiceField(label=_("Visit cadence during the festival"),
                                          choices=ServicePlan.Cadence.choices)
+    key_date = forms.DateField(label=_("Visit before and after"), required=False,
+                               widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+                               help_text=_("A day such as a shutdown or a move: one visit in the days before it "
+                                           "and one in the days after it."))
+    key_date_margin_days = forms.IntegerField(label=_("Days before and after"), min_value=1, max_value=30,
+                                              initial=3, required=False)
     agenda = forms.CharField(label=_("Agenda for the next visits"), required=False, widget=TextArea(3))
     change_note = forms.CharField(label=_("Reason for this version"), max_length=300, required=False,
                                   help_text=_("For example: after the visit of 12 January."))
@@ -197,13 +203,18 @@ class ServicePlanForm(PhoneFields, forms.Form):
     def initial_from(cls, plan: ServicePlan | None) -> dict:
         """The latest version's values, its phone apart (`PhoneFields`)."""
         if plan is None:
-            return {"cadence": ServicePlan.Cadence.MONTHLY, "festival_cadence": ServicePlan.Cadence.WEEKLY}
+            return {"cadence": ServicePlan.Cadence.MONTHLY, "festival_cadence": ServicePlan.Cadence.WEEKLY,
+                    "key_date_margin_days": 3}
         initial = {name: getattr(plan, name) for name in (
-            "needs", "risks", "measures", "cadence", "festival_cadence", "agenda")}
+            "needs", "risks", "measures", "cadence", "festival_cadence", "key_date", "key_date_margin_days", "agenda")}
         initial["responsible"] = plan.responsible_id
         if plan.status == ServicePlan.Status.DRAFT:
             initial["change_note"] = plan.change_note
         return initial
+
+    def clean_key_date_margin_days(self):
+        value = self.cleaned_data.get("key_date_margin_days")
+        return value if value is not None else ServicePlan._meta.get_field("key_date_margin_days").default
 
     def clean_responsible_phone(self):
         return self.clean_masked(self.cleaned_data["responsible_phone"].strip())

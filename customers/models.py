@@ -426,6 +426,10 @@ class ServicePlan(models.Model):
     cadence = models.CharField(_("visit cadence"), max_length=10, choices=Cadence.choices, default=Cadence.MONTHLY)
     festival_cadence = models.CharField(_("visit cadence during the festival"), max_length=10,
                                         choices=Cadence.choices, default=Cadence.WEEKLY)
+    # A day to visit before and after (a plant's shutdown, a hospital's move): one visit in
+    # the `key_date_margin_days` days before it and one in those after it.
+    key_date = models.DateField(_("visit before and after"), null=True, blank=True)
+    key_date_margin_days = models.PositiveSmallIntegerField(_("days before and after"), default=3, db_default=3)
     agenda = models.TextField(_("agenda for the next visits"), blank=True)
     # Why this version exists (e.g. "after the visit of 12 January"); not carried to the next.
     change_note = models.CharField(_("reason for this version"), max_length=300, blank=True)

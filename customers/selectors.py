@@ -13,7 +13,13 @@ from itertools import groupby
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 
-from zhoukou_grid.core.lunar_calendar import DEFAULT_DEPARTURE_LUNAR_DAY, first_month_day, season_of
+from zhoukou_grid.core.lunar_calendar import (
+    DEFAULT_DEPARTURE_LUNAR_DAY,
+    SEASON_LEAD_DAYS,
+    first_month_day,
+    lunar_new_year,
+    season_of,
+)
 from zhoukou_grid.core.scoping import for_user, territory_of
 from zhoukou_grid.territory.models import Grid, Village
 
@@ -163,3 +169,61 @@ def arrivals_per_day(user, *, start: date, end: date, station=None, grid=None) -
     result.rows = ordered
     result.total = total
     return result
+
+
+# --- Home pages ---------------------------------------------------------------------------
+
+HOME_ROWS = 20
+
+
+def residents_arriving(user, *, start: date, end: date, limit: int = HOME_ROWS) -> list:
+    """The first residents of the user's villages arriving from `start` to `end`, soonest first."""
+    return list(
+        residents_for(user).filter(arrival_date__gte=start, arrival_date__lte=end)
+        .select_related("village").order_by("arrival_date", "village__code", "name", "pk")[:limit]
+    )
+
+
+def arrival_totals_per_day(user, *, start: date, end: date) -> list[tuple[date, int, int]]:
+    """(day, residents, persons) for every day from `start` to `end`, zeros included: one query."""
+    counts = {
+        day: (n, persons or 0)
+        for day, n, persons in residents_for(user).filter(arrival_date__gte=start, arrival_date__lte=end)
+        .order_by().values_list("arrival_date").annotate(n=Count("pk"), p=Sum("persons"))
+    }
+    days = [start + timedelta(days=offset) for offset in range((end - start).days + 1)]
+    return [(day, *counts.get(day, (0, 0))) for day in days]
+
+
+def season_days(season: int) -> tuple[date, date]:
+    """The first and last arrival day that `lunar_calendar.season_of` assigns to `season`."""
+    first = lunar_new_year(season - 1) + timedelta(days=SEASON_LEAD_DAYS + 1)
+    return first, lunar_new_year(season) + timedelta(days=SEASON_LEAD_DAYS)
+
+
+@dataclass
+class ListCoverage:
+    """How many of the user's villages have sent their list of returning residents for `season`."""
+
+    season: int
+    villages: int
+    sent: int
+    missing: list = field(default_factory=list)  # the first villages still without a list
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.sent / self.villages) if self.villages else 0
+
+
+def list_coverage(user, *, today: date, limit: int = HOME_ROWS) -> ListCoverage:
+    """Villages with at least one listed resident (imported or typed in, not met on a visit)
+    arriving in the season of `today`: three queries."""
+    season = season_of(today)
+    first, last = season_days(season)
+    sent = Exists(ReturningResident.objects.filter(
+        village=OuterRef("pk"), arrival_date__gte=first, arrival_date__lte=last,
+    ).exclude(source=ReturningResident.Source.VISIT))
+    villages = for_user(user, Village)
+    counts = villages.aggregate(villages=Count("pk"), sent=Count("pk", filter=Q(sent)))
+    missing = list(villages.filter(~Q(sent)).select_related("grid").order_by("grid__code", "code")[:limit])
+    return ListCoverage(season=season, villages=counts["villages"], sent=counts["sent"], missing=missing)

@@ -236,8 +236,8 @@ def resident_update(*, user: User, resident_id: int, audit_action: str = "reside
     return resident
 
 
-PLAN_FIELDS = ("needs", "risks", "measures", "hazards", "cadence", "festival_cadence", "agenda", "responsible_id",
-               "responsible_phone")
+PLAN_FIELDS = ("needs", "risks", "measures", "hazards", "cadence", "festival_cadence", "key_date",
+               "key_date_margin_days", "agenda", "responsible_id", "responsible_phone")
 # Set per version, never carried over to the next one.
 PLAN_VERSION_FIELDS = ("change_note",)
 

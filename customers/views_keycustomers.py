@@ -328,6 +328,8 @@ def plan_fields(plan: ServicePlan, revealed: str = "") -> list[Field]:
         Field(_("Responsible person's phone"), revealed or plan.responsible_phone_masked or dash),
         Field(_("Visit cadence"), plan.get_cadence_display()),
         Field(_("Visit cadence during the festival"), plan.get_festival_cadence_display()),
+        Field(_("Visit before and after"), _("%(day)s, %(days)d days either side") % {
+            "day": plan.key_date.isoformat(), "days": plan.key_date_margin_days} if plan.key_date else dash),
         Field(_("Agenda for the next visits"), plan.agenda or dash),
     ]
 

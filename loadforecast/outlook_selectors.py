@@ -36,6 +36,15 @@ def latest_outlook_items(user: AbstractBaseUser) -> QuerySet[OutlookItem]:
     return for_user(user, OutlookItem, include_context=False).filter(run_id__in=latest_outlook_ids())
 
 
+def outlook_items_for_home(user: AbstractBaseUser, *, limit: int) -> list[OutlookItem]:
+    """The worst items (heavy load and above) of the latest outlooks in the user's own
+    territory, for the grid manager's home."""
+    from .models import Level
+
+    return list(latest_outlook_items(user).filter(level__gte=Level.HEAVY)
+                .select_related("transformer", "line").order_by("-level", "-peak_load_rate", "pk")[:limit])
+
+
 def county_outlook(user: AbstractBaseUser, county: County) -> list[dict[str, Any]]:
     """Each station of the county the user may see, with its latest outlook run."""
     stations = list(for_user(user, Station).filter(county=county).order_by("code"))

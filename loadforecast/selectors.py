@@ -20,7 +20,7 @@ from zhoukou_grid.core.lunar_calendar import default_departure
 from zhoukou_grid.core.scoping import for_user, territory_of, writable_for_user
 from zhoukou_grid.territory.models import County, LVLine, Station, Transformer
 
-from .models import Alert, AlertHistory, AssetProjection, Measure, ProjectionRun, ProjectionSettings
+from .models import Alert, AlertHistory, AssetProjection, Level, Measure, ProjectionRun, ProjectionSettings
 
 # --- Stations and counties ------------------------------------------------------------------
 
@@ -278,3 +278,20 @@ def station_settings_layers(station: Station) -> tuple[dict[str, Any], dict[str,
 
 def station_overrides(stations: list[Station]) -> dict[int, ProjectionSettings]:
     return {row.station_id: row for row in ProjectionSettings.objects.filter(station__in=stations)}
+
+
+# --- Home pages ---------------------------------------------------------------------------
+
+HOME_ROWS = 20
+
+
+def active_alerts(user: AbstractBaseUser, *, limit: int = HOME_ROWS) -> list[Alert]:
+    """The user's active alerts, highest level and soonest peak first."""
+    return list(alerts_of(user).filter(status__in=Alert.ACTIVE).order_by("-level", "peak_date", "pk")[:limit])
+
+
+def active_alerts_by_level(user: AbstractBaseUser) -> list[tuple[int, str, int]]:
+    """(level, its name, active alerts) for every alert level, highest first: one query."""
+    counts = dict(for_user(user, Alert).filter(status__in=Alert.ACTIVE).order_by()
+                  .values_list("level").annotate(n=Count("pk")))
+    return [(level, label, counts.get(level, 0)) for level, label in reversed(Level.choices) if level > Level.NORMAL]

@@ -30,6 +30,7 @@ from zhoukou_grid.core.api import (
 from zhoukou_grid.territory.models import Grid, Village
 
 from . import services
+from .api_field import LogPhotoSerializer
 from .filters import HazardFilterSet, IssueFilterSet
 from .models import CustomerIssue, Hazard, HazardEvent, IssueEvent
 from .selectors import OPEN_ISSUE_STATUSES
@@ -83,9 +84,10 @@ class SafetyHazardSerializer(_TargetFields, serializers.ModelSerializer):
 
 class SafetyHazardDetailSerializer(SafetyHazardSerializer):
     events = SafetyHazardEventSerializer(many=True, read_only=True)
+    photos = LogPhotoSerializer(many=True, read_only=True)
 
     class Meta(SafetyHazardSerializer.Meta):
-        fields = [*SafetyHazardSerializer.Meta.fields, "events"]
+        fields = [*SafetyHazardSerializer.Meta.fields, "events", "photos"]
         read_only_fields = fields
 
 
@@ -202,7 +204,7 @@ class HazardViewSet(_StepViewSet):
         queryset = super().get_queryset()
         if self.action == "retrieve" or self.action in self.step_actions:
             queryset = queryset.prefetch_related(
-                Prefetch("events", queryset=HazardEvent.objects.select_related("by")))
+                Prefetch("events", queryset=HazardEvent.objects.select_related("by")), "photos")
         return queryset
 
     @extend_schema(request=SafetyHazardReportSerializer, responses={201: SafetyHazardDetailSerializer},

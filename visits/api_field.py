@@ -27,6 +27,7 @@ from . import services
 from .forms_field import GUIDANCE_CHOICES
 from .models import ChecklistItem, ChecklistResult, CustomerIssue, Hazard, Photo, VisitLog
 from .photos import photo_prepare, photos_attach
+from .views_media import photo_url
 
 MAX_PHOTOS = 10
 MAX_CARDS = 10_000  # service cards of one visit: more is a typing error (and overflowed the column)
@@ -51,9 +52,19 @@ class LogIssueSerializer(serializers.ModelSerializer):
 
 
 class LogPhotoSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField(help_text="The image, for a user who may see the photo.")
+    thumbnail_url = serializers.SerializerMethodField(help_text="A small JPEG of the image.")
+
     class Meta:
         model = Photo
-        fields = ["id", "hazard", "content_type", "size_bytes"]  # a photo with a hazard shows it before rectification
+        # A photo with a hazard shows it before rectification.
+        fields = ["id", "hazard", "content_type", "size_bytes", "url", "thumbnail_url"]
+
+    def get_url(self, photo) -> str:
+        return photo_url(photo.pk)
+
+    def get_thumbnail_url(self, photo) -> str:
+        return photo_url(photo.pk, thumb=True)
 
 
 class VisitLogSerializer(serializers.ModelSerializer):

@@ -28,7 +28,7 @@ from zhoukou_grid.territory.models import Station, Village
 from . import services
 from .filters import VisitFilterSet
 from .models import Round, RoundTarget, Visit
-from .views_rounds import VISIT_SELECT, rounds_for_user, target_label
+from .views_rounds import VISIT_SELECT, rounds_for_user, target_label, unplaced_targets
 
 
 class _Absent:
@@ -51,8 +51,8 @@ class RoundSerializer(serializers.ModelSerializer):
     class Meta:
         model = Round
         fields = ["id", "name", "county", "station", "period_start", "period_end", "daily_capacity", "holidays",
-                  "status", "target_count", "visit_count", "created_at"]
-        read_only_fields = ["status", "created_at"]
+                  "status", "target_count", "visit_count", "created_at", "closed_at", "summary"]
+        read_only_fields = ["status", "created_at", "closed_at", "summary"]
         extra_kwargs = {"daily_capacity": {"min_value": 0}}
 
     def validate(self, attrs):
@@ -116,6 +116,25 @@ class ScheduleResultSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     already_planned = serializers.IntegerField()
     unplaced = UnplacedSerializer(many=True)
+
+
+class CloseSerializer(serializers.Serializer):
+    next_round = serializers.IntegerField(required=False, allow_null=True,
+                                          help_text="An open round over the same grids: the missed targets move there.")
+
+
+class UnplacedTargetSerializer(serializers.ModelSerializer):
+    target = serializers.SerializerMethodField()
+    grid = serializers.CharField(source="grid.code")
+    message = serializers.CharField(source="get_unplaced_reason_display")
+
+    class Meta:
+        model = RoundTarget
+        fields = ["id", "target", "grid", "unplaced_reason", "message", "unplaced_window_start",
+                  "unplaced_window_end"]
+
+    def get_target(self, obj) -> str:
+        return target_label(obj)
 
 
 class RoundViewSet(ScopedModelViewSet):
@@ -218,6 +237,31 @@ class RoundViewSet(ScopedModelViewSet):
         return Response(ScheduleResultSerializer({"created": len(result.created),
                                                   "already_planned": result.already_planned,
                                                   "unplaced": unplaced}).data)
+
+
+    @extend_schema(request=CloseSerializer, responses=RoundSerializer,
+                   summary="Close the round: a summary of targets reached, missed and moved; no more logs")
+    @action(detail=True, methods=["post"], serializer_class=CloseSerializer)
+    def close(self, request, pk=None):
+        rnd = self.get_object()
+        serializer = CloseSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            services.round_close(user=request.user, round_id=rnd.pk,
+                                 next_round_id=serializer.validated_data.get("next_round"))
+        except DjangoValidationError as error:
+            raise api_validation_error(error) from None
+        rnd = self.get_queryset().annotate(target_count=Count("targets", distinct=True),
+                                           visit_count=Count("visits", distinct=True)).get(pk=rnd.pk)
+        return Response(RoundSerializer(rnd).data)
+
+    @extend_schema(responses=UnplacedTargetSerializer(many=True),
+                   summary="The targets the last scheduling found no day for (paginated)")
+    @action(detail=True, methods=["get"], serializer_class=UnplacedTargetSerializer)
+    def unplaced(self, request, pk=None):
+        rnd = self.get_object()
+        page = self.paginate_queryset(unplaced_targets(rnd).order_by("pk"))
+        return self.get_paginated_response(UnplacedTargetSerializer(page, many=True).data)
 
 
 # --- Visits ---------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from customers.models import ReturningResident
+from zhoukou_grid.core.views import display_name
 
 from .models import ChecklistItem, ChecklistResult, CustomerIssue, Hazard
 from .photos import photo_prepare
@@ -134,3 +135,39 @@ IssueFormSet = forms.formset_factory(IssueForm, extra=2, max_num=10)
 class MissedForm(forms.Form):
     reason = forms.CharField(label=_("Why the visit could not take place"), max_length=300,
                              widget=forms.TextInput(attrs={"autocomplete": "off"}))
+
+
+MAX_CARDS = 10_000  # cards of one village on one day: more is a typing error
+
+
+class ServiceCardsForm(forms.Form):
+    """Cards handed out or posted on meter boxes in a village outside a visit."""
+
+    village = forms.ModelChoiceField(queryset=None, label=_("Village"))
+    round = forms.ModelChoiceField(queryset=None, required=False, label=_("Round"), empty_label=_("No round"))
+    date = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    handed_out = forms.IntegerField(label=_("Cards handed out"), min_value=0, max_value=MAX_CARDS, initial=0,
+                                    widget=forms.NumberInput(attrs={"inputmode": "numeric"}))
+    posted = forms.IntegerField(label=_("Cards posted on meter boxes"), min_value=0, max_value=MAX_CARDS, initial=0,
+                                widget=forms.NumberInput(attrs={"inputmode": "numeric"}))
+
+    grid_manager = forms.ModelChoiceField(queryset=None, required=False, label=_("Grid manager"),
+                                          help_text=_("Who handed the cards out; yourself when left empty."))
+
+    def __init__(self, *args, villages, rounds, managers=None, **kwargs):
+        kwargs.setdefault("initial", {}).setdefault("date", timezone.localdate())
+        super().__init__(*args, **kwargs)
+        self.fields["village"].queryset = villages
+        self.fields["round"].queryset = rounds
+        if managers is None:
+            # A grid manager records their own cards.
+            del self.fields["grid_manager"]
+        else:
+            self.fields["grid_manager"].queryset = managers
+            self.fields["grid_manager"].label_from_instance = display_name
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("handed_out") and not data.get("posted"):
+            raise forms.ValidationError(_("Record at least one card handed out or posted."))
+        return data

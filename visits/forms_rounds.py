@@ -11,6 +11,7 @@ import re
 from datetime import date
 
 from django import forms
+from django.db.models import Q
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -182,3 +183,21 @@ class VisitCancelForm(forms.Form):
 
 class VisitMissedForm(forms.Form):
     reason = forms.CharField(label=_("Why it did not take place"), max_length=300)
+
+
+class RoundCloseForm(forms.Form):
+    """Close a round; the targets it missed may move to another open round over the same grids."""
+
+    next_round = forms.ModelChoiceField(queryset=None, required=False, label=_("Move missed targets to"),
+                                        empty_label=_("Do not move them"))
+
+    def __init__(self, *args, user, round_obj, **kwargs):
+        from .models import Round
+
+        super().__init__(*args, **kwargs)
+        covering = Q(county_id=round_obj.county_id, station__isnull=True)
+        if round_obj.station_id:
+            covering |= Q(station_id=round_obj.station_id)
+        self.fields["next_round"].queryset = (
+            writable_for_user(user, Round).filter(covering).exclude(pk=round_obj.pk)
+            .exclude(status=Round.Status.CLOSED).order_by("period_start", "name"))

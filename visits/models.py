@@ -86,6 +86,12 @@ class Round(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+",
                                    verbose_name=_("created by"))
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                  related_name="+", verbose_name=_("closed by"))
+    # What closing found: {"targets", "reached", "missed", "moved", "next_round", "visits_cancelled"}.
+    # Nullable: the seeding engine's COPY names its columns and leaves this one out.
+    summary = models.JSONField(_("closing summary"), null=True, blank=True)
 
     # Grid managers see their rounds through their visits and round targets, not here.
     territory_paths = {"county": "county_id", "station": "station_id"}
@@ -109,6 +115,14 @@ class Round(models.Model):
         return {date.fromisoformat(day) for day in self.holidays or []}
 
 
+class UnplacedReason(models.TextChoices):
+    """Why the scheduler found no day for a target (the codes of `visits.scheduling`)."""
+
+    NO_MANAGER = "no_manager", _("The target's grid has no grid manager.")
+    NO_CAPACITY = "no_capacity", _("No grid manager of the grid has a free slot in the window.")
+    OUTSIDE_PERIOD = "outside_period", _("The target's earliest date lies after the round's period.")
+
+
 class RoundTarget(TargetMixin):
     """One entry of a round's target list, in its grid."""
 
@@ -123,6 +137,11 @@ class RoundTarget(TargetMixin):
     earliest = models.DateField(_("not before"), null=True, blank=True)
     cadence_days = models.PositiveSmallIntegerField(_("one visit every (days)"), null=True, blank=True)
     source = models.CharField(_("source"), max_length=16, choices=Source.choices)
+    # Set by the last scheduling when the target found no day: the round's list to act on.
+    unplaced_reason = models.CharField(_("why it did not fit"), max_length=16, choices=UnplacedReason.choices,
+                                       blank=True, default="", db_default="")
+    unplaced_window_start = models.DateField(_("window from"), null=True, blank=True)
+    unplaced_window_end = models.DateField(_("window to"), null=True, blank=True)
 
     territory_paths = GRID_PATHS
 

@@ -8,6 +8,9 @@ each target with a grid manager of its grid on a day with capacity left:
   returning resident's arrival), then by key, so the result is deterministic;
 - a target with a cadence (a key customer's plan: weekly during the festival) gets one
   visit in each cadence window of the period;
+- a target with a key date (a plan's "before and after" date) gets one visit in the
+  days before it and one in the days after it, when those lie in the period; a visit
+  there also counts for the cadence window around it;
 - it never exceeds the capacity, never assigns outside the target's grid, never plans a
   target twice in one window (an existing visit counts), and says why a target did
   not fit.
@@ -28,6 +31,8 @@ class Target:
     is_key_customer: bool = False
     earliest: date | None = None  # not before this day (arrival of returning residents)
     cadence_days: int | None = None  # one visit per window of this many days
+    # Windows that each need a visit besides the cadence's, e.g. the days before and after a key date.
+    extra_windows: tuple[tuple[date, date], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,9 +72,11 @@ def _windows(target: Target, start: date, end: date) -> list[tuple[date, date]]:
     first = max(start, target.earliest) if target.earliest else start
     if first > end:
         return []
+    # The tight windows first: a visit placed there is seen by the cadence window around it.
+    extra = [(max(first, a), min(end, b)) for a, b in target.extra_windows if max(first, a) <= min(end, b)]
     if not target.cadence_days:
-        return [(first, end)]
-    windows = []
+        return [*extra, (first, end)]
+    windows = extra
     window_start = first
     while window_start <= end:
         window_end = min(end, window_start + timedelta(days=target.cadence_days - 1))

@@ -7,10 +7,11 @@ totals and one for the names of the groups.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from zhoukou_grid.core.scoping import for_user, territory_of
@@ -197,3 +198,86 @@ def _labels(group_by: str, ids: list[int]) -> dict[int, str]:
         return {user.pk: user.get_full_name() or user.get_username() for user in users}
     model = {"grid": Grid, "station": Station, "county": County}[group_by]
     return dict(model.objects.filter(pk__in=ids).values_list("pk", "name"))
+
+
+# --- Home pages ---------------------------------------------------------------------------
+
+HOME_ROWS = 20
+
+
+def visits_of_day(user, day: date) -> QuerySet[Visit]:
+    """A grid manager's own visits of `day` (cancelled ones left out), in the order of the day's list."""
+    return (
+        for_user(user, Visit).filter(grid_manager=user, planned_date=day)
+        .exclude(status=Visit.Status.CANCELLED)
+        .select_related("household__village", "key_customer", "village", "grid", "log")
+        .order_by("pk")
+    )
+
+
+def week_visits_per_manager(user, *, start: date, end: date) -> list[dict]:
+    """Per grid manager of the user's territory: visits planned from `start` to `end` (not
+    cancelled) and how many of them are done. Two queries."""
+    rows = list(
+        for_user(user, Visit).filter(planned_date__gte=start, planned_date__lte=end)
+        .exclude(status=Visit.Status.CANCELLED)
+        .values("grid_manager_id")
+        .annotate(planned=Count("pk"), done=Count("pk", filter=Q(status=Visit.Status.DONE)))
+        .order_by()
+    )
+    labels = _labels("grid_manager", [row["grid_manager_id"] for row in rows])
+    for row in rows:
+        row["label"] = labels.get(row["grid_manager_id"], "")
+    return sorted(rows, key=lambda row: (row["label"], row["grid_manager_id"]))
+
+
+def progress_figures(user) -> dict:
+    """The progress report's headline figures over the user's whole territory (every round,
+    every date): rounds with visits, visits done, service cards (from visits and by village)
+    and customer issues resolved. Three queries."""
+    figures = for_user(user, Visit).aggregate(
+        rounds=Count("round", distinct=True), visits_done=Count("pk", filter=Q(status=Visit.Status.DONE)))
+    cards = for_user(user, ServiceCardRecord).aggregate(handed_out=Sum("handed_out"), posted=Sum("posted"))
+    figures["cards"] = (cards["handed_out"] or 0) + (cards["posted"] or 0)
+    figures["issues_resolved"] = for_user(user, CustomerIssue).filter(status__in=RESOLVED_ISSUE_STATUSES).count()
+    return figures
+
+
+@dataclass
+class CadenceGap:
+    """A key customer whose approved plan's cadence is not being kept."""
+
+    plan: object
+    cadence_days: int
+    last_visit: date | None  # the last done visit, None when never visited since approval
+    days_late: int
+
+
+def plans_behind_cadence(user, *, today: date | None = None, limit: int = HOME_ROWS) -> tuple[int, list[CadenceGap]]:
+    """Approved plans of the user's key customers whose last done visit (or, never visited,
+    the approval) lies further back than the plan's cadence: the festival cadence during the
+    festival (`services.in_festival`). Answers (how many, the most late first). One query."""
+    from customers.models import ServicePlan
+
+    from .services import CADENCE_DAYS, in_festival
+
+    today = today or timezone.localdate()
+    festival = in_festival(today)
+    last_done = (Visit.objects.filter(key_customer_id=OuterRef("customer_id"), status=Visit.Status.DONE)
+                 .order_by().values("key_customer_id").annotate(last=Max("done_at")).values("last"))
+    plans = (for_user(user, ServicePlan).filter(status=ServicePlan.Status.APPROVED)
+             .select_related("customer__grid").annotate(last_done=Subquery(last_done)))
+    gaps = []
+    for plan in plans:
+        days = CADENCE_DAYS.get(plan.festival_cadence if festival else plan.cadence)
+        if not days:
+            continue
+        last = timezone.localdate(plan.last_done) if plan.last_done else None
+        since = last or (timezone.localdate(plan.approved_at) if plan.approved_at else None)
+        if since is None:
+            continue
+        late = (today - since).days - days
+        if late > 0:
+            gaps.append(CadenceGap(plan=plan, cadence_days=days, last_visit=last, days_late=late))
+    gaps.sort(key=lambda gap: (-gap.days_late, gap.plan.pk))
+    return len(gaps), gaps[:limit]

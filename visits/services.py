@@ -17,7 +17,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Min, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, Min, OuterRef, Q, Subquery
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -26,6 +26,7 @@ from django.utils.translation import gettext_noop
 from customers.models import Household, KeyCustomer, ReturningResident, ServicePlan
 from customers.services import residents_mark_arrived
 from zhoukou_grid.core.audit import audit_record
+from zhoukou_grid.core.lunar_calendar import first_month_day, lunar_new_year, season_of
 from zhoukou_grid.core.scoping import for_user, get_writable_or_404, require_perm
 from zhoukou_grid.territory.models import County, Grid, Role, RoleAssignment, Station, Village
 
@@ -55,6 +56,40 @@ RESCHEDULE_HORIZON_DAYS = 14
 PHOTO_MAX_BYTES = 8 * 1024 * 1024
 # Visits that take a grid manager's time on their day.
 LOADING_STATUSES = (Visit.Status.PLANNED, Visit.Status.DONE)
+# The festival of the plans' "weekly during the festival" (docs/domain.md §3): from the
+# 15th of the twelfth lunar month (half a month before New Year) to the 15th of the first.
+FESTIVAL_DAYS_BEFORE = 15
+FESTIVAL_LAST_LUNAR_DAY = 15
+
+
+def festival_period(season: int) -> tuple[date, date]:
+    """The festival period of `season` (a lunar year, `lunar_calendar.season_of`)."""
+    return (lunar_new_year(season) - timedelta(days=FESTIVAL_DAYS_BEFORE),
+            first_month_day(season, FESTIVAL_LAST_LUNAR_DAY))
+
+
+def in_festival(day: date) -> bool:
+    first, last = festival_period(season_of(day))
+    return first <= day <= last
+
+
+def round_in_festival(rnd: Round) -> bool:
+    """Whether any day of the round's period lies in a festival period."""
+    for season in {season_of(rnd.period_start), season_of(rnd.period_end)}:
+        first, last = festival_period(season)
+        if first <= rnd.period_end and rnd.period_start <= last:
+            return True
+    return False
+
+
+def key_date_windows(key_date: date | None, margin: int) -> tuple[tuple[date, date], ...]:
+    """The days before and the days after a plan's key date, each needing a visit."""
+    if key_date is None or margin < 1:
+        return ()
+    return ((key_date - timedelta(days=margin), key_date - timedelta(days=1)),
+            (key_date + timedelta(days=1), key_date + timedelta(days=margin)))
+
+
 CADENCE_DAYS = {
     ServicePlan.Cadence.WEEKLY: 7,
     ServicePlan.Cadence.BIWEEKLY: 14,
@@ -191,12 +226,14 @@ def round_targets_build(*, user: User, round_id: int, source: str, village_ids: 
         customers = KeyCustomer.objects.filter(_round_scope(rnd, "grid"))
         if source == Source.UPLOAD:
             customers = _all_listed(customers, key_customer_ids, _("key customers"))
+        # The plan's festival cadence for a round that reaches into the festival, its usual one otherwise.
+        field_name = "festival_cadence" if round_in_festival(rnd) else "cadence"
         cadence = ServicePlan.objects.filter(customer=OuterRef("pk"), status=ServicePlan.Status.APPROVED)
-        for customer_id, grid_id, festival_cadence in customers.annotate(
-            cadence=Subquery(cadence.values("festival_cadence")[:1])
+        for customer_id, grid_id, plan_cadence in customers.annotate(
+            cadence=Subquery(cadence.values(field_name)[:1])
         ).values_list("pk", "grid_id", "cadence"):
             rows.append(RoundTarget(round=rnd, key_customer_id=customer_id, grid_id=grid_id, source=source,
-                                    cadence_days=CADENCE_DAYS.get(festival_cadence)))
+                                    cadence_days=CADENCE_DAYS.get(plan_cadence)))
     if source == Source.RETURNING or (source == Source.UPLOAD and household_ids):
         households = Household.objects.filter(_round_scope(rnd, "village__grid"))
         arriving = Q(residents__arrival_date__gte=rnd.period_start, residents__arrival_date__lte=rnd.period_end) & ~Q(
@@ -289,10 +326,18 @@ def round_schedule(*, user: User, round_id: int) -> RoundScheduleResult:
         ).only("grid_manager_id", "planned_date", "household_id", "key_customer_id", "village_id")
     ]
     by_key = {t.target_key: t for t in targets}
+    plans = {
+        customer_id: (agenda, key_date_windows(key_date, margin))
+        for customer_id, agenda, key_date, margin in ServicePlan.objects.filter(
+            customer_id__in=[t.key_customer_id for t in targets if t.key_customer_id],
+            status=ServicePlan.Status.APPROVED,
+        ).values_list("customer_id", "agenda", "key_date", "key_date_margin_days")
+    }
     plan = scheduling.schedule(
         targets=[
             scheduling.Target(key=t.target_key, grid_id=t.grid_id, is_key_customer=t.key_customer_id is not None,
-                              earliest=t.earliest, cadence_days=t.cadence_days)
+                              earliest=t.earliest, cadence_days=t.cadence_days,
+                              extra_windows=plans.get(t.key_customer_id, ("", ()))[1])
             for t in targets
         ],
         managers=[scheduling.Manager(user_id, frozenset(grids)) for user_id, grids in manager_grids.items()],
@@ -302,12 +347,7 @@ def round_schedule(*, user: User, round_id: int) -> RoundScheduleResult:
         holidays=rnd.holiday_dates(),
         existing=existing,
     )
-    agendas = dict(
-        ServicePlan.objects.filter(
-            customer_id__in=[t.key_customer_id for t in targets if t.key_customer_id],
-            status=ServicePlan.Status.APPROVED,
-        ).values_list("customer_id", "agenda")
-    )
+    agendas = {customer_id: agenda for customer_id, (agenda, _windows) in plans.items()}
     visits = []
     for planned in plan.visits:
         target = by_key[planned.target_key]
@@ -315,6 +355,17 @@ def round_schedule(*, user: User, round_id: int) -> RoundScheduleResult:
                             planned_date=planned.day, agenda=agendas.get(target.key_customer_id, ""),
                             **_target_fields(planned.target_key)))
     Visit.objects.bulk_create(visits)
+    # What did not fit stays with the round as its list to act on, until a later scheduling places it.
+    RoundTarget.objects.filter(round=rnd).exclude(unplaced_reason="").update(
+        unplaced_reason="", unplaced_window_start=None, unplaced_window_end=None)
+    unplaced_targets = []
+    for u in plan.unplaced:
+        target = by_key[u.target_key]
+        target.unplaced_reason, target.unplaced_window_start, target.unplaced_window_end = (
+            u.reason, u.window_start, u.window_end)
+        unplaced_targets.append(target)
+    RoundTarget.objects.bulk_update(unplaced_targets, ["unplaced_reason", "unplaced_window_start",
+                                                       "unplaced_window_end"], batch_size=500)
     if visits and rnd.status == Round.Status.DRAFT:
         rnd.status = Round.Status.ACTIVE
         rnd.save(update_fields=["status"])
@@ -325,6 +376,60 @@ def round_schedule(*, user: User, round_id: int) -> RoundScheduleResult:
     audit_record(user=user, action="round.scheduled", object_type="round", object_id=rnd.pk,
                  detail={"created": len(visits), "unplaced": len(unplaced), "already_planned": plan.already_planned})
     return RoundScheduleResult(created=visits, unplaced=unplaced, already_planned=plan.already_planned)
+
+
+def _reached_q(round_id: int) -> Exists:
+    """A round target with a done visit of the round (the progress report's coverage)."""
+    return Exists(
+        Visit.objects.filter(round_id=round_id, status=Visit.Status.DONE).filter(
+            Q(household_id=OuterRef("household_id"), household_id__isnull=False)
+            | Q(key_customer_id=OuterRef("key_customer_id"), key_customer_id__isnull=False)
+            | Q(village_id=OuterRef("village_id"), village_id__isnull=False)
+        )
+    )
+
+
+ROUND_CLOSED_REASON = gettext_noop("The round was closed.")
+
+
+@transaction.atomic
+def round_close(*, user: User, round_id: int, next_round_id: int | None = None) -> Round:
+    """Close a round with its summary: targets reached (a done visit in the round), missed,
+    and moved to `next_round_id` (the missed ones, unless already on its list). The round's
+    still-planned visits are cancelled so they hold no grid manager's day; a closed round
+    takes no more targets, scheduling or visit logs."""
+    require_perm(user, "visits.change_round")
+    rnd = _open_round(user, round_id)
+    next_round = None
+    if next_round_id is not None:
+        if next_round_id == rnd.pk:
+            raise ValidationError({"next_round": _("Missed targets move to another round.")})
+        next_round = _open_round(user, next_round_id)
+        if next_round.county_id != rnd.county_id or (next_round.station_id not in (None, rnd.station_id)):
+            raise ValidationError({"next_round": _("The next round must cover the closed round's grids.")})
+    reached = _reached_q(rnd.pk)
+    targets = RoundTarget.objects.filter(round=rnd)
+    counts = targets.aggregate(targets=Count("pk"), reached=Count("pk", filter=Q(reached)))
+    moved = 0
+    if next_round is not None:
+        taken = {t.target_key for t in next_round.targets.only("household_id", "key_customer_id", "village_id")}
+        copies = [
+            RoundTarget(round=next_round, grid_id=t.grid_id, household_id=t.household_id,
+                        key_customer_id=t.key_customer_id, village_id=t.village_id, earliest=next_round.period_start,
+                        cadence_days=t.cadence_days, source=t.source)
+            for t in targets.filter(~Q(reached)) if t.target_key not in taken
+        ]
+        RoundTarget.objects.bulk_create(copies, batch_size=500)
+        moved = len(copies)
+    cancelled = Visit.objects.filter(round=rnd, status=Visit.Status.PLANNED).update(
+        status=Visit.Status.CANCELLED, cancel_reason=_(ROUND_CLOSED_REASON))
+    rnd.summary = {"targets": counts["targets"], "reached": counts["reached"],
+                   "missed": counts["targets"] - counts["reached"], "moved": moved,
+                   "next_round": next_round.pk if next_round else None, "visits_cancelled": cancelled}
+    rnd.status, rnd.closed_at, rnd.closed_by = Round.Status.CLOSED, timezone.now(), user
+    rnd.save(update_fields=["status", "closed_at", "closed_by", "summary"])
+    audit_record(user=user, action="round.closed", object_type="round", object_id=rnd.pk, detail=rnd.summary)
+    return rnd
 
 
 # --- Visits ---------------------------------------------------------------------------
@@ -497,6 +602,8 @@ def visit_log_submit(
         return previous
     if visit.status == Visit.Status.DONE:
         raise ValidationError(_("This visit has already been logged."))
+    if visit.round_id is not None and Round.objects.filter(pk=visit.round_id, status=Round.Status.CLOSED).exists():
+        raise ValidationError(_("The round of this visit is closed; it takes no more visit logs."))
     if visit.status != Visit.Status.PLANNED:
         raise ValidationError(_("A %(status)s visit cannot be logged.") % {"status": visit.get_status_display()})
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views_field, views_offline
+from . import views_cards, views_field, views_offline
 
 urlpatterns: list = [
     path("today/", views_field.TodayView.as_view(), name="field_today"),
@@ -13,4 +13,5 @@ urlpatterns: list = [
     path("sw.js", views_offline.service_worker, name="field_sw"),
     path("outbox/", views_offline.OutboxView.as_view(), name="field_outbox"),
     path("offline/", views_offline.OfflinePageView.as_view(), name="field_offline"),
+    path("cards/", views_cards.ServiceCardsView.as_view(), name="service_cards_record"),
 ]

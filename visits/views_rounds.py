@@ -12,6 +12,8 @@ round or visit is a 404 like a missing one.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import defaultdict
 from datetime import date, timedelta
 
@@ -21,7 +23,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMix
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -35,6 +37,7 @@ from zhoukou_grid.territory.models import Grid, Role
 
 from . import services
 from .forms_rounds import (
+    RoundCloseForm,
     RoundCreateForm,
     RoundTargetsForm,
     VisitCancelForm,
@@ -43,6 +46,7 @@ from .forms_rounds import (
     VisitReassignForm,
 )
 from .models import Round, RoundTarget, Visit
+from .views_field import agendas_for
 
 VISIT_ROWS = 200
 VISIT_SELECT = ("household__village", "key_customer", "village", "grid", "grid_manager", "round")
@@ -151,7 +155,14 @@ class RoundCreateView(LoginRequiredMixin, PermissionRequiredMixin, View):
         return redirect("visits:round_detail", pk=rnd.pk)
 
 
-def _round_context(request, rnd: Round, *, targets_form=None, result=None) -> dict:
+def unplaced_targets(rnd: Round):
+    """The round's targets the last scheduling found no day for, by grid."""
+    return (rnd.targets.exclude(unplaced_reason="")
+            .select_related("household__village", "key_customer", "village", "grid")
+            .order_by("grid__code", "pk"))
+
+
+def _round_context(request, rnd: Round, *, targets_form=None, result=None, close_form=None) -> dict:
     """The round page: targets per source, visits per grid manager per day, the visit list."""
     user = request.user
     target_counts = dict(rnd.targets.values_list("source").annotate(n=Count("pk")).order_by())
@@ -175,14 +186,12 @@ def _round_context(request, rnd: Round, *, targets_form=None, result=None) -> di
     for visit in visit_rows:
         visit.target_label = target_label(visit)
         visit.manager_name = display_name(visit.grid_manager)
-    unplaced = []
-    if result is not None:
-        targets = {t.pk: t for t in RoundTarget.objects.filter(pk__in=[u.target.pk for u in result.unplaced])
-                   .select_related("household__village", "key_customer", "village", "grid")}
-        for item in result.unplaced:
-            target = targets[item.target.pk]
-            unplaced.append({"target": target_label(target), "grid": target.grid.name, "reason": item.message,
-                             "window_start": item.window_start, "window_end": item.window_end})
+    # What the last scheduling could not place: kept with the round until it is placed.
+    unplaced = [
+        {"target": target_label(target), "grid": target.grid.name, "reason": target.get_unplaced_reason_display(),
+         "window_start": target.unplaced_window_start, "window_end": target.unplaced_window_end}
+        for target in unplaced_targets(rnd)[:VISIT_ROWS]
+    ]
     can_plan = user.has_perm("visits.change_round") and rnd.status != Round.Status.CLOSED and (
         Role.GRID_MANAGER not in roles_of(user) or len(roles_of(user)) > 1)
     return {
@@ -192,6 +201,9 @@ def _round_context(request, rnd: Round, *, targets_form=None, result=None) -> di
         "visits": visit_rows, "visit_total": sum(status_counts.values()), "visit_rows": VISIT_ROWS,
         "can_plan": can_plan, "targets_form": targets_form or RoundTargetsForm(user=user),
         "result": result, "unplaced": unplaced,
+        "can_close": can_plan, "close_form": close_form or RoundCloseForm(user=user, round_obj=rnd),
+        "next_round": Round.objects.filter(pk=(rnd.summary or {}).get("next_round")).first()
+        if (rnd.summary or {}).get("next_round") else None,
     }
 
 
@@ -238,7 +250,38 @@ class RoundDetailView(RoundPermissionMixin, View):
                 "created": len(result.created), "unplaced": len(result.unplaced),
                 "already": result.already_planned})
             return render(request, self.template_name, _round_context(request, rnd, result=result))
+        if action == "close":
+            form = RoundCloseForm(request.POST, user=request.user, round_obj=rnd)
+            if form.is_valid():
+                next_round = form.cleaned_data.get("next_round")
+                try:
+                    services.round_close(user=request.user, round_id=rnd.pk,
+                                         next_round_id=next_round.pk if next_round else None)
+                except ValidationError as exc:
+                    _put_errors(form, exc)
+                else:
+                    messages.success(request, _("The round is closed."))
+                    return redirect("visits:round_detail", pk=rnd.pk)
+            return render(request, self.template_name, _round_context(request, rnd, close_form=form), status=400)
         raise Http404
+
+
+class RoundUnplacedExportView(RoundPermissionMixin, View):
+    """The targets that did not fit, as a spreadsheet to act on (CSV with a BOM: Excel opens it in Chinese)."""
+
+    model = Round
+
+    def get(self, request, pk):
+        rnd = get_round_or_404(request.user, pk)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow([_("Target"), _("Grid"), _("Reason"), _("Window from"), _("Window to")])
+        for target in unplaced_targets(rnd):
+            writer.writerow([target_label(target), target.grid.name, target.get_unplaced_reason_display(),
+                             target.unplaced_window_start or "", target.unplaced_window_end or ""])
+        response = HttpResponse("\ufeff" + buffer.getvalue(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="round-{rnd.pk}-unplaced.csv"'
+        return response
 
 
 # --- One visit ------------------------------------------------------------------------
@@ -380,7 +423,13 @@ class CalendarView(LoginRequiredMixin, PermissionRequiredMixin, ListView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         by_day: dict[date, list] = {self.start + timedelta(days=i): [] for i in range((self.end - self.start).days + 1)}
-        for visit in context["object_list"]:
+        visits = list(context["object_list"])
+        # Per visit what to look at: the plan's agenda, open hazards and issues, residents due (four queries).
+        for agenda in agendas_for(self.request.user, visits):
+            visit = agenda.visit
+            visit.plan_agenda, visit.open_hazards, visit.open_issues, visit.residents_due = (
+                agenda.plan_agenda, agenda.hazards, agenda.issues, agenda.residents)
+        for visit in visits:
             visit.target_label = target_label(visit)
             visit.village_obj = village_of(visit)
             by_day[visit.planned_date].append(visit)

@@ -14,6 +14,7 @@ from customers.api_residents import ResidentViewSet
 from loadforecast import api as loadforecast_api
 from loadforecast import api_outlook as loadforecast_api_outlook
 from visits import api_boards as visits_api_boards
+from visits import api_cards as visits_api_cards
 from visits import api_field as visits_api_field
 from visits import api_rounds as visits_api_rounds
 from zhoukou_grid.core import api as core_api
@@ -44,6 +45,7 @@ router.register("rounds", visits_api_rounds.RoundViewSet, basename="round")
 router.register("visits", visits_api_rounds.VisitViewSet, basename="visit")
 router.register("hazards", visits_api_boards.HazardViewSet, basename="hazard")
 router.register("issues", visits_api_boards.IssueViewSet, basename="customerissue")
+router.register("service-cards", visits_api_cards.ServiceCardViewSet, basename="servicecardrecord")
 
 app_name = "api"
 

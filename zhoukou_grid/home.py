@@ -1,16 +1,27 @@
-"""The home page per role: what the user is responsible for, with live counts.
+"""The home page per role: the day's work first, then the territory with live counts.
+
+The wiring composes the owning apps' selectors (visits, customers, loadforecast, imports);
+each role's section answers with a fixed number of queries (tests/ui/test_homes.py).
 """
 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db.models import Count, Sum
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from customers import selectors as customer_selectors
 from customers.models import Household
 from customers.village_reminders import stale_villages_for
+from loadforecast import outlook_selectors
+from loadforecast import selectors as load_selectors
+from visits import selectors as visit_selectors
+from zhoukou_grid.core.importing.jobs import jobs_needing_attention
 from zhoukou_grid.core.scoping import for_user, primary_role, territory_of
 from zhoukou_grid.core.tables import Column, Table, build_table, count_of, sum_of
 from zhoukou_grid.core.views import CHILD_ROWS, url_of
@@ -156,14 +167,73 @@ def _drop_column(table: Table, key: str) -> Table:
 
 
 
+HOME_ROWS = 20
+
+
+def outlook_items(user) -> list[dict]:
+    """Season-outlook items (heavy load and above) on assets of the user's grids, each
+    with `title`, `detail` and `url`, worst first."""
+    items = outlook_selectors.outlook_items_for_home(user, limit=HOME_ROWS)
+    return [{
+        "title": str(item.transformer or item.line),
+        "detail": _("%(level)s · peak %(rate).0f%% on %(day)s · %(registered)d registered + %(estimated)d "
+                    "estimated returning households") % {
+            "level": item.get_level_display(), "rate": item.peak_load_rate * 100,
+            "day": f"{item.peak_date:%m-%d}", "registered": item.registered_households,
+            "estimated": item.estimated_households},
+        "url": reverse("loadforecast:outlook_item", args=[item.pk]),
+    } for item in items]
+
+
+def _grid_manager_work(user, today) -> dict:
+    week_end = today + timedelta(days=6)
+    hazards = visit_selectors.overdue_hazards(user, today=today)
+    issues = visit_selectors.overdue_issues(user)
+    return {
+        "today": today,
+        "week_end": week_end,
+        "visits": list(visit_selectors.visits_of_day(user, today)),
+        "hazards": list(hazards[:HOME_ROWS]),
+        "issues": list(issues[:HOME_ROWS]),
+        "alerts": load_selectors.active_alerts(user, limit=HOME_ROWS),
+        "outlook": outlook_items(user),
+        "arrivals": customer_selectors.residents_arriving(user, start=today, end=week_end, limit=HOME_ROWS),
+    }
+
+
+def _station_work(user, today) -> dict:
+    monday = today - timedelta(days=today.weekday())
+    return {
+        "today": today,
+        "week_start": monday,
+        "week_end": monday + timedelta(days=6),
+        "alert_levels": load_selectors.active_alerts_by_level(user),
+        "week_visits": visit_selectors.week_visits_per_manager(user, start=monday, end=monday + timedelta(days=6)),
+        "hazards": list(visit_selectors.overdue_hazards(user, today=today)[:HOME_ROWS]),
+        "issues": list(visit_selectors.overdue_issues(user)[:HOME_ROWS]),
+        "arrival_days": customer_selectors.arrival_totals_per_day(user, start=today, end=today + timedelta(days=6)),
+        "cadence": visit_selectors.plans_behind_cadence(user, today=today, limit=HOME_ROWS),
+    }
+
+
+def _county_work(user, today) -> dict:
+    return {
+        "today": today,
+        "coverage": customer_selectors.list_coverage(user, today=today, limit=HOME_ROWS),
+        "imports": jobs_needing_attention(user, limit=HOME_ROWS),
+        "progress": visit_selectors.progress_figures(user),
+    }
+
+
 def home(request):
-    """The home page: what the user is responsible for, with live counts."""
+    """The home page: the role's work of the day, then what the user is responsible for."""
     user = request.user
     role = primary_role(user)
     if role == Role.VILLAGE_CLERK:
         # A village clerk's work is the village's list: that is their home.
         return redirect("customers:village_list")
     territory = territory_of(user)
+    today = timezone.localdate()
     if role == Role.GRID_MANAGER:
         places = list(Grid.objects.filter(pk__in=territory.grid_ids).select_related("station").order_by("code"))
     elif role == Role.STATION_STAFF:
@@ -173,10 +243,10 @@ def home(request):
     else:
         places = []
     breakdowns = []
-    title, table = _breakdown(user, role)
-    if table is not None:
-        breakdowns.append((title, table))
+    work = None
     if role == Role.GRID_MANAGER:
+        # A grid manager's home is their work; the grid's assets are on the grid's page.
+        work = _grid_manager_work(user, today)
         breakdowns.append(_villages_of(user))
         stale = _stale_village_lists(user)
         if stale is not None:
@@ -184,12 +254,19 @@ def home(request):
         if len(places) == 1:
             # One grid: its name is the page's title, a grid column would only repeat it.
             breakdowns = [(title, _drop_column(table, "grid")) for title, table in breakdowns]
+    else:
+        title, table = _breakdown(user, role)
+        if table is not None:
+            breakdowns.append((title, table))
+        if role == Role.STATION_STAFF:
+            work = _station_work(user, today)
+        elif role == Role.COUNTY_ADMIN:
+            work = _county_work(user, today)
     context = {
         "role": role,
         "places": places,
-        "counts": territory_counts(user) if role else None,
+        "counts": territory_counts(user) if role and role != Role.GRID_MANAGER else None,
         "breakdowns": breakdowns,
+        "work": work,
     }
     return render(request, "portal/home.html", context)
-
-

@@ -74,7 +74,9 @@ def test_key_customer_and_plan_phones_are_encrypted_and_their_plaintext_columns_
     from tests.factories import GridFactory
 
     before = [("customers", "0008_resident_drop_plaintext_personal_data")]
-    after = [("customers", "0012_keycustomer_plan_drop_plaintext_phones")]
+    # From 0012 on the plaintext columns are gone; the checks read through today's models, so
+    # "after" is the app's latest migration (later ones add columns those models read).
+    after = [node for node in MigrationExecutor(connection).loader.graph.leaf_nodes() if node[0] == "customers"]
     grid = GridFactory()
     migrate(before)
     try:

@@ -152,3 +152,16 @@ def test_asset_outlook_page_stacks_baseline_registered_and_estimated(outlook, st
     assert chart["labels"][0].endswith("*") and not chart["labels"][eve].endswith("*")  # normal vs forecast
     assert [line["kw"] for line in chart["lines"]] == [pytest.approx(160 * 0.9 * r) for r in (0.7, 0.8, 1.0)]
     assert _client(outsider).get(url).status_code == 404
+
+
+@pytest.mark.django_db
+def test_grid_managers_home_lists_the_outlook_items_of_their_grid(outlook, grid_manager, world):
+    g, run = outlook
+    worst = run.items.filter(level__gte=2, grid=g.grid).order_by("-level", "-peak_load_rate").first()
+    assert worst is not None, "the season of the test world puts an asset at heavy load or above"
+    body = _client(grid_manager).get(reverse("home")).content.decode()
+    assert 'data-section="outlook"' in body
+    assert reverse("loadforecast:outlook_item", args=[worst.pk]) in body
+    neighbour = UserFactory(username="gm_a2_home")
+    RoleAssignmentFactory(user=neighbour, role=Role.GRID_MANAGER, grid=world.grids["a2"].grid)
+    assert 'data-section="outlook"' not in _client(neighbour).get(reverse("home")).content.decode()

@@ -26,14 +26,16 @@ def test_the_login_page_is_chinese_even_for_an_english_browser(client, world):
     assert "Log in" not in body and "Password" not in body
 
 
-def test_home_and_lists_are_chinese_by_default(client, grid_manager):
-    client.force_login(grid_manager)
+def test_home_and_lists_are_chinese_by_default(client, grid_manager, station_staff):
+    # Station staff's home shows the territory's counts (a grid manager's shows the day's work).
+    client.force_login(station_staff)
     home = client.get(reverse("home"), HTTP_ACCEPT_LANGUAGE="en-US").content.decode()
     for chinese in ["首页", "供电所", "网格", "台区", "低压线路", "用户", "额定容量", "网格经理"]:
         assert chinese in home, chinese
     for english in ["Transformers", "Households", "Stations", "LV lines", "Log out", "Grid manager"]:
         assert english not in home, english
 
+    client.force_login(grid_manager)
     listing = client.get(reverse("portal:transformer_list")).content.decode()
     for chinese in ["台区编号", "额定容量", "搜索", "筛选"]:
         assert chinese in listing, chinese

@@ -474,3 +474,15 @@ __all__ = ["ImportResult", "import_job_confirm", "import_job_create", "import_jo
            "job_error_workbook_download",
            "import_jobs_fail_interrupted", "import_jobs_redispatch", "job_progress", "job_redispatch", "job_waits_for_queue", "jobs_visible_to",
            "runs_in_background"]
+
+
+ATTENTION_DAYS = 14
+NEEDS_ATTENTION = (ImportJob.Status.PREVIEWED, ImportJob.Status.QUEUED, ImportJob.Status.RUNNING,
+                   ImportJob.Status.FAILED)
+
+
+def jobs_needing_attention(user, *, limit: int = 20) -> list[ImportJob]:
+    """The user's import jobs of the last two weeks still waiting (checked but not confirmed,
+    queued, running) or failed, newest first: one query."""
+    since = timezone.now() - timedelta(days=ATTENTION_DAYS)
+    return list(jobs_visible_to(user).filter(status__in=NEEDS_ATTENTION, created_at__gte=since)[:limit])

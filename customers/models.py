@@ -411,6 +411,9 @@ class ServicePlan(models.Model):
             # At most one approved version per customer at a time.
             models.UniqueConstraint(fields=["customer"], condition=Q(status="approved"),
                                     name="serviceplan_one_approved"),
+            # A version is approved after it was drafted, never before.
+            models.CheckConstraint(condition=Q(approved_at__isnull=True) | Q(approved_at__gte=models.F("created_at")),
+                                   name="serviceplan_approved_after_drafted"),
         ]
 
     def __str__(self) -> str:

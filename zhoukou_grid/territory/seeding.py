@@ -121,11 +121,22 @@ def write_rows(model: type[models.Model], fields: tuple[str, ...], rows: Iterabl
                 if progress:
                     progress(written)
     else:
-        for batch in _batches(rows, batch_size):
-            model.objects.bulk_create([model(**dict(zip(fields, row, strict=True))) for row in batch])
-            written += len(batch)
-            if progress:
-                progress(written)
+        # bulk_create stamps auto_now(_add) fields with the current time; the generator's own
+        # dates (a plan drafted before it was approved) must be kept, as COPY keeps them.
+        stamped = [f for f in model._meta.concrete_fields
+                   if f.name in fields and (getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False))]
+        saved = [(f, f.auto_now, f.auto_now_add) for f in stamped]
+        try:
+            for f in stamped:
+                f.auto_now = f.auto_now_add = False
+            for batch in _batches(rows, batch_size):
+                model.objects.bulk_create([model(**dict(zip(fields, row, strict=True))) for row in batch])
+                written += len(batch)
+                if progress:
+                    progress(written)
+        finally:
+            for f, auto_now, auto_now_add in saved:
+                f.auto_now, f.auto_now_add = auto_now, auto_now_add
     return written
 
 

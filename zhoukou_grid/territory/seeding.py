@@ -42,7 +42,7 @@ from zhoukou_grid.territory.demo import (
     TableStep,
     grid_manager_accounts,
 )
-from zhoukou_grid.territory.models import County, Grid, Role, RoleAssignment, Station
+from zhoukou_grid.territory.models import County, Grid, Role, RoleAssignment, Station, UserProfile
 
 ProgressCallback = Callable[[str], None]
 
@@ -181,7 +181,13 @@ def create_demo_users(ctx: SeedContext, rng: random.Random, scale: Scale) -> int
         RoleAssignment.objects.create(user=user, role=spec.role, **territory)
         if "grid" in territory:
             Grid.objects.filter(pk=territory["grid"].pk).update(manager=user)
+        UserProfile.objects.update_or_create(user=user, defaults={"phone": work_phone(rng)})
     return len(DEMO_USERS)
+
+
+def work_phone(rng: random.Random) -> str:
+    """A mobile number for a member of staff's profile (the one printed for customers)."""
+    return f"1{rng.choice('35789')}{rng.randrange(10 ** 9):09d}"
 
 
 def create_grid_managers(ctx: SeedContext, rng: random.Random, scale: Scale) -> int:
@@ -209,6 +215,10 @@ def create_grid_managers(ctx: SeedContext, rng: random.Random, scale: Scale) -> 
     Grid.objects.bulk_update(
         [Grid(pk=grid_id, manager_id=user_ids[username]) for grid_id, username, _ in accounts],
         ["manager"], batch_size=1000,
+    )
+    UserProfile.objects.bulk_create(
+        [UserProfile(user_id=user_ids[username], phone=work_phone(rng)) for _, username, _ in accounts],
+        batch_size=1000, update_conflicts=True, unique_fields=["user"], update_fields=["phone"],
     )
     return len(accounts)
 

@@ -244,7 +244,9 @@ class ReturningResident(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.display_name} ({self.village_id})"
+        # The village by name when it is at hand (never its database id); no query for it.
+        village = self._state.fields_cache.get("village")
+        return f"{self.display_name}（{village.name}）" if village is not None else self.display_name
 
     @property
     def display_name(self) -> str:

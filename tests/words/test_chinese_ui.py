@@ -62,9 +62,23 @@ def shape(path: str) -> str:
                                                       if urlsplit(path).query else "")
 
 
-def walk(client: Client) -> dict[str, list[str]]:
-    seen, shapes, queue, offenders = set(), Counter(), ["/"], {}
-    while queue and len(seen) < LIMIT:
+def walk(client: Client, *, limit: int = LIMIT, per_shape: int = PER_SHAPE) -> dict[str, list[str]]:
+    """The pages reached from home (a few per kind of address), with their offending words."""
+    pages: dict[str, list[str]] = {}
+    _walk(client, limit, per_shape, pages)
+    return {path: words for path, words in pages.items() if words}
+
+
+def walk_paths(client: Client, *, limit: int = LIMIT, per_shape: int = 1) -> list[str]:
+    """The HTML pages a role reaches from home, one per kind of address."""
+    pages: dict[str, list[str]] = {}
+    _walk(client, limit, per_shape, pages)
+    return list(pages)
+
+
+def _walk(client: Client, limit: int, per_shape: int, pages: dict[str, list[str]]) -> None:
+    seen, shapes, queue = set(), Counter(), ["/"]
+    while queue and len(seen) < limit:
         path = queue.pop(0)
         if path in seen or SKIP.match(path):
             continue
@@ -73,15 +87,12 @@ def walk(client: Client) -> dict[str, list[str]]:
         if response.status_code != 200 or "text/html" not in response.get("Content-Type", ""):
             continue
         page = response.content.decode()
-        bad = words_on(page)
-        if bad:
-            offenders[path] = sorted(set(bad))
+        pages[path] = sorted(set(words_on(page)))
         for link in LINK.findall(page):
             link = html.unescape(link)
-            if link not in seen and shapes[shape(link)] < PER_SHAPE:
+            if link not in seen and shapes[shape(link)] < per_shape:
                 shapes[shape(link)] += 1
                 queue.append(link)
-    return offenders
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """Every page of every role, in Chinese, says nothing in English or in the code's own words
-(`plan.printed`, `p_hh`, "DOMAIN.md 6.5", database ids...). The walk follows the links of
+(`plan.printed`, `p_hh`, a section of the domain document, database ids...). The walk follows the links of
 each demo role from its home page (on the demo data), a few pages per kind of address."""
 
 from __future__ import annotations
@@ -125,8 +125,8 @@ def test_every_page_of_the_role_is_in_chinese(demo_data, username):
 
 
 def test_the_check_finds_english_and_internal_words():
-    page = '<p title="Show">周口 plan.printed 电量 12 kW · TK-WG-0201 p_hh DOMAIN.md 6.5</p><script>var x="Hi"</script>'
-    assert words_on(page) == ["plan.printed", "p_hh", "DOMAIN.md", "Show"]
+    page = '<p title="Show">周口 plan.printed 电量 12 kW · TK-WG-0201 p_hh docs/domain.md 6.5</p><script>var x="Hi"</script>'
+    assert words_on(page) == ["plan.printed", "p_hh", "docs/domain.md", "Show"]
 
 
 def test_the_audit_log_reads_in_words():

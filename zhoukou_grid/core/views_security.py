@@ -146,7 +146,7 @@ def audit_columns(*, readable: bool = False):
             Column("object_type", gettext_lazy("Object type"), sort="object_type",
                    accessor=lambda e: object_type_label(e.object_type)),
             Column("object_id", gettext_lazy("Object id")),
-            Column("county", gettext_lazy("County"), accessor=lambda e: e.county.name if e.county else ""),
+            Column("county", gettext_lazy("County"), accessor=_county_label),
             Column("detail", gettext_lazy("Detail"), accessor=lambda e: detail_text(e.detail)),
         ]
     return [

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -20,6 +21,8 @@ from zhoukou_grid.core.scoping import for_user
 from zhoukou_grid.core.views import display_name
 from zhoukou_grid.territory import accounts
 from zhoukou_grid.territory.models import Grid, Role, RoleAssignment, Station, UserProfile
+
+User = get_user_model()
 
 ROLE_CHOICES = [(role.value, role.label) for role in accounts.ASSIGNABLE_ROLES]
 
@@ -113,6 +116,7 @@ class UserCreateView(UsersMixin, View):
 
 class UserDetailView(UsersMixin, View):
     """GET shows the user; POST `action` = profile | role_add | role_remove | deactivate | activate | sign_out."""
+
 
     def get_user(self, pk):
         user = accounts.users_for(self.request.user).filter(pk=pk).first()

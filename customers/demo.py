@@ -401,7 +401,8 @@ def generate_plans(ctx: SeedContext, rng: random.Random, scale: Scale):
         manager = managers.get(grid_id)
         station_id, county_id = station_of[grid_id]
         approver = approvers.get((Role.STATION_STAFF, station_id)) or approvers.get((Role.COUNTY_ADMIN, county_id))
-        phone_columns = tuple(contact_phone_columns("responsible_phone", mobile(rng)).values())
+        # The responsible person's number is their work phone (profile), not typed on each plan.
+        phone_columns = tuple(contact_phone_columns("responsible_phone", "").values())
         cadence = rng.choice((ServicePlan.Cadence.MONTHLY, ServicePlan.Cadence.MONTHLY, ServicePlan.Cadence.QUARTERLY))
         festival = rng.choice((ServicePlan.Cadence.WEEKLY, ServicePlan.Cadence.BIWEEKLY))
         revised = rng.random() < 0.3

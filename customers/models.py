@@ -246,7 +246,9 @@ class ReturningResident(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.display_name} ({self.village_id})"
+        # The village by name when it is at hand (never its database id); no query for it.
+        village = self._state.fields_cache.get("village")
+        return f"{self.display_name}（{village.name}）" if village is not None else self.display_name
 
     @property
     def display_name(self) -> str:
@@ -456,6 +458,9 @@ class ServicePlan(models.Model):
             # At most one approved version per customer at a time.
             models.UniqueConstraint(fields=["customer"], condition=Q(status="approved"),
                                     name="serviceplan_one_approved"),
+            # A version is approved after it was drafted, never before.
+            models.CheckConstraint(condition=Q(approved_at__isnull=True) | Q(approved_at__gte=models.F("created_at")),
+                                   name="serviceplan_approved_after_drafted"),
         ]
 
     def __str__(self) -> str:

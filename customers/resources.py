@@ -573,6 +573,7 @@ class ResidentKind(ImportKind):
     name = "residents"
     model = ReturningResident
     filterset_class = ReturningResidentFilterSet
+    list_url_name = "customers:resident_list"
     verbose_name = _lazy("Returning residents")
     key_column = "name"
     key_field = "match_key"

@@ -27,6 +27,7 @@ from zhoukou_grid.core.audit import audit_record
 from zhoukou_grid.core.scoping import for_user, writable_for_user
 from zhoukou_grid.core.tables import Column
 from zhoukou_grid.core.views import Field, ScopedDetailView, ScopedListView, display_name, url_of
+from zhoukou_grid.territory.models import work_phones
 
 from . import services
 from .filters import KeyCustomerFilterSet
@@ -317,9 +318,19 @@ class PlanEditView(PermissionRequiredMixin, TemplateView):
         return self.render_forms(form, formset, self.latest(), status=400)
 
 
+def responsible_work_phone(plan: ServicePlan | None) -> str:
+    """The responsible person's work phone from their profile: the one number customers are
+    given, the same on the plan page, the plan sheet and the service cards ("" if none)."""
+    if plan is None or not plan.responsible_id:
+        return ""
+    return work_phones([plan.responsible_id]).get(plan.responsible_id, "")
+
+
 def plan_fields(plan: ServicePlan, revealed: str = "") -> list[Field]:
-    """The plan's fields; the responsible phone masked unless just revealed."""
+    """The plan's fields. The responsible phone is the person's work phone; a number typed on
+    the plan (only for a responsible person without one) is masked unless just revealed."""
     dash = "—"
+    revealed = responsible_work_phone(plan) or revealed
     return [
         Field(_("Needs found"), plan.needs or dash),
         Field(_("Risks found"), plan.risks or dash),
@@ -350,7 +361,7 @@ class ServicePlanDetailView(ScopedDetailView):
             title=f"{plan.customer.name} · {_g('version %(version)d') % {'version': plan.version}}",
             customer=plan.customer,
             plan_fields=plan_fields(plan, kwargs.get("revealed", "")),
-            can_reveal_phone=bool(plan.responsible_phone_masked) and can_reveal(user) and not kwargs.get("revealed"),
+            can_reveal_phone=bool(plan.responsible_phone_masked) and not responsible_work_phone(plan) and can_reveal(user) and not kwargs.get("revealed"),
             can_approve=plan.status == ServicePlan.Status.DRAFT and user.has_perm("customers.approve_serviceplan"),
             created_by=display_name(plan.created_by) if plan.created_by else "",
             approved_by=display_name(plan.approved_by) if plan.approved_by else "",
@@ -474,7 +485,7 @@ class PlanPrintView(ScopedDetailView):
             plan=plan,
             contact_phone=show(customer, "contact_phone"),
             contact_24h_phone=show(customer, "contact_24h_phone"),
-            responsible_phone=show(plan, "responsible_phone"),
+            responsible_phone=responsible_work_phone(plan) or show(plan, "responsible_phone"),
             responsible_name=display_name(plan.responsible) if plan and plan.responsible else "",
             hotline=HOTLINE,
         )

@@ -36,8 +36,10 @@ from tests.factories import RoleAssignmentFactory, UserFactory
 from zhoukou_grid.core.models import ImportJob, Notification
 from zhoukou_grid.territory.models import Role
 
-# Routes outside this test's subject: the Django admin has its own staff-only rules.
-SKIPPED_PREFIXES = ("admin/",)
+# Routes outside this test's subject: the Django admin has its own staff-only rules; users are
+# not territory objects (a user is in a county through their roles): the users page's scoping
+# is tests/zhoukou_grid/test_users_page.py's.
+SKIPPED_PREFIXES = ("admin/", "users/")
 # URL parameters that name the object of the route's model.
 OBJECT_KWARGS = {"pk", "id", "code", "account_no", "slug"}
 MISSING_PK = 987654321

@@ -26,7 +26,7 @@ from zhoukou_grid.core import crypto
 from zhoukou_grid.core.audit import audit_record
 from zhoukou_grid.core.scoping import for_user, get_for_user_or_404
 from zhoukou_grid.core.views import ScopedPermissionMixin, display_name
-from zhoukou_grid.territory.models import Grid, Village
+from zhoukou_grid.territory.models import Grid, Village, work_phones
 
 from . import services
 from .filters import HazardFilterSet, IssueFilterSet
@@ -299,9 +299,9 @@ class IssueRaiseView(PermissionRequiredMixin, FormView):
 # --- Service cards ---------------------------------------------------------------------
 
 def manager_phones(manager_ids, *, reveal: bool) -> dict[int, str]:
-    """Each grid manager's phone as printed on their latest customer plan (users carry no
-    phone of their own): one query for all of them. The phone is personal data
-    (docs/personal-data.md): in full only when `reveal` (the caller audits it), else masked."""
+    """Each grid manager's phone as printed on their latest customer plan, for a manager
+    without a work phone on their profile: one query for all of them. That phone is personal
+    data (docs/personal-data.md): in full only when `reveal` (the caller audits it), else masked."""
     latest: dict[int, tuple[str, str]] = {}
     rows = (ServicePlan.objects.filter(responsible_id__in=list(manager_ids)).exclude(responsible_phone_enc="")
             .order_by("responsible_id", "-created_at", "-pk")
@@ -337,17 +337,20 @@ class ServiceCardSheetView(ScopedPermissionMixin, ListView):
         grids = list(context["object_list"])
         user = self.request.user
         reveal = can_reveal(user)
-        phones = manager_phones({grid.manager_id for grid in grids}, reveal=reveal)
+        # The work phone on the manager's profile is the one number customers are given (the plan
+        # sheet and page print the same); a number typed on a plan stands in only without one.
+        phones = work_phones({grid.manager_id for grid in grids})
+        typed = manager_phones({grid.manager_id for grid in grids} - set(phones), reveal=reveal)
         if grids:
             # Cards handed to villagers carry the managers' phones: each print is audited.
             audit_record(user=user, action="service_cards.printed", object_type="grid",
-                         detail={"grids": [grid.pk for grid in grids][:200], "personal_data": reveal and bool(phones)})
+                         detail={"grids": [grid.pk for grid in grids][:200], "personal_data": reveal and bool(typed)})
         sheets = []
         for grid in grids:
             card = {
                 "grid": grid,
                 "manager_name": display_name(grid.manager),
-                "phone": phones.get(grid.manager_id, ""),
+                "phone": phones.get(grid.manager_id) or typed.get(grid.manager_id, ""),
                 "station": grid.station.name,
                 "villages": [village.name for village in grid.village_list],
             }

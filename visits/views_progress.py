@@ -151,9 +151,15 @@ class ProgressReportView(LoginRequiredMixin, TemplateView):
     template_name = "visits/progress/report.html"
 
     def get(self, request, *args, **kwargs):
-        self.form = ProgressForm(request.GET or None, user=request.user)
-        options = {"round_obj": None, "start": None, "end": None,
-                   "group_by": DEFAULT_GROUPING.get(primary_role(request.user), "grid")}
+        default_grouping = DEFAULT_GROUPING.get(primary_role(request.user), "grid")
+        # The selector shows the grouping the report is in (the role's default until one is chosen).
+        data = None
+        if request.GET:
+            data = request.GET.copy()
+            if not data.get("group_by"):
+                data["group_by"] = default_grouping
+        self.form = ProgressForm(data, user=request.user, initial={"group_by": default_grouping})
+        options = {"round_obj": None, "start": None, "end": None, "group_by": default_grouping}
         if self.form.is_bound and self.form.is_valid():
             data = self.form.cleaned_data
             options.update(round_obj=data["round"], start=data["start"], end=data["end"],

@@ -22,7 +22,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -57,7 +58,8 @@ def rounds_for_user(user):
     rounds over their station or their whole county (the rounds they work in)."""
     territory = territory_of(user)
     own = for_user(user, Round)
-    if territory.everything or not territory.grid_ids:
+    # Station staff and grid managers also work in the rounds over their whole county.
+    if territory.everything or not (territory.grid_ids or territory.station_ids):
         return own
     context = Q(station_id__in=territory.context_station_ids) | Q(
         station__isnull=True, county_id__in=territory.context_county_ids)
@@ -94,6 +96,12 @@ def village_of(obj):
     return obj.village if obj.village_id else None
 
 
+def _count_of(queryset) -> Subquery:
+    """The number of rows of a correlated queryset, as a subquery (0 when none)."""
+    return Coalesce(Subquery(queryset.order_by().values("round_id").annotate(n=Count("pk")).values("n")[:1]),
+                    Value(0))
+
+
 class RoundPermissionMixin(LoginRequiredMixin, PermissionRequiredMixin):
     permission_required = "visits.view_round"
 
@@ -104,10 +112,14 @@ class RoundListView(RoundPermissionMixin, ListView):
     paginate_by = 50
 
     def get_queryset(self):
-        counts = {status: Count("visits", filter=Q(visits__status=status)) for status in Visit.Status.values}
-        return (rounds_for_user(self.request.user).select_related("county", "station").order_by("-period_start", "name", "pk")
-                .annotate(target_count=Count("targets", distinct=True))
-                .annotate(**{f"{status}_count": count for status, count in counts.items()}))
+        # One subquery per figure: joining targets and visits in one query multiplies the rows
+        # (every visit counted once per target). Visits are those the user sees, as on the round page.
+        visits = for_user(self.request.user, Visit).filter(round=OuterRef("pk"))
+        counts = {f"{status}_count": _count_of(visits.filter(status=status)) for status in Visit.Status.values}
+        targets = RoundTarget.objects.filter(round=OuterRef("pk"))
+        return (rounds_for_user(self.request.user).select_related("county", "station")
+                .order_by("-period_start", "name", "pk")
+                .annotate(target_count=_count_of(targets), **counts))
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

@@ -67,6 +67,8 @@ def navigation(request):
     if role in ADMIN_ROLES and user.has_perm("zhoukou_grid.view_auditlog"):
         admin_items.append({"url": reverse("audit_log"), "label": _("Audit log"),
                             "active": current.startswith("audit_log")})
+    if role in ADMIN_ROLES:
+        admin_items.append({"url": reverse("users:list"), "label": _("Users"), "active": current.startswith("users:")})
     if user.is_staff:
         admin_items.append({"url": reverse("admin:index"), "label": _("Admin"), "active": False})
     return {

@@ -5,7 +5,7 @@ from django.urls import include, path
 
 from zhoukou_grid import home, webapp
 from zhoukou_grid.core import views_security
-from zhoukou_grid.territory import views
+from zhoukou_grid.territory import views, views_users
 
 portal_patterns = [
     path("counties/", views.CountyListView.as_view(), name="county_list"),
@@ -23,6 +23,12 @@ portal_patterns = [
     path("notifications/", include("zhoukou_grid.core.notification_urls")),
 ]
 
+user_patterns = [
+    path("", views_users.UserListView.as_view(), name="list"),
+    path("new/", views_users.UserCreateView.as_view(), name="create"),
+    path("<int:pk>/", views_users.UserDetailView.as_view(), name="detail"),
+]
+
 urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -33,6 +39,8 @@ urlpatterns = [
     path("audit/export/", views_security.audit_log_export, name="audit_log_export"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("manifest.webmanifest", webapp.manifest, name="webapp_manifest"),
+    # Administrators manage the users of their territory (county admins: their county only).
+    path("users/", include((user_patterns, "users"))),
     path("", home.home, name="home"),
     path("", include((portal_patterns, "portal"))),
     path("households/", include("customers.urls")),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections import Counter
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.core.management import call_command
@@ -154,3 +154,21 @@ def test_the_steps_are_registered_after_the_households():
     assert names.index("household") < names.index("returning_resident") < names.index("service_plan")
     assert demo.SCALES["city"].households == 1_500_000
     assert customers_demo.RESIDENT_TARGETS["city"].residents == 600_000
+
+
+def test_every_plan_version_is_approved_after_it_was_drafted(demo_world):
+    approved = ServicePlan.objects.filter(approved_at__isnull=False)
+    assert approved.exists()
+    assert not approved.filter(approved_at__lt=F("created_at")).exists()
+    # Drafts are dated by the demo's story, not by the day the demo was seeded.
+    assert ServicePlan.objects.filter(created_at__date__lt=date(2026, 12, 1)).exists()
+
+
+def test_the_database_refuses_an_approval_before_the_draft(world):
+    from django.db import IntegrityError, transaction
+
+    from tests.factories import KeyCustomerFactory
+
+    plan = ServicePlan.objects.create(customer=KeyCustomerFactory(grid=world.grids["a1"].grid), version=1)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ServicePlan.objects.filter(pk=plan.pk).update(approved_at=F("created_at") - timedelta(days=1))

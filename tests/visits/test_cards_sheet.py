@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from customers.models import ServicePlan
 from tests.factories import KeyCustomerFactory, UserFactory, VillageFactory
+from zhoukou_grid.territory.models import UserProfile
 
 URL = reverse("visits:service_cards")
 
@@ -32,8 +33,7 @@ def test_a_grid_manager_prints_cards_with_name_phone_station_villages_and_95598(
     manager.save()
     a1 = world.grids["a1"]
     VillageFactory(grid=a1.grid, name="李庄村", code="411601001099")
-    customer = KeyCustomerFactory(grid=a1.grid)
-    ServicePlan.objects.create(customer=customer, version=1, responsible=manager, responsible_phone="13912345678")
+    UserProfile.objects.create(user=manager, phone="13912345678")
     page = client_for(manager).get(URL).content.decode()
     assert sheets(page) == [str(a1.grid.pk)]
     assert page.count('class="vb-service-card"') == 8
@@ -72,3 +72,21 @@ def test_the_sheet_prints_on_a4_without_the_portal_chrome():
     css = (Path(settings.BASE_DIR) / "static/css/visits_boards.css").read_text()
     print_rules = css[css.index("@media print"):]
     assert "size: A4" in print_rules and ".vb-no-print" in print_rules and "break-after: page" in print_rules
+
+
+def test_one_phone_per_grid_manager_on_the_cards_the_plan_sheet_and_the_plan_page(world, personas):
+    """The profile's work phone is the one source: a different number typed on an old plan is not printed."""
+    manager = personas.grid_manager
+    UserProfile.objects.create(user=manager, phone="13912345678")
+    customer = KeyCustomerFactory(grid=world.grids["a1"].grid)
+    plan = ServicePlan.objects.create(customer=customer, version=1, responsible=manager, status="approved",
+                                      responsible_phone="13600000000")
+    client = client_for(personas.station_staff)
+    pages = {
+        "cards": client.get(URL).content.decode(),
+        "plan sheet": client.get(reverse("customers:keycustomer_plan_print", args=[customer.pk])).content.decode(),
+        "plan page": client.get(reverse("customers:serviceplan_detail", args=[plan.pk])).content.decode(),
+    }
+    for name, page in pages.items():
+        assert "13912345678" in page, name
+        assert "13600000000" not in page and "136****0000" not in page, name

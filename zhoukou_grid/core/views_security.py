@@ -31,13 +31,14 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from zhoukou_grid.core.audit import audit_record
+from zhoukou_grid.core.audit_labels import action_label, detail_text, object_type_label
 from zhoukou_grid.core.importing.exporting import BOM
 from zhoukou_grid.core.importing.parsers import escape_formula
 from zhoukou_grid.core.models import AuditLog
 from zhoukou_grid.core.scoping import for_user
 from zhoukou_grid.core.security import user_sessions_end
 from zhoukou_grid.core.tables import Column
-from zhoukou_grid.core.views import ScopedListView
+from zhoukou_grid.core.views import ScopedListView, display_name
 
 EXPORT_MAX_ROWS = 200_000
 
@@ -86,8 +87,8 @@ def _users_in_log(request):
 
 class UserChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj):
-        full = f"{obj.last_name}{obj.first_name}".strip()
-        return f"{obj.username} · {full}" if full else obj.username
+        # The person's name (a login name only for an account without one).
+        return display_name(obj)
 
 
 class UserChoiceFilter(django_filters.ModelChoiceFilter):
@@ -96,7 +97,8 @@ class UserChoiceFilter(django_filters.ModelChoiceFilter):
 
 def _action_choices():
     # Actions are a short open set (one per service); those present in the log are offered.
-    return [(action, action) for action in AuditLog.objects.order_by("action").values_list("action", flat=True).distinct()]
+    return [(action, action_label(action))
+            for action in AuditLog.objects.order_by("action").values_list("action", flat=True).distinct()]
 
 
 class AuditLogFilterSet(django_filters.FilterSet):
@@ -131,7 +133,22 @@ def _detail_text(entry) -> str:
     return json.dumps(entry.detail, ensure_ascii=False, sort_keys=True) if entry.detail else ""
 
 
-def audit_columns():
+def audit_columns(*, readable: bool = False):
+    """The log's columns; `readable` (the page) names actions, objects and details in words,
+    the exports keep the stored codes and JSON for whoever processes them."""
+    if readable:
+        return [
+            Column("created_at", gettext_lazy("Time"), sort="created_at", primary=True,
+                   accessor=lambda e: timezone.localtime(e.created_at).strftime("%Y-%m-%d %H:%M:%S")),
+            Column("user", gettext_lazy("Performed by"), accessor=lambda e: display_name(e.user) if e.user else "—",
+                   sort="user__username"),
+            Column("action", gettext_lazy("Kind of action"), sort="action", accessor=lambda e: action_label(e.action)),
+            Column("object_type", gettext_lazy("Object type"), sort="object_type",
+                   accessor=lambda e: object_type_label(e.object_type)),
+            Column("object_id", gettext_lazy("Object id")),
+            Column("county", gettext_lazy("County"), accessor=_county_label),
+            Column("detail", gettext_lazy("Detail"), accessor=lambda e: detail_text(e.detail)),
+        ]
     return [
         Column("created_at", gettext_lazy("Time"), sort="created_at", primary=True,
                accessor=lambda e: timezone.localtime(e.created_at).strftime("%Y-%m-%d %H:%M:%S")),
@@ -155,7 +172,7 @@ class AuditLogListView(ScopedListView):
     search_hint = gettext_lazy("Search by user, object type or object id")
 
     def get_columns(self):
-        return audit_columns()
+        return audit_columns(readable=True)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

@@ -213,3 +213,27 @@ class RoleAssignment(models.Model):
         return self.county or self.station or self.grid or self.village
 
 
+
+
+class UserProfile(models.Model):
+    """What customers are told about a member of staff: the one phone number printed on the
+    service cards, the plan sheet and the plan page. It is the work phone the company gives
+    customers to call, so it is shown in full (not a customer's personal data)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile",
+                                verbose_name=_("user"))
+    phone = models.CharField(_("work phone"), max_length=20, blank=True,
+                             help_text=_("The number customers call: printed on service cards and plan sheets."))
+
+    class Meta:
+        verbose_name = _("user profile")
+        verbose_name_plural = _("user profiles")
+
+    def __str__(self) -> str:
+        return self.phone
+
+
+def work_phones(user_ids) -> dict[int, str]:
+    """Each user's work phone (one query for all); users without one are left out."""
+    return dict(UserProfile.objects.filter(user_id__in=list(user_ids)).exclude(phone="")
+                .values_list("user_id", "phone"))

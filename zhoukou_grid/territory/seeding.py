@@ -42,7 +42,7 @@ from zhoukou_grid.territory.demo import (
     TableStep,
     grid_manager_accounts,
 )
-from zhoukou_grid.territory.models import County, Grid, Role, RoleAssignment, Station, Village
+from zhoukou_grid.territory.models import County, Grid, Role, RoleAssignment, Station, UserProfile, Village
 
 ProgressCallback = Callable[[str], None]
 
@@ -121,11 +121,22 @@ def write_rows(model: type[models.Model], fields: tuple[str, ...], rows: Iterabl
                 if progress:
                     progress(written)
     else:
-        for batch in _batches(rows, batch_size):
-            model.objects.bulk_create([model(**dict(zip(fields, row, strict=True))) for row in batch])
-            written += len(batch)
-            if progress:
-                progress(written)
+        # bulk_create stamps auto_now(_add) fields with the current time; the generator's own
+        # dates (a plan drafted before it was approved) must be kept, as COPY keeps them.
+        stamped = [f for f in model._meta.concrete_fields
+                   if f.name in fields and (getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False))]
+        saved = [(f, f.auto_now, f.auto_now_add) for f in stamped]
+        try:
+            for f in stamped:
+                f.auto_now = f.auto_now_add = False
+            for batch in _batches(rows, batch_size):
+                model.objects.bulk_create([model(**dict(zip(fields, row, strict=True))) for row in batch])
+                written += len(batch)
+                if progress:
+                    progress(written)
+        finally:
+            for f, auto_now, auto_now_add in saved:
+                f.auto_now, f.auto_now_add = auto_now, auto_now_add
     return written
 
 
@@ -175,7 +186,13 @@ def create_demo_users(ctx: SeedContext, rng: random.Random, scale: Scale) -> int
         RoleAssignment.objects.create(user=user, role=spec.role, **territory)
         if "grid" in territory:
             Grid.objects.filter(pk=territory["grid"].pk).update(manager=user)
+        UserProfile.objects.update_or_create(user=user, defaults={"phone": work_phone(rng)})
     return len(DEMO_USERS)
+
+
+def work_phone(rng: random.Random) -> str:
+    """A mobile number for a member of staff's profile (the one printed for customers)."""
+    return f"1{rng.choice('35789')}{rng.randrange(10 ** 9):09d}"
 
 
 def create_grid_managers(ctx: SeedContext, rng: random.Random, scale: Scale) -> int:
@@ -203,6 +220,10 @@ def create_grid_managers(ctx: SeedContext, rng: random.Random, scale: Scale) -> 
     Grid.objects.bulk_update(
         [Grid(pk=grid_id, manager_id=user_ids[username]) for grid_id, username, _ in accounts],
         ["manager"], batch_size=1000,
+    )
+    UserProfile.objects.bulk_create(
+        [UserProfile(user_id=user_ids[username], phone=work_phone(rng)) for _, username, _ in accounts],
+        batch_size=1000, update_conflicts=True, unique_fields=["user"], update_fields=["phone"],
     )
     return len(accounts)
 

@@ -120,11 +120,13 @@ def import_job_preview(*, user, kind: ImportKind, data: bytes, file_name: str, s
     return import_job_run(job.pk)
 
 
-def import_job_confirm(job: ImportJob, *, web: bool = True) -> ImportJob:
+def import_job_confirm(job: ImportJob, *, web: bool = True, valid_rows_only: bool = False) -> ImportJob:
     """Queue the import of a previewed job: on a worker for large files (or any file from
-    the web UI when Redis is configured), otherwise now."""
+    the web UI when Redis is configured), otherwise now. `valid_rows_only`: import the
+    valid rows of a preview with rejected rows, without uploading the file again."""
+    changes = {"skip_invalid": True} if valid_rows_only else {}
     claimed = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.PREVIEWED).update(
-        status=ImportJob.Status.QUEUED, progress=0, attempts=0)
+        status=ImportJob.Status.QUEUED, progress=0, attempts=0, **changes)
     job.refresh_from_db()
     if not claimed:
         return job
@@ -213,10 +215,15 @@ def import_jobs_redispatch(*, limit: int = 500) -> int:
     return sent
 
 
-def job_can_be_confirmed(job: ImportJob) -> bool:
+def job_valid_rows(job: ImportJob) -> int:
     counts = job.counts or {}
-    valid = counts.get("new", 0) + counts.get("updated", 0) + counts.get("unchanged", 0)
-    return job.status == ImportJob.Status.PREVIEWED and valid > 0 and (not counts.get("rejected") or job.skip_invalid)
+    return counts.get("new", 0) + counts.get("updated", 0) + counts.get("unchanged", 0)
+
+
+def job_can_be_confirmed(job: ImportJob, *, valid_rows_only: bool = False) -> bool:
+    counts = job.counts or {}
+    return (job.status == ImportJob.Status.PREVIEWED and job_valid_rows(job) > 0
+            and (not counts.get("rejected") or job.skip_invalid or valid_rows_only))
 
 
 def job_can_be_rerun(job: ImportJob) -> bool:
@@ -472,7 +479,8 @@ def job_error_workbook_download(*, user, job: ImportJob) -> tuple[str, bytes] | 
 __all__ = ["ImportResult", "import_job_confirm", "import_job_create", "import_job_deliver", "import_job_preview", "import_job_rerun",
            "import_job_run", "import_job_submit", "job_can_be_confirmed", "job_can_be_rerun", "job_error_workbook",
            "job_error_workbook_download",
-           "import_jobs_fail_interrupted", "import_jobs_redispatch", "job_progress", "job_redispatch", "job_waits_for_queue", "jobs_visible_to",
+           "import_jobs_fail_interrupted", "import_jobs_redispatch", "job_progress", "job_redispatch", "job_valid_rows", "job_waits_for_queue",
+           "jobs_visible_to",
            "runs_in_background"]
 
 

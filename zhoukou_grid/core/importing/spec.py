@@ -88,6 +88,8 @@ class ImportKind:
     # The FilterSet of the kind's list page: an export (/imports/export/<kind>/?grid=…) keeps
     # the rows the list shows with the same filters. None: exports take no filters.
     filterset_class: type[FilterSet] | None = None
+    # The page listing the kind's records, linked from a finished import ("" for none).
+    list_url_name: str = ""
 
     # --- spec helpers -----------------------------------------------------------------
     def column(self, key: str) -> Column:

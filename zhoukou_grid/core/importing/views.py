@@ -15,6 +15,7 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
@@ -31,12 +32,14 @@ from zhoukou_grid.core.importing.jobs import (
     job_error_workbook_download,
     job_progress,
     job_redispatch,
+    job_valid_rows,
     job_waits_for_queue,
     jobs_visible_to,
 )
 from zhoukou_grid.core.importing.service import export_audit
 from zhoukou_grid.core.importing.spec import ImportKind, all_kinds, get_kind, kinds_for
 from zhoukou_grid.core.queue import QUEUE_UNAVAILABLE_MESSAGE
+from zhoukou_grid.core.views import display_name
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PREVIEW_ERROR_LIMIT = 500
@@ -84,6 +87,7 @@ def history(request):
     labels = {kind.name: kind.verbose_name for kind in all_kinds()}
     for job in page.object_list:
         job.kind_label = labels.get(job.kind, job.kind)
+        job.user_name = display_name(job.user) if job.user_id else "—"
     return render(request, "imports/history.html", {
         "page_obj": page, "jobs": page.object_list, "can_import": bool(kinds_for(request.user)),
     })
@@ -128,10 +132,11 @@ def preview(request, job_id):
             elif job_waits_for_queue(import_job_rerun(job)):
                 messages.warning(request, QUEUE_UNAVAILABLE_MESSAGE)
             return redirect("imports:preview", job_id=job.pk)
-        if not job_can_be_confirmed(job):
+        valid_rows_only = "valid_rows_only" in request.POST
+        if not job_can_be_confirmed(job, valid_rows_only=valid_rows_only):
             messages.error(request, _("This import cannot be confirmed: fix the rejected rows and upload the file again."))
             return redirect("imports:preview", job_id=job.pk)
-        job = import_job_confirm(job)
+        job = import_job_confirm(job, valid_rows_only=valid_rows_only)
         if job_waits_for_queue(job):
             messages.warning(request, QUEUE_UNAVAILABLE_MESSAGE)
         elif job.status in (job.Status.QUEUED, job.Status.RUNNING):
@@ -147,10 +152,13 @@ def preview(request, job_id):
     if job_waits_for_queue(job):
         job_redispatch(job)  # the queue may be back (a breaker keeps this cheap while it is not)
     try:
-        kind_label = get_kind(job.kind).verbose_name
+        kind = get_kind(job.kind)
+        kind_label, list_url_name = kind.verbose_name, kind.list_url_name
     except LookupError:
-        kind_label = job.kind
+        kind_label, list_url_name = job.kind, ""
     counts = job.counts or {}
+    owner = job.user_id == request.user.pk
+    valid_rows = job_valid_rows(job)
     can_rerun = job_can_be_rerun(job)
     return render(request, "imports/preview.html", {
         "job": job,
@@ -164,7 +172,13 @@ def preview(request, job_id):
         "errors": job.errors[:PREVIEW_ERROR_LIMIT],
         "more_errors": max(0, max(counts.get("errors_total") or 0, len(job.errors)) - min(len(job.errors),
                                                                                          PREVIEW_ERROR_LIMIT)),
-        "can_confirm": job_can_be_confirmed(job) and job.user_id == request.user.pk,
+        "can_confirm": job_can_be_confirmed(job) and owner,
+        # A preview with rejected rows: import the valid ones from here, without uploading again.
+        "can_import_valid_rows": (owner and not job_can_be_confirmed(job)
+                                  and job_can_be_confirmed(job, valid_rows_only=True)),
+        "valid_rows": valid_rows,
+        "user_name": display_name(job.user) if job.user_id else "—",
+        "list_url": reverse(list_url_name) if list_url_name and job.status == job.Status.DONE else "",
         "has_error_rows": any(e.get("row") for e in job.errors),
     })
 

@@ -76,7 +76,9 @@ def test_the_hazard_page_links_the_checked_url_not_the_media_folder(world, stati
     photo = PhotoFactory(grid=hazard.grid, hazard=hazard, kind="before")
     page = client_for(station_staff).get(reverse("visits:hazard_detail", args=[hazard.pk]))
     assert page.status_code == 200
-    assert f'src="{reverse("visits:photo_file", args=[photo.pk])}"' in page.content.decode()
+    url = reverse("visits:photo_file", args=[photo.pk])
+    body = page.content.decode()
+    assert f'href="{url}"' in body and f'src="{url}?size=thumb"' in body  # full size and thumbnail, both checked
     assert "/media/" not in page.content.decode()
 
 

@@ -19,8 +19,13 @@ from zhoukou_grid.core.lunar_calendar import lunar_new_year
 
 
 def _plan(customer, **fields):
-    fields.setdefault("approved_at", timezone.now() - timedelta(days=60))
-    return ServicePlan.objects.create(customer=customer, version=1, status=ServicePlan.Status.APPROVED, **fields)
+    """An approved plan, drafted the day before its approval (the database refuses the other order)."""
+    approved_at = fields.pop("approved_at", timezone.now() - timedelta(days=60))
+    plan = ServicePlan.objects.create(customer=customer, version=1, status=ServicePlan.Status.APPROVED,
+                                      approved_at=timezone.now() + timedelta(minutes=1), **fields)
+    ServicePlan.objects.filter(pk=plan.pk).update(created_at=approved_at - timedelta(days=1), approved_at=approved_at)
+    plan.refresh_from_db()
+    return plan
 
 
 def test_the_festival_period_surrounds_new_year():

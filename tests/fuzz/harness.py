@@ -164,8 +164,9 @@ def build_world():
     Mirrors the `world` fixture of tests/conftest.py (same codes) and adds, in grids
     甲一网格 (the grid manager's), 甲三网格 (another station of 甲县) and 乙一网格
     (乙县): residents, key customers with plans, rounds with targets and visits, a visit
-    log, hazards, issues, projection runs, projections, alerts with measures and
-    history, projection settings, and import jobs.
+    log, service-card records (by village and of a visit), hazards, issues, projection
+    runs, projections, alerts with measures and history, season outlook runs with items,
+    projection and outlook settings, and import jobs.
     """
     from django.utils import timezone
     from rest_framework.authtoken.models import Token
@@ -185,6 +186,9 @@ def build_world():
         AlertHistoryFactory,
         AssetProjectionFactory,
         MeasureFactory,
+        OutlookItemFactory,
+        OutlookRunFactory,
+        OutlookSettingsFactory,
         ProjectionRunFactory,
         ProjectionSettingsFactory,
     )
@@ -193,6 +197,7 @@ def build_world():
         HazardFactory,
         RoundFactory,
         RoundTargetFactory,
+        ServiceCardRecordFactory,
         VisitFactory,
         VisitLogFactory,
     )
@@ -242,8 +247,12 @@ def build_world():
         manager = g.grid.manager or personas.grid_manager
         VisitFactory(round=rnd, grid=g.grid, grid_manager=manager, village=g.village)
         VisitFactory(round=rnd, grid=g.grid, grid_manager=manager, household=g.households[1], village=None)
-        VisitLogFactory(visit=VisitFactory(round=rnd, grid=g.grid, grid_manager=manager, village=g.village,
-                                           status="done", done_at=timezone.now()))
+        done = VisitFactory(round=rnd, grid=g.grid, grid_manager=manager, village=g.village, status="done",
+                            done_at=timezone.now())
+        VisitLogFactory(visit=done)
+        ServiceCardRecordFactory(grid=g.grid, grid_manager=manager, village=g.village, round=rnd)
+        ServiceCardRecordFactory(grid=g.grid, grid_manager=manager, visit=done, village=None, round=rnd,
+                                 handed_out=1, posted=1)
         HazardFactory(grid=g.grid, household=g.households[0], found_by=manager)
         HazardFactory(grid=g.grid, village=g.village, found_by=manager, status="notified")
         CustomerIssueFactory(grid=g.grid, village=g.village, raised_by=manager)
@@ -254,10 +263,17 @@ def build_world():
         AlertFactory(grid=g.grid, transformer=None, line=g.line, status="acknowledged")
         MeasureFactory(alert=alert)
         AlertHistoryFactory(alert=alert)
+        outlook = OutlookRunFactory(station=station, run_date=today)
+        OutlookItemFactory(run=outlook, grid=g.grid, transformer=g.transformer)
+        OutlookItemFactory(run=outlook, grid=g.grid, transformer=None, line=g.line, level=2)
     for county in (county_a, county_b):
         ProjectionSettingsFactory(county=county, station=None, values={"horizon_days": 14})
     ProjectionSettingsFactory(county=county_a, station=station_a1, values={})
     ProjectionSettingsFactory(county=county_b, station=station_b1, values={})
+    for county in (county_a, county_b):
+        OutlookSettingsFactory(county=county, station=None)
+    OutlookSettingsFactory(county=county_a, station=station_a1, values={})
+    OutlookSettingsFactory(county=county_b, station=station_b1, values={})
     for persona in (personas.county_admin, personas.grid_manager, personas.outsider):
         make_import_job(persona)
 
@@ -294,15 +310,24 @@ def world_for_module(django_db_blocker, settings_override):
 # --- Pointing generated values at real objects ---------------------------------------
 def _models():
     from customers.models import Household, KeyCustomer, ReturningResident
-    from loadforecast.models import Alert, AssetProjection, Measure, ProjectionRun, ProjectionSettings
-    from visits.models import CustomerIssue, Hazard, Round, RoundTarget, Visit, VisitLog
+    from loadforecast.models import (
+        Alert,
+        AssetProjection,
+        Measure,
+        OutlookItem,
+        OutlookRun,
+        OutlookSettings,
+        ProjectionRun,
+        ProjectionSettings,
+    )
+    from visits.models import CustomerIssue, Hazard, Round, RoundTarget, ServiceCardRecord, Visit, VisitLog
     from zhoukou_grid.core.models import ImportJob
     from zhoukou_grid.territory.models import County, Grid, LVLine, Station, Transformer, Village
 
     return SimpleNamespace(**{m.__name__: m for m in (
-        Household, KeyCustomer, ReturningResident, Alert, AssetProjection, Measure, ProjectionRun,
-        ProjectionSettings, CustomerIssue, Hazard, Round, RoundTarget, Visit, VisitLog, County, Grid, ImportJob,
-        LVLine, Station, Transformer, Village)})
+        Household, KeyCustomer, ReturningResident, Alert, AssetProjection, Measure, OutlookItem, OutlookRun,
+        OutlookSettings, ProjectionRun, ProjectionSettings, CustomerIssue, Hazard, Round, RoundTarget,
+        ServiceCardRecord, Visit, VisitLog, County, Grid, ImportJob, LVLine, Station, Transformer, Village)})
 
 
 # Body fields written as the code (account number) of an object, and the model.
@@ -495,6 +520,12 @@ def _reference_keys():
     return by_code, by_id, nested
 
 
+def row_reference_overrides():
+    """Keys that name another model than `_reference_keys` says, in rows of a given model."""
+    m = _models()
+    return {m.OutlookItem: {"run": m.OutlookRun}}
+
+
 # Keys whose dicts carry no object of their own (checked key by key inside).
 PLAIN_KEYS = {"roles", "checklist", "events", "history", "unplaced", "counts", "timings", "thresholds",
               "settings_snapshot", "skipped", "measures", "values", "effective", "errors"}
@@ -504,15 +535,16 @@ def named_objects(body, model: type | None) -> list[Named]:
     """Every object a JSON answer names: rows of `model`, nested objects, references, links."""
     found: list[Named] = []
     by_code, by_id, nested = _reference_keys()
+    overrides = row_reference_overrides()
 
     def row(obj, row_model, where):
         if not isinstance(obj, dict):
             return
         if "id" in obj and row_model is not None:
             found.append(Named(row_model, {"pk": obj["id"]}, where))
-        fields(obj, where)
+        fields(obj, where, overrides.get(row_model, {}))
 
-    def fields(obj, where):
+    def fields(obj, where, own=None):
         for key, value in obj.items():
             here = f"{where}.{key}"
             if key == "id":
@@ -544,11 +576,11 @@ def named_objects(body, model: type | None) -> list[Named]:
                                                  f"tests/fuzz/harness.py (_reference_keys)")
                         fields(item, f"{here}[{i}]")
                     else:
-                        scalar(key, item, f"{here}[{i}]")
+                        scalar(key, item, f"{here}[{i}]", own)
                 continue
-            scalar(key, value, here)
+            scalar(key, value, here, own)
 
-    def scalar(key, value, where):
+    def scalar(key, value, where, own=None):
         if value is None or value == "" or isinstance(value, bool):
             return
         if isinstance(value, str) and value.startswith("/") and not value.startswith("//"):
@@ -556,7 +588,9 @@ def named_objects(body, model: type | None) -> list[Named]:
             if link is not None:
                 found.append(Named(link[0], link[1], where))
             return
-        if isinstance(value, int) and key in by_id:
+        if isinstance(value, int) and own and key in own:
+            found.append(Named(own[key], {"pk": value}, where))
+        elif isinstance(value, int) and key in by_id:
             found.append(Named(by_id[key], {"pk": value}, where))
         elif isinstance(value, str) and key in by_code and by_code[key] is not None:
             target = by_code[key]

@@ -99,23 +99,8 @@ def _visit_aggregates() -> dict:
     return aggregates
 
 
-def progress_counts(*, user, round_id: int | None = None, start: date | None = None, end: date | None = None,
-                    group_by: str = "grid_manager") -> dict:
-    """What was done in the user's territory, per grid manager, grid, station or county.
-
-    Filtered by a round (visits, targets, cards and hazards and issues of its visits) and
-    by a date range (planned date, card date, found/raised day). Visits count by their
-    planned date; coverage counts the round's targets with a done visit in the round (only
-    with a round). Hazards count as rectified when re-checked; overdue ones as of now.
-
-    Returns {"rows": [{"id", "label", <counts>}...], "totals": {<counts>}}; totals count
-    distinct households, key customers and rounds once even when two groups share them.
-    """
-    if group_by not in _GROUP_PATHS:
-        raise ValueError(f"unknown grouping: {group_by}")
-    paths = _GROUP_PATHS[group_by]
-    today, now = timezone.localdate(), timezone.now()
-
+def _progress_querysets(user, *, round_id: int | None, start: date | None, end: date | None) -> tuple:
+    """The user's visits, card records, hazards and issues within the round and the dates."""
     visits = for_user(user, Visit)
     cards = for_user(user, ServiceCardRecord)
     hazards = for_user(user, Hazard)
@@ -135,7 +120,26 @@ def progress_counts(*, user, round_id: int | None = None, start: date | None = N
         cards = cards.filter(date__lte=end)
         hazards = hazards.filter(found_at__date__lte=end)
         issues = issues.filter(raised_at__date__lte=end)
+    return visits, cards, hazards, issues
 
+
+def progress_counts(*, user, round_id: int | None = None, start: date | None = None, end: date | None = None,
+                    group_by: str = "grid_manager") -> dict:
+    """What was done in the user's territory, per grid manager, grid, station or county.
+
+    Filtered by a round (visits, targets, cards and hazards and issues of its visits) and
+    by a date range (planned date, card date, found/raised day). Visits count by their
+    planned date; coverage counts the round's targets with a done visit in the round (only
+    with a round). Hazards count as rectified when re-checked; overdue ones as of now.
+
+    Returns {"rows": [{"id", "label", <counts>}...], "totals": {<counts>}}; totals count
+    distinct households, key customers and rounds once even when two groups share them.
+    """
+    if group_by not in _GROUP_PATHS:
+        raise ValueError(f"unknown grouping: {group_by}")
+    paths = _GROUP_PATHS[group_by]
+    today, now = timezone.localdate(), timezone.now()
+    visits, cards, hazards, issues = _progress_querysets(user, round_id=round_id, start=start, end=end)
     rows: dict = {}
 
     def merge(queryset, key: str, **aggregates) -> None:

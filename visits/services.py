@@ -576,22 +576,8 @@ def issue_due_at(category: str, raised_at: datetime) -> datetime:
     return raised_at + timedelta(hours=settings.ISSUE_SLA_HOURS[category])
 
 
-@transaction.atomic
-def visit_log_submit(
-    *, user: User, visit_id: int, client_key: str, met_person: str = "", needs: str = "", concerns: str = "",
-    recommendations: str = "", guidance: Iterable[str] = (), checklist: Iterable[dict] = (),
-    hazards: Iterable[dict] = (), issues: Iterable[dict] = (), cards_handed_out: int = 0, cards_posted: int = 0,
-    resident_ids: Iterable[int] = (), done_at: datetime | None = None,
-) -> VisitLog:
-    """Record a whole visit: the log, its checklist, hazards found, issues raised, service
-    cards and returning residents confirmed as arrived; the visit becomes done.
-
-    Idempotent by `client_key`: a retried submit returns the first log and writes nothing.
-    `guidance` names `VisitLog.GUIDANCE_FIELDS`; `checklist` items are {item, result, note};
-    `hazards` {severity, description, deadline}; `issues` {category, description}.
-    """
-    require_perm(user, "visits.add_visitlog")
-    client_key = (client_key or "").strip()
+def _visit_to_log(user: User, visit_id: int, client_key: str) -> tuple[Visit, VisitLog | None]:
+    """The visit to log, locked, and the log already written under `client_key` (a retry)."""
     if not client_key or len(client_key) > 64:
         raise ValidationError({"client_key": _("A submission key of 1 to 64 characters is required.")})
     visit = get_writable_or_404(user, Visit, pk=visit_id, lock=True)
@@ -599,16 +585,20 @@ def visit_log_submit(
     if previous is not None:
         if previous.visit_id != visit.pk:
             raise ValidationError({"client_key": _("This submission key belongs to another visit.")})
-        return previous
+        return visit, previous
     if visit.status == Visit.Status.DONE:
         raise ValidationError(_("This visit has already been logged."))
     if visit.round_id is not None and Round.objects.filter(pk=visit.round_id, status=Round.Status.CLOSED).exists():
         raise ValidationError(_("The round of this visit is closed; it takes no more visit logs."))
     if visit.status != Visit.Status.PLANNED:
         raise ValidationError(_("A %(status)s visit cannot be logged.") % {"status": visit.get_status_display()})
+    return visit, None
 
-    # Everything is checked before anything is written.
-    now = timezone.now()
+
+def _visit_log_parts(user: User, visit: Visit, *, guidance: Iterable[str], checklist: Iterable[dict],
+                     hazards: Iterable[dict], issues: Iterable[dict], cards_handed_out: int, cards_posted: int,
+                     resident_ids: Iterable[int]) -> tuple[set[str], list[dict], list[dict], list[dict], set[int]]:
+    """The log's parts checked and cleaned, before anything is written."""
     today = timezone.localdate()
     guidance = set(guidance)
     if guidance - set(VisitLog.GUIDANCE_FIELDS):
@@ -630,18 +620,12 @@ def visit_log_submit(
         in_grid = for_user(user, ReturningResident).filter(pk__in=resident_ids, village__grid_id=visit.grid_id)
         if in_grid.count() != len(resident_ids):
             raise Http404
+    return guidance, checklist, hazards, issues, resident_ids
 
-    try:
-        with transaction.atomic():
-            log = VisitLog.objects.create(
-                visit=visit, client_key=client_key, submitted_by=user, met_person=met_person.strip(),
-                needs=needs.strip(), concerns=concerns.strip(), recommendations=recommendations.strip(),
-                **{name: name in guidance for name in VisitLog.GUIDANCE_FIELDS},
-            )
-    except IntegrityError:
-        # The same key on another visit, written between our check and our insert.
-        raise ValidationError({"client_key": _("This submission key belongs to another visit.")}) from None
-    ChecklistResult.objects.bulk_create(ChecklistResult(log=log, **row) for row in checklist)
+
+def _visit_log_findings(user: User, visit: Visit, log: VisitLog, *, hazards: list[dict], issues: list[dict],
+                        now: datetime) -> None:
+    """The hazards found and the issues raised on the visit, each with its first event."""
     target = {"household_id": visit.household_id, "key_customer_id": visit.key_customer_id,
               "village_id": visit.village_id}
     for item in hazards:
@@ -654,6 +638,45 @@ def visit_log_submit(
             raised_at=now, raised_by=user, due_at=issue_due_at(item["category"], now), **target, **item,
         )
         IssueEvent.objects.create(issue=issue, to_status=CustomerIssue.Status.OPEN, by=user)
+
+
+@transaction.atomic
+def visit_log_submit(
+    *, user: User, visit_id: int, client_key: str, met_person: str = "", needs: str = "", concerns: str = "",
+    recommendations: str = "", guidance: Iterable[str] = (), checklist: Iterable[dict] = (),
+    hazards: Iterable[dict] = (), issues: Iterable[dict] = (), cards_handed_out: int = 0, cards_posted: int = 0,
+    resident_ids: Iterable[int] = (), done_at: datetime | None = None,
+) -> VisitLog:
+    """Record a whole visit: the log, its checklist, hazards found, issues raised, service
+    cards and returning residents confirmed as arrived; the visit becomes done.
+
+    Idempotent by `client_key`: a retried submit returns the first log and writes nothing.
+    `guidance` names `VisitLog.GUIDANCE_FIELDS`; `checklist` items are {item, result, note};
+    `hazards` {severity, description, deadline}; `issues` {category, description}.
+    """
+    require_perm(user, "visits.add_visitlog")
+    client_key = (client_key or "").strip()
+    visit, previous = _visit_to_log(user, visit_id, client_key)
+    if previous is not None:
+        return previous
+    # Everything is checked before anything is written.
+    now = timezone.now()
+    guidance, checklist, hazards, issues, resident_ids = _visit_log_parts(
+        user, visit, guidance=guidance, checklist=checklist, hazards=hazards, issues=issues,
+        cards_handed_out=cards_handed_out, cards_posted=cards_posted, resident_ids=resident_ids)
+
+    try:
+        with transaction.atomic():
+            log = VisitLog.objects.create(
+                visit=visit, client_key=client_key, submitted_by=user, met_person=met_person.strip(),
+                needs=needs.strip(), concerns=concerns.strip(), recommendations=recommendations.strip(),
+                **{name: name in guidance for name in VisitLog.GUIDANCE_FIELDS},
+            )
+    except IntegrityError:
+        # The same key on another visit, written between our check and our insert.
+        raise ValidationError({"client_key": _("This submission key belongs to another visit.")}) from None
+    ChecklistResult.objects.bulk_create(ChecklistResult(log=log, **row) for row in checklist)
+    _visit_log_findings(user, visit, log, hazards=hazards, issues=issues, now=now)
     if cards_handed_out or cards_posted:
         ServiceCardRecord.objects.create(
             grid_id=visit.grid_id, grid_manager_id=visit.grid_manager_id, visit=visit, round_id=visit.round_id,

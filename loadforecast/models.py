@@ -157,12 +157,10 @@ class WeatherForecast(models.Model):
         return f"{self.county_id} {self.date} {self.t_min}"
 
 
-class ProjectionSettings(models.Model):
-    """A county's projection settings, or a station's overrides on top of them.
-
-    `values` holds only the keys that differ from the defaults (engine.ProjectionSettings);
-    it is validated through `ProjectionSettings.from_dict` by `settings_update`.
-    """
+class CountySettings(models.Model):
+    """Settings of a county (station empty) or one station's overrides on top of them:
+    `values` holds only the keys that differ from the defaults. The projection's and the
+    season outlook's settings share this shape; each keeps its own table and constraints."""
 
     county = models.ForeignKey(County, on_delete=models.CASCADE, related_name="+", verbose_name=_("county"))
     station = models.ForeignKey(
@@ -179,6 +177,20 @@ class ProjectionSettings(models.Model):
     territory_paths = {"county": "county_id", "station": "station_id"}
 
     class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return str(self.station or self.county)
+
+
+class ProjectionSettings(CountySettings):
+    """A county's projection settings, or a station's overrides on top of them.
+
+    `values` holds only the keys that differ from the defaults (engine.ProjectionSettings);
+    it is validated through `ProjectionSettings.from_dict` by `settings_update`.
+    """
+
+    class Meta:
         verbose_name = _("projection settings")
         verbose_name_plural = _("projection settings")
         constraints = [
@@ -186,9 +198,6 @@ class ProjectionSettings(models.Model):
             models.UniqueConstraint(fields=["station"], condition=Q(station__isnull=False),
                                     name="projsettings_one_per_station"),
         ]
-
-    def __str__(self) -> str:
-        return str(self.station or self.county)
 
 
 class ProjectionRun(models.Model):
@@ -424,26 +433,12 @@ class Measure(models.Model):
 # ---------------------------------------------------------------------------------------
 
 
-class OutlookSettings(models.Model):
+class OutlookSettings(CountySettings):
     """A county's season-outlook settings (§6.7), or a station's overrides on top of them.
 
     `values` holds only the keys that differ from the defaults (outlook_engine.OutlookSettings);
     validated and audited by `outlook_services.outlook_settings_update`.
     """
-
-    county = models.ForeignKey(County, on_delete=models.CASCADE, related_name="+", verbose_name=_("county"))
-    station = models.ForeignKey(
-        Station, on_delete=models.CASCADE, null=True, blank=True, related_name="+", verbose_name=_("station"),
-        help_text=_("Empty: the county's settings. Set: overrides for this station only."),
-    )
-    values = models.JSONField(_("settings"), default=dict, blank=True)
-    updated_at = models.DateTimeField(_("updated"), auto_now=True)
-    updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
-        verbose_name=_("updated by"),
-    )
-
-    territory_paths = {"county": "county_id", "station": "station_id"}
 
     class Meta:
         verbose_name = _("season outlook settings")
@@ -454,9 +449,6 @@ class OutlookSettings(models.Model):
             models.UniqueConstraint(fields=["station"], condition=Q(station__isnull=False),
                                     name="outlooksettings_one_per_station"),
         ]
-
-    def __str__(self) -> str:
-        return str(self.station or self.county)
 
 
 class OutlookRun(models.Model):

@@ -18,16 +18,49 @@ from collections import defaultdict
 from django.conf import settings
 from django.urls import reverse
 from django.utils import translation
+from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from zhoukou_grid.core.audit import audit_record
 from zhoukou_grid.core.notifications import notification_send
+from zhoukou_grid.core.webhooks import EVENT_ALERTS, WebhookEvent, webhook_emit_many
 from zhoukou_grid.territory.models import Role, RoleAssignment
 
 from .models import AlertHistory, Level, ProjectionRun
 
 NOTIFICATION_KIND = "alerts"
 NOTIFIED_KEY = "notified"
+WEBHOOK_LINES = 10
+
+
+def _alert_lines(alerts: dict[int, tuple]) -> list[str]:
+    worst = sorted(alerts.values(), key=lambda a: (-a[0], -a[1]))
+    lines = [f"{code} · {Level(level).label} · {rate:.0%} · {peak_date.isoformat()}"
+             for level, rate, peak_date, code in worst[:WEBHOOK_LINES]]
+    if len(worst) > WEBHOOK_LINES:
+        lines.append(_("… and %(count)d more") % {"count": len(worst) - WEBHOOK_LINES})
+    return lines
+
+
+def _alerts_webhooks(run: ProjectionRun, marker: str, by_station: dict, by_grid: dict, station_of: dict) -> None:
+    """The same news for the group chats: one message per station and one per grid (sent
+    after the run's transaction commits; a failing chat never holds the run)."""
+    link = reverse("loadforecast:alert_list")
+    events = []
+    with translation.override(settings.LANGUAGE_CODE):
+        for scope, groups in (("station", by_station), ("grid", by_grid)):
+            for pk, alerts in sorted(groups.items()):
+                count = len(alerts)
+                title = ngettext("%(count)d new or raised overload alert", "%(count)d new or raised overload alerts",
+                                 count) % {"count": count}
+                station_id = pk if scope == "station" else station_of[pk]
+                events.append(WebhookEvent(
+                    event=EVENT_ALERTS, key=f"alerts:run{run.pk}:{marker}:{scope}{pk}", title=title,
+                    lines=_alert_lines(alerts), url=f"{link}?station={station_id}",
+                    station_id=pk if scope == "station" else None, grid_id=pk if scope == "grid" else None,
+                    data={"run_id": run.pk, "run_date": run.run_date.isoformat(), "alert_ids": sorted(alerts),
+                          "worst_level": max(a[0] for a in alerts.values())}))
+    webhook_emit_many(events)
 
 
 def run_alerts_notify(*, run: ProjectionRun) -> int:
@@ -46,11 +79,15 @@ def run_alerts_notify(*, run: ProjectionRun) -> int:
         AlertHistory.objects.filter(alert__last_run_id=run.pk, action__in=("created", "raised"),
                                     at__gte=run.started_at)
         .values_list("alert_id", "alert__grid__station_id", "alert__level", "alert__peak_load_rate",
-                     "alert__peak_date", "alert__transformer__code", "alert__line__code")
+                     "alert__peak_date", "alert__transformer__code", "alert__line__code", "alert__grid_id")
         .order_by())
     by_station: dict[int, dict[int, tuple]] = defaultdict(dict)
-    for alert_id, station_id, level, rate, peak_date, t_code, l_code in entries:
-        by_station[station_id][alert_id] = (level, rate, peak_date, t_code or l_code)
+    by_grid: dict[int, dict[int, tuple]] = defaultdict(dict)
+    station_of: dict[int, int] = {}
+    for alert_id, station_id, level, rate, peak_date, t_code, l_code, grid_id in entries:
+        by_station[station_id][alert_id] = by_grid[grid_id][alert_id] = (level, rate, peak_date, t_code or l_code)
+        station_of[grid_id] = station_id
+    _alerts_webhooks(run, marker, by_station, by_grid, station_of)
     staff: dict[int, list[int]] = defaultdict(list)
     for user_id, station_id in RoleAssignment.objects.filter(
             role=Role.STATION_STAFF, station_id__in=list(by_station), user__is_active=True).values_list(

@@ -25,7 +25,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from zhoukou_grid.core.notifications import notification_send
-from zhoukou_grid.territory.models import Grid, Role, RoleAssignment
+from zhoukou_grid.core.webhooks import (
+    EVENT_OUTLOOK,
+    EVENT_OUTLOOK_ORDER_BY,
+    WebhookEvent,
+    webhook_emit_many,
+    webhook_targets,
+)
+from zhoukou_grid.territory.models import Grid, LVLine, Role, RoleAssignment, Transformer
 
 from .models import Alert, Level, Measure, OutlookItem, OutlookRun
 
@@ -53,6 +60,61 @@ def _planned_assets(items: list[OutlookItem]) -> set[str]:
         status__in=(Measure.Status.PLANNED, Measure.Status.DONE)).exclude(
         alert__status=Alert.Status.DISMISSED).values_list("alert__transformer_id", "alert__line_id").order_by()
     return {f"t{t}" if t else f"l{line}" for t, line in rows}
+
+
+def _item_line(item: OutlookItem, code: str) -> str:
+    return f"{code} · {Level(item.level).label} · {item.peak_load_rate:.0%} · {item.peak_date.isoformat()}"
+
+
+def _asset_codes(items: list[OutlookItem]) -> dict[str, str]:
+    """Asset key -> code, in two queries (the items are not loaded with their assets)."""
+    codes = {f"t{pk}": code for pk, code in Transformer.objects.filter(
+        pk__in=[i.transformer_id for i in items if i.transformer_id]).values_list("pk", "code")}
+    codes |= {f"l{pk}": code for pk, code in LVLine.objects.filter(
+        pk__in=[i.line_id for i in items if i.line_id]).values_list("pk", "code")}
+    return codes
+
+
+def _outlook_webhooks(run: OutlookRun, new_by_grid: dict[int, list[OutlookItem]], due: list[OutlookItem],
+                      station_url: str) -> bool:
+    """The outlook's news for the group chats: each grid's new heavy assets to the grid's
+    chat, all of them and the measures to order to the station's chat. Returns whether the
+    station's chat was told the measures to order."""
+    stations, grids = webhook_targets()
+    station_chat = run.station_id in stations
+    new_by_grid = {grid_id: items for grid_id, items in new_by_grid.items() if grid_id in grids or station_chat}
+    if not new_by_grid and not (due and station_chat):
+        return False
+    every = [item for items in new_by_grid.values() for item in items]
+    codes = _asset_codes(every + due)
+    events = []
+    with translation.override(settings.LANGUAGE_CODE):
+        groups = [("grid", grid_id, items) for grid_id, items in sorted(new_by_grid.items()) if grid_id in grids]
+        if every and station_chat:
+            groups.append(("station", run.station_id, every))
+        for scope, pk, items in groups:
+            items = sorted(items, key=lambda i: (-i.level, -i.peak_load_rate))
+            title = ngettext("Season outlook: %(count)d asset at heavy load or above",
+                             "Season outlook: %(count)d assets at heavy load or above", len(items)) % {
+                "count": len(items)}
+            events.append(WebhookEvent(
+                event=EVENT_OUTLOOK, key=f"outlook:run{run.pk}:{scope}{pk}", title=title,
+                lines=[_item_line(item, codes.get(_key(item), "")) for item in items[:10]], url=station_url,
+                station_id=pk if scope == "station" else None, grid_id=pk if scope == "grid" else None,
+                data={"outlook_run_id": run.pk, "season": run.season,
+                      "items": [{"asset": codes.get(_key(item), ""), "level": item.level,
+                                 "peak_date": item.peak_date.isoformat()} for item in items[:50]]}))
+        if due and station_chat:
+            first = min(due, key=lambda i: i.order_by)
+            events.append(WebhookEvent(
+                event=EVENT_OUTLOOK_ORDER_BY, key=f"outlook-order-by:run{run.pk}", url=station_url,
+                title=ngettext("%(count)d outlook measure to order by %(date)s",
+                               "%(count)d outlook measures to order by %(date)s", len(due)) % {
+                    "count": len(due), "date": first.order_by.isoformat()},
+                lines=[f"{codes.get(_key(item), '')} ({item.order_by.isoformat()})" for item in due[:10]],
+                station_id=run.station_id, data={"outlook_run_id": run.pk}))
+    webhook_emit_many(events)
+    return bool(due and station_chat)
 
 
 def outlook_notify(*, run: OutlookRun, items: list[OutlookItem], notice_days: int,
@@ -110,6 +172,8 @@ def outlook_notify(*, run: OutlookRun, items: list[OutlookItem], notice_days: in
             notification_send(recipients=staff, kind=NOTIFICATION_KIND, title=title, body=body, url=station_url)
             sent["order_by"] = len(due)
             told_order_by |= {_key(item) for item in due}
+    if _outlook_webhooks(run, new_by_grid, due, station_url):
+        told_order_by |= {_key(item) for item in due}
     run.headline = {**run.headline, "notified": told, "order_by_notified": sorted(told_order_by)}
     run.save(update_fields=["headline"])
     return sent

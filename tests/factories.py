@@ -141,3 +141,32 @@ class AuditLogFactory(factory.django.DjangoModelFactory):
     county = factory.SubFactory(CountyFactory)
     action = "export"
     object_type = "customers.household"
+
+
+class WebhookFactory(factory.django.DjangoModelFactory):
+    """A group-chat webhook of a station (a station of `county` when only that is given, a
+    new station when nothing is); the address is stored encrypted as the settings page
+    stores it, without the address check."""
+
+    class Meta:
+        model = "zhoukou_grid.Webhook"
+
+    county = None
+    station = None
+    grid = None
+    name = factory.Sequence(lambda n: f"供电所群{n}")
+    kind = "wecom"
+    url = factory.Sequence(lambda n: f"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=factory-key-{n:04d}")
+
+    @classmethod
+    def _create(cls, model_class, *args, url, county=None, station=None, grid=None, **kwargs):
+        from zhoukou_grid.core.webhooks import webhook_url_store
+
+        if station is None and grid is None:
+            station = (Station.objects.filter(county=county).order_by("pk").first() if county else None) \
+                or StationFactory(**({"county": county} if county else {}))
+        county = county or (station or grid.station).county
+        webhook = model_class(*args, county=county, station=station, grid=grid, **kwargs)
+        webhook_url_store(webhook, url)
+        webhook.save()
+        return webhook

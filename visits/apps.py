@@ -25,3 +25,7 @@ class VisitsConfig(AppConfig):
         ROLE_PERMISSIONS[Role.STATION_STAFF] |= planning
         ROLE_PERMISSIONS[Role.COUNTY_ADMIN] |= everything
         ROLE_PERMISSIONS[Role.COMPANY_ADMIN] |= everything
+
+        from .webhooks import connect
+
+        connect()  # new customer issues go to the group chats

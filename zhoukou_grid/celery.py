@@ -47,6 +47,8 @@ app.conf.beat_schedule = {
     # is back (beat reconnects by itself); jobs and runs whose worker was killed are failed.
     "import-jobs-watch": {"task": "zhoukou_grid.core.tasks.import_jobs_watch", "schedule": 60.0},
     "projection-runs-watch": {"task": "loadforecast.tasks.runs_watch", "schedule": 60.0},
+    # Webhook deliveries (group chats) due for a retry, or left waiting while Redis was down.
+    "webhooks-retry-due": {"task": "zhoukou_grid.core.tasks.webhooks_retry_due", "schedule": 60.0},
     # Personal data of returning residents, erased months after their festival (docs/personal-data.md).
     "village-list-reminders": {
         "task": "customers.tasks.remind_stale_village_lists",

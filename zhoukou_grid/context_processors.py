@@ -69,6 +69,9 @@ def navigation(request):
                             "active": current.startswith("audit_log")})
     if role in ADMIN_ROLES:
         admin_items.append({"url": reverse("users:list"), "label": _("Users"), "active": current.startswith("users:")})
+    if role in ADMIN_ROLES and user.has_perm("zhoukou_grid.view_webhook"):
+        admin_items.append({"url": reverse("webhooks:list"), "label": _("Group chats"),
+                            "active": current.startswith("webhooks:")})
     if user.is_staff:
         admin_items.append({"url": reverse("admin:index"), "label": _("Admin"), "active": False})
     return {

@@ -2,7 +2,7 @@
 network and roles (`territory.models`) and the framework's records (`core.models`).
 Django loads an app's models from this module; code imports them from their rooms."""
 
-from zhoukou_grid.core.models import AuditLog, ImportJob, LoginSession, Notification
+from zhoukou_grid.core.models import AuditLog, ImportJob, LoginSession, Notification, Webhook, WebhookDelivery
 from zhoukou_grid.territory.models import (
            County,
            Grid,
@@ -16,4 +16,4 @@ from zhoukou_grid.territory.models import (
 )
 
 __all__ = ["AuditLog", "County", "Grid", "ImportJob", "LVLine", "LoginSession", "Notification", "Role",
-           "RoleAssignment", "Station", "Transformer", "UserProfile", "Village"]
+           "RoleAssignment", "Station", "Transformer", "UserProfile", "Village", "Webhook", "WebhookDelivery"]

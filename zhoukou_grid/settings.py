@@ -288,6 +288,20 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "portal@localhost")
 # emails are made absolute with it; without it they stay relative.
 PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "")
 
+# --- Outgoing webhooks (group chats; zhoukou_grid/core/webhooks.py) -----------------
+# Each attempt waits at most this long to connect and to read the answer; a failed attempt
+# is retried after WEBHOOK_BACKOFF_SECONDS * 2^(attempt - 1), WEBHOOK_MAX_ATTEMPTS in all.
+WEBHOOK_CONNECT_TIMEOUT = 5.0
+WEBHOOK_READ_TIMEOUT = 5.0
+WEBHOOK_MAX_ATTEMPTS = 5
+WEBHOOK_BACKOFF_SECONDS = 30
+# Without a worker (tasks in-process) the sends of one request take at most about this long
+# in all; what is left waits for the retry watch.
+WEBHOOK_EAGER_BUDGET_SECONDS = 4.0
+# Hosts exempt from the address rules (loopback, link-local, the portal itself). For the
+# tests' local fake server only: empty, and never read from the environment.
+WEBHOOK_ALLOW_HOSTS: list[str] = []
+
 # --- REST framework -------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -41,6 +41,7 @@ urlpatterns = [
     path("manifest.webmanifest", webapp.manifest, name="webapp_manifest"),
     # Administrators manage the users of their territory (county admins: their county only).
     path("users/", include((user_patterns, "users"))),
+    path("webhooks/", include(("zhoukou_grid.core.webhook_views", "webhooks"))),
     path("", home.home, name="home"),
     path("", include((portal_patterns, "portal"))),
     path("households/", include("customers.urls")),

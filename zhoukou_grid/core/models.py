@@ -1,4 +1,4 @@
-"""The framework's records: audit trail, import jobs, notifications, login sessions.
+"""The framework's records: audit trail, import jobs, notifications, login sessions, webhooks.
 """
 
 
@@ -131,3 +131,92 @@ class LoginSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class Webhook(models.Model):
+    """An outgoing webhook of one station or one grid: a WeCom group robot (企业微信群机器人)
+    or a plain JSON endpoint of another system (zhoukou_grid/core/webhooks.py).
+
+    The URL is a secret (whoever holds a robot's URL posts into the group): stored encrypted
+    (`url_enc`, the personal-data keyring), shown masked (`url_masked`), never logged."""
+
+    class Kind(models.TextChoices):
+        WECOM = "wecom", _("WeCom group robot (markdown)")
+        WECOM_TEXT = "wecom_text", _("WeCom group robot (plain text)")
+        JSON = "json", _("JSON (other systems)")
+
+    county = models.ForeignKey(County, on_delete=models.CASCADE, related_name="+", verbose_name=_("county"))
+    station = models.ForeignKey("zhoukou_grid.Station", on_delete=models.CASCADE, null=True, blank=True,
+                                related_name="webhooks", verbose_name=_("station"))
+    grid = models.ForeignKey("zhoukou_grid.Grid", on_delete=models.CASCADE, null=True, blank=True,
+                             related_name="webhooks", verbose_name=_("grid"))
+    name = models.CharField(_("name"), max_length=100)
+    kind = models.CharField(_("format"), max_length=16, choices=Kind.choices, default=Kind.WECOM)
+    url_enc = models.TextField(_("address (encrypted)"), editable=False)
+    url_masked = models.CharField(_("address"), max_length=300, editable=False)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("changed"), auto_now=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+", verbose_name=_("created by"))
+    # The sending's health, shown on the settings page.
+    last_success_at = models.DateTimeField(_("last success"), null=True, blank=True)
+    last_failure_at = models.DateTimeField(_("last failure"), null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=300, blank=True)
+    consecutive_failures = models.PositiveIntegerField(_("consecutive failures"), default=0)
+
+    territory_paths = {"county": "county_id"}
+
+    class Meta:
+        ordering = ["county", "name", "pk"]
+        verbose_name = _("webhook")
+        verbose_name_plural = _("webhooks")
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(station__isnull=False, grid__isnull=True)
+                           | models.Q(station__isnull=True, grid__isnull=False)),
+                name="webhook_station_xor_grid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_failing(self) -> bool:
+        return self.consecutive_failures > 0
+
+
+class WebhookDelivery(models.Model):
+    """One event for one webhook: created once per (webhook, event key), so an event is never
+    sent twice to the same webhook; sent (and retried) by the Celery task."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries",
+                                verbose_name=_("webhook"))
+    event = models.CharField(_("event"), max_length=40)
+    event_key = models.CharField(_("event key"), max_length=200)
+    message = models.JSONField(_("message"), default=dict)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    claimed_at = models.DateTimeField(_("claimed"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=300, blank=True)
+
+    territory_paths = {"county": "webhook__county_id"}
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        constraints = [models.UniqueConstraint(fields=["webhook", "event_key"], name="webhook_delivery_once")]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="webhook_delivery_due")]
+
+    def __str__(self) -> str:
+        return f"{self.webhook_id} {self.event_key} ({self.status})"

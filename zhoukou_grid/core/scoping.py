@@ -205,6 +205,8 @@ _VIEW_ALL = _perms("zhoukou_grid", _TERRITORY + _ASSETS, ["view"])
 _MANAGE_ASSETS = (
     _perms("zhoukou_grid", ["station", "grid", "village"] + _ASSETS, ["add", "change", "delete"])
     | {"zhoukou_grid.view_importjob", "zhoukou_grid.add_importjob", "zhoukou_grid.view_auditlog"}
+    # Webhooks of the stations' and grids' group chats (zhoukou_grid/core/webhooks.py).
+    | {"zhoukou_grid.view_webhook", "zhoukou_grid.add_webhook", "zhoukou_grid.change_webhook"}
     | {"zhoukou_grid.view_roleassignment", "zhoukou_grid.add_roleassignment", "zhoukou_grid.change_roleassignment",
        "zhoukou_grid.delete_roleassignment"}
 )

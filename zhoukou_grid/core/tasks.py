@@ -46,3 +46,21 @@ def purge_stale_sessions() -> int:
     cutoff = timezone.now() - timedelta(seconds=settings.SESSION_ABSOLUTE_TIMEOUT)
     deleted, _ = LoginSession.objects.filter(created_at__lt=cutoff).delete()
     return deleted
+
+
+@shared_task(name="zhoukou_grid.core.tasks.webhook_deliver", ignore_result=True)
+def webhook_deliver(delivery_id: int) -> str:
+    """One attempt at one webhook delivery; a failure schedules the next attempt itself
+    (exponential backoff, zhoukou_grid/core/webhooks.py). Idempotent: a sent delivery is
+    never sent again."""
+    from zhoukou_grid.core.webhooks import webhook_deliver as deliver
+
+    return deliver(delivery_id=delivery_id)
+
+
+@shared_task(name="zhoukou_grid.core.tasks.webhooks_retry_due", ignore_result=True)
+def webhooks_retry_due() -> int:
+    """Every minute (beat): webhook deliveries due for a retry or never handed to a worker."""
+    from zhoukou_grid.core.webhooks import webhooks_retry_due as retry_due
+
+    return retry_due()

@@ -501,3 +501,24 @@ def test_the_retry_watch_is_on_the_beat_schedule():
     tasks = {entry["task"] for entry in app.conf.beat_schedule.values()}
     assert "zhoukou_grid.core.tasks.webhooks_retry_due" in tasks
     assert queue.queue_task("zhoukou_grid.core.tasks.webhook_deliver").name == "zhoukou_grid.core.tasks.webhook_deliver"
+
+
+@pytest.mark.django_db
+def test_the_list_costs_the_same_queries_for_one_webhook_or_many(world, personas):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    admin = _client(personas.county_admin)
+    WebhookFactory(station=world.station_a1)
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert admin.get(reverse("webhooks:list")).status_code == 200
+        return len(queries)
+
+    count()  # warms the caches of the page's frame (unread count…)
+    one = count()
+    for grid in ("a1", "a2", "a3"):
+        WebhookFactory(grid=world.grids[grid].grid)
+    WebhookFactory(station=world.station_a2)
+    assert count() == one

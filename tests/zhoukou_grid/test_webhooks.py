@@ -522,3 +522,15 @@ def test_the_list_costs_the_same_queries_for_one_webhook_or_many(world, personas
         WebhookFactory(grid=world.grids[grid].grid)
     WebhookFactory(station=world.station_a2)
     assert count() == one
+
+
+def test_the_audit_log_reads_the_webhook_actions_in_chinese():
+    from django.utils import translation
+
+    from tests.words.test_chinese_ui import words_on
+    from zhoukou_grid.core.audit_labels import action_label, detail_text
+
+    with translation.override("zh-hans"):
+        for action in ("webhook.created", "webhook.changed", "webhook.enabled", "webhook.disabled", "webhook.tested"):
+            assert action_label(action) != action and words_on(action_label(action)) == [], action
+        assert words_on(detail_text({"name": True, "status": "sent"})) == ["sent"]  # a value, not a key

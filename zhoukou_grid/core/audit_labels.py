@@ -20,6 +20,7 @@ WHAT = {
     "user": gettext_lazy("User"), "visit": gettext_lazy("Visit"), "visitlog": gettext_lazy("Visit log"),
     "visits": gettext_lazy("Visits"), "export": gettext_lazy("Export"), "grid": gettext_lazy("Grid"),
     "household": gettext_lazy("Household"), "customer": gettext_lazy("Key customer"),
+    "webhook": gettext_lazy("Group chat robot"),
 }
 
 DONE = {
@@ -46,6 +47,8 @@ DONE = {
     "rectified": gettext_lazy("rectified"), "rechecked": gettext_lazy("rechecked"),
     "resolved": gettext_lazy("resolved"), "in_progress": gettext_lazy("in progress"),
     "confirmed": gettext_lazy("confirmed"), "escalated": gettext_lazy("escalated"),
+    "enabled": gettext_lazy("enabled"), "disabled": gettext_lazy("disabled"),
+    "tested": gettext_lazy("test message sent"),
 }
 
 KEYS = {
@@ -65,6 +68,7 @@ KEYS = {
     "handed_out": gettext_lazy("cards handed out"), "planned_date": gettext_lazy("planned date"),
     "household": gettext_lazy("household"), "hazards": gettext_lazy("hazards"), "hazard": gettext_lazy("hazard"),
     "issues": gettext_lazy("issues"), "filters": gettext_lazy("filters"),
+    "address": gettext_lazy("address"), "name": gettext_lazy("name"), "status": gettext_lazy("status"),
 }
 
 VALUES = {

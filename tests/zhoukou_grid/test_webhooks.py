@@ -534,3 +534,17 @@ def test_the_audit_log_reads_the_webhook_actions_in_chinese():
         for action in ("webhook.created", "webhook.changed", "webhook.enabled", "webhook.disabled", "webhook.tested"):
             assert action_label(action) != action and words_on(action_label(action)) == [], action
         assert words_on(detail_text({"name": True, "status": "sent"})) == ["sent"]  # a value, not a key
+
+
+@pytest.mark.django_db
+def test_a_dns_server_that_does_not_answer_does_not_hold_the_caller(fast, monkeypatch):
+    def stuck(*args, **kwargs):
+        time.sleep(3)
+        raise socket.gaierror("no answer")
+
+    monkeypatch.setattr(webhooks.socket, "getaddrinfo", stuck)
+    started = time.monotonic()
+    with pytest.raises(webhooks.WebhookUrlRefused) as refused:
+        webhooks.webhook_url_check("https://hooks.example.cn/x")
+    assert time.monotonic() - started < 1.5  # the connect timeout (0.5 s), not the resolver's 3 s
+    assert refused.value.messages == [_("The host name of the address cannot be resolved.")]

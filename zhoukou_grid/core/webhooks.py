@@ -24,6 +24,7 @@ Never logged or stored in an error: the URL (it is the secret). Errors are our o
 
 from __future__ import annotations
 
+import concurrent.futures
 import ipaddress
 import json
 import logging
@@ -105,10 +106,16 @@ def _refused_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> 
             or address.is_reserved or address in METADATA_ADDRESSES)
 
 
+_resolver = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="webhook-dns")
+
+
 def _resolve(host: str, port: int) -> list[str]:
+    """The host's addresses; none when the name does not resolve within the connect timeout
+    (getaddrinfo itself has no timeout: a dead DNS server must not hold the caller)."""
+    future = _resolver.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
+        infos = future.result(timeout=float(settings.WEBHOOK_CONNECT_TIMEOUT))
+    except (OSError, UnicodeError, concurrent.futures.TimeoutError):
         return []
     addresses: list[str] = []
     for info in infos:

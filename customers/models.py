@@ -36,6 +36,11 @@ class Household(models.Model):
     )
     phase = models.CharField(_("phase"), max_length=3, choices=Phase.choices, blank=True)
     address = models.CharField(_("address"), max_length=200, blank=True)
+    # The last import that added or changed the row (its job's page links to the rows it wrote).
+    import_job = models.ForeignKey(
+        "zhoukou_grid.ImportJob", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("import job"),
+    )
 
     # A household belongs to the grid of its village.
     territory_paths = {
@@ -374,6 +379,11 @@ class KeyCustomer(models.Model):
     main_loads = models.TextField(_("main loads"), blank=True)
     seasonal_needs = models.TextField(_("seasonal needs"), blank=True)
     last_inspection = models.DateField(_("last inspection"), null=True, blank=True)
+    # The last import that added or changed the row (its job's page links to the rows it wrote).
+    import_job = models.ForeignKey(
+        "zhoukou_grid.ImportJob", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("import job"),
+    )
 
     territory_paths = {"county": "grid__station__county_id", "station": "grid__station_id", "grid": "grid_id"}
 

@@ -39,6 +39,8 @@ class HouseholdKind(ImportKind):
     name = "households"
     model = Household
     filterset_class = HouseholdFilterSet
+    list_url_name = "customers:household_list"
+    records_job = True
     verbose_name = _lazy("Households")
     key_column = "account_no"
     key_field = "account_no"
@@ -558,8 +560,10 @@ class ResidentKind(ImportKind):
     The village is a code or a name ("朱口村一组" is the village 朱口村, group 一组),
     only inside the user's territory. A row links to a household by account number,
     otherwise by village + head of household when exactly one household matches;
-    otherwise it stays unlinked (counted as "unlinked"). The key is the village and
-    `ReturningResident.match_key` (services.RESIDENT_KEY_FIELDS): a person listed in
+    otherwise it stays unlinked (counted as "unlinked"). The key is the village, the season
+    the list is imported for (`list_season`: the coming one, or `--season` / the web form's
+    choice) and `ReturningResident.match_key` (services.RESIDENT_KEY_FIELDS), so last
+    season's list and this season's never touch each other's entries; a person listed in
     another village, inside or outside the territory, is a new entry of this village, so
     the answer never tells whether a number is listed elsewhere (docs/security.md,
     "Existence oracles"). A person listed before under a weaker key (no ID number, or no
@@ -574,6 +578,7 @@ class ResidentKind(ImportKind):
     model = ReturningResident
     filterset_class = ReturningResidentFilterSet
     list_url_name = "customers:resident_list"
+    records_job = True  # written by `write_residents`
     verbose_name = _lazy("Returning residents")
     key_column = "name"
     key_field = "match_key"
@@ -658,7 +663,7 @@ class ResidentKind(ImportKind):
 
     def job_rows_query(self, job) -> dict[str, str] | None:
         # Every season: the rows of the job's own season, whatever season the list shows by default.
-        return {"import_job": str(job.pk), "season": "all"}
+        return {**super().job_rows_query(job), "season": "all"}
 
     def extra_counts(self, plan: ImportPlan) -> dict[str, int]:
         return {"unlinked": sum(1 for row in plan.rows if plan.fields[row.number].get("household_id") is None)}
@@ -780,6 +785,8 @@ class KeyCustomerKind(ImportKind):
     name = "keycustomers"
     model = KeyCustomer
     filterset_class = KeyCustomerFilterSet
+    list_url_name = "customers:keycustomer_list"
+    records_job = True
     verbose_name = _lazy("Key customers")
     key_column = "account_no"
     key_field = "account_no"
@@ -904,7 +911,9 @@ class KeyCustomerKind(ImportKind):
                 fields.update(contact_phone_columns("contact_phone", row.values["contact_phone"] or ""))
             rows.append(fields)
         phone = ["contact_phone_enc", "contact_phone_masked"] if "contact_phone" in plan.present else []
-        upsert(KeyCustomer, rows, unique_fields=self.unique_fields(), update_fields=[*plan.update_fields, *phone])
+        stamp = self.job_stamp(ctx)
+        upsert(KeyCustomer, rows, unique_fields=self.unique_fields(),
+               update_fields=[*plan.update_fields, *phone, *stamp], common=stamp)
 
     def refine_plan(self, ctx: ImportContext, plan: ImportPlan) -> None:
         # A row that says nothing of the village or transformer keeps the ones on file.

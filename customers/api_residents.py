@@ -100,9 +100,10 @@ class ResidentSerializer(serializers.ModelSerializer):
         model = ReturningResident
         fields = ["id", "name", "village", "village_name", "village_group", "grid", "household", "transformer",
                   "account_no", "head_name", "phone", "id_number", "workplace", "persons", "arrival_date",
-                  "departure_date", "heating", "extra_load", "note", "status", "arrived_at", "departed_at",
+                  "season", "departure_date", "heating", "extra_load", "note", "status", "arrived_at", "departed_at",
                   "source", "created_at", "updated_at", "page_url", "possible_duplicate"]
-        read_only_fields = ["account_no", "status", "arrived_at", "departed_at", "source", "created_at",
+        # The season follows the arrival date (the New Year nearest to it; an import sets its own).
+        read_only_fields = ["account_no", "season", "status", "arrived_at", "departed_at", "source", "created_at",
                             "updated_at"]
 
     def get_page_url(self, resident: ReturningResident) -> str:
@@ -152,6 +153,9 @@ class RevealSerializer(serializers.Serializer):
 
 class ResidentViewSet(ScopedModelViewSet):
     """Returning residents; `village` is the village code, `household` the account number.
+
+    `season` is the festival an entry is listed for (the Gregorian year of its Lunar New
+    Year); `?season=2026` lists one season's entries, `?import_job=<id>` those an import wrote.
 
     `phone` and `id_number` are answered masked; `POST …/{id}/reveal/` answers one full
     value (audited). Status changes: `POST mark-arrived/` and `POST mark-departed/` with ids.

@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 
 from django.db.models import Q
 
+from zhoukou_grid.core.lunar_calendar import nearest_season
 from zhoukou_grid.territory.demo import (
     GIVEN_NAME_CHARS,
     HOME_VILLAGE_SHARE,
@@ -168,7 +169,7 @@ def _departure(rng: random.Random) -> date | None:
 
 RESIDENT_FIELDS = (
     "village_id", "village_group", "household_id", "account_no", "head_name", "name",
-    "id_number_enc", "id_number_hmac", "id_number_masked", "phone_enc", "phone_hmac", "phone_masked", "workplace", "persons", "arrival_date", "departure_date", "heating", "extra_load", "note", "status", "source",
+    "id_number_enc", "id_number_hmac", "id_number_masked", "phone_enc", "phone_hmac", "phone_masked", "workplace", "persons", "arrival_date", "season", "departure_date", "heating", "extra_load", "note", "status", "source",
     "match_key", "created_at", "updated_at",
 )
 HOUSEHOLD_CHUNK = 20_000
@@ -233,7 +234,7 @@ def generate_residents(ctx: SeedContext, rng: random.Random, scale: Scale):
         return (
             village_id, group, household_id, account_no, head_name, name, *personal,
             _pick(rng, WORKPLACES, WORKPLACE_CUM), _pick(rng, (1, 2, 3, 4, 5), PERSONS_CUM), arrival,
-            _departure(rng), _pick(rng, HEATING_VALUES, HEATING_CUM),
+            nearest_season(arrival), _departure(rng), _pick(rng, HEATING_VALUES, HEATING_CUM),
             rng.choice(EXTRA_LOADS) if rng.random() < 0.03 else "", "",
             ReturningResident.Status.EXPECTED, ReturningResident.Source.IMPORT, key, LISTED_AT, LISTED_AT,
         )

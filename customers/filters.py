@@ -2,16 +2,42 @@
 
 from __future__ import annotations
 
+import uuid
+
 import django_filters
 from django import forms
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from zhoukou_grid.core.filters import SearchFilterSet, scoped
+from zhoukou_grid.core.seasons import coming_season, season_label
 from zhoukou_grid.territory.models import Grid, Transformer, Village
 
 from .models import Heating, Household, KeyCustomer, Phase, ReturningResident
 from .selectors import possible_duplicate
+
+
+@extend_schema_field(OpenApiTypes.UUID)
+class ImportJobFilter(django_filters.CharFilter):
+    """The rows an import added or changed last (`?import_job=<job id>`, the link of a finished
+    import's page), within the user's territory like every row of the list. A malformed id
+    matches nothing, never every row. Hidden on the page: only that link sets it."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label", _("Import"))
+        kwargs.setdefault("widget", forms.HiddenInput)
+        super().__init__(*args, **kwargs)
+
+    def filter(self, qs, value):
+        if value in (None, ""):
+            return qs
+        try:
+            return qs.filter(import_job_id=uuid.UUID(str(value).strip()))
+        except ValueError:
+            return qs.none()
 
 
 class HouseholdFilterSet(SearchFilterSet):
@@ -20,10 +46,38 @@ class HouseholdFilterSet(SearchFilterSet):
     village = django_filters.ModelChoiceFilter(queryset=scoped(Village), label=_("Village"))
     transformer = django_filters.ModelChoiceFilter(queryset=scoped(Transformer), label=_("Transformer"))
     phase = django_filters.ChoiceFilter(choices=Phase.choices, label=_("Phase"))
+    import_job = ImportJobFilter()
 
     class Meta:
         model = Household
-        fields = ["q", "grid", "village", "transformer", "phase"]
+        fields = ["q", "grid", "village", "transformer", "phase", "import_job"]
+
+
+# The seasons a list filter offers: the coming one and the three before it.
+SEASONS_OFFERED = 4
+ALL_SEASONS = "all"
+
+
+def season_choices() -> list[tuple[str, str]]:
+    coming = coming_season()
+    return [*((str(year), season_label(year, coming)) for year in range(coming, coming - SEASONS_OFFERED, -1)),
+            (ALL_SEASONS, gettext("All seasons"))]
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class SeasonFilter(django_filters.ChoiceFilter):
+    """A list's season (the Gregorian year of its Lunar New Year), or `all`; the HTML lists
+    default to the coming season (`ResidentListView`), the API filters only when asked."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("choices", season_choices)
+        kwargs.setdefault("empty_label", None)
+        super().__init__(*args, **kwargs)
+
+    def filter(self, qs, value):
+        if value in (None, "", ALL_SEASONS):
+            return qs
+        return qs.filter(season=int(value))
 
 
 class ReturningResidentFilterSet(SearchFilterSet):
@@ -32,6 +86,7 @@ class ReturningResidentFilterSet(SearchFilterSet):
 number itself is encrypted)."""
 
     search_fields = ("name", "head_name", "account_no")
+    season = SeasonFilter(label=_("Season"))
     arrival_from = django_filters.DateFilter(
         field_name="arrival_date", lookup_expr="gte", label=_("Arriving from"),
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
@@ -57,11 +112,12 @@ number itself is encrypted)."""
         choices=(("yes", _("Also listed in another village")), ("no", _("Listed in one village only"))),
         method="filter_possible_duplicate", label=_("Possible duplicate"),
     )
+    import_job = ImportJobFilter()
 
     class Meta:
         model = ReturningResident
-        fields = ["q", "arrival_from", "arrival_to", "grid", "village", "transformer", "status", "heating", "linked",
-                  "phone_last4", "possible_duplicate"]
+        fields = ["q", "season", "arrival_from", "arrival_to", "grid", "village", "transformer", "status", "heating",
+                  "linked", "phone_last4", "possible_duplicate", "import_job"]
 
     def filter_search(self, queryset, name, value):
         value = value.strip()
@@ -101,7 +157,8 @@ class KeyCustomerFilterSet(SearchFilterSet):
     category = django_filters.ChoiceFilter(choices=KeyCustomer.Category.choices, label=_("Category"))
     importance = django_filters.ChoiceFilter(choices=KeyCustomer.Importance.choices, label=_("Importance"))
     supply = django_filters.ChoiceFilter(choices=KeyCustomer.Supply.choices, label=_("Supply arrangement"))
+    import_job = ImportJobFilter()
 
     class Meta:
         model = KeyCustomer
-        fields = ["q", "grid", "category", "importance", "supply"]
+        fields = ["q", "grid", "category", "importance", "supply", "import_job"]

@@ -27,12 +27,13 @@ from django.utils.translation import ngettext
 from django.views.generic import TemplateView
 
 from zhoukou_grid.core.scoping import for_user
+from zhoukou_grid.core.seasons import coming_season, season_label
 from zhoukou_grid.core.tables import Column
 from zhoukou_grid.core.views import Field, ScopedDetailView, ScopedListView, url_of
 from zhoukou_grid.territory.models import Grid, Station
 
 from . import personal_data, selectors, services
-from .filters import ReturningResidentFilterSet
+from .filters import ALL_SEASONS, ReturningResidentFilterSet
 from .models import Household, ReturningResident
 
 CHANGE_PERMISSION = "customers.change_returningresident"
@@ -58,6 +59,12 @@ def _village_label(resident: ReturningResident) -> str:
     return resident.village.name
 
 
+def _season_label(value: str) -> str:
+    if value == ALL_SEASONS:
+        return _("All seasons")
+    return season_label(int(value)) if value.isdigit() else ""
+
+
 def resident_columns() -> list[Column]:
     return [
         Column("name", _lazy("Name"), accessor="display_name", sort="name", link=url_of("customers:resident_detail"),
@@ -71,6 +78,7 @@ def resident_columns() -> list[Column]:
         Column("transformer", _lazy("Transformer"), accessor="household.transformer.name",
                sort="household__transformer__code", link=url_of("portal:transformer_detail", "household.transformer_id")),
         Column("persons", _lazy("Persons"), sort="persons", numeric=True),
+        Column("season", _lazy("Season"), sort="season"),
         Column("heating", _lazy("Heating"), accessor="get_heating_display", sort="heating"),
         Column("phone", _lazy("Phone"), accessor=lambda r: personal_data.resident_masked(r, "phone")),
         Column("status", _lazy("Status"), accessor="get_status_display", sort="status"),
@@ -127,6 +135,13 @@ class ResidentListView(ScopedListView):
     def base_queryset(self):
         return selectors.residents_for(self.request.user)
 
+    def get_filterset_data(self):
+        """The coming season's list unless the page asks for another season (or all)."""
+        data = self.request.GET.copy()
+        if not data.get("season"):
+            data["season"] = str(coming_season())
+        return data
+
     def post(self, request, *args, **kwargs):
         """Bulk "mark arrived" / "mark departed" of the checked residents."""
         if not request.user.has_perm(CHANGE_PERMISSION):
@@ -152,6 +167,10 @@ class ResidentListView(ScopedListView):
             village_counts=selectors.resident_counts_by_village(filtered, limit=COUNT_ROWS),
             transformer_counts=selectors.resident_counts_by_transformer(filtered, limit=COUNT_ROWS),
             unlinked_url=reverse("customers:resident_unlinked"),
+            # The export links carry the season shown (a default is not in the query string).
+            season_value=self.filterset.form.data.get("season", ""),
+            season_label=_season_label(self.filterset.form.data.get("season", "")),
+            import_job_filter=bool(self.request.GET.get("import_job")),
         )
         return context
 

@@ -25,11 +25,12 @@ from django.utils.translation import gettext_lazy as _lazy
 from django.views.generic import DetailView, ListView, TemplateView
 
 from zhoukou_grid.core.scoping import for_user, writable_for_user
+from zhoukou_grid.core.seasons import coming_season
 from zhoukou_grid.core.views import display_name
 from zhoukou_grid.territory.models import Village
 
 from . import personal_data, selectors, services
-from .filters import ReturningResidentFilterSet
+from .filters import ReturningResidentFilterSet, season_choices
 from .models import MAX_PERSONS, Heating, ResidentChange, ReturningResident
 from .parsing import ValueProblem, parse_id_number, parse_mobile
 
@@ -128,9 +129,15 @@ class VillageListView(LoginRequiredMixin, PermissionRequiredMixin, TemplateView)
     def get_queryset(self):
         queryset = selectors.residents_for(self.request.user).filter(
             village__in=villages_of(self.request.user)).select_related("village")
-        search = ReturningResidentFilterSet({"q": self.request.GET.get("q", "")[:40]}, queryset=queryset,
-                                            request=self.request)
+        # The coming season's list unless another season is asked for (docs/domain.md §6.7).
+        search = ReturningResidentFilterSet({"q": self.request.GET.get("q", "")[:40], "season": self.season},
+                                            queryset=queryset, request=self.request)
         return search.qs.order_by("arrival_date", "name", "pk")
+
+    @property
+    def season(self) -> str:
+        value = self.request.GET.get("season", "")
+        return value if value in {choice for choice, _label in season_choices()} else str(coming_season())
 
     def post(self, request, *args, **kwargs):
         if not request.user.has_perm(CHANGE_PERMISSION):
@@ -160,6 +167,8 @@ class VillageListView(LoginRequiredMixin, PermissionRequiredMixin, TemplateView)
             villages=villages,
             page=page,
             q=self.request.GET.get("q", "")[:40],
+            season=self.season,
+            season_choices=season_choices(),
             can_change=self.request.user.has_perm(CHANGE_PERMISSION),
             today=timezone.localdate(),
         )

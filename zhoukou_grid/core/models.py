@@ -62,6 +62,10 @@ class ImportJob(models.Model):
     file = models.FileField(_("file"), upload_to="imports/%Y/%m/", max_length=255, blank=True)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PREVIEWED)
     skip_invalid = models.BooleanField(_("import valid rows only"), default=False)
+    # The festival a returning residents list is imported for (docs/import-formats.md,
+    # `--season`); fixed when the file is uploaded, so the check and the import agree. None
+    # for the other kinds.
+    season = models.PositiveSmallIntegerField(_("season"), null=True, blank=True)
     counts = models.JSONField(_("counts"), default=dict, blank=True)
     errors = models.JSONField(_("errors"), default=list, blank=True)
     message = models.TextField(_("message"), blank=True)

@@ -98,13 +98,18 @@ class ScopedListView(ScopedPermissionMixin, ListView):
 
     def get_queryset(self):
         queryset = self.annotate(self.base_queryset().select_related(*self.select_related))
-        self.filterset = self.filterset_class(self.request.GET or None, queryset=queryset, request=self.request)
+        self.filterset = self.filterset_class(self.get_filterset_data() or None, queryset=queryset,
+                                              request=self.request)
         self.limit_choice_widgets(self.filterset.form)
         self.active_sort, order_by = resolve_sort(self.get_columns(), self.request.GET.get("sort"), self.default_sort)
         return self.filterset.qs.order_by(*order_by)
 
     def get_columns(self) -> list[Column]:
         return self.columns
+
+    def get_filterset_data(self):
+        """The filters' values: the query string (a list may add its defaults)."""
+        return self.request.GET
 
     def limit_choice_widgets(self, form) -> None:
         """Drop a drop-down that would list thousands of rows (a county has ~6,000 transformers).

@@ -109,7 +109,7 @@ class ImportJobSerializer(serializers.ModelSerializer):
     class Meta:
         model = ImportJob
         fields = ["id", "kind", "kind_label", "file_name", "user", "status", "status_label", "skip_invalid",
-                  "progress", "counts", "header_row", "ignored_columns", "errors_total", "message", "created_at",
+                  "season", "progress", "counts", "header_row", "ignored_columns", "errors_total", "message", "created_at",
                   "finished_at", "can_run", "page_url", "errors_xlsx_url"]
         read_only_fields = fields
 
@@ -160,6 +160,9 @@ class ImportUploadSerializer(serializers.Serializer):
     dry_run = serializers.BooleanField(default=False, help_text="Check only: nothing is written.")
     skip_invalid = serializers.BooleanField(default=False, help_text="Import the valid rows and leave out the "
                                                                      "rejected ones.")
+    season = serializers.IntegerField(required=False, allow_null=True, default=None,
+                                      help_text="Residents lists only: the season the list is about (the year of "
+                                                "its Lunar New Year), the coming one (default) or the last one.")
 
     def validate_kind(self, name: str) -> str:
         try:
@@ -240,7 +243,9 @@ class ImportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
             raise PermissionDenied
         skip_invalid = payload.validated_data["skip_invalid"]
         # The web's form: the same size limit and messages.
-        form = UploadForm(data={"kind": kind.name, "skip_invalid": skip_invalid},
+        season = payload.validated_data.get("season")
+        form = UploadForm(data={"kind": kind.name, "skip_invalid": skip_invalid,
+                                "season": "" if season is None else str(season)},
                           files={"file": payload.validated_data["file"]}, kinds=[kind])
         if not form.is_valid():
             raise ValidationError({field: list(messages) for field, messages in form.errors.items()})
@@ -251,7 +256,7 @@ class ImportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         except WorkbookTooLarge as error:
             raise ValidationError({"file": [error.message]}) from None
         job = import_job_preview(user=request.user, kind=kind, data=data, file_name=upload.name,
-                                 skip_invalid=skip_invalid)
+                                 skip_invalid=skip_invalid, season=form.cleaned_data.get("season"))
         if not payload.validated_data["dry_run"] and job_can_be_confirmed(job):
             job = import_job_confirm(job)
         data = ImportUploadResultSerializer(job, context=self.get_serializer_context()).data

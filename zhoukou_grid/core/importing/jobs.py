@@ -98,25 +98,31 @@ def job_was_checked(job: ImportJob) -> bool:
     return "header_row" in (job.counts or {})
 
 
-def import_job_create(*, user, kind: ImportKind, data: bytes, file_name: str, skip_invalid: bool) -> ImportJob:
-    """Store an upload on a new queued job (nothing is checked yet)."""
+def import_job_create(*, user, kind: ImportKind, data: bytes, file_name: str, skip_invalid: bool,
+                      season: int | None = None) -> ImportJob:
+    """Store an upload on a new queued job (nothing is checked yet). A kind that imports for a
+    season (`ImportKind.job_season`: residents lists) fixes it now, the coming one by default,
+    so that the check and the later import read the file alike."""
     job = ImportJob(user=user, kind=kind.name, file_name=file_name[:255], skip_invalid=skip_invalid,
-                    status=ImportJob.Status.QUEUED)
+                    status=ImportJob.Status.QUEUED, season=kind.job_season(season))
     job.file.save(file_name.rsplit("/", 1)[-1][-100:] or "upload", ContentFile(data), save=False)
     job.save()
     return job
 
 
 def import_job_submit(*, user, kind: ImportKind, data: bytes, file_name: str, skip_invalid: bool,
-                      web: bool = True) -> ImportJob:
+                      web: bool = True, season: int | None = None) -> ImportJob:
     """Store an upload and have it checked: on a worker (see `runs_in_background`) or now."""
-    job = import_job_create(user=user, kind=kind, data=data, file_name=file_name, skip_invalid=skip_invalid)
+    job = import_job_create(user=user, kind=kind, data=data, file_name=file_name, skip_invalid=skip_invalid,
+                            season=season)
     return job_dispatch(job, background=runs_in_background(web=web))
 
 
-def import_job_preview(*, user, kind: ImportKind, data: bytes, file_name: str, skip_invalid: bool) -> ImportJob:
+def import_job_preview(*, user, kind: ImportKind, data: bytes, file_name: str, skip_invalid: bool,
+                       season: int | None = None) -> ImportJob:
     """Store the upload on a new job and check it now, without writing any data."""
-    job = import_job_create(user=user, kind=kind, data=data, file_name=file_name, skip_invalid=skip_invalid)
+    job = import_job_create(user=user, kind=kind, data=data, file_name=file_name, skip_invalid=skip_invalid,
+                            season=season)
     return import_job_run(job.pk)
 
 
@@ -396,7 +402,8 @@ def _run_claimed(job: ImportJob) -> ImportJob:
         with job.file.open("rb") as handle:
             data = handle.read()
         result = import_file(kind=kind, data=data, file_name=job.file_name, user=job.user, dry_run=checking,
-                             skip_invalid=job.skip_invalid, job=job, on_progress=_progress_reporter(job.pk))
+                             skip_invalid=job.skip_invalid, job=job, on_progress=_progress_reporter(job.pk),
+                             season=job.season)
     except SpreadsheetError as error:
         _reject(job, error)
         return job
@@ -437,8 +444,8 @@ def job_error_workbook(job: ImportJob) -> bytes | None:
     if (job.counts or {}).get("errors_truncated") and job.user is not None:
         with job.file.open("rb") as handle:
             data = handle.read()
-        result = run_import(get_kind(job.kind), data, file_name=job.file_name, ctx=ImportContext(user=job.user),
-                            dry_run=True)
+        result = run_import(get_kind(job.kind), data, file_name=job.file_name,
+                            ctx=ImportContext(user=job.user, season=job.season), dry_run=True)
         return error_workbook_bytes(result.header_cells, result.rejected_rows)
     messages: dict[int, list[str]] = {}
     for error in job.errors:

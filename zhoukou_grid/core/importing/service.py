@@ -34,7 +34,8 @@ def import_file(
     The job's primary key is known before anything is written (rows may refer to it: a
     resident records the job that imported it); a new job is saved with the rows."""
     if job is None and not dry_run:
-        job = ImportJob(user=user, kind=kind.name, file_name=file_name[:255], skip_invalid=skip_invalid)
+        job = ImportJob(user=user, kind=kind.name, file_name=file_name[:255], skip_invalid=skip_invalid,
+                        season=kind.job_season(season))
     ctx = ImportContext(user=user, job=job, on_progress=on_progress, season=season)
 
     def record(result: ImportResult) -> None:

@@ -90,6 +90,23 @@ class ImportKind:
     filterset_class: type[FilterSet] | None = None
     # The page listing the kind's records, linked from a finished import ("" for none).
     list_url_name: str = ""
+    # The model has an `import_job` foreign key, set on every row an import adds or changes:
+    # the finished job links to the list filtered to them (`job_rows_query`, `?import_job=`).
+    records_job: bool = False
+
+    # --- seasons and the rows of a job ---------------------------------------------------
+    def job_season(self, season: int | None) -> int | None:
+        """The season an import job of this kind is for (None: the kind has no seasons)."""
+        return None
+
+    def job_rows_query(self, job) -> dict[str, str] | None:
+        """The filters of the list page (`list_url_name`) that show the rows `job` wrote or
+        changed last; None when the kind does not record its job on its rows."""
+        return {"import_job": str(job.pk)} if self.records_job else None
+
+    def job_stamp(self, ctx: ImportContext) -> dict[str, Any]:
+        """What every written row records of the import (`records_job`): its job."""
+        return {"import_job_id": getattr(ctx.job, "pk", None)} if self.records_job else {}
 
     # --- spec helpers -----------------------------------------------------------------
     def column(self, key: str) -> Column:
@@ -192,7 +209,9 @@ class ImportKind:
         """Write new and changed rows; the default is a batched upsert on the key."""
         from zhoukou_grid.core.importing.engine import upsert
 
-        upsert(self.model, plan.to_write(), unique_fields=self.unique_fields(), update_fields=plan.update_fields)
+        stamp = self.job_stamp(ctx)
+        upsert(self.model, plan.to_write(), unique_fields=self.unique_fields(),
+               update_fields=[*plan.update_fields, *stamp], common=stamp)
         self.after_write(ctx, plan)
 
     def after_write(self, ctx: ImportContext, plan: ImportPlan) -> None:

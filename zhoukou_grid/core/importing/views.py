@@ -17,10 +17,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_http_methods
 
+from zhoukou_grid.core.importing import engine
 from zhoukou_grid.core.importing.exporting import export_to_tempfile, iter_csv, template_bytes
 from zhoukou_grid.core.importing.jobs import (
     FINISHED,
@@ -38,7 +40,9 @@ from zhoukou_grid.core.importing.jobs import (
 )
 from zhoukou_grid.core.importing.service import export_audit
 from zhoukou_grid.core.importing.spec import ImportKind, all_kinds, get_kind, kinds_for
+from zhoukou_grid.core.lunar_calendar import season_of
 from zhoukou_grid.core.queue import QUEUE_UNAVAILABLE_MESSAGE
+from zhoukou_grid.core.seasons import season_label
 from zhoukou_grid.core.views import display_name
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -50,10 +54,32 @@ class UploadForm(forms.Form):
     file = forms.FileField(label=_lazy("Spreadsheet (XLSX, XLS or CSV)"))
     skip_invalid = forms.BooleanField(label=_lazy("Import valid rows only"), required=False,
                                       help_text=_lazy("Rejected rows are left out and listed in an error workbook."))
+    # `import_data residents --season YEAR` on the web: the coming season or the last one.
+    season = forms.TypedChoiceField(
+        label=_lazy("Season of the list"), coerce=int, required=False, empty_value=None,
+        help_text=_lazy("Returning residents lists only: the Spring Festival the list is about. Last season's "
+                        "lists give the season outlook its estimates."),
+        error_messages={"invalid_choice": _lazy("Choose the coming season or last season for the list.")})
 
     def __init__(self, *args, kinds: list[ImportKind], **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["kind"].choices = [(kind.name, kind.verbose_name) for kind in kinds]
+        coming = season_of(engine.local_today())
+        self.fields["season"].choices = [(coming, season_label(coming, coming)),
+                                         (coming - 1, season_label(coming - 1, coming))]
+        self.fields["season"].initial = coming
+        if not any(kind.job_season(None) is not None for kind in kinds):
+            del self.fields["season"]
+
+    def clean(self):
+        cleaned = super().clean()
+        try:
+            seasonal = get_kind(cleaned.get("kind") or "").job_season(None) is not None
+        except LookupError:
+            seasonal = False
+        if not seasonal:
+            cleaned["season"] = None  # other kinds have no season: whatever was sent is ignored
+        return cleaned
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
@@ -65,6 +91,15 @@ class UploadForm(forms.Form):
         if upload.size == 0:
             raise forms.ValidationError(_("The file is empty. Fill in the header row and at least one data row."))
         return upload
+
+
+def job_rows_url(kind: ImportKind | None, job) -> str:
+    """The list page filtered to the rows a finished import wrote or changed last ("" when the
+    kind does not record its job on its rows). The list is the viewer's own, scoped like any."""
+    if kind is None or job.status != job.Status.DONE or not kind.list_url_name:
+        return ""
+    query = kind.job_rows_query(job)
+    return f"{reverse(kind.list_url_name)}?{urlencode(query)}" if query else ""
 
 
 def _importable_kind(user, name: str) -> ImportKind:
@@ -84,10 +119,13 @@ def _job_or_404(user, job_id):
 def history(request):
     jobs = jobs_visible_to(request.user).defer("errors")
     page = Paginator(jobs, 50).get_page(request.GET.get("page"))
-    labels = {kind.name: kind.verbose_name for kind in all_kinds()}
+    kinds = {kind.name: kind for kind in all_kinds()}
     for job in page.object_list:
-        job.kind_label = labels.get(job.kind, job.kind)
+        kind = kinds.get(job.kind)
+        job.kind_label = kind.verbose_name if kind is not None else job.kind
         job.user_name = display_name(job.user) if job.user_id else "—"
+        job.season_label = season_label(job.season) if job.season else ""
+        job.rows_url = job_rows_url(kind, job)
     return render(request, "imports/history.html", {
         "page_obj": page, "jobs": page.object_list, "can_import": bool(kinds_for(request.user)),
     })
@@ -106,7 +144,8 @@ def new(request):
             kind = _importable_kind(request.user, form.cleaned_data["kind"])
             upload = form.cleaned_data["file"]
             job = import_job_submit(user=request.user, kind=kind, data=upload.read(), file_name=upload.name,
-                                    skip_invalid=form.cleaned_data["skip_invalid"])
+                                    skip_invalid=form.cleaned_data["skip_invalid"],
+                                    season=form.cleaned_data.get("season"))
             if job_waits_for_queue(job):
                 messages.warning(request, QUEUE_UNAVAILABLE_MESSAGE)
             return redirect("imports:preview", job_id=job.pk)
@@ -155,7 +194,7 @@ def preview(request, job_id):
         kind = get_kind(job.kind)
         kind_label, list_url_name = kind.verbose_name, kind.list_url_name
     except LookupError:
-        kind_label, list_url_name = job.kind, ""
+        kind, kind_label, list_url_name = None, job.kind, ""
     counts = job.counts or {}
     owner = job.user_id == request.user.pk
     valid_rows = job_valid_rows(job)
@@ -179,6 +218,8 @@ def preview(request, job_id):
         "valid_rows": valid_rows,
         "user_name": display_name(job.user) if job.user_id else "—",
         "list_url": reverse(list_url_name) if list_url_name and job.status == job.Status.DONE else "",
+        "rows_url": job_rows_url(kind, job),
+        "season_label": season_label(job.season) if job.season else "",
         "has_error_rows": any(e.get("row") for e in job.errors),
     })
 

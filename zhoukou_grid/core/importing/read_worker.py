@@ -3,7 +3,7 @@
 python-calamine is native code: a hostile or damaged workbook can make it abort the whole
 process (no Python exception, docs/library-notes.md "Reading untrusted spreadsheets").
 `zhoukou_grid.core.importing.reader` therefore runs this file as a script in a child process
-(`python -I read_worker.py MEMORY_BYTES`): the workbook's bytes come on stdin, the sheets go
+(`python -I read_worker.py MEMORY_BYTES MAX_ROWS MAX_COLUMNS MAX_CELLS SLICE_BYTES`): the workbook's bytes come on stdin, the sheets go
 back on stdout as pickled messages, each after its length (8 bytes, little-endian); a child that dies takes only itself down.
 
 No Django here (nor anything of the project): the child starts in a few tens of
@@ -51,9 +51,11 @@ def _password(exc: BaseException) -> bool:
     return "Password" in type(exc).__name__ or "password" in str(exc).lower()
 
 
-def workbook_messages(data: bytes, limits: tuple[int, int, int] | None = None) -> Iterator[tuple[str, Any]]:
+def workbook_messages(data: bytes, limits: tuple[int, int, int] | None = None,
+                      slice_bytes: int = SLICE_BYTES) -> Iterator[tuple[str, Any]]:
     """The messages described above, for the workbook `data`; `limits`: rows, columns and
-    rows × columns a sheet may span."""
+    rows × columns a sheet may span; `slice_bytes`: the XML of a larger sheet is read a
+    slice of about this size at a time."""
     from python_calamine import CalamineWorkbook
 
     try:
@@ -75,9 +77,9 @@ def workbook_messages(data: bytes, limits: tuple[int, int, int] | None = None) -
         block: list[list[Any]] = []
         try:
             member = sheet_members.get(index)
-            if member is not None and member.file_size > SLICE_BYTES and _rows_numbered(archive, member):
+            if member is not None and member.file_size > slice_bytes and _rows_numbered(archive, member):
                 # An XLSX sheet: its extent was measured before this process started (reader.py).
-                rows = _sliced_rows(archive, member, index)
+                rows = _sliced_rows(archive, member, index, slice_bytes)
             else:
                 sheet = workbook.get_sheet_by_index(index)
                 if limits is not None and sheet.height and sheet.width:
@@ -170,7 +172,8 @@ def _rows_numbered(archive: zipfile.ZipFile | None, member: zipfile.ZipInfo) -> 
     return len(_ROW_TAG.findall(tail)) == len(_PLAIN_ROW_TAG.findall(tail))
 
 
-def _sliced_rows(archive: zipfile.ZipFile, member: zipfile.ZipInfo, index: int) -> Iterator[list[Any]]:
+def _sliced_rows(archive: zipfile.ZipFile, member: zipfile.ZipInfo, index: int,
+                 slice_bytes: int = SLICE_BYTES) -> Iterator[list[Any]]:
     """The rows of a large sheet, read by python-calamine a slice of about SLICE_BYTES of its
     XML at a time: each slice is the sheet's own XML start (without its <dimension>), whole
     <row> elements, and the end tags, in a copy of the workbook holding only that sheet's
@@ -206,7 +209,7 @@ def _sliced_rows(archive: zipfile.ZipFile, member: zipfile.ZipInfo, index: int) 
         for chunk in chunks:
             parts.append(chunk)
             size += len(chunk)
-            if size >= SLICE_BYTES:
+            if size >= slice_bytes:
                 break
         else:
             ended = True
@@ -248,6 +251,7 @@ def _sliced_rows(archive: zipfile.ZipFile, member: zipfile.ZipInfo, index: int) 
 def main() -> int:
     limit = int(sys.argv[1]) if len(sys.argv) > 1 else 0
     limits = tuple(int(value) for value in sys.argv[2:5]) if len(sys.argv) > 4 else None
+    slice_bytes = int(sys.argv[5]) if len(sys.argv) > 5 else SLICE_BYTES
     if limit > 0:
         _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
         if hard != resource.RLIM_INFINITY:
@@ -255,7 +259,7 @@ def main() -> int:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     data = sys.stdin.buffer.read()
     out = sys.stdout.buffer
-    for message in workbook_messages(data, limits):
+    for message in workbook_messages(data, limits, slice_bytes):
         # One pickle per message, after its length: the parent reads exactly that many bytes.
         body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
         out.write(struct.pack("<Q", len(body)))

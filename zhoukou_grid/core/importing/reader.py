@@ -435,10 +435,16 @@ def _iter_workbook(data: bytes) -> Iterator[SheetStream]:
     if getattr(settings, "IMPORT_READER_ISOLATED", True):
         messages = _read_in_child(data)
     else:
-        messages = read_worker.workbook_messages(data, extent_limits())
+        messages = read_worker.workbook_messages(data, extent_limits(), slice_bytes())
     iterator = _sheets(messages)
     first = next(iterator)  # so that an unusable workbook fails here, not at the first use
     return itertools.chain([first], iterator)
+
+
+def slice_bytes() -> int:
+    """IMPORT_READER_SLICE_BYTES: a sheet whose XML is larger is read a slice at a time
+    (read_worker.SLICE_BYTES), so that the reader's memory does not grow with the rows."""
+    return int(getattr(settings, "IMPORT_READER_SLICE_BYTES", read_worker.SLICE_BYTES))
 
 
 def _check_message(kind: str, value: Any) -> None:
@@ -530,9 +536,12 @@ def _read_in_child(data: bytes) -> Iterator[tuple[str, object]]:
     timeout = float(getattr(settings, "IMPORT_READER_TIMEOUT_SECONDS", DEFAULT_READER_TIMEOUT_SECONDS))
     # -I: the child ignores PYTHON* variables and the current directory; it imports only python-calamine.
     process = subprocess.Popen([sys.executable, "-I", read_worker.__file__, str(memory),
-                                *(str(limit) for limit in extent_limits())],
+                                *(str(limit) for limit in extent_limits()), str(slice_bytes())],
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     timer = threading.Timer(timeout, process.kill)
+    # A daemon: a reading abandoned halfway (an import that failed, its generator not yet
+    # collected) never keeps the process from exiting until the timeout.
+    timer.daemon = True
     timer.start()
     # The bytes go in from a thread: the child starts sending rows before it has read them all.
     feeder = threading.Thread(target=_feed, args=(process.stdin, data), daemon=True)

@@ -6,9 +6,11 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import BooleanField, Q, Value
 from django.utils import timezone
@@ -161,6 +163,9 @@ VALUE_PROBLEM_MESSAGES = {
 # The personal columns of the residents list, stored encrypted (docs/personal-data.md).
 PERSONAL_KEYS = ("id_number", "phone")
 WRITE_CHUNK = 20_000  # rows per upsert of the residents' write
+# Rows per batch of a residents' import (setting IMPORT_BATCH_ROWS): the import streams,
+# a batch parsed, checked, compared and written before the next is read.
+DEFAULT_BATCH_ROWS = 20_000
 # The Chinese word written in exports and offered in the template, per heating kind.
 HEATING_WORDS = {kind: words[0] for kind, words in parsing.HEATING_SYNONYMS.items()} | {Heating.OTHER: "其他"}
 
@@ -453,7 +458,17 @@ def keep_hand_links(plan: ImportPlan) -> None:
 def find_under_weaker_keys(ctx: ImportContext, plan: ImportPlan) -> None:
     """A new row whose person is listed in the same village under a weaker key (name +
     phone, or name + village + account: the ID number or the phone was added since)
-    updates that entry."""
+    updates that entry.
+
+    The import streams (a batch of rows at a time), so what is shared between batches is
+    in `ctx.shared`: the entries without an ID key that rows matched exactly (`targeted`),
+    and the updates under a weaker key, which are written at the end of the import
+    (`finish_weaker_key_updates`), once every row's exact match is known."""
+    targeted: set[int] = ctx.shared.setdefault("targeted", set())
+    # Entries matched exactly under a key other than the ID's: an entry with an ID key is never
+    # found under a weaker key, so only these can be taken twice (few on most lists).
+    pk_at = 0  # existing_names start with "pk"
+    targeted.update(current[pk_at] for key, current in plan.existing.items() if not str(key[-1]).startswith("id:"))
     candidates = [row for row in plan.rows if plan.states[row.number] == "new"
                   and (row.values.get("id_number") or row.values.get("phone"))]
     season = list_season(ctx)
@@ -465,20 +480,78 @@ def find_under_weaker_keys(ctx: ImportContext, plan: ImportPlan) -> None:
             found[(values["village_id"], values["match_key"])] = values
     if not found:
         return
-    targeted = {current[0] for current in plan.existing.values()}  # existing_names start with "pk"
     rekeyed: dict[int, int] = plan.notes.setdefault("rekeyed", {})
+    taken: set[int] = ctx.shared.setdefault("rekey_targets", set())
     for row in candidates:
         village_id = row.resolved["village_id"]
         current = next((found[village_id, key] for key in weaker_keys(row)
-                        if (village_id, key) in found and found[village_id, key]["pk"] not in targeted), None)
+                        if (village_id, key) in found and found[village_id, key]["pk"] not in targeted
+                        and found[village_id, key]["pk"] not in taken), None)
         if current is None:
             continue
-        targeted.add(current["pk"])
+        taken.add(current["pk"])
         fields = plan.fields[row.number]
+        own_household = fields["household_id"]
         if fields["household_id"] is None:
             fields["household_id"] = current["household_id"]
         rekeyed[row.number] = current["pk"]
         plan.states[row.number] = "updated"
+        ctx.shared.setdefault("weaker", []).append(_WeakerKeyUpdate(row=row, pk=current["pk"], fields=fields,
+                                                                    own_household=own_household))
+
+
+@dataclass(slots=True)
+class _WeakerKeyUpdate:
+    """A row that updates an entry found under a weaker key, kept back to the end of the import."""
+
+    row: ParsedRow
+    pk: int
+    fields: dict[str, Any]
+    own_household: int | None
+
+
+def finish_weaker_key_updates(ctx: ImportContext, counts: dict[str, int], write: bool) -> None:
+    """The updates under a weaker key, after the last batch: an entry that a later row
+    matched exactly stays that row's, and the row that would have taken it is a new
+    entry (as when the whole list is checked at once); the others update their entry with
+    its new key."""
+    updates: list[_WeakerKeyUpdate] = ctx.shared.get("weaker", [])
+    if not updates:
+        return
+    targeted: set[int] = ctx.shared.get("targeted", set())
+    keep = [update for update in updates if update.pk not in targeted]
+    demoted = [update for update in updates if update.pk in targeted]
+    for update in demoted:
+        counts["updated"] -= 1
+        counts["new"] += 1
+        if update.own_household is None and update.fields["household_id"] is not None:
+            counts["unlinked"] = counts.get("unlinked", 0) + 1
+        update.fields["household_id"] = update.own_household
+    if not write:
+        return
+    plan: ImportPlan = ctx.shared["plan_template"]
+    stamp, new_only = ctx.shared["stamp"], ctx.shared["new_only"]
+    personal = written_personal_fields(plan)
+    key_fields = list(services.RESIDENT_KEY_FIELDS)
+    if demoted:
+        rows = []
+        for update in demoted:
+            fields = update.fields
+            fields.update({"village_id": update.row.resolved.get("village_id"),
+                           "match_key": row_match_key(update.row)})
+            add_tokens(update.row, fields)
+            rows.append(fields)
+        upsert(ReturningResident, rows, unique_fields=key_fields,
+               update_fields=[*plan.update_fields, *personal, "import_job_id", "updated_at"],
+               common={**stamp, **new_only})
+    if keep:
+        changes = []
+        for update in keep:
+            fields = update.fields
+            add_tokens(update.row, fields)
+            changes.append(ReturningResident(pk=update.pk, match_key=row_match_key(update.row), **fields, **stamp))
+        ReturningResident.objects.bulk_update(
+            changes, ["match_key", *plan.update_fields, *personal, "import_job_id", "updated_at"], batch_size=500)
 
 
 def weaker_keys(row: ParsedRow) -> list[str]:
@@ -495,25 +568,28 @@ def weaker_keys(row: ParsedRow) -> list[str]:
 
 
 def write_residents(ctx: ImportContext, plan: ImportPlan) -> None:
-    """New and changed entries upserted on their key, a chunk at a time; those found under a
-    weaker key updated by pk with their new key."""
-    now = timezone.now()
-    stamp = {"import_job_id": getattr(ctx.job, "pk", None), "updated_at": now}
+    """New and changed entries of a batch upserted on their key, a chunk at a time; those
+    found under a weaker key are updated at the end of the import (finish_weaker_key_updates)."""
+    shared = ctx.shared
+    if "stamp" not in shared:  # one time stamp for the whole import, whatever its batches
+        now = timezone.now()
+        shared["stamp"] = {"import_job_id": getattr(ctx.job, "pk", None), "updated_at": now}
+        # A village clerk's upload is the village's own entry (they may reveal its numbers).
+        by_clerk = getattr(ctx.user, "pk", None) is not None and is_village_clerk(ctx.user)
+        source = ReturningResident.Source.VILLAGE if by_clerk else ReturningResident.Source.IMPORT
+        shared["new_only"] = {"created_at": now, "source": source, "status": ReturningResident.Status.EXPECTED}
+    shared["plan_template"] = plan
+    stamp, new_only = shared["stamp"], shared["new_only"]
     rekeyed: dict[int, int] = plan.notes.get("rekeyed", {})
-    # A village clerk's upload is the village's own entry (they may reveal its numbers).
-    by_clerk = getattr(ctx.user, "pk", None) is not None and is_village_clerk(ctx.user)
-    source = ReturningResident.Source.VILLAGE if by_clerk else ReturningResident.Source.IMPORT
-    new_only = {"created_at": now, "source": source, "status": ReturningResident.Status.EXPECTED}
     personal = written_personal_fields(plan)
     to_write = [row for row in plan.rows if plan.states[row.number] != "unchanged" and row.number not in rekeyed]
     key_fields = list(services.RESIDENT_KEY_FIELDS)
-    # Written a chunk at a time, the tokens of a chunk dropped after it: all of them at once
-    # cost 40 MB on 100,000 rows. The stamp travels beside the rows (`common`): each row's
-    # dict keeps at most 21 keys, the size class it had before personal data was encrypted.
+    # Written a chunk at a time, the tokens of a chunk dropped after it. The stamp travels
+    # beside the rows (`common`): each row's dict keeps at most 21 keys.
     for chunk in batched(to_write, WRITE_CHUNK):
         rows = []
         for row in chunk:
-            fields = plan.fields[row.number]  # completed in place: a copy per row costs 100 MB on 100,000 rows
+            fields = plan.fields[row.number]  # completed in place: a copy per row costs memory
             fields.update(zip(key_fields, plan.db_key(row), strict=True))
             add_tokens(row, fields)
             rows.append(fields)
@@ -522,15 +598,6 @@ def write_residents(ctx: ImportContext, plan: ImportPlan) -> None:
                common={**stamp, **new_only})
         for fields in rows:
             drop_tokens(fields)
-    if rekeyed:
-        by_number = {row.number: row for row in plan.rows}
-        changes = []
-        for number, pk in rekeyed.items():
-            fields = plan.fields[number]
-            add_tokens(by_number[number], fields)
-            changes.append(ReturningResident(pk=pk, match_key=row_match_key(by_number[number]), **fields, **stamp))
-        ReturningResident.objects.bulk_update(
-            changes, ["match_key", *plan.update_fields, *personal, "import_job_id", "updated_at"], batch_size=500)
 
 
 def written_personal_fields(plan: ImportPlan) -> list[str]:
@@ -670,6 +737,12 @@ class ResidentKind(ImportKind):
 
     def write(self, ctx: ImportContext, plan: ImportPlan) -> None:
         write_residents(ctx, plan)
+
+    def stream_batch_rows(self) -> int | None:
+        return int(getattr(settings, "IMPORT_BATCH_ROWS", DEFAULT_BATCH_ROWS))
+
+    def finish_pass(self, ctx: ImportContext, counts: dict[str, int], write: bool) -> None:
+        finish_weaker_key_updates(ctx, counts, write)
 
     def export_queryset(self, user):
         from zhoukou_grid.core.scoping import for_user

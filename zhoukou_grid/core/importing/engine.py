@@ -9,8 +9,10 @@ batched upserts of the new and changed rows only.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import time
+from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +26,7 @@ from django.utils.translation import gettext as _
 
 from zhoukou_grid.core.importing.headers import HeaderMatch, cell_text, find_header, is_total_row
 from zhoukou_grid.core.importing.parsers import CellError
-from zhoukou_grid.core.importing.reader import SpreadsheetError, iter_sheets, row_is_blank
+from zhoukou_grid.core.importing.reader import SheetStream, SpreadsheetError, iter_sheet_streams, row_is_blank
 from zhoukou_grid.core.importing.spec import ImportKind
 from zhoukou_grid.core.scoping import territory_of, territory_q, writable_for_user
 
@@ -74,7 +76,14 @@ class ImportContext:
     # The festival (lunar year) a list is about when the importer names it (`--season`):
     # yearless dates and the date checks then refer to that season, not the coming one.
     season: int | None = None
+    # What a streamed import's batches share (engine.run_import): the kind's own notes, kept
+    # for one pass over the file; and the duplicate finder of that pass.
+    shared: dict[str, Any] = field(default_factory=dict)
+    duplicates: Any = None
     _scope: Any = field(default=None, repr=False)
+    # The share (from, to, in 0..1) of the progress bar of the batch being imported.
+    _span: tuple[float, float] = field(default=(0.0, 1.0), repr=False)
+    _last_percent: int = field(default=0, repr=False)
 
     @property
     def import_day(self) -> date:
@@ -96,7 +105,12 @@ class ImportContext:
         """Report that `phase` is `fraction` done (0..1)."""
         if self.on_progress is not None:
             start, end = PHASES[phase]
-            self.on_progress(phase, int(start + (end - start) * min(max(fraction, 0.0), 1.0)))
+            percent = start + (end - start) * min(max(fraction, 0.0), 1.0)
+            if phase != "read":  # a streamed import's batch takes its share of the bar
+                low, high = self._span
+                percent = 100 * low + (high - low) * percent
+            self._last_percent = max(self._last_percent, int(percent))
+            self.on_progress(phase, self._last_percent)
 
     @property
     def scope_user(self):
@@ -279,18 +293,31 @@ def run_import(
 ) -> ImportResult:
     """Check the file and (unless dry_run, and unless rows were rejected without
     skip_invalid) write it in one transaction. `on_write(result)` runs inside that
-    transaction (the job and audit rows). Raises SpreadsheetError for file-level errors."""
+    transaction (the job and audit rows). Raises SpreadsheetError for file-level errors.
+
+    A kind whose `stream_batch_rows()` is a number is imported a batch of rows at a time
+    (`_run_streaming`); the others as one batch (the whole file at once)."""
     started = time.monotonic()
     timings: dict[str, float] = {}
+    clock = [started]
 
     def lap(name: str) -> None:
-        timings[name] = round(time.monotonic() - started - sum(timings.values()), 3)
+        now = time.monotonic()
+        timings[name] = round(timings.get(name, 0.0) + now - clock[0], 3)
+        clock[0] = now
 
     ctx = ctx or ImportContext()
     ctx.progress("read")
-    rows, header = best_sheet(kind, data, file_name)
+    sheet, header = best_sheet_stream(kind, data, file_name)
+    header = _check_header(kind, header, sheet.head)
+    batch_rows = kind.stream_batch_rows()
+    if batch_rows is not None:
+        result = _run_streaming(kind, ctx, sheet, header, batch_rows, lap=lap, timings=timings, file_name=file_name,
+                                dry_run=dry_run, skip_invalid=skip_invalid, on_write=on_write)
+        result.seconds = round(time.monotonic() - started, 3)
+        return result
+    rows = list(sheet.rows())
     lap("read")
-    header = _check_header(kind, header, rows)
     ctx.progress("parse")
     parsed = _parse_rows(kind, rows, header, ctx)
     lap("parse")
@@ -341,6 +368,248 @@ def run_import(
     return result
 
 
+class DuplicateFinder:
+    """The rows of a streamed file that share a key, found a batch at a time.
+
+    Within a batch the rows are grouped by key (as for a whole file). Every key is also kept
+    as an 8-byte digest with its row number (12 bytes a row, in arrays: 12 MB for a million
+    rows), so that `finish()` can tell whether a key came back in a later batch: then the
+    batches were checked without knowing it, and a second pass (`known` set) gives each row
+    of such a group its error, naming all its rows, before anything is resolved or written."""
+
+    def __init__(self, known: dict[str, dict[int, str]] | None = None):
+        self.known = known
+        self.digests: dict[str, array] = defaultdict(lambda: array("q"))
+        self.numbers: dict[str, array] = defaultdict(lambda: array("q"))
+        self.marked: dict[str, int] = defaultdict(int)
+
+    def check(self, name: str, rows: Iterable[ParsedRow], key_of: Callable[[ParsedRow], Any],
+              report: Callable[[ParsedRow, str], None]) -> None:
+        """Call `report(row, "r1, r2, …")` for each row whose `key_of(row)` another row has."""
+        if self.known is not None:
+            known = self.known.get(name, {})
+            if known:
+                for row in rows:
+                    numbers = known.get(row.number)
+                    if numbers is not None:
+                        report(row, numbers)
+            return
+        by_key: dict[Any, list[ParsedRow]] = defaultdict(list)
+        for row in rows:
+            key = key_of(row)
+            if key not in (None, ""):
+                by_key[key].append(row)
+        digests, numbers = self.digests[name], self.numbers[name]
+        for key, same in by_key.items():
+            digest = int.from_bytes(hashlib.blake2b(str(key).encode(), digest_size=8).digest(), "little",
+                                    signed=True)
+            for row in same:
+                digests.append(digest)
+                numbers.append(row.number)
+            if len(same) > 1:
+                self.marked[name] += len(same)
+                text = ", ".join(str(row.number) for row in same)
+                for row in same:
+                    report(row, text)
+
+    def finish(self) -> dict[str, dict[int, str]] | None:
+        """None when every group of rows with the same key lay within one batch (the pass was
+        exact); else, by name, row number -> the numbers of its group, for a second pass."""
+        import numpy
+
+        known: dict[str, dict[int, str]] = {}
+        spans = False
+        for name, digests in self.digests.items():
+            keys = numpy.frombuffer(digests, dtype=numpy.int64)
+            numbers = numpy.frombuffer(self.numbers[name], dtype=numpy.int64)
+            order = numpy.argsort(keys, kind="stable")
+            keys, numbers = keys[order], numbers[order]
+            same_as_next = keys[1:] == keys[:-1]
+            in_group = numpy.zeros(len(keys), dtype=bool)
+            in_group[1:] |= same_as_next
+            in_group[:-1] |= same_as_next
+            grouped = int(in_group.sum())
+            if grouped != self.marked.get(name, 0):
+                spans = True
+            groups: dict[int, list[int]] = defaultdict(list)
+            for key, number in zip(keys[in_group].tolist(), numbers[in_group].tolist(), strict=True):
+                groups[key].append(number)
+            known[name] = {number: ", ".join(map(str, sorted(group)))
+                           for group in groups.values() for number in group}
+        return known if spans else None
+
+
+class _Rollback(Exception):
+    """Leaves the transaction of a streamed import without writing anything."""
+
+
+@dataclass
+class _PassResult:
+    counts: dict[str, int]
+    errors: list[dict[str, Any]]
+    rejected_rows: list[tuple[int, list[Any], list[str]]]
+    data_rows: int
+    known: dict[str, dict[int, str]] | None
+
+
+def _run_streaming(kind: ImportKind, ctx: ImportContext, sheet: SheetStream, header: HeaderMatch, batch_rows: int,
+                   *, lap: Callable[[str], None], timings: dict[str, float], file_name: str, dry_run: bool,
+                   skip_invalid: bool, on_write: Any) -> ImportResult:
+    """The import a batch of rows at a time: each batch is parsed, checked, resolved, compared
+    and (when the import writes) upserted before the next is read, so memory stays flat in the
+    row count; everything is written in one transaction, all or nothing.
+
+    A batch is written as soon as it is checked, while no row of the file has been rejected;
+    after the first rejected row nothing more is written and, unless "skip invalid" is chosen,
+    the transaction is rolled back at the end: nothing is written. The duplicate rows of a
+    file are found across batches (DuplicateFinder); when a key comes back in a later batch
+    the pass was done without knowing it, so it is rolled back and done again knowing every
+    such row (rare: the same person twice, thousands of rows apart)."""
+    present = set(header.columns)
+    estimate = sheet.estimated_rows - header.data_start if sheet.estimated_rows else 0
+    head = header_cells(sheet.head, header)
+    rows_iter = sheet.rows()
+    source = _RowSource(rows_iter, header.data_start)
+
+    def one_pass(write: bool, known: dict[str, dict[int, str]] | None, skip: bool) -> _PassResult:
+        ctx.shared = {}
+        ctx.duplicates = DuplicateFinder(known)
+        counts: dict[str, int] = defaultdict(int)
+        errors: list[dict[str, Any]] = []
+        rejected_rows: list[tuple[int, list[Any], list[str]]] = []
+        data_rows = 0
+        writing = write
+        done = 0
+        for batch in source.batches(batch_rows):
+            lap("read")  # the time the reader took for this batch's rows
+            # The batch's share of the progress bar, against the rows the reader expects (a guess
+            # that grows when the reader cannot tell).
+            expected = max(estimate, done + len(batch)) if estimate else 2 * (done + len(batch))
+            ctx._span = (done / expected, (done + len(batch)) / expected)
+            done += len(batch)
+            ctx.progress("parse")
+            parsed = _parse_rows_from(kind, batch, header, ctx)
+            lap("parse")
+            data_rows += len(parsed)
+            ctx.progress("resolve")
+            ctx.duplicates.check("key", parsed, kind.row_key,
+                                 lambda row, numbers: row.add_error(*kind.duplicate_error(row, numbers)))
+            valid = [row for row in parsed if row.ok]
+            _resolve_lookups(kind, ctx, valid)
+            kind.resolve(ctx, [row for row in valid if row.ok])
+            kind.clean_rows(ctx, [row for row in valid if row.ok])
+            valid = [row for row in valid if row.ok]
+            lap("resolve")
+            ctx.progress("compare")
+            plan = _plan(kind, ctx, valid, present)
+            plan.rows = [row for row in plan.rows if row.ok]
+            lap("compare")
+            for name, value in {**plan.counts(), **kind.extra_counts(plan)}.items():
+                counts[name] += value
+            rejected = [row for row in parsed if not row.ok]
+            if rejected:
+                counts["rejected"] += len(rejected)
+                batch_errors = [error for row in rejected for error in row.errors]
+                _mask_personal_values(kind, header, batch_errors)
+                errors.extend(batch_errors)
+                rejected_rows.extend((row.number, row.cells, [e["message"] for e in row.errors]) for row in rejected)
+                if not skip:
+                    writing = False  # all or nothing: this pass will not be kept
+            if writing:
+                ctx.progress("write")
+                kind.write(ctx, plan)
+                lap("write")
+            del parsed, valid, plan, rejected, batch
+        known_after = ctx.duplicates.finish()
+        if known_after is None:
+            kind.finish_pass(ctx, counts, writing)
+            if writing:
+                lap("write")
+        counts.setdefault("rejected", 0)
+        for name in ("new", "updated", "unchanged"):
+            counts.setdefault(name, 0)
+        return _PassResult(dict(counts), errors, rejected_rows, data_rows, known_after)
+
+    def finish(outcome: _PassResult, written: bool) -> ImportResult:
+        ordered = sorted(range(len(outcome.rejected_rows)), key=lambda i: outcome.rejected_rows[i][0])
+        rejected_rows = [outcome.rejected_rows[i] for i in ordered]
+        errors = sorted(outcome.errors, key=lambda error: error["row"] or 0)  # stable: a row's own order kept
+        counts = {name: outcome.counts[name] for name in ("new", "updated", "unchanged", "rejected")}
+        counts.update({name: value for name, value in outcome.counts.items() if name not in counts})
+        return ImportResult(
+            kind=kind.name, file_name=file_name, dry_run=dry_run, skip_invalid=skip_invalid, counts=counts,
+            errors=errors, ignored_columns=header.ignored, header_row=header.excel_row, header_cells=head,
+            rejected_rows=rejected_rows, written=written, timings=timings)
+
+    write = not dry_run
+    result: ImportResult | None = None
+    try:
+        with transaction.atomic():
+            outcome = one_pass(write, None, skip_invalid)
+            if not outcome.data_rows:
+                raise SpreadsheetError(
+                    _("The file has a header row but no data rows below it."), row=header.excel_row)
+            if outcome.known is not None:
+                # A key came back in a later batch: again, knowing every duplicate row.
+                if write:
+                    raise _Rollback
+                source.restart(best_sheet_stream(kind, sheet.data, file_name)[0].rows())
+                outcome = one_pass(False, outcome.known, skip_invalid)
+            keep = write and (outcome.counts["rejected"] == 0 or skip_invalid)
+            result = finish(outcome, keep)
+            if keep:
+                if on_write is not None:
+                    on_write(result)
+            else:
+                raise _Rollback
+    except _Rollback:
+        pass
+    if result is not None:
+        return result
+    # Rolled back: either nothing is to be written, or a second pass must run.
+    if outcome.known is not None:
+        source.restart(best_sheet_stream(kind, sheet.data, file_name)[0].rows())
+        if write:
+            try:
+                with transaction.atomic():
+                    second = one_pass(True, outcome.known, skip_invalid)
+                    keep = second.counts["rejected"] == 0 or skip_invalid
+                    result = finish(second, keep)
+                    if keep:
+                        if on_write is not None:
+                            on_write(result)
+                    else:
+                        raise _Rollback
+            except _Rollback:
+                pass
+            return result
+    return finish(outcome, False)
+
+
+class _RowSource:
+    """The data rows of a sheet (from `start`, the first row after the header) in batches of
+    (row number, cells), blank and total rows included: the parse skips them as before."""
+
+    def __init__(self, rows: Iterator[list[Any]], start: int):
+        self.rows = rows
+        self.start = start
+
+    def restart(self, rows: Iterator[list[Any]]) -> None:
+        self.rows = rows
+
+    def batches(self, size: int) -> Iterator[list[tuple[int, list[Any]]]]:
+        batch: list[tuple[int, list[Any]]] = []
+        for index, cells in enumerate(self.rows):
+            if index < self.start:
+                continue
+            batch.append((index + 1, cells))
+            if len(batch) >= size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+
 def _mask_personal_values(kind: ImportKind, header: HeaderMatch, errors: list[dict[str, Any]]) -> None:
     """An error names its cell's value; for a personal column (ID, phone) the masked form:
     the errors are kept with the import job, in the database, where no number may be
@@ -357,16 +626,27 @@ def _mask_personal_values(kind: ImportKind, header: HeaderMatch, errors: list[di
 def best_sheet(kind: ImportKind, data: bytes, file_name: str) -> tuple[list[list[Any]], HeaderMatch | None]:
     """The first sheet whose header has every required column; failing that, the sheet
     whose header matches the most columns (a cover or notes sheet often comes first)."""
+    sheet, header = best_sheet_stream(kind, data, file_name)
+    return list(sheet.rows()), header
+
+
+def best_sheet_stream(kind: ImportKind, data: bytes, file_name: str) -> tuple[SheetStream, HeaderMatch | None]:
+    """best_sheet's choice as a SheetStream: the header is looked for in the first rows of
+    each sheet (`head`); the chosen sheet's other rows are read as the import goes.
+    Another sheet than the first with every required column is only a fallback for the
+    messages: it is never imported (its header lacks a required column), so its rows
+    are not kept."""
     lookup = kind.header_lookup()
     required = {c.key for c in kind.columns if c.required}
-    best: tuple[list[list[Any]], HeaderMatch | None] | None = None
-    for rows in iter_sheets(data, file_name):
-        header = find_header(rows, lookup)
+    best: tuple[SheetStream, HeaderMatch | None] | None = None
+    for sheet in iter_sheet_streams(data, file_name):
+        header = find_header(sheet.head, lookup)
+        sheet.data = data
         if header is not None and required <= set(header.columns):
-            return rows, header
+            return sheet, header
         if best is None or (header is not None and (best[1] is None or len(header.columns) > len(best[1].columns))):
-            best = (rows, header)
-    assert best is not None  # iter_sheets yields at least one sheet or raises
+            best = (sheet, header)
+    assert best is not None  # iter_sheet_streams yields at least one sheet or raises
     return best
 
 
@@ -449,6 +729,13 @@ PROGRESS_EVERY = 5000  # rows between two progress reports while parsing
 
 def _parse_rows(kind: ImportKind, rows: list[list[Any]], header: HeaderMatch,
                 ctx: ImportContext | None = None) -> list[ParsedRow]:
+    start = header.data_start
+    return _parse_rows_from(kind, [(index + 1, rows[index]) for index in range(start, len(rows))], header, ctx)
+
+
+def _parse_rows_from(kind: ImportKind, rows: Sequence[tuple[int, list[Any]]], header: HeaderMatch,
+                     ctx: ImportContext | None = None) -> list[ParsedRow]:
+    """The data rows among `rows` ((Excel row number, cells) pairs), parsed and checked cell by cell."""
     ctx = ctx or ImportContext()
     parsers = kind.column_parsers(ctx)
     columns = [(kind.column(key), parsers.get(key, kind.column(key).parser), index)
@@ -456,14 +743,13 @@ def _parse_rows(kind: ImportKind, rows: list[list[Any]], header: HeaderMatch,
     groups = [group for group in kind.required_any]
     parsed: list[ParsedRow] = []
     written = header.written
-    start, total = header.data_start, len(rows)
-    for index in range(start, total):
-        if (index - start) % PROGRESS_EVERY == PROGRESS_EVERY - 1:
-            ctx.progress("parse", (index - start) / max(total - start, 1))
-        cells = rows[index]
+    total = len(rows)
+    for at, (number, cells) in enumerate(rows):
+        if at % PROGRESS_EVERY == PROGRESS_EVERY - 1:
+            ctx.progress("parse", at / max(total, 1))
         if row_is_blank(cells) or is_total_row(cells):
             continue
-        row = ParsedRow(number=index + 1, cells=cells, values={}, positions=header.columns, written=written)
+        row = ParsedRow(number=number, cells=cells, values={}, positions=header.columns, written=written)
         values = row.values
         width = len(cells)
         for column, parser, position in columns:

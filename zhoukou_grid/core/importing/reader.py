@@ -122,17 +122,66 @@ def read_rows(data: bytes, filename: str = "") -> list[Row]:
 def iter_sheets(data: bytes, filename: str = "") -> Iterator[list[Row]]:
     """The rows of each visible sheet that holds data, read one sheet at a time (a CSV
     is one sheet). Raises SpreadsheetError before yielding if the file is unusable."""
+    streams = iter_sheet_streams(data, filename)
+    return (list(sheet.rows()) for sheet in streams)
+
+
+# Rows of a sheet read before the import decides which sheet it takes (the header is within
+# the first 20 rows): a sheet's other rows stream by as they are read, never all at once.
+HEAD_ROWS = 50
+
+
+class SheetStream:
+    """One sheet of a file, read once from top to bottom: `head` holds its first rows (at
+    least HEAD_ROWS, when it has that many), `rows()` yields all of them, the head first.
+    The rows after the head are read as they are asked for, so that a file of a million
+    rows never has all its rows in memory at once."""
+
+    def __init__(self, head: list[Row], rest: Iterator[Row] | None = None):
+        self.head = head
+        self._rest = rest
+        self._used = False
+        self.estimated_rows: int | None = None  # rows the sheet seems to have (for progress), None: unknown
+        self.data: bytes = b""  # the file's bytes (to read it again)
+
+    def rows(self) -> Iterator[Row]:
+        if self._used:
+            raise RuntimeError("a sheet's rows are read once")
+        self._used = True
+        yield from self.head
+        if self._rest is not None:
+            yield from self._rest
+
+    def drain(self) -> None:
+        """Read and forget the rows not asked for (the reader then goes on to the next sheet)."""
+        if self._rest is not None:
+            for _row in self._rest:
+                pass
+            self._rest = None
+
+
+def iter_sheet_streams(data: bytes, filename: str = "") -> Iterator[SheetStream]:
+    """The visible sheets that hold data, as SheetStreams, one after the other (a sheet not
+    read to its end is drained when the next is asked for; a CSV is one sheet). Raises
+    SpreadsheetError before yielding if the file is unusable."""
     if not data or not data.strip():
         raise _empty()
     if data.startswith(OLE_MAGIC) and any(name in data for name in ENCRYPTED_STREAMS):
         raise _password_protected()
+    estimate = None
     if data.startswith(ZIP_MAGIC):
-        check_zip_container(data)
+        estimate = check_zip_container(data)
     if data.startswith((ZIP_MAGIC, OLE_MAGIC)):
-        return _iter_workbook(data)
+        return _estimated(_iter_workbook(data), estimate)
     if data.startswith(OTHER_MAGICS):
         raise _not_a_spreadsheet()
-    return iter([_read_csv(data)])
+    return _estimated(iter([_csv_stream(data)]), data.count(b"\n"))
+
+
+def _estimated(sheets: Iterator[SheetStream], rows: int | None) -> Iterator[SheetStream]:
+    for sheet in sheets:
+        sheet.estimated_rows = rows
+        yield sheet
 
 
 def _password_protected() -> SpreadsheetError:
@@ -159,7 +208,7 @@ def check_workbook_limits(data: bytes) -> None:
             pass
 
 
-def check_zip_container(data: bytes) -> None:
+def check_zip_container(data: bytes) -> int:
     """Refuse a damaged XLSX, a zip bomb or a sheet spanning too many cells before any cell
     is read, in bounded memory.
 
@@ -167,7 +216,8 @@ def check_zip_container(data: bytes) -> None:
     member is inflated in 1 MB chunks and thrown away, which stops at the declared size and
     checks the CRC: a member that lies about its size is refused too. While it streams by,
     the cells its XML places are measured (`_member_extent`) against IMPORT_MAX_ROWS,
-    IMPORT_MAX_COLUMNS and IMPORT_MAX_CELLS."""
+    IMPORT_MAX_COLUMNS and IMPORT_MAX_CELLS. Returns the farthest row a sheet reaches (a
+    guess of the rows to import, for the progress bar)."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         members = archive.infolist()
@@ -183,14 +233,17 @@ def check_zip_container(data: bytes) -> None:
             "damaged). Split it into smaller files, or save it again from Excel or WPS.") % {
             "size": total // (1024 * 1024)})
     limits = extent_limits()
+    rows = 0
     try:
         for member in members:
             with archive.open(member) as stream:
                 extent = _member_extent(stream)
             if extent is not None:
                 _check_extent(extent, limits)
+                rows = max(rows, extent.rows)
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, RuntimeError):
         raise _damaged_workbook() from None
+    return rows
 
 
 class Extent:
@@ -378,42 +431,85 @@ _TERMINAL = ("end", "damaged", "none", "memory", "extent")
 MAX_MESSAGE_BYTES = 1024 ** 3  # a block of 20,000 rows is a few MB
 
 
-def _iter_workbook(data: bytes) -> Iterator[list[Row]]:
+def _iter_workbook(data: bytes) -> Iterator[SheetStream]:
     if getattr(settings, "IMPORT_READER_ISOLATED", True):
         messages = _read_in_child(data)
     else:
-        messages = read_worker.workbook_messages(data, extent_limits())
+        messages = read_worker.workbook_messages(data, extent_limits(), slice_bytes())
     iterator = _sheets(messages)
     first = next(iterator)  # so that an unusable workbook fails here, not at the first use
     return itertools.chain([first], iterator)
 
 
-def _sheets(messages) -> Iterator[list[Row]]:
-    """The sheets holding data, from the messages of read_worker.workbook_messages."""
+def slice_bytes() -> int:
+    """IMPORT_READER_SLICE_BYTES: a sheet whose XML is larger is read a slice at a time
+    (read_worker.SLICE_BYTES), so that the reader's memory does not grow with the rows."""
+    return int(getattr(settings, "IMPORT_READER_SLICE_BYTES", read_worker.SLICE_BYTES))
+
+
+def _check_message(kind: str, value: Any) -> None:
+    if kind == "damaged":
+        raise _password_protected() if value else _damaged_workbook()
+    if kind == "none":
+        raise _not_a_spreadsheet()
+    if kind == "memory":
+        logger.warning("the workbook reader ran out of memory")
+        raise _reader_stopped()
+    if kind == "extent":
+        extent = Extent()
+        extent.add(*value)
+        _check_extent(extent, extent_limits())
+        raise _reader_stopped()  # over the limits in the child, within them here: the settings changed
+
+
+def _sheets(messages) -> Iterator[SheetStream]:
+    """The sheets holding data, from the messages of read_worker.workbook_messages, as they
+    come: a sheet's head is read before it is yielded, its other rows when they are asked for."""
+    messages = iter(messages)
     found = False
-    rows: list[Row] = []
-    for kind, value in messages:
-        if kind == "damaged":
-            raise _password_protected() if value else _damaged_workbook()
-        if kind == "none":
-            raise _not_a_spreadsheet()
-        if kind == "memory":
-            logger.warning("the workbook reader ran out of memory")
-            raise _reader_stopped()
-        if kind == "extent":
-            extent = Extent()
-            extent.add(*value)
-            _check_extent(extent, extent_limits())
-            raise _reader_stopped()  # over the limits in the child, within them here: the settings changed
-        if kind == "rows":
-            rows.extend(value)
-        elif kind == "sheet":
-            if any(_row_has_data(row) for row in rows):
-                found = True
-                yield rows
-            rows = []
-        elif kind == "end":
+    ended = False
+
+    def rest_of_sheet() -> Iterator[Row]:
+        nonlocal ended
+        for kind, value in messages:
+            _check_message(kind, value)
+            if kind == "rows":
+                yield from value
+            elif kind == "sheet":
+                return
+            elif kind == "end":
+                ended = True
+                return
+        ended = True
+
+    while not ended:
+        head: list[Row] = []
+        sheet_done = False
+        for kind, value in messages:
+            _check_message(kind, value)
+            if kind == "rows":
+                head.extend(value)
+                if len(head) >= HEAD_ROWS:
+                    break
+            elif kind == "sheet":
+                sheet_done = True
+                break
+            elif kind == "end":
+                ended = True
+                break
+        else:
+            ended = True
+        if ended and not head:
             break
+        if sheet_done or ended:
+            if any(_row_has_data(row) for row in head):
+                found = True
+                yield SheetStream(head)
+            continue
+        sheet = SheetStream(head, rest_of_sheet())
+        found = True
+        yield sheet
+        sheet.drain()
     if not found:
         raise _empty()
 
@@ -431,26 +527,28 @@ class _CellsUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"{module}.{name} is not a cell value")
 
 
-def _read_in_child(data: bytes) -> list[tuple[str, object]]:
+def _read_in_child(data: bytes) -> Iterator[tuple[str, object]]:
     """Read the workbook in a child process (read_worker.py) limited to IMPORT_READER_MEMORY_BYTES
     of address space and IMPORT_READER_TIMEOUT_SECONDS; a child that dies or is stopped is a
-    refused file, never a dead web or Celery worker."""
+    refused file, never a dead web or Celery worker. The messages are yielded as they arrive
+    (the child waits while the import works on the rows it has sent: memory stays flat)."""
     memory = int(getattr(settings, "IMPORT_READER_MEMORY_BYTES", DEFAULT_READER_MEMORY_BYTES))
     timeout = float(getattr(settings, "IMPORT_READER_TIMEOUT_SECONDS", DEFAULT_READER_TIMEOUT_SECONDS))
     # -I: the child ignores PYTHON* variables and the current directory; it imports only python-calamine.
     process = subprocess.Popen([sys.executable, "-I", read_worker.__file__, str(memory),
-                                *(str(limit) for limit in extent_limits())],
+                                *(str(limit) for limit in extent_limits()), str(slice_bytes())],
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     timer = threading.Timer(timeout, process.kill)
+    # A daemon: a reading abandoned halfway (an import that failed, its generator not yet
+    # collected) never keeps the process from exiting until the timeout.
+    timer.daemon = True
     timer.start()
-    messages: list[tuple[str, object]] = []
+    # The bytes go in from a thread: the child starts sending rows before it has read them all.
+    feeder = threading.Thread(target=_feed, args=(process.stdin, data), daemon=True)
+    feeder.start()
+    last = None
     try:
-        try:
-            process.stdin.write(data)
-            process.stdin.close()
-        except (BrokenPipeError, OSError):
-            pass
-        while not messages or messages[-1][0] not in _TERMINAL:
+        while last not in _TERMINAL:
             header = process.stdout.read(8)
             if len(header) < 8:
                 break
@@ -465,19 +563,30 @@ def _read_in_child(data: bytes) -> list[tuple[str, object]]:
             del body
             if not (isinstance(message, tuple) and len(message) == 2 and isinstance(message[0], str)):
                 break
-            messages.append(message)
-        process.stdout.close()
-        returncode = process.wait()
+            last = message[0]
+            yield message
+            del message
+        if last not in _TERMINAL:
+            process.stdout.close()
+            returncode = process.wait()
+            # No file content in the log: the exit status says how it died (negative: the signal).
+            logger.warning("the workbook reader process stopped before the end (exit status %s)", returncode)
+            raise _reader_stopped()
     finally:
         timer.cancel()
         if process.poll() is None:
             process.kill()
-            process.wait()
-    if messages and messages[-1][0] in _TERMINAL:
-        return messages
-    # No file content in the log: the exit status says how it died (negative: the signal).
-    logger.warning("the workbook reader process stopped before the end (exit status %s)", returncode)
-    raise _reader_stopped()
+        process.stdout.close()
+        process.wait()
+        feeder.join(timeout=5)
+
+
+def _feed(stream, data: bytes) -> None:
+    try:
+        stream.write(data)
+        stream.close()
+    except (BrokenPipeError, OSError, ValueError):
+        pass
 
 
 def _decode(data: bytes) -> str:
@@ -525,20 +634,67 @@ def _web_page() -> SpreadsheetError:
 
 
 def _read_csv(data: bytes) -> list[Row]:
-    text = _decode(data)
-    if _looks_binary(text):
-        raise _not_a_spreadsheet()
-    if text.lstrip("\ufeff \t\r\n").startswith(MARKUP_START):
-        raise _web_page()
-    head_lines = text[:20000].splitlines()[:30]
-    delimiter = sniff_delimiter(head_lines)
+    return list(_csv_stream(data).rows())
+
+
+def _encoding(data: bytes) -> str:
+    """The encoding of a CSV file (see _decode), checked a megabyte at a time: the decoded
+    text of a large file is never held whole."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text": UTF-16 with a BOM
+        if _decodes(data, "utf-16"):
+            return "utf-16"
+    for encoding in ("utf-8-sig", "gb18030"):
+        if _decodes(data, encoding):
+            return encoding
+    raise SpreadsheetError(
+        _("The file cannot be read as text in UTF-8 or GBK (it is in another encoding). Save it from Excel or WPS "
+          "as .xlsx, or as CSV in UTF-8, and upload it again.")
+    )
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    import codecs
+
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    view = memoryview(data)
+    step = 1024 * 1024
     try:
-        rows = [list(row) for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
-    except csv.Error:
+        for start in range(0, len(data), step):
+            decoder.decode(view[start:start + step])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _csv_stream(data: bytes) -> SheetStream:
+    encoding = _encoding(data)
+    head_text = data[:80000].decode(encoding, "ignore")
+    if _looks_binary(head_text):
         raise _not_a_spreadsheet()
-    if not any(_row_has_data(row) for row in rows):
-        raise _empty()
-    return rows
+    if head_text.lstrip("\ufeff \t\r\n").startswith(MARKUP_START):
+        raise _web_page()
+    head_lines = head_text[:20000].splitlines()[:30]
+    delimiter = sniff_delimiter(head_lines)
+    text = io.TextIOWrapper(io.BytesIO(data), encoding=encoding, newline="")
+    reader = csv.reader(text, delimiter=delimiter)
+
+    def rows() -> Iterator[Row]:
+        try:
+            for row in reader:
+                yield list(row)
+        except csv.Error:
+            raise _not_a_spreadsheet() from None
+
+    iterator = rows()
+    head: list[Row] = []
+    for row in iterator:
+        head.append(row)
+        if len(head) >= HEAD_ROWS:
+            break
+    if not any(_row_has_data(row) for row in head):
+        raise _empty()  # a CSV whose first rows are all blank: as before, when no row had data
+    return SheetStream(head, iterator)
 
 
 def _row_has_data(row: Sequence[Any]) -> bool:

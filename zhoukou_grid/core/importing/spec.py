@@ -201,6 +201,16 @@ class ImportKind:
         """Counts beyond new/updated/unchanged/rejected for the summary (e.g. unlinked residents)."""
         return {}
 
+    def stream_batch_rows(self) -> int | None:
+        """Rows per batch when the kind's imports stream (engine.run_import: parse, resolve,
+        compare and write a batch at a time, memory flat in the row count); None: the whole
+        file is one batch."""
+        return None
+
+    def finish_pass(self, ctx: ImportContext, counts: dict[str, int], write: bool) -> None:
+        """After the last batch of a streamed import (inside its transaction when `write`):
+        what a kind kept back from its batches (`ctx.shared`), with the counts to adjust."""
+
     def export_has_personal_data(self, user) -> bool:
         """Whether `user`'s export of this kind holds personal data (then its audit row counts the rows)."""
         return False

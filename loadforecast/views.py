@@ -334,12 +334,15 @@ class AlertDetailView(ScopedDetailView):
         can_change = user.has_perm("loadforecast.change_alert")
         can_plan = user.has_perm("loadforecast.add_measure") and active
         measures = selectors.alert_measures(alert)
+        returning = selectors.returning_people(user, transformer_id=alert.transformer_id, line_id=alert.line_id,
+                                               first=alert.first_date, last=alert.last_date)
         context.update(
             title=_("Alert: %(asset)s") % {"asset": asset.code},
             alert=alert, asset=asset, is_line=bool(alert.line_id), station=alert.grid.station,
             horizon=days,
             hours=episode_hours([alert]).get(alert.pk),
             villages=returning_households_by_village([alert]).get(alert.pk, []),
+            returning=returning, returning_total=sum(group.count for group in returning),
             thresholds=_thresholds_table(alert.thresholds),
             recommended=recommended(alert),
             measures=measures,

@@ -21,7 +21,7 @@ from zhoukou_grid.core.audit import audit_record
 from zhoukou_grid.core.scoping import get_for_user_or_404, writable_for_user
 from zhoukou_grid.territory.models import County, Station
 
-from . import outlook_engine, outlook_selectors
+from . import outlook_engine, outlook_selectors, selectors
 from .engine import SettingsError
 from .models import LEVEL_CODES, Level, OutlookItem, OutlookSettings
 from .outlook_services import outlook_settings_update, outlook_station
@@ -287,8 +287,11 @@ class OutlookItemView(LoginRequiredMixin, PermissionRequiredMixin, DetailView):
             "text": {"baseline": str(_("Baseline")), "registered": str(_("Registered households")),
                      "estimated": str(_("Estimated households")), "kw": "kW"},
         }
+        returning = selectors.returning_people(self.request.user, transformer_id=item.transformer_id,
+                                               line_id=item.line_id, first=run.first_day, last=run.window_end)
         context.update(
             title=_("Season outlook: %(asset)s") % {"asset": item.asset.code}, item=item, run=run, days=days,
             chart=chart, station=run.station,
+            returning=returning, returning_total=sum(group.count for group in returning),
             measures=[{**m, "label": MEASURE_LABELS.get(m["kind"], m["kind"])} for m in item.measures])
         return context

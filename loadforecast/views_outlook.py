@@ -23,6 +23,7 @@ from zhoukou_grid.territory.models import County, Station
 
 from . import outlook_engine, outlook_selectors, selectors
 from .engine import SettingsError
+from .forms import engine_errors
 from .models import LEVEL_CODES, Level, OutlookItem, OutlookSettings
 from .outlook_services import outlook_settings_update, outlook_station
 from .resources import OUTLOOK_COLUMNS, outlook_row
@@ -189,6 +190,12 @@ class OutlookSettingsForm(forms.Form):
         values["normal_min_temperature_c"] = ", ".join(f"{t:g}" for t in settings.normal_min_temperature_c)
         return values
 
+    def add_engine_error(self, error: SettingsError) -> None:
+        """The engine's refusal, on the fields it is about, in the person's language."""
+        labels = {name: field.label for name, field in self.fields.items()}
+        for field, message in engine_errors(str(error), keys=list(self.fields), labels=labels):
+            self.add_error(field, message)
+
     def values(self) -> dict:
         """Only the values that differ from the defaults."""
         defaults = outlook_engine.OutlookSettings().to_dict()
@@ -229,7 +236,7 @@ class CountyOutlookSettingsView(LoginRequiredMixin, PermissionRequiredMixin, Det
             try:
                 outlook_settings_update(county_id=county.pk, values=form.values(), user=request.user)
             except SettingsError as error:
-                form.add_error(None, str(error))
+                form.add_engine_error(error)
             else:
                 messages.success(request, _("Settings saved: the next outlook uses them."))
                 return redirect("loadforecast:outlook_settings", pk=county.pk)

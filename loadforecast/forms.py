@@ -91,23 +91,46 @@ SETTING_FIELDS = [
 ]
 SETTING_KEYS = [f.key for f in SETTING_FIELDS]
 
-# Engine messages (one per rule, joined with "; ") → the field they are about and what to say.
+# Engine messages (one per rule, joined with "; ", in English: the engine is Django-free) →
+# the field they are about ("{field}": the pattern's group) and what to say, translated when
+# the form is shown (lazy texts, formatted with the pattern's groups at that moment). A
+# message no pattern knows still comes out in the person's language, naming the setting.
 _ENGINE_MESSAGES = [
     (re.compile(r"^thresholds must increase"), None,
      _("The thresholds must increase: watch < heavy load < overload < thermal critical.")),
     (re.compile(r"^cos_phi "), "cos_phi", _("cosφ must be above 0 and at most 1.")),
     (re.compile(r"^household_extra_peak_kw "), "household_extra_peak_kw", _("p_hh must be above 0 kW.")),
-    (re.compile(r"^horizon_days "), "horizon_days",
-     _("The horizon is 1 to %(max)d days.") % {"max": engine.MAX_HORIZON_DAYS}),
-    (re.compile(r"^(heavy|overload)_duration_hours "), "{1}_duration_hours", _("Between 1 and 24 hours.")),
-    (re.compile(r"^(extra_demand_shape|rural_winter_shape) "), "{1}",
+    (re.compile(r"^horizon_days must be between 1 and (?P<max>\d+)"), "horizon_days",
+     _("The horizon is 1 to %(max)s days.")),
+    (re.compile(r"^(?P<field>heavy_duration_hours|overload_duration_hours) "), "{field}",
+     _("Between 1 and 24 hours.")),
+    (re.compile(r"^(?P<field>extra_demand_shape|rural_winter_shape) "), "{field}",
      _("Give 24 values, none of them negative.")),
-    (re.compile(r"^(festival_factor_\w+) must be positive"), "{1}", _("Must be above 0.")),
+    # The season outlook's settings (outlook_engine.OutlookSettings).
+    (re.compile(r"^the window's days before and after"), "window_days_before",
+     _("The window's days before and after New Year's Day must not be negative.")),
+    (re.compile(r"^the window has (?P<days>\d+) days, at most (?P<max>\d+)"), None,
+     _("The window has %(days)s days; at most %(max)s.")),
+    (re.compile(r"^normal_min_temperature_c needs 12 monthly values, got (?P<n>\d+)"), "normal_min_temperature_c",
+     _("Give 12 monthly values (you gave %(n)s).")),
+    (re.compile(r"^normal_min_temperature_c values must be between (?P<low>\S+) and (?P<high>\S+) "),
+     "normal_min_temperature_c", _("Each value must be between %(low)s and %(high)s °C.")),
+    # Rules shared by many settings.
+    (re.compile(r"^unknown setting\(s\): (?P<names>.+)$"), None, _("Unknown settings: %(names)s.")),
+    (re.compile(r"^(?P<field>\w+): .* is not a valid value"), "{field}", _("This value is not valid.")),
+    (re.compile(r"^(?P<field>\w+) must be positive"), "{field}", _("Must be above 0.")),
+    (re.compile(r"^(?P<field>\w+) must not be negative"), "{field}", _("Must not be negative.")),
+    (re.compile(r"^(?P<field>\w+) must be at least 1"), "{field}", _("At least 1.")),
 ]
 
 
-def engine_errors(message: str) -> list[tuple[str | None, str]]:
-    """Split a SettingsError into (form field or None, message for the person)."""
+def engine_errors(message: str, keys: list[str] | None = None,
+                  labels: dict[str, Any] | None = None) -> list[tuple[str | None, str]]:
+    """Split a SettingsError into (form field or None, message for the person, in the active
+    language). `keys` are the form's fields (the projection's by default); `labels` their
+    labels, for a message no pattern knows."""
+    keys = SETTING_KEYS if keys is None else keys
+    labels = {f.key: f.label for f in SETTING_FIELDS} if labels is None else labels
     found = []
     for part in (p.strip() for p in str(message).split(";")):
         if not part:
@@ -115,12 +138,14 @@ def engine_errors(message: str) -> list[tuple[str | None, str]]:
         for pattern, field, text in _ENGINE_MESSAGES:
             match = pattern.match(part)
             if match:
-                name = field.replace("{1}", match.group(1)) if field and "{1}" in field else field
-                found.append((name if name in SETTING_KEYS else None, str(text)))
+                name = match.group("field") if field == "{field}" else field
+                found.append((name if name in keys else None, str(text) % match.groupdict()))
                 break
         else:
             key = part.split(" ", 1)[0].rstrip(":")
-            found.append((key if key in SETTING_KEYS else None, part))
+            name = key if key in keys else None
+            found.append((name, str(_("This setting is not valid: %(setting)s."))
+                          % {"setting": labels.get(key, key) if name else key}))
     return found
 
 
@@ -212,4 +237,4 @@ class ProjectionSettingsForm(forms.Form):
 
     def add_engine_error(self, error: engine.SettingsError) -> None:
         for field, message in engine_errors(str(error)):
-            self.add_error(field, message)
+            self.add_error(field if field in self.fields else None, message)

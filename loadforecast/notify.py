@@ -1,9 +1,14 @@
-"""Telling station staff about the alerts a run created or raised.
+"""Telling station staff and grid managers about the alerts a run created or raised.
 
 One digest per station per run, in-app and by email, to the users holding the station
-staff role on that station. County admins are not notified: they oversee dozens of
-stations and read the queue of their county; the people who act on an alert are the
-station's staff.
+staff role on that station; and one digest per grid to the grid's managers (the grid's
+`manager` and the users holding the grid manager role on it) listing only the alerts on
+assets of their own grid. County admins are not notified: they oversee dozens of
+stations and read the queue of their county.
+
+An alert is in a digest only when this execution of the run created it or raised its
+level (its `AlertHistory` rows "created"/"raised"), so a nightly run that leaves an alert
+at the same level says nothing, and each rise is told once.
 
 Idempotent per execution of a run: the run row remembers (in `counts["notified"]`) the
 start time of the execution it notified for, so calling the finishing step twice sends
@@ -24,7 +29,7 @@ from django.utils.translation import ngettext
 from zhoukou_grid.core.audit import audit_record
 from zhoukou_grid.core.notifications import notification_send
 from zhoukou_grid.core.webhooks import EVENT_ALERTS, WebhookEvent, webhook_emit_many
-from zhoukou_grid.territory.models import Role, RoleAssignment
+from zhoukou_grid.territory.models import Grid, Role, RoleAssignment
 
 from .models import AlertHistory, Level, ProjectionRun
 
@@ -93,27 +98,61 @@ def run_alerts_notify(*, run: ProjectionRun) -> int:
             role=Role.STATION_STAFF, station_id__in=list(by_station), user__is_active=True).values_list(
             "user_id", "station_id").order_by("user_id"):
         staff[station_id].append(user_id)
+    managers = grid_managers(list(by_grid))
     link = reverse("loadforecast:alert_list")
-    notified_stations = recipients = 0
+    notified_stations = recipients = notified_grids = 0
     with translation.override(settings.LANGUAGE_CODE):
         for station_id, alerts in sorted(by_station.items()):
             if not staff.get(station_id):
                 continue
-            level, _rate, peak_date, code = max(alerts.values(), key=lambda a: (a[0], a[1]))
-            count = len(alerts)
-            title = ngettext("%(count)d new or raised overload alert", "%(count)d new or raised overload alerts",
-                             count) % {"count": count}
-            body = ngettext("%(count)d new or raised alert, worst: %(asset)s %(level)s on %(date)s.",
-                            "%(count)d new or raised alerts, worst: %(asset)s %(level)s on %(date)s.", count) % {
-                "count": count, "asset": code, "level": Level(level).label, "date": peak_date.isoformat()}
-            notification_send(recipients=staff[station_id], kind=NOTIFICATION_KIND, title=title, body=body,
-                              url=f"{link}?station={station_id}")
+            notification_send(recipients=staff[station_id], kind=NOTIFICATION_KIND, url=f"{link}?station={station_id}",
+                              **_digest(alerts))
             notified_stations += 1
             recipients += len(staff[station_id])
+        for grid_id, alerts in sorted(by_grid.items()):
+            # Someone who is also the station's staff already has the station's digest.
+            told = managers.get(grid_id, set()) - set(staff.get(station_of[grid_id], ()))
+            if not told:
+                continue
+            notification_send(recipients=sorted(told), kind=NOTIFICATION_KIND, url=f"{link}?grid={grid_id}",
+                              **_digest(alerts, grid=True))
+            notified_grids += 1
+            recipients += len(told)
     run.counts[NOTIFIED_KEY] = marker
     run.save(update_fields=["counts"])
-    if notified_stations:
+    if notified_stations or notified_grids:
         audit_record(user=None, action="alerts.notified", object_type="loadforecast.projectionrun", object_id=run.pk,
-                     detail={"stations": notified_stations, "recipients": recipients,
+                     detail={"stations": notified_stations, "grids": notified_grids, "recipients": recipients,
                              "alerts": sum(len(a) for a in by_station.values())})
     return notified_stations
+
+
+def grid_managers(grid_ids: list[int]) -> dict[int, set[int]]:
+    """Per grid: the active users managing it (the grid's `manager` and the grid manager
+    role holders). Two queries."""
+    managers: dict[int, set[int]] = defaultdict(set)
+    if not grid_ids:
+        return managers
+    for grid_id, user_id in Grid.objects.filter(pk__in=grid_ids, manager__isnull=False,
+                                                manager__is_active=True).values_list("pk", "manager_id"):
+        managers[grid_id].add(user_id)
+    for grid_id, user_id in RoleAssignment.objects.filter(role=Role.GRID_MANAGER, grid_id__in=grid_ids,
+                                                          user__is_active=True).values_list("grid_id", "user_id"):
+        managers[grid_id].add(user_id)
+    return managers
+
+
+def _digest(alerts: dict[int, tuple], *, grid: bool = False) -> dict[str, str]:
+    """The title and body of a digest of `alerts` (alert id -> level, rate, peak day, code)."""
+    level, _rate, peak_date, code = max(alerts.values(), key=lambda a: (a[0], a[1]))
+    count = len(alerts)
+    if grid:
+        title = ngettext("%(count)d new or raised overload alert in your grid",
+                         "%(count)d new or raised overload alerts in your grid", count) % {"count": count}
+    else:
+        title = ngettext("%(count)d new or raised overload alert", "%(count)d new or raised overload alerts",
+                         count) % {"count": count}
+    body = ngettext("%(count)d new or raised alert, worst: %(asset)s %(level)s on %(date)s.",
+                    "%(count)d new or raised alerts, worst: %(asset)s %(level)s on %(date)s.", count) % {
+        "count": count, "asset": code, "level": Level(level).label, "date": peak_date.isoformat()}
+    return {"title": title, "body": body}

@@ -39,7 +39,7 @@ from .models import Alert, Level, Measure, OutlookItem, OutlookRun
 NOTIFICATION_KIND = "outlook"
 
 
-def _key(item: OutlookItem) -> str:
+def asset_key(item: OutlookItem) -> str:
     return f"t{item.transformer_id}" if item.transformer_id else f"l{item.line_id}"
 
 
@@ -51,12 +51,19 @@ def said_before(*, station_id: int, season: int, run_date: dt.date) -> dict:
     return {key: run.headline.get(key) for key in ("notified", "order_by_notified")} if run else {}
 
 
-def _planned_assets(items: list[OutlookItem]) -> set[str]:
-    """Assets with a measure planned or done on an alert that is not dismissed."""
+def planned_assets(items: list[OutlookItem], *, since: dt.date | None = None) -> set[str]:
+    """Assets with a measure planned or done on an alert that is not dismissed and reaches
+    into the items' window (`since`: the run's first day; an earlier season's measures do
+    not count). One query."""
+    if not items:
+        return set()
+    if since is None:
+        since = min(i.run.first_day for i in items)
     t_ids = [i.transformer_id for i in items if i.transformer_id]
     l_ids = [i.line_id for i in items if i.line_id]
     rows = Measure.objects.filter(
         Q(alert__transformer_id__in=t_ids) | Q(alert__line_id__in=l_ids),
+        alert__last_date__gte=since,
         status__in=(Measure.Status.PLANNED, Measure.Status.DONE)).exclude(
         alert__status=Alert.Status.DISMISSED).values_list("alert__transformer_id", "alert__line_id").order_by()
     return {f"t{t}" if t else f"l{line}" for t, line in rows}
@@ -99,10 +106,10 @@ def _outlook_webhooks(run: OutlookRun, new_by_grid: dict[int, list[OutlookItem]]
                 "count": len(items)}
             events.append(WebhookEvent(
                 event=EVENT_OUTLOOK, key=f"outlook:run{run.pk}:{scope}{pk}", title=title,
-                lines=[_item_line(item, codes.get(_key(item), "")) for item in items[:10]], url=station_url,
+                lines=[_item_line(item, codes.get(asset_key(item), "")) for item in items[:10]], url=station_url,
                 station_id=pk if scope == "station" else None, grid_id=pk if scope == "grid" else None,
                 data={"outlook_run_id": run.pk, "season": run.season,
-                      "items": [{"asset": codes.get(_key(item), ""), "level": item.level,
+                      "items": [{"asset": codes.get(asset_key(item), ""), "level": item.level,
                                  "peak_date": item.peak_date.isoformat()} for item in items[:50]]}))
         if due and station_chat:
             first = min(due, key=lambda i: i.order_by)
@@ -111,7 +118,7 @@ def _outlook_webhooks(run: OutlookRun, new_by_grid: dict[int, list[OutlookItem]]
                 title=ngettext("%(count)d outlook measure to order by %(date)s",
                                "%(count)d outlook measures to order by %(date)s", len(due)) % {
                     "count": len(due), "date": first.order_by.isoformat()},
-                lines=[f"{codes.get(_key(item), '')} ({item.order_by.isoformat()})" for item in due[:10]],
+                lines=[f"{codes.get(asset_key(item), '')} ({item.order_by.isoformat()})" for item in due[:10]],
                 station_id=run.station_id, data={"outlook_run_id": run.pk}))
     webhook_emit_many(events)
     return bool(due and station_chat)
@@ -127,9 +134,9 @@ def outlook_notify(*, run: OutlookRun, items: list[OutlookItem], notice_days: in
 
     new_by_grid: dict[int, list[OutlookItem]] = defaultdict(list)
     for item in items:
-        if item.level >= Level.HEAVY and told.get(_key(item), 0) < item.level:
+        if item.level >= Level.HEAVY and told.get(asset_key(item), 0) < item.level:
             new_by_grid[item.grid_id].append(item)
-            told[_key(item)] = item.level
+            told[asset_key(item)] = item.level
     managers: dict[int, set[int]] = defaultdict(set)
     for grid_id, user_id in Grid.objects.filter(pk__in=list(new_by_grid), manager__isnull=False).values_list(
             "pk", "manager_id"):
@@ -140,9 +147,9 @@ def outlook_notify(*, run: OutlookRun, items: list[OutlookItem], notice_days: in
 
     due_limit = run.run_date + dt.timedelta(days=notice_days)
     due = [item for item in items if item.order_by is not None and item.order_by <= due_limit
-           and _key(item) not in told_order_by]
-    planned = _planned_assets(due) if due else set()
-    due = [item for item in due if _key(item) not in planned]
+           and asset_key(item) not in told_order_by]
+    planned = planned_assets(due) if due else set()
+    due = [item for item in due if asset_key(item) not in planned]
     staff = list(RoleAssignment.objects.filter(role=Role.STATION_STAFF, station_id=run.station_id,
                                                user__is_active=True).values_list("user_id", flat=True)) if due else []
 
@@ -171,9 +178,9 @@ def outlook_notify(*, run: OutlookRun, items: list[OutlookItem], notice_days: in
             body = ", ".join(f"{item.asset.code} ({item.order_by.isoformat()})" for item in due[:20])
             notification_send(recipients=staff, kind=NOTIFICATION_KIND, title=title, body=body, url=station_url)
             sent["order_by"] = len(due)
-            told_order_by |= {_key(item) for item in due}
+            told_order_by |= {asset_key(item) for item in due}
     if _outlook_webhooks(run, new_by_grid, due, station_url):
-        told_order_by |= {_key(item) for item in due}
+        told_order_by |= {asset_key(item) for item in due}
     run.headline = {**run.headline, "notified": told, "order_by_notified": sorted(told_order_by)}
     run.save(update_fields=["headline"])
     return sent

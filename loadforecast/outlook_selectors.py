@@ -11,7 +11,7 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from zhoukou_grid.core.scoping import for_user
 from zhoukou_grid.territory.models import County, Station
 
-from .models import OutlookItem, OutlookRun
+from .models import Alert, Measure, OutlookItem, OutlookRun
 
 
 def latest_outlook(station: Station) -> OutlookRun | None:
@@ -70,3 +70,12 @@ def county_totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
             totals["peak_days"][headline["peak_day"]] = totals["peak_days"].get(headline["peak_day"], 0) + 1
     totals["peak_day"] = max(totals["peak_days"], key=totals["peak_days"].get) if totals["peak_days"] else None
     return totals
+
+
+def asset_measures(item: OutlookItem) -> list[Measure]:
+    """The measures planned or done on the item's asset (on its alerts that are not
+    dismissed) from the item's window's first day on, the latest first. The item's page is
+    already scoped: the asset is the user's."""
+    asset = {"alert__transformer_id": item.transformer_id} if item.transformer_id else {"alert__line_id": item.line_id}
+    return list(Measure.objects.filter(**asset, alert__last_date__gte=item.run.first_day).exclude(
+        alert__status=Alert.Status.DISMISSED).select_related("alert", "neighbour").order_by("-created_at", "-pk"))

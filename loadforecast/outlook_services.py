@@ -22,20 +22,33 @@ import numpy as np
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Q
+from django.http import Http404
 
 from customers.models import ReturningResident
 from zhoukou_grid.core.audit import audit_record
 from zhoukou_grid.core.lunar_calendar import lunar_new_year
 from zhoukou_grid.core.queue import QueueUnavailable, queue_send
-from zhoukou_grid.territory.models import Station, Village
+from zhoukou_grid.core.scoping import get_for_user_or_404, require_perm
+from zhoukou_grid.territory.models import Role, RoleAssignment, Station, Village
 
 from . import engine, outlook_engine
-from .models import LEVEL_CODES, OutlookItem, OutlookRun, OutlookSettings, WeatherForecast
+from .models import (
+    LEVEL_CODES,
+    Alert,
+    AlertHistory,
+    Level,
+    Measure,
+    OutlookItem,
+    OutlookRun,
+    OutlookSettings,
+    WeatherForecast,
+)
 from .outlook_notify import outlook_notify, said_before
 from .services import (
     StationInputs,
     _user_or_none,
     compute_station,
+    measure_plan,
     read_station_inputs,
     settings_for_station,
 )
@@ -323,3 +336,71 @@ def outlook_enqueue(*, run_date: dt.date) -> int:
         logger.warning("outlook of %s not sent: the task queue is unavailable", run_date)
         return index
     return len(stations)
+
+
+# ---------------------------------------------------------------------------------------
+# Planning a measure from an outlook item
+# ---------------------------------------------------------------------------------------
+
+
+def outlook_item_for_planning(user: AbstractBaseUser, item_id: int) -> OutlookItem:
+    """The item, if `user` is station staff of its station (the people who order transformers
+    and send notices); anyone else gets a 404, exactly like a missing item."""
+    item = get_for_user_or_404(user, OutlookItem.objects.select_related("run", "transformer", "line"), pk=item_id)
+    if not RoleAssignment.objects.filter(user_id=user.pk, role=Role.STATION_STAFF,
+                                         station_id=item.run.station_id).exists():
+        raise Http404
+    return item
+
+
+def _outlook_thresholds(run: OutlookRun) -> dict[str, Any]:
+    settings = engine.ProjectionSettings.from_dict(run.settings_snapshot.get("projection") or {})
+    return {"watch": settings.watch_load_rate, "heavy": settings.heavy_load_rate,
+            "overload": settings.overload_load_rate, "thermal": settings.thermal_load_rate,
+            "heavy_hours": settings.heavy_duration_hours, "overload_hours": settings.overload_duration_hours}
+
+
+def _alert_for_item(user: AbstractBaseUser, item: OutlookItem) -> Alert:
+    """The asset's active alert over the item's window, or a new one made from the item (the
+    21-day runs continue it once its days come inside their horizon)."""
+    run = item.run
+    asset = Q(transformer_id=item.transformer_id) if item.transformer_id else Q(line_id=item.line_id)
+    alert = (Alert.objects.select_for_update().filter(asset, status__in=Alert.ACTIVE, first_date__lte=run.window_end,
+                                                      last_date__gte=run.first_day).order_by("-level", "pk").first())
+    if alert is not None:
+        return alert
+    dates = [dt.date.fromisoformat(day["date"]) for day in run.days]
+    flagged = [dates[d] for d, day in enumerate(item.daily) if day[0] >= Level.WATCH and d < len(dates)]
+    alert = Alert.objects.create(
+        transformer_id=item.transformer_id, line_id=item.line_id, grid_id=item.grid_id, level=item.level,
+        first_date=min(flagged, default=item.peak_date), last_date=max(flagged, default=item.peak_date),
+        peak_date=item.peak_date, peak_kw=item.peak_kw, peak_load_rate=item.peak_load_rate,
+        returning_households=item.registered_households + item.estimated_households,
+        thresholds=_outlook_thresholds(run), measures=item.measures)
+    AlertHistory.objects.create(alert=alert, user=_user_or_none(user), action="created", status=alert.status,
+                                level=alert.level, note=f"season outlook of {run.run_date.isoformat()}")
+    audit_record(user=user, action="alert.from_outlook", object_type="loadforecast.alert", object_id=alert.pk,
+                 detail={"outlook_item": item.pk, "outlook_run": run.pk})
+    return alert
+
+
+@transaction.atomic
+def outlook_measure_plan(*, user: AbstractBaseUser, item_id: int, kind: str, planned_date: dt.date,
+                         kva: float | None = None, kw: float | None = None, neighbour_id: int | None = None,
+                         note: str = "") -> Measure:
+    """Plan the measure of an outlook item (station staff of its station only).
+
+    Measures belong to alerts: the item's asset gets its active alert over the window, or one
+    made from the item, and the measure is planned on it by `measure_plan` (same checks, the
+    alert becomes "measure planned", audited). The item then counts as planned and its
+    order-by notice is not sent (outlook_notify)."""
+    item = outlook_item_for_planning(user, item_id)
+    require_perm(user, "loadforecast.add_measure")
+    alert = _alert_for_item(user, item)
+    measure = measure_plan(user=user, alert_id=alert.pk, kind=kind, planned_date=planned_date, kva=kva, kw=kw,
+                           neighbour_id=neighbour_id, note=note)
+    audit_record(user=user, action="outlook.measure_planned", object_type="loadforecast.outlookitem",
+                 object_id=item.pk, detail={"measure": measure.pk, "alert": alert.pk, "kind": kind,
+                                            "planned_date": planned_date.isoformat(), "order_by": (
+                                                item.order_by.isoformat() if item.order_by else None)})
+    return measure

@@ -182,6 +182,72 @@ def returning_households_by_village(alerts: list[Alert]) -> dict[int, list[tuple
     return result
 
 
+@dataclass
+class ReturningPerson:
+    """One person coming home to an asset's households, whatever number of lists name them."""
+
+    name: str
+    phone_masked: str
+    arrival: dt.date
+    departure: dt.date | None
+    persons: int
+    entries: int
+    resident_id: int
+
+
+@dataclass
+class VillageArrivals:
+    village: str
+    people: list[ReturningPerson]
+
+    @property
+    def count(self) -> int:
+        return len(self.people)
+
+
+def returning_people(user: AbstractBaseUser, *, transformer_id: int | None, line_id: int | None,
+                     first: dt.date, last: dt.date) -> list[VillageArrivals]:
+    """Who comes home to the households of an asset while they are there between `first`
+    and `last` (inclusive), by village (most people first), each person by arrival day.
+
+    One query, scoped by `for_user`. Each person once: entries with the same ID number (its
+    HMAC, as the projection merges them), or else the same `match_key` (name + phone HMAC),
+    are one person, listed at their earliest arrival (as the projection counts them) with
+    their latest known departure; the page shows how many entries were merged. Phone
+    numbers only in their masked form."""
+    asset = Q(household__transformer_id=transformer_id) if transformer_id else Q(household__line_id=line_id)
+    rows = (for_user(user, ReturningResident).filter(asset, arrival_date__lte=last)
+            .exclude(departure_date__lte=first)
+            .values_list("pk", "id_number_hmac", "match_key", "name", "phone_masked", "village_id",
+                         "village__name", "arrival_date", "departure_date", "persons").order_by("arrival_date", "pk"))
+    people: dict[str, tuple[tuple[int, str], ReturningPerson]] = {}
+    for pk, id_hmac, match_key, name, phone, village_id, village, arrival, departure, persons in rows:
+        if not _stays_between(first, last, arrival, departure):
+            continue
+        key = f"id:{id_hmac}" if id_hmac else f"key:{match_key or pk}"
+        seen = people.get(key)
+        if seen is None:
+            people[key] = ((village_id, village), ReturningPerson(
+                name=name, phone_masked=phone, arrival=arrival, departure=departure, persons=persons, entries=1,
+                resident_id=pk))
+            continue
+        # Rows come by arrival: the first entry of a person is their earliest arrival.
+        person = seen[1]
+        person.entries += 1
+        person.persons = max(person.persons, persons)
+        if departure is not None and (person.departure is None or departure > person.departure):
+            person.departure = departure
+    by_village: dict[tuple[int, str], list[ReturningPerson]] = defaultdict(list)
+    for village, person in people.values():
+        by_village[village].append(person)
+    return sorted((VillageArrivals(village=v[1], people=p) for v, p in by_village.items()),
+                  key=lambda group: (-group.count, group.village))
+
+
+def _stays_between(first: dt.date, last: dt.date, arrival: dt.date, departure: dt.date | None) -> bool:
+    return arrival <= last and (departure or default_departure(arrival)) > first
+
+
 def episode_hours(alerts: list[Alert]) -> dict[int, tuple[int, int]]:
     """Per alert: hours at or above heavy load and overload over its days, from the
     projections of the run that last updated it. One query for all the alerts of a page."""

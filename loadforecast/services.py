@@ -531,9 +531,14 @@ def _apply_episodes(run: ProjectionRun, computed: StationProjection, inputs: Sta
 def _apply_quiet_assets(run: ProjectionRun, existing: list[Alert], projected: set[tuple[str, int]],
                         with_done: set[int], changes: _AlertChanges) -> None:
     """An active alert whose asset was projected with no episode this run: mitigated at once
-    when a measure of it is done, otherwise after two consecutive runs below watch."""
+    when a measure of it is done, otherwise after two consecutive runs below watch. An alert
+    whose days all lie beyond the run's horizon is left alone."""
+    horizon_end = run.run_date + dt.timedelta(days=run.days - 1)
     for alert in existing:
         if alert.pk in changes.seen or _asset_key(alert) not in projected or alert.status == Alert.Status.DISMISSED:
+            continue
+        if alert.first_date > horizon_end:
+            # Days beyond this run's horizon (an alert planned from the season outlook): not judged.
             continue
         alert.runs_below_watch += 1
         alert.last_run_id = run.pk

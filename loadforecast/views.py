@@ -334,12 +334,15 @@ class AlertDetailView(ScopedDetailView):
         can_change = user.has_perm("loadforecast.change_alert")
         can_plan = user.has_perm("loadforecast.add_measure") and active
         measures = selectors.alert_measures(alert)
+        returning = selectors.returning_people(user, transformer_id=alert.transformer_id, line_id=alert.line_id,
+                                               first=alert.first_date, last=alert.last_date)
         context.update(
             title=_("Alert: %(asset)s") % {"asset": asset.code},
             alert=alert, asset=asset, is_line=bool(alert.line_id), station=alert.grid.station,
             horizon=days,
             hours=episode_hours([alert]).get(alert.pk),
             villages=returning_households_by_village([alert]).get(alert.pk, []),
+            returning=returning, returning_total=sum(group.count for group in returning),
             thresholds=_thresholds_table(alert.thresholds),
             recommended=recommended(alert),
             measures=measures,
@@ -351,6 +354,7 @@ class AlertDetailView(ScopedDetailView):
             can_dismiss=can_change and active,
             can_close=can_change and alert.status == Alert.Status.MITIGATED,
             chart=hourly_chart(asset, run=run, stored=days),
+            day_chart=day_chart(days, alert.thresholds),
             asset_url=reverse("loadforecast:load_line" if alert.line_id else "loadforecast:load_transformer",
                               args=[asset.pk]),
         )
@@ -365,6 +369,25 @@ class AlertDetailView(ScopedDetailView):
         return [(station.county.name, reverse("portal:county_detail", args=[station.county_id])),
                 (station.name, reverse("loadforecast:load_heat", args=[station.pk])),
                 (obj.grid.name, reverse("portal:grid_detail", args=[obj.grid_id]))]
+
+
+def day_chart(days: list[AssetProjection], thresholds: dict) -> dict[str, Any] | None:
+    """What static/js/day_chart.js draws on a phone: the peak load rate of each day of the
+    run (in %), coloured by level, with the alert's watch, heavy and overload lines."""
+    if not days:
+        return None
+    defaults = engine.ProjectionSettings()
+    rates = {"watch": defaults.watch_load_rate, "heavy": defaults.heavy_load_rate,
+             "overload": defaults.overload_load_rate}
+    rates.update({key: thresholds[key] for key in rates if key in (thresholds or {})})
+    return {
+        "labels": [f"{day.date:%m-%d}" for day in days],
+        "rates": [round(day.peak_load_rate * 100, 1) for day in days],
+        "levels": [LEVEL_CODES.get(day.level, "normal") for day in days],
+        "lines": [{"kind": kind, "label": f"{round(rate * 100)} %", "pct": round(rate * 100, 1)}
+                  for kind, rate in rates.items()],
+        "text": {"rate": str(_("Peak load rate (%)"))},
+    }
 
 
 def _thresholds_table(thresholds: dict) -> list[tuple[str, str]]:

@@ -4,13 +4,14 @@ days and items (and their XLSX), a county's stations with list coverage. Reads t
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
-from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -21,11 +22,14 @@ from zhoukou_grid.core.audit import audit_record
 from zhoukou_grid.core.scoping import get_for_user_or_404, writable_for_user
 from zhoukou_grid.territory.models import County, Station
 
-from . import outlook_engine, outlook_selectors
+from . import outlook_engine, outlook_selectors, selectors
 from .engine import SettingsError
+from .forms import MeasurePlanForm, engine_errors
 from .models import LEVEL_CODES, Level, OutlookItem, OutlookSettings
-from .outlook_services import outlook_settings_update, outlook_station
+from .outlook_notify import asset_key, planned_assets
+from .outlook_services import outlook_item_for_planning, outlook_measure_plan, outlook_settings_update, outlook_station
 from .resources import OUTLOOK_COLUMNS, outlook_row
+from .services import LINE_MEASURE_KINDS
 
 LEVELS_SHOWN = (Level.THERMAL, Level.OVERLOAD, Level.HEAVY, Level.WATCH)
 MEASURE_LABELS = {
@@ -98,9 +102,11 @@ class StationOutlookView(LoginRequiredMixin, PermissionRequiredMixin, DetailView
         headline = run.headline if run else {}
         dates = [day["date"] for day in run.days] if run else []
         rows = []
+        planned = planned_assets(items, since=run.first_day) if run else set()
         for item in items:
             rows.append({
                 "item": item, "code": item.asset.code, "is_line": bool(item.line_id),
+                "planned": asset_key(item) in planned,
                 "measures": [{**m, "label": MEASURE_LABELS.get(m["kind"], m["kind"])} for m in item.measures],
                 "cells": [{"date": dates[d], "level": LEVEL_CODES.get(day[0], "normal"), "pct": round(day[1] * 100),
                            "registered": day[3], "estimated": day[4]} for d, day in enumerate(item.daily)],
@@ -189,6 +195,12 @@ class OutlookSettingsForm(forms.Form):
         values["normal_min_temperature_c"] = ", ".join(f"{t:g}" for t in settings.normal_min_temperature_c)
         return values
 
+    def add_engine_error(self, error: SettingsError) -> None:
+        """The engine's refusal, on the fields it is about, in the person's language."""
+        labels = {name: field.label for name, field in self.fields.items()}
+        for field, message in engine_errors(str(error), keys=list(self.fields), labels=labels):
+            self.add_error(field, message)
+
     def values(self) -> dict:
         """Only the values that differ from the defaults."""
         defaults = outlook_engine.OutlookSettings().to_dict()
@@ -229,7 +241,7 @@ class CountyOutlookSettingsView(LoginRequiredMixin, PermissionRequiredMixin, Det
             try:
                 outlook_settings_update(county_id=county.pk, values=form.values(), user=request.user)
             except SettingsError as error:
-                form.add_error(None, str(error))
+                form.add_engine_error(error)
             else:
                 messages.success(request, _("Settings saved: the next outlook uses them."))
                 return redirect("loadforecast:outlook_settings", pk=county.pk)
@@ -257,6 +269,61 @@ class OutlookItemView(LoginRequiredMixin, PermissionRequiredMixin, DetailView):
         return get_for_user_or_404(
             self.request.user, OutlookItem.objects.select_related("run__station", "transformer", "line", "grid"),
             pk=self.kwargs["pk"])
+
+    def can_plan(self, item: OutlookItem) -> bool:
+        user = self.request.user
+        if not user.has_perm("loadforecast.add_measure"):
+            return False
+        try:
+            outlook_item_for_planning(user, item.pk)
+        except Http404:
+            return False
+        return True
+
+    def post(self, request, *args, **kwargs):
+        """Plan the item's measure: station staff of the item's station only (others: 404)."""
+        self.object = item = self.get_object()
+        outlook_item_for_planning(request.user, item.pk)
+        if not request.user.has_perm("loadforecast.add_measure"):
+            raise Http404
+        form = MeasurePlanForm(request.POST, alert=item, user=request.user)
+        if form.is_valid():
+            data = form.cleaned_data
+            neighbour = data.get("neighbour")
+            try:
+                measure = outlook_measure_plan(
+                    user=request.user, item_id=item.pk, kind=data["kind"], planned_date=data["planned_date"],
+                    kva=data.get("kva"), kw=data.get("kw"), neighbour_id=neighbour.pk if neighbour else None,
+                    note=data.get("note", ""))
+            except ValidationError as error:
+                if hasattr(error, "error_dict"):
+                    for name, errors in error.message_dict.items():
+                        form.add_error(name if name in form.fields else None, errors)
+                else:
+                    form.add_error(None, error.messages)
+            else:
+                messages.success(request, _("Measure planned: %(measure)s on %(date)s.")
+                                 % {"measure": measure.get_kind_display(), "date": measure.planned_date})
+                return redirect("loadforecast:outlook_item", pk=item.pk)
+        response = self.render_to_response(self.get_context_data(object=item, plan_form=form))
+        response.status_code = 400
+        return response
+
+    def plan_initial(self, item: OutlookItem) -> dict:
+        """The suggested measure: temporary capacity when sized, else the first one; the date
+        its order-by date (today when that has passed)."""
+        today = timezone.localdate()
+        chosen = next((m for m in item.measures if m.get("kind") == "temp_capacity"),
+                      item.measures[0] if item.measures else None)
+        if item.line_id and chosen and chosen["kind"] not in LINE_MEASURE_KINDS:
+            chosen = next((m for m in item.measures if m.get("kind") in LINE_MEASURE_KINDS), None)
+        initial = {"planned_date": max(today, item.order_by) if item.order_by else today}
+        if chosen:
+            initial.update(kind=chosen["kind"], kva=chosen.get("kva"), kw=chosen.get("kw"),
+                           neighbour=chosen.get("neighbour_id"))
+            if chosen.get("order_by"):
+                initial["planned_date"] = max(today, dt.date.fromisoformat(chosen["order_by"]))
+        return initial
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -287,8 +354,17 @@ class OutlookItemView(LoginRequiredMixin, PermissionRequiredMixin, DetailView):
             "text": {"baseline": str(_("Baseline")), "registered": str(_("Registered households")),
                      "estimated": str(_("Estimated households")), "kw": "kW"},
         }
+        returning = selectors.returning_people(self.request.user, transformer_id=item.transformer_id,
+                                               line_id=item.line_id, first=run.first_day, last=run.window_end)
+        planned = asset_key(item) in planned_assets([item])
+        can_plan = self.can_plan(item)
+        if can_plan:
+            context.setdefault("plan_form", MeasurePlanForm(alert=item, user=self.request.user,
+                                                            initial=self.plan_initial(item)))
         context.update(
+            planned=planned, can_plan=can_plan, planned_measures=outlook_selectors.asset_measures(item),
             title=_("Season outlook: %(asset)s") % {"asset": item.asset.code}, item=item, run=run, days=days,
             chart=chart, station=run.station,
+            returning=returning, returning_total=sum(group.count for group in returning),
             measures=[{**m, "label": MEASURE_LABELS.get(m["kind"], m["kind"])} for m in item.measures])
         return context

@@ -36,28 +36,43 @@
         borderDash: line.kind === "overload" ? [] : [6, 4], pointRadius: 0
       });
     });
-    var phone = window.matchMedia && window.matchMedia("(max-width: 759px)").matches;
-    new window.Chart(canvas, {
-      type: "line",
-      data: { labels: data.labels, datasets: datasets },
-      options: {
-        responsive: true,
-        maintainAspectRatio: false,
-        animation: false,
-        interaction: { mode: "index", intersect: false },
-        plugins: {
-          legend: { position: "bottom", labels: { boxWidth: 12, font: { size: phone ? 11 : 12 } } },
-          tooltip: {
-            callbacks: {
-              label: function (item) { return item.dataset.label + ": " + Number(item.raw).toFixed(1) + " " + data.text.kw; }
+    // Hidden (the alert page on a phone shows its day chart instead): drawn once shown.
+    if (canvas.offsetParent === null && window.matchMedia) {
+      var wide = window.matchMedia("(min-width: 760px)");
+      var whenShown = function () {
+        if (canvas.offsetParent === null) return;
+        wide.removeEventListener("change", whenShown);
+        build();
+      };
+      wide.addEventListener("change", whenShown);
+      return;
+    }
+    build();
+
+    function build() {
+      var phone = window.matchMedia && window.matchMedia("(max-width: 759px)").matches;
+      new window.Chart(canvas, {
+        type: "line",
+        data: { labels: data.labels, datasets: datasets },
+        options: {
+          responsive: true,
+          maintainAspectRatio: false,
+          animation: false,
+          interaction: { mode: "index", intersect: false },
+          plugins: {
+            legend: { position: "bottom", labels: { boxWidth: 12, font: { size: phone ? 11 : 12 } } },
+            tooltip: {
+              callbacks: {
+                label: function (item) { return item.dataset.label + ": " + Number(item.raw).toFixed(1) + " " + data.text.kw; }
+              }
             }
+          },
+          scales: {
+            x: { ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: phone ? 5 : 12 } },
+            y: { stacked: true, beginAtZero: true, title: { display: !phone, text: data.text.kw } }
           }
-        },
-        scales: {
-          x: { ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: phone ? 5 : 12 } },
-          y: { stacked: true, beginAtZero: true, title: { display: !phone, text: data.text.kw } }
         }
-      }
-    });
+      });
+    }
   });
 })();

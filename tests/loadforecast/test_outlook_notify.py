@@ -50,3 +50,32 @@ def test_no_order_by_notice_when_a_measure_is_planned(world, station_staff):
     Measure.objects.create(alert=line_alert, kind=Measure.Kind.STAGGERED, planned_date=day)
     outlook_station(station_id=world.station_a1.pk, run_date=day)
     assert not Notification.objects.filter(user=station_staff, kind="outlook").exists()
+
+
+def test_the_grid_managers_outlook_notice_opens_a_page_of_their_grid(world, grid_manager, client):
+    g = _season(world)
+    outlook_station(station_id=world.station_a1.pk, run_date=RUN_DATE)
+    told = Notification.objects.get(user=grid_manager, kind="outlook")
+    client.force_login(grid_manager)
+    page = client.get(told.url)
+    assert page.status_code == 200
+    assert g.transformer.code in page.content.decode()
+
+
+def test_the_grid_manager_gets_the_outlook_notice_by_email_too(world, grid_manager, outsider,
+                                                               django_capture_on_commit_callbacks):
+    from django.core import mail
+
+    _season(world)
+    grid_manager.email = "gm@example.com"
+    grid_manager.save()
+    outsider.email = "out@example.com"
+    outsider.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        outlook_station(station_id=world.station_a1.pk, run_date=RUN_DATE)
+    told = Notification.objects.get(user=grid_manager, kind="outlook")
+    assert [m.to for m in mail.outbox] == [["gm@example.com"]]
+    assert mail.outbox[0].subject.endswith(told.title)
+    with django_capture_on_commit_callbacks(execute=True):
+        outlook_station(station_id=world.station_a1.pk, run_date=RUN_DATE + dt.timedelta(days=1))
+    assert len(mail.outbox) == 1

@@ -19,6 +19,7 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.functional import cached_property
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
@@ -27,6 +28,8 @@ from zhoukou_grid.core.audit import audit_record
 from zhoukou_grid.core.scoping import for_user, writable_for_user
 from zhoukou_grid.core.tables import Column
 from zhoukou_grid.core.views import Field, ScopedDetailView, ScopedListView, display_name, url_of
+from zhoukou_grid.territory.cards import card_tokens_current, card_url
+from zhoukou_grid.territory.cards import qr_svg as card_qr_svg
 from zhoukou_grid.territory.models import work_phones
 
 from . import services
@@ -488,6 +491,9 @@ class PlanPrintView(ScopedDetailView):
             responsible_phone=responsible_work_phone(plan) or show(plan, "responsible_phone"),
             responsible_name=display_name(plan.responsible) if plan and plan.responsible else "",
             hotline=HOTLINE,
+            # The grid's service card QR code, inline SVG: the sheet prints offline (issue 15).
+            card_qr=mark_safe(card_qr_svg(card_url(card_tokens_current([customer.grid_id])[customer.grid_id],  # noqa: S308
+                                                   self.request))) if plan is not None else "",
         )
         return context
 

@@ -107,6 +107,13 @@ class Route:
 class Discovery:
     routes: list[Route] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    # The service card's public pages (namespace "card"): no account, no territory; walked by
+    # the anonymous card holder below.
+    card_routes: list[str] = field(default_factory=list)
+
+
+# The namespace of the pages a service card's QR code opens without an account.
+CARD_NAMESPACE = "card"
 
 
 def _walk(patterns, prefix="", namespace=None, kwargs=()):
@@ -142,6 +149,9 @@ def discover() -> Discovery:
             continue  # the admin; DRF's ".json" suffix twins of routes already seen
         callback = entry.callback
         name = f"{namespace}:{entry.name}" if namespace else entry.name
+        if namespace == CARD_NAMESPACE:
+            found.card_routes.append(name)
+            continue
         api_class = getattr(callback, "cls", None)
         view_class = getattr(callback, "view_class", None)
         if api_class is not None:
@@ -528,3 +538,69 @@ def test_no_list_or_page_shows_a_village_clerk_anything_outside_their_village(ro
         text = readable_text(response)
         leaked = {m for m in outside if m in text}
         assert not leaked, f"{route.url()} shows {leaked} outside 书记村 to its clerk"
+
+
+# --- The anonymous card holder: a service card's QR code, no account ----------------------
+def test_the_walk_finds_the_card_holders_pages():
+    assert set(DISCOVERY.card_routes) == {"card:public", "card:received", "card:status"}
+
+
+# Pages that answer without an account by design (the login, health, language, manifest, worker).
+OPEN_WITHOUT_ACCOUNT = {"login", "admin:login", "healthz", "set_language", "webapp_manifest", "visits:field_sw"}
+
+
+def _anonymous_answer_is_closed(route: Route, response) -> bool:
+    if route.api:  # refused (401/403), or a verb or format the route does not answer: no data
+        return 400 <= response.status_code < 500
+    return response.status_code == 302 and response["Location"].startswith(("/accounts/login/", "/admin/login/"))
+
+
+@pytest.mark.parametrize("route", DETAIL_ROUTES + LIST_ROUTES + PAGES, ids=str)
+def test_a_card_holder_without_an_account_gets_no_portal_page(route, personas, world):
+    """Holding a card (and having left a request) opens no page of the portal itself."""
+    from zhoukou_grid.territory import cards
+
+    grid = world.grids["a1"].grid
+    client = Client()
+    token = cards.card_tokens_current([grid.pk])[grid.pk]
+    assert client.get(reverse("card:public", args=[cards.token_string(token)])).status_code == 200
+    url = route.url(inside_object(route.model, world, personas)) if route.kind == "detail" else route.url()
+    response = get(client, route, url)
+    if route.name in OPEN_WITHOUT_ACCOUNT:
+        # Open by design (tests/test_security.py::PUBLIC): they show nothing of 甲县.
+        text = readable_text(response) if response.status_code == 200 else ""
+        assert not {m for m in markers_of_county_a(world, personas) if m in text}, url
+        return
+    assert _anonymous_answer_is_closed(route, response), f"{url} answered {response.status_code} to a card holder"
+
+
+def test_a_card_holder_sees_only_their_cards_contact_and_their_own_request(personas, world):
+    """The card's page names its grid's manager, station and villages and nothing else of 甲县
+    (no code, no other grid, no asset, no customer); the status page shows the holder's own
+    request and nothing for anything else typed."""
+    from zhoukou_grid.territory import cards
+
+    grid = world.grids["a1"].grid
+    token = cards.card_tokens_current([grid.pk])[grid.pk]
+    card = reverse("card:public", args=[cards.token_string(token)])
+    # What the card may show: the grid's villages by name; everything else of 甲县 is a leak.
+    county_a = markers_of_county_a(world, personas)  # makes one of each kind first
+    county_a -= {village.name for village in grid.villages.all()}
+    client = Client()
+    page = client.get(card)
+    assert page.status_code == 200
+    text = readable_text(page)
+    assert grid.name in text and world.station_a1.name in text  # the check can see what is shown
+    leaked = {m for m in county_a if m in text and m not in (grid.name, world.station_a1.name)}
+    assert not leaked, f"the card's page shows {leaked}"
+    response = client.post(card, {"category": "meter", "village": "", "description": "卡片诉求", "phone": "13800005678",
+                                  "website": ""})
+    assert response.status_code == 302
+    received = readable_text(client.get(response["Location"]))
+    assert not {m for m in county_a if m in received}
+    reference = __import__("visits.models", fromlist=["CardRequest"]).CardRequest.objects.get(
+        issue__description="卡片诉求").reference
+    for typed, last4 in ((reference, "5678"), (reference, "0000"), ("FW00000001", "1234"), ("*", "5678")):
+        status = readable_text(client.post(reverse("card:status"), {"reference": typed, "last4": last4}))
+        assert not {m for m in county_a if m in status}, typed
+        assert ("卡片诉求" in status) == (typed == reference and last4 == "5678")

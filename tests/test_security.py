@@ -26,6 +26,11 @@ PUBLIC = {
     "set_language",  # /i18n/: switching the language on the login page
     "webapp_manifest",  # browsers fetch the web app manifest without cookies
     "visits:field_sw",  # the service worker: a static file, checked for updates after a session ends
+    # The service card's QR code opens these for anyone holding a card (docs/security.md, 2b;
+    # tests/security/test_card_holder.py).
+    "card:public",
+    "card:received",
+    "card:status",
 }
 # The API authenticates itself and answers 401/403 JSON instead of redirecting (tests/api).
 API_PREFIX = "api/"

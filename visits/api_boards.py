@@ -60,7 +60,8 @@ class SafetyHazardEventSerializer(serializers.ModelSerializer):
 
 
 class IssueEventSerializer(serializers.ModelSerializer):
-    by = serializers.CharField(source="by.username", read_only=True)
+    # None: the customer, on a service card's public page.
+    by = serializers.CharField(source="by.username", read_only=True, allow_null=True, default=None)
 
     class Meta:
         model = IssueEvent
@@ -93,7 +94,8 @@ class SafetyHazardDetailSerializer(SafetyHazardSerializer):
 
 class IssueSerializer(_TargetFields, serializers.ModelSerializer):
     detail_route = "visits:issue_detail"
-    raised_by = serializers.CharField(source="raised_by.username", read_only=True)
+    # None: left by a customer on a service card's public page (channel service_card).
+    raised_by = serializers.CharField(source="raised_by.username", read_only=True, allow_null=True, default=None)
     overdue = serializers.SerializerMethodField()
 
     class Meta:
@@ -153,6 +155,8 @@ class IssueOpenSerializer(_NewTargetFields):
     def validate_channel(self, value):
         if value == CustomerIssue.Channel.VISIT:
             raise serializers.ValidationError(_("Issues met at a visit are recorded with the visit log."))
+        if value == CustomerIssue.Channel.SERVICE_CARD:
+            raise serializers.ValidationError(_("Only customers leave requests through a service card."))
         return value
 
 

@@ -14,7 +14,7 @@ class VisitsConfig(AppConfig):
             return {f"visits.{verb}_{model}" for model in models for verb in verbs}
 
         field_models = ["visit", "visitlog", "hazard", "customerissue", "servicecardrecord", "photo"]
-        all_models = ["round", "roundtarget", "checklistresult", "hazardevent", "issueevent", *field_models]
+        all_models = ["round", "roundtarget", "checklistresult", "hazardevent", "issueevent", "cardrequest", *field_models]
         seeing = perms(all_models, ["view"])
         # Grid managers do the visits: they log them, report hazards and issues, move and
         # reassign their own planned visits. Rounds are opened by station staff and above.

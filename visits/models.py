@@ -406,6 +406,8 @@ class CustomerIssue(TargetMixin):
         VISIT = "visit", _("Visit")
         PHONE = "phone", _("Phone")
         HOTLINE = "hotline", _("Hotline")
+        # Left by a customer on the public page of a service card's QR code (no account).
+        SERVICE_CARD = "service_card", _("Service card scan")
 
     class Category(models.TextChoices):
         NO_POWER = "no_power", _("No power")
@@ -425,15 +427,16 @@ class CustomerIssue(TargetMixin):
     grid = models.ForeignKey(Grid, on_delete=models.PROTECT, related_name="customer_issues", verbose_name=_("grid"))
     visit_log = models.ForeignKey(VisitLog, on_delete=models.PROTECT, null=True, blank=True, related_name="issues",
                                   verbose_name=_("raised at visit"))
-    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
     category = models.CharField(_("category"), max_length=16, choices=Category.choices)
     description = models.TextField(_("description"))
     status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.OPEN)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
                               related_name="+", verbose_name=_("responsible"))
     raised_at = models.DateTimeField(_("raised at"))
-    raised_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
-                                  verbose_name=_("recorded by"))
+    # None: left by a customer on a service card's public page (no account).
+    raised_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                  related_name="+", verbose_name=_("recorded by"))
     due_at = models.DateTimeField(_("resolve by"))
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
     confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
@@ -468,7 +471,9 @@ class IssueEvent(models.Model):
     from_status = models.CharField(_("from"), max_length=12, choices=CustomerIssue.Status.choices, blank=True)
     to_status = models.CharField(_("to"), max_length=12, choices=CustomerIssue.Status.choices)
     at = models.DateTimeField(_("time"), auto_now_add=True)
-    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("by"))
+    # None: the customer, on a service card's public page.
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                           related_name="+", verbose_name=_("by"))
     note = models.CharField(_("note"), max_length=500, blank=True)
 
     territory_paths = {"county": "issue__grid__station__county_id", "station": "issue__grid__station_id",
@@ -481,6 +486,34 @@ class IssueEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.issue_id}: {self.from_status} → {self.to_status}"
+
+
+class CardRequest(models.Model):
+    """What a customer left on a service card's public page, beside the issue it became:
+    the reference they were given, the callback phone (encrypted, like residents' numbers)
+    and the optional photo (re-encoded like visit photos: no EXIF, no GPS)."""
+
+    issue = models.OneToOneField(CustomerIssue, on_delete=models.CASCADE, related_name="card_request",
+                                 verbose_name=_("customer issue"))
+    grid = models.ForeignKey(Grid, on_delete=models.PROTECT, related_name="+", verbose_name=_("grid"))
+    reference = models.CharField(_("reference"), max_length=16, unique=True)
+    card_token = models.ForeignKey("zhoukou_grid.GridCardToken", on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+", verbose_name=_("service card token"))
+    phone_enc = models.TextField(_("callback phone (encrypted)"))
+    phone_masked = models.CharField(_("callback phone"), max_length=20)
+    photo = models.FileField(_("photo"), upload_to="visits/card_requests/%Y/%m/", max_length=255, blank=True)
+    photo_content_type = models.CharField(_("content type"), max_length=40, blank=True)
+    created_at = models.DateTimeField(_("left at"), auto_now_add=True)
+
+    territory_paths = GRID_PATHS
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("service card request")
+        verbose_name_plural = _("service card requests")
+
+    def __str__(self) -> str:
+        return self.reference
 
 
 class ServiceCardRecord(models.Model):

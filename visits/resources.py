@@ -145,7 +145,7 @@ class IssueExport(_FieldRecordExport):
                 "id": values["pk"], "grid_code": values["grid__code"], "target_type": target_type,
                 "target_code": target_code, "channel": values["channel"], "category": values["category"],
                 "status": values["status"], "description": values["description"],
-                "raised_at": _time(values["raised_at"]), "raised_by": values["raised_by__username"],
+                "raised_at": _time(values["raised_at"]), "raised_by": values["raised_by__username"] or "",
                 "due_at": _time(values["due_at"]), "resolved_at": _time(values["resolved_at"]),
                 "confirmed_at": _time(values["confirmed_at"]), "overdue": "yes" if overdue else "",
             }

@@ -795,6 +795,8 @@ def issue_open(*, user: User, grid_id: int, channel: str, category: str, descrip
     require_perm(user, "visits.add_customerissue")
     grid = get_writable_or_404(user, Grid, pk=grid_id)
     _choice(channel, CustomerIssue.Channel, "channel")
+    if channel == CustomerIssue.Channel.SERVICE_CARD:
+        raise ValidationError({"channel": _("Only customers leave requests through a service card.")})
     item = _clean_issue({"category": category, "description": description})
     _target_in_grid(grid.pk, household_id, key_customer_id, village_id)
     now = timezone.now()

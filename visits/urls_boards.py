@@ -11,4 +11,5 @@ urlpatterns = [
     path("issues/new/", views_boards.IssueRaiseView.as_view(), name="issue_raise"),
     path("issues/<int:pk>/", views_boards.IssueDetailView.as_view(), name="issue_detail"),
     path("cards/", views_boards.ServiceCardSheetView.as_view(), name="service_cards"),
+    path("card-requests/<int:pk>/photo/", views_boards.CardRequestPhotoView.as_view(), name="card_request_photo"),
 ]

@@ -13,9 +13,10 @@ from django.contrib import messages
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Prefetch, Q
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.generic import DetailView, FormView, ListView
@@ -24,14 +25,17 @@ from customers.models import ServicePlan
 from customers.personal_data import can_reveal
 from zhoukou_grid.core import crypto
 from zhoukou_grid.core.audit import audit_record
+from zhoukou_grid.core.media import protected_file_response
 from zhoukou_grid.core.scoping import for_user, get_for_user_or_404
 from zhoukou_grid.core.views import ScopedPermissionMixin, display_name
+from zhoukou_grid.territory import cards
 from zhoukou_grid.territory.models import Grid, Village, work_phones
 
 from . import services
+from .card_requests import callback_phone
 from .filters import HazardFilterSet, IssueFilterSet
 from .forms_boards import HazardPhotoForm, IssueRaiseForm, StepForm
-from .models import CustomerIssue, Hazard, Photo
+from .models import CardRequest, CustomerIssue, Hazard, Photo
 from .photos import photo_prepare
 from .selectors import OPEN_ISSUE_STATUSES
 
@@ -151,6 +155,11 @@ class IssueBoardView(BoardView):
         return context
 
 
+def _recorder_name(obj) -> str:
+    recorder = getattr(obj, "found_by", None) or getattr(obj, "raised_by", None)
+    return display_name(recorder) if recorder else _("The customer (service card)")
+
+
 class StepDetailView(ScopedPermissionMixin, DetailView):
     """A detail page whose POST takes the next step (or adds a photo) through the services."""
 
@@ -190,13 +199,13 @@ class StepDetailView(ScopedPermissionMixin, DetailView):
         can_change = self.request.user.has_perm(self.change_perm)
         events = list(obj.events.select_related("by"))
         for event in events:
-            event.by_name = display_name(event.by)
+            event.by_name = display_name(event.by) if event.by else _("The customer (service card)")
         context.update(
             next_step={"name": next_step[0], "label": next_step[2]} if next_step and can_change else None,
             step_form=StepForm(),
             events=events,
             owner_name=display_name(obj.owner) if obj.owner else "",
-            recorder_name=display_name(getattr(obj, "found_by", None) or obj.raised_by),
+            recorder_name=_recorder_name(obj),
         )
         return context
 
@@ -256,11 +265,31 @@ class IssueDetailView(StepDetailView):
 
     def get_queryset(self):
         return CustomerIssue.objects.select_related("grid__station", "owner", "raised_by", "household",
-                                                    "key_customer", "village")
+                                                    "key_customer", "village", "card_request")
+
+    def post(self, request, *args, **kwargs):
+        if "reveal_phone" not in request.POST:
+            return super().post(request, *args, **kwargs)
+        # The customer's callback phone, in full, once: personal data, so audited and not cached.
+        self.object = self.get_object()
+        card_request = getattr(self.object, "card_request", None)
+        if card_request is None or not can_reveal(request.user):
+            raise PermissionDenied
+        audit_record(user=request.user, action="card_request.phone_revealed", object_type="customerissue",
+                     object_id=self.object.pk)
+        context = self.get_context_data(object=self.object, revealed_phone=callback_phone(card_request))
+        response = self.render_to_response(context)
+        response["Cache-Control"] = "no-store"
+        return response
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         issue = self.object
+        card_request = getattr(issue, "card_request", None)
+        if card_request is not None:
+            context.update(card_request=card_request, can_reveal_phone=can_reveal(self.request.user),
+                           card_photo_url=reverse("visits:card_request_photo", args=[card_request.pk])
+                           if card_request.photo else "")
         context.update(
             title=str(issue),
             overdue=issue.status in OPEN_ISSUE_STATUSES and issue.due_at < timezone.now(),
@@ -332,6 +361,20 @@ class ServiceCardSheetView(ScopedPermissionMixin, ListView):
             grids = grids.filter(pk=int(grid_id))
         return grids
 
+    def post(self, request):
+        """"Reprint with a new QR code": the grid's cards get a new token; the old one keeps
+        working for CARD_TOKEN_GRACE_DAYS, then answers "card expired". County admins and
+        station staff; a grid outside their territory answers 404."""
+        grid_id = request.POST.get("grid", "")
+        if not cards.can_rotate(request.user):
+            raise PermissionDenied
+        if not grid_id.isdigit():
+            raise Http404
+        cards.card_token_rotate(user=request.user, grid_id=int(grid_id))
+        messages.success(request, _("A new QR code is issued: print the cards again. The old cards keep working "
+                                    "for %(days)d days.") % {"days": cards.grace_period().days})
+        return HttpResponseRedirect(reverse("visits:service_cards") + f"?grid={int(grid_id)}")
+
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         grids = list(context["object_list"])
@@ -341,6 +384,9 @@ class ServiceCardSheetView(ScopedPermissionMixin, ListView):
         # sheet and page print the same); a number typed on a plan stands in only without one.
         phones = work_phones({grid.manager_id for grid in grids})
         typed = manager_phones({grid.manager_id for grid in grids} - set(phones), reveal=reveal)
+        # The QR code of each grid's cards: its live token (issued at the first print), drawn
+        # inline as SVG so the sheet prints offline (zhoukou_grid/territory/cards.py).
+        tokens = cards.card_tokens_current(grid.pk for grid in grids)
         if grids:
             # Cards handed to villagers carry the managers' phones: each print is audited.
             audit_record(user=user, action="service_cards.printed", object_type="grid",
@@ -354,6 +400,25 @@ class ServiceCardSheetView(ScopedPermissionMixin, ListView):
                 "station": grid.station.name,
                 "villages": [village.name for village in grid.village_list],
             }
-            sheets.append({"card": card, "slots": range(self.cards_per_sheet)})
-        context.update(sheets=sheets, service_line=SERVICE_LINE, title=_("Service cards"))
+            token = tokens[grid.pk]
+            sheets.append({"card": card, "slots": range(self.cards_per_sheet),
+                           "qr_svg": mark_safe(cards.qr_svg(cards.card_url(token, self.request))),  # noqa: S308 - segno's own SVG
+                           "token_since": token.created_at})
+        context.update(sheets=sheets, service_line=SERVICE_LINE, title=_("Service cards"),
+                       can_rotate=cards.can_rotate(user))
         return context
+
+
+
+class CardRequestPhotoView(ScopedPermissionMixin, DetailView):
+    """GET the photo a customer left with a service card request (re-encoded, no EXIF), for
+    the users who see the issue; outside their territory a 404 like a missing one."""
+
+    model = CardRequest
+    http_method_names = ["get", "head"]
+
+    def get(self, request, pk):
+        card_request = get_for_user_or_404(request.user, CardRequest, pk=pk)
+        if not card_request.photo:
+            raise Http404
+        return protected_file_response(card_request.photo, content_type=card_request.photo_content_type)

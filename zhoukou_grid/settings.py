@@ -446,3 +446,18 @@ RESIDENT_RETENTION_MONTHS = int(os.environ.get("RESIDENT_RETENTION_MONTHS", "3")
 # A village with a clerk whose returning list has not changed for this many days shows on
 # the grid manager's home, and its clerks get a daily in-app reminder.
 VILLAGE_LIST_STALE_DAYS = int(os.environ.get("VILLAGE_LIST_STALE_DAYS", "3"))
+
+# --- Service cards' QR code (issue 15; docs/security.md, "anyone holding a card") ---
+# The address customers' phones open, printed in the QR code: the public name of the
+# portal's /c/ pages (nginx exposes those only). Empty: the address of the printed page.
+CARD_PUBLIC_BASE_URL = os.environ.get("CARD_PUBLIC_BASE_URL", "")
+# After a grid's cards are reprinted with a new code, the old code keeps working this
+# many days, then answers "card expired" with the 95598 line.
+CARD_TOKEN_GRACE_DAYS = int(os.environ.get("CARD_TOKEN_GRACE_DAYS", "30"))
+# Requests to the public pages: (limit, window in seconds) per scope. Over it: a 429 page.
+CARD_THROTTLE = {
+    "address": (60, 60),  # every public card request from one address
+    "address_posts": (5, 600),  # requests left from one address
+    "token_posts": (30, 3600),  # requests left on one grid's card (many customers share it)
+    "status": (10, 600),  # status look-ups from one address (reference + last 4 digits)
+}

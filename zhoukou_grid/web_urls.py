@@ -47,4 +47,6 @@ urlpatterns = [
     path("households/", include("customers.urls")),
     path("load/", include("loadforecast.urls", namespace="loadforecast")),
     path("visits/", include("visits.urls")),
+    # The service card's QR code opens these without an account (docs/security.md, 2b).
+    path("c/", include("visits.urls_card")),
 ]

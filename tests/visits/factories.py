@@ -102,3 +102,26 @@ class PhotoFactory(factory.django.DjangoModelFactory):
     size_bytes = factory.LazyAttribute(lambda o: o.image.size)
     content_type = "image/png"
     uploaded_by = factory.SubFactory(UserFactory)
+
+
+class CardRequestFactory(factory.django.DjangoModelFactory):
+    """A request left on a service card's public page, with its photo (a small PNG)."""
+
+    class Meta:
+        model = "visits.CardRequest"
+
+    grid = factory.SubFactory(GridFactory)
+    issue = factory.SubFactory(CustomerIssueFactory, grid=factory.SelfAttribute("..grid"), channel="service_card",
+                               raised_by=None)
+    reference = factory.Sequence(lambda n: f"FW{n:08d}")
+    phone_enc = factory.LazyFunction(lambda: _encrypt_callback_phone("13800001234"))
+    phone_masked = "138****1234"
+    photo = factory.django.ImageField(filename="request.png", width=8, height=8, format="PNG")
+    photo_content_type = "image/png"
+
+
+def _encrypt_callback_phone(phone: str) -> str:
+    from visits.card_requests import PHONE_PURPOSE
+    from zhoukou_grid.core import crypto
+
+    return crypto.encrypt(phone, purpose=PHONE_PURPOSE)

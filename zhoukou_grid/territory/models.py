@@ -237,3 +237,35 @@ def work_phones(user_ids) -> dict[int, str]:
     """Each user's work phone (one query for all); users without one are left out."""
     return dict(UserProfile.objects.filter(user_id__in=list(user_ids)).exclude(phone="")
                 .values_list("user_id", "phone"))
+
+
+class GridCardToken(models.Model):
+    """The secret in the QR code of a grid's service cards (issue 15).
+
+    The card's URL carries `key` and a MAC of it (`zhoukou_grid.territory.cards`), so a
+    tampered token is refused before any query and a database copy alone cannot mint one.
+    A grid has one live token; rotating it (cards reprinted) retires the old one, which
+    keeps working for settings.CARD_TOKEN_GRACE_DAYS, then answers "card expired".
+    """
+
+    grid = models.ForeignKey(Grid, on_delete=models.CASCADE, related_name="card_tokens", verbose_name=_("grid"))
+    key = models.CharField(_("key"), max_length=32, unique=True)
+    created_at = models.DateTimeField(_("created"))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+", verbose_name=_("created by"))
+    retired_at = models.DateTimeField(_("retired"), null=True, blank=True)
+
+    territory_paths = {"county": "grid__station__county_id", "station": "grid__station_id", "grid": "grid_id"}
+
+    class Meta:
+        ordering = ["grid_id", "-created_at", "-pk"]
+        verbose_name = _("service card token")
+        verbose_name_plural = _("service card tokens")
+        constraints = [
+            # One live token per grid: the one printed on the cards now.
+            models.UniqueConstraint(fields=["grid"], condition=Q(retired_at__isnull=True),
+                                    name="gridcardtoken_one_live_per_grid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.grid_id} · {self.created_at:%Y-%m-%d}"

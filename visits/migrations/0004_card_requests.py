@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('visits', '0003_round_closing_and_unplaced'),
-        ('zhoukou_grid', '0007_gridcardtoken'),
+        ('zhoukou_grid', '0009_gridcardtoken'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

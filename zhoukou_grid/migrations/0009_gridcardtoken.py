@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('zhoukou_grid', '0006_userprofile'),
+        ('zhoukou_grid', '0008_webhook'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -84,7 +84,17 @@ def test_an_expired_token_answers_card_expired_with_the_95598_line(card, setting
 
 
 # --- Throttling ---------------------------------------------------------------------------
-def test_100_requests_a_minute_from_one_address_are_refused_with_a_friendly_429(card, settings):
+@pytest.fixture
+def clock(monkeypatch):
+    """The throttle's clock, held still (mid-window) unless a test moves it."""
+    from zhoukou_grid.core import throttle
+
+    now = {"t": 1_800_000_030.0}
+    monkeypatch.setattr(throttle, "_now", lambda: now["t"])
+    return now
+
+
+def test_100_requests_a_minute_from_one_address_are_refused_with_a_friendly_429(card, settings, clock):
     limit = settings.CARD_THROTTLE["address"][0]
     client = from_address("203.0.113.7")
     codes = [client.get(card).status_code for _ in range(100)]
@@ -97,9 +107,15 @@ def test_100_requests_a_minute_from_one_address_are_refused_with_a_friendly_429(
     assert from_address("198.51.100.9").get(card).status_code == 200
     # The status page counts on the same address.
     assert client.get(STATUS).status_code == 429
+    # Across the minute's boundary the flood is still refused (a sliding window, not a fresh count)...
+    clock["t"] += 31
+    assert client.get(card).status_code == 429
+    # ... and once the address has been quiet for the window, it is let in again.
+    clock["t"] += 120
+    assert client.get(card).status_code == 200
 
 
-def test_requests_left_are_capped_per_address_and_per_card(card, settings):
+def test_requests_left_are_capped_per_address_and_per_card(card, settings, clock):
     per_address = settings.CARD_THROTTLE["address_posts"][0]
     client = from_address("203.0.113.8")
     codes = [post(client, card).status_code for _ in range(per_address + 2)]
@@ -111,7 +127,7 @@ def test_requests_left_are_capped_per_address_and_per_card(card, settings):
     assert codes == [302, 302, 429, 429]
 
 
-def test_status_look_ups_are_throttled_per_address(card, settings):
+def test_status_look_ups_are_throttled_per_address(card, settings, clock):
     limit = settings.CARD_THROTTLE["status"][0]
     client = from_address("203.0.113.9")
     codes = [client.post(STATUS, {"reference": f"FW{n:08d}", "last4": "1234"}).status_code for n in range(limit + 1)]

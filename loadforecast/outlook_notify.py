@@ -167,8 +167,11 @@ def outlook_notify(*, run: OutlookRun, items: list[OutlookItem], notice_days: in
                      "estimated returning households).") % {
                 "asset": worst.asset.code, "level": Level(worst.level).label, "date": worst.peak_date.isoformat(),
                 "registered": worst.registered_households, "estimated": worst.estimated_households}
+            # One asset: straight to its page; more: the station's outlook (scoped to the grid).
+            url = (reverse("loadforecast:outlook_item", args=[worst.pk]) if count == 1 and worst.pk
+                   else station_url)
             notification_send(recipients=managers[grid_id], kind=NOTIFICATION_KIND, title=title, body=body,
-                              url=station_url)
+                              url=url)
             sent["grid_managers"] += len(managers[grid_id])
         if due and staff:
             first = min(due, key=lambda i: i.order_by)

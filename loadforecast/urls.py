@@ -17,6 +17,8 @@ urlpatterns = [
     path("counties/<int:pk>/outlook/", views_outlook.CountyOutlookView.as_view(), name="outlook_county"),
     path("counties/<int:pk>/outlook/settings/", views_outlook.CountyOutlookSettingsView.as_view(),
          name="outlook_settings"),
+    path("stations/<int:pk>/outlook/settings/", views_outlook.StationOutlookSettingsView.as_view(),
+         name="outlook_stationsettings"),
     path("outlook/items/<int:pk>/", views_outlook.OutlookItemView.as_view(), name="outlook_item"),
     path("backtest/", views_backtest.BacktestView.as_view(), name="load_backtest"),
     path("runs/", views.RunListView.as_view(), name="load_runs"),

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from django.views.generic import DetailView
 
 from zhoukou_grid.core.audit import audit_record
-from zhoukou_grid.core.scoping import get_for_user_or_404, writable_for_user
+from zhoukou_grid.core.scoping import for_user, get_for_user_or_404, writable_for_user
 from zhoukou_grid.territory.models import County, Station
 
 from . import outlook_engine, outlook_selectors, selectors
@@ -251,8 +251,12 @@ class CountyOutlookSettingsView(LoginRequiredMixin, PermissionRequiredMixin, Det
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
+        stations = list(for_user(self.request.user, Station).filter(county=self.object).order_by("code"))
+        overridden = set(OutlookSettings.objects.filter(station__in=stations).exclude(values={}).values_list(
+            "station_id", flat=True))
         context.update(title=_("Season outlook settings: %(county)s") % {"county": self.object.name},
-                       county=self.object, can_edit=self.can_edit(self.object))
+                       county=self.object, can_edit=self.can_edit(self.object),
+                       stations=[{"station": station, "overridden": station.pk in overridden} for station in stations])
         return context
 
 
@@ -367,4 +371,108 @@ class OutlookItemView(LoginRequiredMixin, PermissionRequiredMixin, DetailView):
             chart=chart, station=run.station,
             returning=returning, returning_total=sum(group.count for group in returning),
             measures=[{**m, "label": MEASURE_LABELS.get(m["kind"], m["kind"])} for m in item.measures])
+        return context
+
+
+class StationOutlookSettingsForm(OutlookSettingsForm):
+    """A station's overrides on the county's §6.7 settings: a blank field takes the county's
+    value (shown as its placeholder); estimates: the county's choice, yes or no."""
+
+    INHERIT = ""
+
+    def __init__(self, *args, inherited: outlook_engine.OutlookSettings, **kwargs):
+        super().__init__(*args, **kwargs)
+        shown = OutlookSettingsForm.initial_from(inherited)
+        for name, field in self.fields.items():
+            field.required = False
+            if name != "use_estimates":
+                field.widget.attrs["placeholder"] = str(shown[name])
+        county_choice = _("Yes") if inherited.use_estimates else _("No")
+        self.fields["use_estimates"] = forms.TypedChoiceField(
+            label=self.fields["use_estimates"].label, required=False, empty_value=None,
+            coerce=lambda value: value == "yes",
+            choices=[(self.INHERIT, _("As the county (%(choice)s)") % {"choice": county_choice}),
+                     ("yes", _("Yes")), ("no", _("No"))])
+
+    def clean_normal_min_temperature_c(self):
+        if not (self.cleaned_data.get("normal_min_temperature_c") or "").strip():
+            return None
+        return super().clean_normal_min_temperature_c()
+
+    @staticmethod
+    def initial_from_stored(stored: dict) -> dict:
+        initial = dict(stored)
+        if "normal_min_temperature_c" in stored:
+            initial["normal_min_temperature_c"] = ", ".join(f"{t:g}" for t in stored["normal_min_temperature_c"])
+        if "use_estimates" in stored:
+            initial["use_estimates"] = "yes" if stored["use_estimates"] else "no"
+        return initial
+
+    def values(self) -> dict:
+        """The overrides: every field filled in, whatever the county's value."""
+        return {k: v for k, v in self.cleaned_data.items() if v is not None}
+
+
+class StationOutlookSettingsView(LoginRequiredMixin, PermissionRequiredMixin, DetailView):
+    """A station's season-outlook overrides: the county's administrators edit them (audited),
+    the station's staff read them; outside the territory is a 404."""
+
+    permission_required = "loadforecast.view_outlooksettings"
+    template_name = "loadforecast/outlook_station_settings.html"
+    model = Station
+
+    def get_object(self, queryset=None):
+        return get_for_user_or_404(self.request.user, Station.objects.select_related("county"), pk=self.kwargs["pk"])
+
+    def can_edit(self, station: Station) -> bool:
+        user = self.request.user
+        return user.has_perm("loadforecast.change_outlooksettings") and writable_for_user(user, County).filter(
+            pk=station.county_id).exists()
+
+    def layers(self, station: Station) -> tuple[dict, dict]:
+        rows = {row.station_id: row.values for row in OutlookSettings.objects.filter(
+            county_id=station.county_id, station__isnull=True)} | {
+            row.station_id: row.values for row in OutlookSettings.objects.filter(station=station)}
+        return rows.get(None) or {}, rows.get(station.pk) or {}
+
+    def form_for(self, station: Station, data=None) -> StationOutlookSettingsForm:
+        county_values, stored = self.layers(station)
+        inherited = outlook_engine.OutlookSettings.from_dict(county_values)
+        if data is None:
+            form = StationOutlookSettingsForm(initial=StationOutlookSettingsForm.initial_from_stored(stored),
+                                              inherited=inherited)
+        else:
+            form = StationOutlookSettingsForm(data, inherited=inherited)
+        if not self.can_edit(station):
+            for field in form.fields.values():
+                field.disabled = True
+        return form
+
+    def get(self, request, *args, **kwargs):
+        self.object = station = self.get_object()
+        return self.render_to_response(self.get_context_data(object=station, form=self.form_for(station)))
+
+    def post(self, request, *args, **kwargs):
+        self.object = station = self.get_object()
+        if not self.can_edit(station):
+            raise PermissionDenied
+        form = self.form_for(station, request.POST)
+        if form.is_valid():
+            try:
+                outlook_settings_update(county_id=station.county_id, station_id=station.pk, values=form.values(),
+                                        user=request.user)
+            except SettingsError as error:
+                form.add_engine_error(error)
+            else:
+                messages.success(request, _("Station settings saved: the next outlook uses them."))
+                return redirect("loadforecast:outlook_stationsettings", pk=station.pk)
+        response = self.render_to_response(self.get_context_data(object=station, form=form))
+        response.status_code = 400
+        return response
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        station = self.object
+        context.update(title=_("Season outlook settings: %(station)s") % {"station": station.name},
+                       station=station, county=station.county, can_edit=self.can_edit(station))
         return context

@@ -79,3 +79,21 @@ def test_the_grid_manager_gets_the_outlook_notice_by_email_too(world, grid_manag
     with django_capture_on_commit_callbacks(execute=True):
         outlook_station(station_id=world.station_a1.pk, run_date=RUN_DATE + dt.timedelta(days=1))
     assert len(mail.outbox) == 1
+
+
+def test_one_asset_of_the_grid_links_straight_to_its_item(world, grid_manager):
+    from django.urls import reverse
+
+    from loadforecast.outlook_notify import outlook_notify
+
+    g = _season(world)
+    run = outlook_station(station_id=world.station_a1.pk, run_date=RUN_DATE)
+    items = list(OutlookItem.objects.filter(run=run, grid=g.grid, level__gte=2).order_by("pk"))
+    assert len(items) == 2  # the transformer and its line: the station's page
+    assert Notification.objects.get(user=grid_manager, kind="outlook").url == reverse(
+        "loadforecast:outlook_station", args=[world.station_a1.pk])
+    Notification.objects.all().delete()
+    transformer_item = next(i for i in items if i.transformer_id)
+    outlook_notify(run=run, items=[transformer_item], notice_days=3, before={})
+    assert Notification.objects.get(user=grid_manager, kind="outlook").url == reverse(
+        "loadforecast:outlook_item", args=[transformer_item.pk])

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zhoukou_grid.core.audit import audit_record
-from zhoukou_grid.core.lunar_calendar import lunar_new_year, nearest_season, season_of
+from zhoukou_grid.core.lunar_calendar import FIRST_SEASON, LAST_SEASON, lunar_new_year, nearest_season, season_of
 from zhoukou_grid.core.scoping import for_user, get_writable_or_404, require_perm, writable_for_user
 from zhoukou_grid.territory.models import Village
 
@@ -184,9 +184,15 @@ def _resident_apply(user, resident: ReturningResident, changes: dict) -> list[st
     resident.match_key = resident_match_key(
         name=resident.name, id_hmac=resident.id_number_hmac, phone_hmac=resident.phone_hmac,
         village_id=resident.village_id, account_no=resident.account_no)
-    # An entry typed in or edited belongs to the season of its arrival (docs/domain.md §6.7).
+    # An entry typed in or edited belongs to the season of its arrival (docs/domain.md §6.7),
+    # which the calendar must hold (lunar years 1900-2099).
     if resident.arrival_date is not None:
-        resident.season = nearest_season(resident.arrival_date)
+        if FIRST_SEASON <= resident.arrival_date.year <= LAST_SEASON:
+            resident.season = nearest_season(resident.arrival_date)
+        else:
+            errors.setdefault("arrival_date", []).append(_(
+                "This date is outside the calendar of Lunar New Years (%(first)s to %(last)s). Check the "
+                "year.") % {"first": FIRST_SEASON, "last": LAST_SEASON})
     if not errors and resident.season is not None and resident_is_listed(
             village_id=resident.village_id, season=resident.season, match_key=resident.match_key,
             id_hmac=resident.id_number_hmac, exclude_pk=resident.pk):

@@ -133,6 +133,10 @@ def test_create_refuses_codes_outside_the_territory_and_bad_numbers(personas, wo
     response = client.post(URL, {"name": "早走", "village": a1.village.code, "arrival_date": "2027-01-30",
                                  "departure_date": "2027-01-29"}, format="json")
     assert response.status_code == 400 and "departure_date" in response.json()
+    # An arrival the Lunar New Year calendar does not hold has no season: refused, not a 500.
+    for day in ("0001-01-01", "2100-01-01"):
+        response = client.post(URL, {"name": "远年", "village": a1.village.code, "arrival_date": day}, format="json")
+        assert response.status_code == 400 and "arrival_date" in response.json(), response.content
     assert not ReturningResident.objects.exists()
 
 

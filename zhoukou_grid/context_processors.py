@@ -1,6 +1,8 @@
 """Template context shared by every page: the user's role and the navigation it gives."""
 
-from django.urls import reverse
+from functools import lru_cache
+
+from django.urls import get_script_prefix, reverse
 from django.utils.translation import gettext_lazy as _
 
 from zhoukou_grid.core.notifications import unread_count
@@ -11,6 +13,14 @@ from zhoukou_grid.territory.models import Role
 ADMIN_ROLES = {Role.COMPANY_ADMIN, Role.COUNTY_ADMIN}
 
 
+@lru_cache(maxsize=256)
+def _url(name: str, prefix: str) -> str:
+    return reverse(name)
+
+
+def url_of(name: str) -> str:
+    """The menu's URLs, reversed once per process (and script prefix), not on every page."""
+    return _url(name, get_script_prefix())
 
 
 def navigation(request):
@@ -53,27 +63,27 @@ def navigation(request):
         ("visits:issue_board", "visits:issue", _("Issues"), "visits.view_customerissue"),
     ]
     nav_items = [
-        {"url": reverse(name), "label": label, "active": current == name or current_prefix == prefix}
+        {"url": url_of(name), "label": label, "active": current == name or current_prefix == prefix}
         for name, prefix, label, perm in items
         if perm is None or user.has_perm(perm)
     ]
     admin_items = []
     if role in ADMIN_ROLES and user.has_perm("zhoukou_grid.add_importjob"):
-        admin_items.append({"url": reverse("imports:history"), "label": _("Imports"),
+        admin_items.append({"url": url_of("imports:history"), "label": _("Imports"),
                             "active": current.startswith("imports:")})
     if role in (*ADMIN_ROLES, Role.GRID_MANAGER):
-        admin_items.append({"url": reverse("customers:village_clerks"), "label": _("Village clerks"),
+        admin_items.append({"url": url_of("customers:village_clerks"), "label": _("Village clerks"),
                             "active": current == "customers:village_clerks"})
     if role in ADMIN_ROLES and user.has_perm("zhoukou_grid.view_auditlog"):
-        admin_items.append({"url": reverse("audit_log"), "label": _("Audit log"),
+        admin_items.append({"url": url_of("audit_log"), "label": _("Audit log"),
                             "active": current.startswith("audit_log")})
     if role in ADMIN_ROLES:
-        admin_items.append({"url": reverse("users:list"), "label": _("Users"), "active": current.startswith("users:")})
+        admin_items.append({"url": url_of("users:list"), "label": _("Users"), "active": current.startswith("users:")})
     if role in ADMIN_ROLES and user.has_perm("zhoukou_grid.view_webhook"):
-        admin_items.append({"url": reverse("webhooks:list"), "label": _("Group chats"),
+        admin_items.append({"url": url_of("webhooks:list"), "label": _("Group chats"),
                             "active": current.startswith("webhooks:")})
     if user.is_staff:
-        admin_items.append({"url": reverse("admin:index"), "label": _("Admin"), "active": False})
+        admin_items.append({"url": url_of("admin:index"), "label": _("Admin"), "active": False})
     return {
         "user_display_name": display_name(user),
         "user_role": role,

@@ -187,8 +187,10 @@ AXES_CLIENT_IP_CALLABLE = "zhoukou_grid.core.proxy.client_ip"
 # --- Auth -----------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # The roles decide every permission (and refuse the others, so ModelBackend's permission
+    # tables are never read); ModelBackend stays for the password login and the sessions.
     "zhoukou_grid.core.scoping.RolePermissionBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

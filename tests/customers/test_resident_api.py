@@ -93,8 +93,9 @@ def test_the_list_has_a_pinned_query_count(personas, world, zhang):
         make(a1, f"加{number}", f"1331000{number:04d}", household=a1.households[number % 2])
     with CaptureQueriesContext(connection) as many:
         assert client.get(URL).status_code == 200
-    # session, user, permissions (2), roles, territory (2), count, page.
-    assert len(many) == len(few) == 9, [q["sql"][:120] for q in many.captured_queries]
+    # session, user, role assignments (roles and territory), the grid's station and county
+    # (territory), count, page. No permission query: the roles answer every permission.
+    assert len(many) == len(few) == 6, [q["sql"][:120] for q in many.captured_queries]
 
 
 def test_create_with_village_code_and_household_account(personas, world):

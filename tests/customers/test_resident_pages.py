@@ -197,9 +197,10 @@ def test_the_list_has_a_pinned_query_count(personas, residents, world):
     with CaptureQueriesContext(connection) as many:
         assert client.get(LIST).status_code == 200
     assert len(many) == len(few)
-    # session, user, permissions (2), roles, territory (2), village ids, 3 filter drop-downs counted,
-    # page count, page, 2 count tables, 3 drop-downs listed.
-    assert len(few) == 18, [q["sql"][:120] for q in few.captured_queries]
+    # session, user, role assignments (roles and territory), the grid's station and county
+    # (territory), village ids, 3 filter drop-downs counted, page count, page, 2 count tables,
+    # 3 drop-downs listed. No permission query: the roles answer every permission.
+    assert len(few) == 15, [q["sql"][:120] for q in few.captured_queries]
 
 
 # --- Bulk and single status changes ---------------------------------------------------

@@ -175,10 +175,11 @@ def test_list_coverage_counts_the_season_of_today_only(world, county_admin):
 
 # --- Queries ---------------------------------------------------------------------------------
 
-# The whole page: session, user, roles, permissions and notifications included. Station staff: one
+# The whole page: session, user, role assignments (roles and territory: one query; permissions
+# come from the roles, no query) and notifications included. Station staff: one
 # more for the key customers behind their cadence.
 # Grid manager: the work of the day (16), the stale village lists and the season outlook (1 each).
-HOME_QUERIES = {"grid_manager": 18, "station_staff": 24, "county_admin": 21}
+HOME_QUERIES = {"grid_manager": 15, "station_staff": 21, "county_admin": 18}
 
 
 @pytest.mark.parametrize("persona", sorted(HOME_QUERIES))

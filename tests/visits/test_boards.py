@@ -278,10 +278,10 @@ def test_a_board_costs_a_fixed_number_of_queries(personas, world, name):
     add(16)
     many = _queries(client, url)
     assert few == many
-    # session and user, the user's permissions (2), roles, role assignments and the station's
+    # session and user, the role assignments (roles and territory in one) and the station's
     # county (territory), one count per status, one page per status column (4), the grid
-    # filter's choices.
+    # filter's choices. No permission query: the roles answer every permission.
     assert many == PINNED_BOARD_QUERIES
 
 
-PINNED_BOARD_QUERIES = 13
+PINNED_BOARD_QUERIES = 10

@@ -147,6 +147,7 @@ def test_progress_counts_per_county_hide_the_other_county(world, personas, small
 
 def _queries(user, **kwargs) -> int:
     user.__dict__.pop("_zg_territory", None)
+    user.__dict__.pop("_zg_assignments", None)
     with CaptureQueriesContext(connection) as captured:
         progress_counts(user=user, **kwargs)
     return len(captured)

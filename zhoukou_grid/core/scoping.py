@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.contrib.auth.backends import BaseBackend
+from django.contrib.auth.backends import BaseBackend, ModelBackend
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, Q, QuerySet
 from django.http import Http404
@@ -42,6 +42,18 @@ class Territory:
 
 
 _CACHE_ATTR = "_zg_territory"
+_ASSIGNMENTS_ATTR = "_zg_assignments"
+
+
+def _assignments_of(user) -> list[tuple]:
+    """The user's role assignments as (role, county_id, station_id, grid_id, village_id):
+    one query per request, shared by `territory_of` and `roles_of` (cached on the user)."""
+    cached = getattr(user, _ASSIGNMENTS_ATTR, None)
+    if cached is None:
+        cached = list(RoleAssignment.objects.filter(user=user).values_list(
+            "role", "county_id", "station_id", "grid_id", "village_id"))
+        setattr(user, _ASSIGNMENTS_ATTR, cached)
+    return cached
 
 
 def territory_of(user) -> Territory:
@@ -54,8 +66,7 @@ def territory_of(user) -> Territory:
     if user.is_superuser:
         result = Territory(everything=True)
     else:
-        assignments = list(RoleAssignment.objects.filter(user=user).values_list(
-            "role", "county_id", "station_id", "grid_id", "village_id"))
+        assignments = _assignments_of(user)
         if any(role == Role.COMPANY_ADMIN for role, *_ in assignments):
             result = Territory(everything=True)
         else:
@@ -165,7 +176,7 @@ def roles_of(user) -> set[str]:
         return set()
     cached = getattr(user, "_zg_roles", None)
     if cached is None:
-        cached = set(RoleAssignment.objects.filter(user=user).values_list("role", flat=True))
+        cached = {role for role, *_territory in _assignments_of(user)}
         if user.is_superuser:
             cached.add(Role.COMPANY_ADMIN)
         user._zg_roles = cached
@@ -229,6 +240,11 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
 class RolePermissionBackend(BaseBackend):
     """Grants each user the verbs of the roles they hold (no per-user permission rows)."""
 
+    def get_user(self, user_id):
+        # Listed before ModelBackend, this backend is the one `Client.force_login` and the
+        # like record in a session: it loads the user as ModelBackend does.
+        return ModelBackend().get_user(user_id)
+
     def get_all_permissions(self, user_obj, obj=None):
         if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
             return set()
@@ -240,8 +256,16 @@ class RolePermissionBackend(BaseBackend):
             user_obj._zg_role_perms = cached
         return cached
 
+    # A verb the roles do not grant is refused here: raising PermissionDenied ends Django's
+    # walk through the backends, so ModelBackend (listed after this one, for the password
+    # login) never reads its permission tables: two queries a page saved, and no permission
+    # can come from user or group rows the portal does not use.
     def has_perm(self, user_obj, perm, obj=None):
-        return perm in self.get_all_permissions(user_obj, obj)
+        if perm in self.get_all_permissions(user_obj, obj):
+            return True
+        raise PermissionDenied
 
     def has_module_perms(self, user_obj, app_label):
-        return any(p.startswith(f"{app_label}.") for p in self.get_all_permissions(user_obj))
+        if any(p.startswith(f"{app_label}.") for p in self.get_all_permissions(user_obj)):
+            return True
+        raise PermissionDenied

@@ -221,6 +221,9 @@ class ProjectionRun(models.Model):
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
     chunks_total = models.PositiveIntegerField(_("station chunks"), default=0)
     chunks_done = models.PositiveIntegerField(_("station chunks done"), default=0)
+    # Each start of the run (projection_start) counts one more; the station and finishing
+    # messages carry it, and a message of an earlier attempt does nothing.
+    attempt = models.PositiveIntegerField(_("attempt"), default=0)
     counts = models.JSONField(_("counts"), default=dict, blank=True)
     timings = models.JSONField(_("timings (s)"), default=dict, blank=True)
     settings_snapshot = models.JSONField(_("settings used"), default=dict, blank=True)

@@ -589,10 +589,32 @@ def upsert_alerts(run: ProjectionRun, computed: StationProjection, inputs: Stati
 # ---------------------------------------------------------------------------------------
 
 
-def projection_station(*, run_id: int, station_id: int) -> dict[str, Any]:
+class StaleAttempt(Exception):
+    """A station message or finishing step of an earlier start (attempt) of its run."""
+
+
+def _hold_attempt(run_id: int, attempt: int) -> None:
+    """Inside a station's write transaction: raise StaleAttempt unless the run is still
+    running `attempt`. On PostgreSQL the run row is held FOR KEY SHARE until the write
+    commits: that does not block the other stations' writes nor their reports (FOR NO KEY
+    UPDATE), but projection_start (FOR UPDATE) waits for the writes in progress, and a write
+    that begins after a new start sees the new attempt and rolls back."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f'SELECT "attempt", "status" FROM "{ProjectionRun._meta.db_table}" '
+                           'WHERE "id" = %s FOR KEY SHARE', [run_id])
+            row = cursor.fetchone()
+    else:
+        row = ProjectionRun.objects.filter(pk=run_id).values_list("attempt", "status").first()
+    if row is None or row[0] != attempt or row[1] != ProjectionRun.Status.RUNNING:
+        raise StaleAttempt(f"run {run_id} is not running attempt {attempt}")
+
+
+def projection_station(*, run_id: int, station_id: int, attempt: int | None = None) -> dict[str, Any]:
     """Project one station for a run and replace that station's results of the run date,
     in one transaction; returns counts, timings and the skipped assets (never raises for
-    an asset it cannot project: it lists it with the reason)."""
+    an asset it cannot project: it lists it with the reason). With `attempt`, raises
+    StaleAttempt (writing nothing) when the run is no longer running that attempt."""
     run = ProjectionRun.objects.get(pk=run_id)
     station = Station.objects.get(pk=station_id)
     settings = settings_for_station(station)
@@ -602,6 +624,8 @@ def projection_station(*, run_id: int, station_id: int) -> dict[str, Any]:
     computed = compute_station(inputs, run.run_date, run.days, settings)
     compute_s = time.perf_counter() - started - read_s
     with transaction.atomic():
+        if attempt is not None:
+            _hold_attempt(run_id, attempt)
         # Readers never see half a run: the old results of this date go in the same transaction.
         AssetProjection.objects.filter(grid__station_id=station.pk, run__run_date=run.run_date).delete()
         written = write_projections(run, computed, inputs)
@@ -630,8 +654,12 @@ def _checked_days(days: int) -> int:
 
 
 def projection_start(*, run_date: dt.date, days: int | None = None, station_id: int | None = None,
-                     user: AbstractBaseUser | None = None) -> tuple[ProjectionRun, list[int]]:
-    """The run row of this date and scope (created, or reset for a re-run) and its stations."""
+                     user: AbstractBaseUser | None = None, new_attempt: bool = True) -> tuple[ProjectionRun, list[int]]:
+    """The run row of this date and scope (created, or reset for a re-run) and its stations.
+
+    Each start is a new attempt (`run.attempt` + 1): messages of an earlier attempt still
+    queued do nothing (projection_chunk). `new_attempt=False` restarts the current attempt
+    (a run that waited for the queue is sent again: its messages are the same attempt)."""
     if station_id is not None:
         station = Station.objects.get(pk=station_id)
         stations = [station.pk]
@@ -644,6 +672,8 @@ def projection_start(*, run_date: dt.date, days: int | None = None, station_id: 
         run, _ = ProjectionRun.objects.select_for_update().get_or_create(
             run_date=run_date, station_id=station_id, defaults={"days": days})
         run.days = days
+        if new_attempt or not run.attempt:
+            run.attempt += 1
         run.status = ProjectionRun.Status.RUNNING
         run.started_at, run.finished_at = timezone.now(), None
         run.chunks_total, run.chunks_done = len(stations), 0
@@ -652,14 +682,22 @@ def projection_start(*, run_date: dt.date, days: int | None = None, station_id: 
         run.created_by = _user_or_none(user)
         run.save()
         audit_record(user=user, action="projection_run", object_type="loadforecast.projectionrun", object_id=run.pk,
-                     detail={"run_date": run_date.isoformat(), "days": days, "station_id": station_id})
+                     detail={"run_date": run_date.isoformat(), "days": days, "station_id": station_id,
+                             "attempt": run.attempt})
     return run, stations
 
 
-def projection_record_station(*, run_id: int, outcome: dict[str, Any]) -> None:
-    """Add one station's outcome to the run row (under a row lock: chunks finish in parallel)."""
+def projection_record_station(*, run_id: int, outcome: dict[str, Any], attempt: int | None = None) -> bool:
+    """Add one station's outcome to the run row (under a row lock: chunks finish in parallel).
+    With `attempt`, only while the run is still running that attempt (False: nothing recorded,
+    the outcome belongs to an earlier start)."""
     with transaction.atomic():
-        run = ProjectionRun.objects.select_for_update().get(pk=run_id)
+        # FOR NO KEY UPDATE: does not wait for the other stations' writes (FOR KEY SHARE).
+        run = ProjectionRun.objects.select_for_update(no_key=True).get(pk=run_id)
+        if attempt is not None and (run.attempt != attempt or run.status != ProjectionRun.Status.RUNNING):
+            logger.info("projection run %s: station %s of attempt %s not recorded (run at attempt %s, %s)",
+                        run_id, outcome.get("station"), attempt, run.attempt, run.status)
+            return False
         run.counts.setdefault("stations", {})[outcome["station"]] = {
             k: v for k, v in outcome.items() if k not in ("skipped", "timings", "station")}
         run.timings.setdefault("stations", {})[outcome["station"]] = outcome.get("timings", {})
@@ -672,6 +710,7 @@ def projection_record_station(*, run_id: int, outcome: dict[str, Any]) -> None:
         # The finishing step measures silence from here (see projection_fail_unreported).
         run.timings["last_report_at"] = timezone.now().isoformat()
         run.save(update_fields=["counts", "timings", "skipped", "error", "chunks_done"])
+    return True
 
 
 def projection_last_progress(run: ProjectionRun) -> dt.datetime | None:
@@ -680,13 +719,14 @@ def projection_last_progress(run: ProjectionRun) -> dt.datetime | None:
     return dt.datetime.fromisoformat(last) if last else run.started_at
 
 
-def projection_fail_unreported(*, run_id: int) -> ProjectionRun:
+def projection_fail_unreported(*, run_id: int, attempt: int | None = None) -> ProjectionRun:
     """Close a run whose missing stations will never report (their worker died): the error
     names them, the run is FAILED, and their previous results stay as they were (a
-    station's results are replaced only in the transaction that completes it)."""
+    station's results are replaced only in the transaction that completes it). With
+    `attempt`, only that attempt (a newer start is left running)."""
     with transaction.atomic():
-        run = ProjectionRun.objects.select_for_update().get(pk=run_id)
-        if run.status != ProjectionRun.Status.RUNNING:
+        run = ProjectionRun.objects.select_for_update(no_key=True).get(pk=run_id)
+        if run.status != ProjectionRun.Status.RUNNING or (attempt is not None and run.attempt != attempt):
             return run
         stations = Station.objects.filter(pk=run.station_id) if run.station_id else Station.objects.all()
         expected = list(stations.order_by("code").values_list("code", flat=True))
@@ -698,13 +738,18 @@ def projection_fail_unreported(*, run_id: int) -> ProjectionRun:
         else:
             run.error = (run.error + "\nstation chunks missing before the time limit").strip()
         run.save(update_fields=["error"])
-    return projection_finish(run_id=run_id)
+        return projection_finish(run_id=run_id, attempt=run.attempt)
 
 
-def projection_finish(*, run_id: int) -> ProjectionRun:
-    """Total the stations' counts and close the run (idempotent)."""
+def projection_finish(*, run_id: int, attempt: int | None = None) -> ProjectionRun:
+    """Total the stations' counts and close the run (idempotent). With `attempt`, only that
+    attempt: the finishing step of an earlier start leaves a newer one running."""
     with transaction.atomic():
-        run = ProjectionRun.objects.select_for_update().get(pk=run_id)
+        run = ProjectionRun.objects.select_for_update(no_key=True).get(pk=run_id)
+        if attempt is not None and run.attempt != attempt:
+            logger.info("projection run %s: finishing step of attempt %s is stale (run at attempt %s)",
+                        run_id, attempt, run.attempt)
+            return run
         stations = run.counts.get("stations", {})
         totals: dict[str, int] = defaultdict(int)
         for outcome in stations.values():
@@ -730,8 +775,8 @@ def projection_run(*, run_date: dt.date, days: int | None = None, station_id: in
     """Run the projection of a date for one station or all, in this process."""
     run, stations = projection_start(run_date=run_date, days=days, station_id=station_id, user=user)
     for station in stations:
-        _project_and_record(run_id=run.pk, station_id=station, retry_transient=False)
-    return projection_finish(run_id=run.pk)
+        _project_and_record(run_id=run.pk, station_id=station, attempt=run.attempt, retry_transient=False)
+    return projection_finish(run_id=run.pk, attempt=run.attempt)
 
 
 # ---------------------------------------------------------------------------------------
@@ -742,6 +787,8 @@ def projection_run(*, run_date: dt.date, days: int | None = None, station_id: in
 # their body): each chunk writes its own results and records itself on the run; the
 # finishing step waits until every chunk has recorded itself (retrying), then closes the
 # run. All take ids and are idempotent: a redelivered chunk replaces its own results.
+# Each message also carries the run's attempt (one per start of the run row): a message of
+# an earlier attempt, still queued when the run was started again, does nothing.
 
 PROJECT_STATION_TASK = "loadforecast.tasks.project_station"
 FINISH_RUN_TASK = "loadforecast.tasks.finish_run"
@@ -755,29 +802,47 @@ TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
 FINISH_GRACE_SECONDS = 60
 
 
-def _project_and_record(*, run_id: int, station_id: int, retry_transient: bool) -> dict[str, Any]:
-    """Project one station and record its outcome on the run; a station that fails is
-    recorded with its error (the other stations still run). With `retry_transient` a
-    transient database error is raised instead, for the task to retry."""
+def _stale(run_id: int, station_id: int, attempt: int, current: Any) -> dict[str, Any]:
+    logger.info("projection run %s: station %s message of attempt %s is stale (run at attempt %s): nothing done",
+                run_id, station_id, attempt, current)
+    return {"station_id": station_id, "attempt": attempt, "skipped": "stale"}
+
+
+def _project_and_record(*, run_id: int, station_id: int, attempt: int, retry_transient: bool) -> dict[str, Any]:
+    """Project one station and record its outcome on the run's `attempt`; a station that
+    fails is recorded with its error (the other stations still run). With `retry_transient`
+    a transient database error is raised instead, for the task to retry. A run that has
+    moved on to another attempt (or closed) meanwhile gets nothing: the stale outcome."""
     try:
-        outcome = projection_station(run_id=run_id, station_id=station_id)
+        outcome = projection_station(run_id=run_id, station_id=station_id, attempt=attempt)
+    except StaleAttempt:
+        return _stale(run_id, station_id, attempt, "another")
     except Exception as exc:  # noqa: BLE001 - recorded on the run
         if retry_transient and isinstance(exc, TRANSIENT_DB_ERRORS):
             raise
         code = Station.objects.filter(pk=station_id).values_list("code", flat=True).first()
         outcome = {"station": code, "error": f"{type(exc).__name__}: {exc}"}
-    projection_record_station(run_id=run_id, outcome=outcome)
+    if not projection_record_station(run_id=run_id, outcome=outcome, attempt=attempt):
+        return _stale(run_id, station_id, attempt, "another")
     return outcome
 
 
-def projection_chunk(*, run_id: int, station_id: int) -> dict[str, Any]:
-    """A worker's station chunk: project the station and record it on the run. Raises the
-    transient database errors (the task retries them)."""
-    if not ProjectionRun.objects.filter(pk=run_id, status=ProjectionRun.Status.RUNNING).exists():
+def projection_chunk(*, run_id: int, station_id: int, attempt: int | None = None) -> dict[str, Any]:
+    """A worker's station chunk of the run's `attempt`: project the station and record it on
+    the run. Raises the transient database errors (the task retries them). A chunk of an
+    earlier attempt does nothing and returns the "stale" outcome (`skipped`); a message
+    without an attempt (sent before attempts existed) is taken as the current one."""
+    current = ProjectionRun.objects.filter(pk=run_id).values_list("status", "attempt").first()
+    if current is not None and attempt is not None and attempt != current[1]:
+        return _stale(run_id, station_id, attempt, current[1])
+    if current is None or current[0] != ProjectionRun.Status.RUNNING:
         # A message redelivered after its run was closed (failed for want of it): the next
         # run projects the station; writing now would change a closed run's results.
         return {"station_id": station_id, "skipped": "run not running"}
-    outcome = _project_and_record(run_id=run_id, station_id=station_id, retry_transient=True)
+    outcome = _project_and_record(run_id=run_id, station_id=station_id,
+                                  attempt=current[1] if attempt is None else attempt, retry_transient=True)
+    if outcome.get("skipped") == "stale":
+        return outcome
     return {k: v for k, v in outcome.items() if k != "skipped"}
 
 
@@ -795,18 +860,30 @@ def _silent_too_long(run: ProjectionRun) -> bool:
     return last is not None and (timezone.now() - last).total_seconds() > station_time_limit() + grace
 
 
-def projection_try_finish(*, run_id: int) -> str | None:
-    """The finishing step: close the run once every station has reported, or FAILED once
-    the stations have been silent too long. None while it must wait (the task retries);
-    otherwise the run's status."""
+STALE = "stale"
+
+
+def projection_try_finish(*, run_id: int, attempt: int | None = None) -> str | None:
+    """The finishing step of the run's `attempt` (None: the current one): close the run once
+    every station has reported, or FAILED once the stations have been silent too long. None
+    while it must wait (the task retries); "stale" when the run has been started again since
+    (the newer attempt's own finishing step closes it); otherwise the run's status."""
     run = ProjectionRun.objects.get(pk=run_id)
+    attempt = run.attempt if attempt is None else attempt
+    if run.attempt != attempt:
+        logger.info("projection run %s: finishing step of attempt %s is stale (run at attempt %s)",
+                    run_id, attempt, run.attempt)
+        return STALE
     if run.status != ProjectionRun.Status.RUNNING:
         return run.status  # already closed (a second finishing message)
     if run.chunks_done < run.chunks_total:
         if _silent_too_long(run):
-            return projection_fail_unreported(run_id=run_id).status
-        return None
-    return projection_finish(run_id=run_id).status
+            closed = projection_fail_unreported(run_id=run_id, attempt=attempt)
+        else:
+            return None
+    else:
+        closed = projection_finish(run_id=run_id, attempt=attempt)
+    return STALE if closed.attempt != attempt else closed.status
 
 
 def projection_fail_silent() -> int:
@@ -816,7 +893,7 @@ def projection_fail_silent() -> int:
     closed = 0
     for run in ProjectionRun.objects.filter(status=ProjectionRun.Status.RUNNING):
         if _silent_too_long(run):
-            if projection_fail_unreported(run_id=run.pk).status == ProjectionRun.Status.FAILED:
+            if projection_fail_unreported(run_id=run.pk, attempt=run.attempt).status == ProjectionRun.Status.FAILED:
                 closed += 1
     return closed
 
@@ -826,18 +903,21 @@ def run_waits_for_queue(run: ProjectionRun) -> bool:
     return run.status == ProjectionRun.Status.QUEUED and queue_waiting_since(run.timings) is not None
 
 
-def projection_send(*, run_id: int, stations: list[int]) -> bool:
-    """Send a started run's station chunks and its finishing step (a plain loop: the first
-    message checks that the broker answers). When the queue is unavailable the run goes back
-    to QUEUED, marked as waiting (its previous results stay: they are replaced only by a
-    station that completes); `projection_watch` sends it again."""
+def projection_send(*, run_id: int, stations: list[int], attempt: int | None = None) -> bool:
+    """Send a started run's station chunks and its finishing step, each with the run's
+    attempt (default: the row's current one), in a plain loop: the first message checks that
+    the broker answers. When the queue is unavailable the run goes back to QUEUED, marked as
+    waiting (its previous results stay: they are replaced only by a station that completes);
+    `projection_watch` sends it again as the same attempt."""
+    if attempt is None:
+        attempt = ProjectionRun.objects.values_list("attempt", flat=True).get(pk=run_id)
     try:
         for index, station_id in enumerate(stations):
-            queue_send(PROJECT_STATION_TASK, (run_id, station_id), check=index == 0)
-        queue_send(FINISH_RUN_TASK, (run_id,), countdown=1, check=not stations)
+            queue_send(PROJECT_STATION_TASK, (run_id, station_id, attempt), check=index == 0)
+        queue_send(FINISH_RUN_TASK, (run_id, attempt), countdown=1, check=not stations)
     except QueueUnavailable as error:
         logger.warning("projection run %s waits for the task queue (%s)", run_id, error)
-        ProjectionRun.objects.filter(pk=run_id).update(
+        ProjectionRun.objects.filter(pk=run_id, attempt=attempt).update(
             status=ProjectionRun.Status.QUEUED, chunks_done=0, timings=queue_waiting_mark())
         return False
     return True
@@ -848,7 +928,7 @@ def projection_enqueue(*, run_date: dt.date, days: int | None = None, station_id
     """Start a run: the run row now, the station chunks and the finishing step on the workers.
     When the task queue is unavailable the run is left queued and waiting for it."""
     run, stations = projection_start(run_date=run_date, days=days, station_id=station_id, user=user)
-    projection_send(run_id=run.pk, stations=stations)
+    projection_send(run_id=run.pk, stations=stations, attempt=run.attempt)
     return run.pk
 
 
@@ -861,10 +941,12 @@ def projection_redispatch(*, run_id: int) -> bool:
             queue_waiting_q(), pk=run_id, status=ProjectionRun.Status.QUEUED).first()
         if waiting is None:
             return False
-        # projection_start takes the run off the waiting list (RUNNING, timings reset).
+        # projection_start takes the run off the waiting list (RUNNING, timings reset); the
+        # same attempt: messages of it that did leave before the queue went down are its own.
         started, stations = projection_start(run_date=waiting.run_date, days=waiting.days,
-                                             station_id=waiting.station_id, user=waiting.created_by)
-    return projection_send(run_id=started.pk, stations=stations)
+                                             station_id=waiting.station_id, user=waiting.created_by,
+                                             new_attempt=False)
+    return projection_send(run_id=started.pk, stations=stations, attempt=started.attempt)
 
 
 def projection_redispatch_waiting(*, limit: int = 100) -> int:
@@ -943,7 +1025,7 @@ def projection_request(*, user: AbstractBaseUser, station_id: int, run_date: dt.
         run, stations = projection_start(run_date=run_date, days=days, station_id=station_id, user=user)
         audit_record(user=user, action="projection.requested", object_type="loadforecast.projectionrun",
                      object_id=run.pk, detail={"station_id": station_id, "run_date": run_date.isoformat()})
-        transaction.on_commit(lambda: projection_send(run_id=run.pk, stations=stations))
+        transaction.on_commit(lambda: projection_send(run_id=run.pk, stations=stations, attempt=run.attempt))
     return RunRequest(run, True)
 
 

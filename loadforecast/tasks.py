@@ -15,15 +15,17 @@ from . import outlook_services, services
 
 @shared_task(name=services.PROJECT_STATION_TASK, acks_late=True, autoretry_for=services.TRANSIENT_DB_ERRORS,
              retry_backoff=True, retry_backoff_max=120, retry_jitter=True, max_retries=3)
-def project_station(run_id: int, station_id: int) -> dict:
-    return services.projection_chunk(run_id=run_id, station_id=station_id)
+def project_station(run_id: int, station_id: int, attempt: int | None = None) -> dict:
+    """One station chunk of the run's `attempt` (a chunk of an earlier attempt does nothing)."""
+    return services.projection_chunk(run_id=run_id, station_id=station_id, attempt=attempt)
 
 
 @shared_task(name=services.FINISH_RUN_TASK, bind=True, acks_late=True, max_retries=None,
              autoretry_for=services.TRANSIENT_DB_ERRORS, retry_backoff=True)
-def finish_run(self, run_id: int) -> str:
-    """Close the run, or try again in a few seconds while stations still run."""
-    status = services.projection_try_finish(run_id=run_id)
+def finish_run(self, run_id: int, attempt: int | None = None) -> str:
+    """Close the run's `attempt`, or try again in a few seconds while stations still run;
+    "stale" (nothing done) once the run has been started again."""
+    status = services.projection_try_finish(run_id=run_id, attempt=attempt)
     if status is None:
         raise self.retry(countdown=5)
     return status

@@ -42,6 +42,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from django.db.models import Q
 
+from zhoukou_grid.core.lunar_calendar import lunar_new_year
 from zhoukou_grid.territory.demo import (
     GIVEN_NAME_CHARS,
     HOME_VILLAGE_SHARE,
@@ -75,7 +76,7 @@ class ResidentTargets:
 
 
 RESIDENT_TARGETS = {
-    "demo": ResidentTargets(1_500, 1_000),
+    "demo": ResidentTargets(2_400, 1_600),  # about a quarter of the households have someone working away
     "city": ResidentTargets(600_000, 400_000),
     "tiny": ResidentTargets(240, 150),
 }
@@ -181,7 +182,7 @@ def listed_at(ctx: SeedContext, new_year: date) -> datetime:
 
 RESIDENT_FIELDS = (
     "village_id", "village_group", "household_id", "account_no", "head_name", "name",
-    "id_number_enc", "id_number_hmac", "id_number_masked", "phone_enc", "phone_hmac", "phone_masked", "workplace", "persons", "arrival_date", "departure_date", "heating", "extra_load", "note", "status", "source",
+    "id_number_enc", "id_number_hmac", "id_number_masked", "phone_enc", "phone_hmac", "phone_masked", "workplace", "persons", "arrival_date", "season", "departure_date", "heating", "extra_load", "note", "status", "source",
     "match_key", "created_at", "updated_at",
 )
 HOUSEHOLD_CHUNK = 20_000
@@ -241,9 +242,11 @@ def _households(ids: list[int]):
             "pk", "account_no", "name", "village_id")
 
 
-def _resident_writer(ctx: SeedContext, rng: random.Random, new_year: date):
-    """A function making one resident row of the season of `new_year`; match keys are kept
-    unique over every list the run writes (`ctx.extras["resident_keys"]`)."""
+def _resident_writer(ctx: SeedContext, rng: random.Random, season: int):
+    """Functions making resident rows of `season`: `row` a new person (match keys kept unique
+    over every list the run writes, `ctx.extras["resident_keys"]`), `again` the same person
+    as another season's row, with this season's dates."""
+    new_year = lunar_new_year(season)
     villages = ctx.villages
     area_of_village = {v.id: v.grid.station.county.spec.code for v in villages.values()}
     groups_of_village = {v.id: v.groups for v in villages.values()}
@@ -274,12 +277,20 @@ def _resident_writer(ctx: SeedContext, rng: random.Random, new_year: date):
         return (
             village_id, group, household_id, account_no, head_name, name, *personal,
             _pick(rng, WORKPLACES, WORKPLACE_CUM), _pick(rng, (1, 2, 3, 4, 5), PERSONS_CUM), arrival,
-            _departure(rng, new_year), _pick(rng, HEATING_VALUES, HEATING_CUM),
+            season, _departure(rng, new_year), _pick(rng, HEATING_VALUES, HEATING_CUM),
             rng.choice(EXTRA_LOADS) if rng.random() < 0.03 else "", "",
             ReturningResident.Status.EXPECTED, ReturningResident.Source.IMPORT, key, created, created,
         )
 
-    return row
+    arrival_at = RESIDENT_FIELDS.index("arrival_date")
+    after_dates = RESIDENT_FIELDS.index("heating")
+    created_at = RESIDENT_FIELDS.index("created_at")
+
+    def again(other: tuple) -> tuple:
+        return (*other[:arrival_at], _arrival(rng, new_year), season, _departure(rng, new_year),
+                *other[after_dates:created_at], created, created)
+
+    return row, again
 
 
 def _spread(rng: random.Random, households: int, residents: int) -> list[int]:
@@ -300,14 +311,20 @@ def generate_residents(ctx: SeedContext, rng: random.Random, scale: Scale):
         linked, unlinked = 0, targets.residents
     per_household = _spread(rng, len(households), linked)
     unreported = ctx.unreported_villages()
-    row = _resident_writer(ctx, rng, ctx.season.new_year)
+    row, _ = _resident_writer(ctx, rng, ctx.season.season)
     villages = [v for v in ctx.villages.values() if v.id not in unreported]
+    # The people of the villages with last season's lists too: mostly the same people then.
+    listed: dict[int, list[tuple]] = ctx.extras.setdefault("listed_people", {})
+    keep = last_season_villages(ctx)
     for (household_id, account_no, head_name, village_id), count in zip(_households(households), per_household,
                                                                         strict=True):
         if village_id in unreported:
             continue
         for _ in range(count):
-            yield row(village_id, household_id, account_no, head_name, head_name[0])
+            resident = row(village_id, household_id, account_no, head_name, head_name[0])
+            if village_id in keep:
+                listed.setdefault(village_id, []).append(resident)
+            yield resident
     for _ in range(unlinked):
         village = villages[rng.randrange(len(villages))]
         # Listed by name only, sometimes with the head of household the clerk remembered.
@@ -321,21 +338,39 @@ def last_season_villages(ctx: SeedContext) -> set[int]:
     return ctx.unreported_villages() | {v.id for v in ctx.villages.values() if v.grid.station.id in stations}
 
 
+RETURNING_AGAIN = 0.85  # of this season's people, the share also on last season's list of their village
+NEW_ON_LAST_LIST = 0.1  # last season's people who are not on this season's list, per one listed again
+
+
 def generate_last_season_residents(ctx: SeedContext, rng: random.Random, scale: Scale):
-    """Last season's lists of `last_season_villages`, as dense as this season's, linked residents only."""
+    """Last season's lists of `last_season_villages`, linked residents only: in the villages
+    that reported this season mostly the same people (their households, ID and phone
+    numbers and match keys) with last season's dates, and a few others; in the villages that
+    have not, people drawn as densely as this season's lists."""
     from .models import Household
 
     targets = resident_targets(scale)
     villages = sorted(last_season_villages(ctx))
-    rows = np.array(Household.objects.filter(village_id__in=villages).values_list("pk", "transformer_id")
-                    .order_by("pk"), dtype=np.int64).reshape(-1, 2)
+    row, again = _resident_writer(ctx, rng, ctx.season.last_season)
+    listed: dict[int, list[tuple]] = ctx.extras.get("listed_people", {})
+    household_at = RESIDENT_FIELDS.index("household_id")
+    taken: set[int] = set()
+    new_in_village: dict[int, int] = {}
+    for village_id in villages:
+        people = [r for r in listed.get(village_id, ()) if rng.random() < RETURNING_AGAIN]
+        taken.update(r[household_at] for r in listed.get(village_id, ()))
+        new_in_village[village_id] = round(len(people) * NEW_ON_LAST_LIST)
+        yield from (again(r) for r in people)
+    rows = np.array(Household.objects.filter(village_id__in=villages).values_list("pk", "transformer_id", "village_id")
+                    .order_by("pk"), dtype=np.int64).reshape(-1, 3)
+    rows = rows[~np.isin(rows[:, 0], np.fromiter(taken, dtype=np.int64, count=len(taken)))]
+    unreported = np.isin(rows[:, 2], np.fromiter(ctx.unreported_villages(), dtype=np.int64))
     share = targets.households / max(1, scale.households)
+    wanted = round(int(unreported.sum()) * share) + sum(new_in_village.values())
     weights = migration_weights(ctx)
-    households = _weighted_sample(rng, rows[:, 0], np.array([weights.get(int(t), 1.0) for t in rows[:, 1]]),
-                                  round(len(rows) * share))
+    households = _weighted_sample(rng, rows[:, 0], np.array([weights.get(int(t), 1.0) for t in rows[:, 1]]), wanted)
     linked = round(len(households) * (targets.residents * (1 - targets.unlinked_share)) / max(1, targets.households))
     per_household = _spread(rng, len(households), linked)
-    row = _resident_writer(ctx, rng, ctx.season.last_new_year)
     for (household_id, account_no, head_name, village_id), count in zip(_households(households), per_household,
                                                                         strict=True):
         for _ in range(count):

@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from zhoukou_grid.core import crypto
+from zhoukou_grid.core.lunar_calendar import nearest_season
 from zhoukou_grid.territory.models import LVLine, Transformer, Village
 
 from .parsing import MAX_PERSONS, mask_contact_phone, mask_id_number, mask_phone
@@ -203,6 +204,11 @@ class ReturningResident(models.Model):
     workplace = models.CharField(_("place of work"), max_length=100, blank=True)
     persons = models.PositiveSmallIntegerField(_("persons coming home"), default=1)
     arrival_date = models.DateField(_("arrival date"), db_index=True)
+    # The festival the entry is listed for: the Gregorian year of its Lunar New Year (2027 for
+    # the New Year of 2027-02-06). A village sends a list every season, mostly the same people:
+    # one entry per person, village and season (docs/domain.md §6.7). Set from the arrival date
+    # when not given (`lunar_calendar.nearest_season`); an import sets the season it imports.
+    season = models.PositiveSmallIntegerField(_("season"), db_index=True)
     departure_date = models.DateField(_("departure date"), null=True, blank=True)
     heating = models.CharField(_("heating"), max_length=20, choices=Heating.choices, blank=True)
     extra_load = models.CharField(_("extra load"), max_length=200, blank=True)
@@ -238,17 +244,23 @@ class ReturningResident(models.Model):
                 condition=Q(departure_date__isnull=True) | Q(departure_date__gt=models.F("arrival_date")),
                 name="resident_departure_after_arrival",
             ),
-            # One entry per person and village (docs/security.md, "Existence oracles").
-            models.UniqueConstraint(fields=["village", "match_key"], name="resident_unique_match_key_per_village"),
-            # One entry per ID number and village: on its HMAC, never on the number.
-            models.UniqueConstraint(fields=["village", "id_number_hmac"], condition=~Q(id_number_hmac=""),
-                                    name="resident_unique_id_number_hmac_per_village"),
+            # One entry per person, village and season (docs/security.md, "Existence oracles").
+            models.UniqueConstraint(fields=["village", "season", "match_key"],
+                                    name="resident_unique_match_key_per_village_season"),
+            # One entry per ID number, village and season: on its HMAC, never on the number.
+            models.UniqueConstraint(fields=["village", "season", "id_number_hmac"], condition=~Q(id_number_hmac=""),
+                                    name="resident_unique_id_hmac_per_village_season"),
         ]
 
     def __str__(self) -> str:
         # The village by name when it is at hand (never its database id); no query for it.
         village = self._state.fields_cache.get("village")
         return f"{self.display_name}（{village.name}）" if village is not None else self.display_name
+
+    def save(self, *args, **kwargs):
+        if self.season is None and self.arrival_date is not None:
+            self.season = nearest_season(self.arrival_date)
+        super().save(*args, **kwargs)
 
     @property
     def display_name(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from datetime import date
 from typing import Any
 
@@ -15,11 +16,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from zhoukou_grid.core import crypto
+from zhoukou_grid.core.importing import engine as import_engine
 from zhoukou_grid.core.importing import parsers
 from zhoukou_grid.core.importing.engine import ImportContext, ImportPlan, ParsedRow, batched, resolve_codes, upsert
 from zhoukou_grid.core.importing.parsers import CellError
 from zhoukou_grid.core.importing.spec import Column, ImportKind, Lookup, register, unique_in_order
-from zhoukou_grid.core.lunar_calendar import nearest_season
+from zhoukou_grid.core.lunar_calendar import season_of
 from zhoukou_grid.core.scoping import writable_for_user
 from zhoukou_grid.territory.models import Grid, LVLine, Transformer, Village
 
@@ -392,20 +394,17 @@ def check_rows(ctx: ImportContext, rows: list[ParsedRow]) -> None:
                 row.add_error(*resident_duplicate_error(row, numbers))
 
 
-def refuse_other_season_entries(season: int, plan: ImportPlan) -> None:
-    """With `--season`, a row must not overwrite the village's entry of the same person for
-    another season (one entry per person and village): such rows are refused, the entry on
-    file is kept. A resident's season is the New Year nearest to its arrival (docs/domain.md §6.7)."""
-    for row in plan.rows:
-        current = plan.current(row)
-        arrival = current.get("arrival_date") if current else None
-        if arrival is not None and nearest_season(arrival) != season:
-            row.add_error("arrival_date", _(
-                "This person is already on this village's list for the %(other)s season (arriving %(date)s). "
-                "A village lists a person once, so this %(season)s entry would replace it: the row is not "
-                "imported and the entry on file is kept.") % {
-                "other": nearest_season(arrival), "date": arrival.isoformat(), "season": season})
-    plan.rows = [row for row in plan.rows if row.ok]
+# The season of the import being run, set when its rows are resolved and read by `key_values`
+# (which gets no context): a context variable rather than a key in each row's `resolved` dict,
+# which would leave its size class on 100,000 rows; per thread, so two imports never mix.
+_LIST_SEASON: ContextVar[int | None] = ContextVar("resident_list_season", default=None)
+
+
+def list_season(ctx: ImportContext) -> int:
+    """The season a list is imported for: the one named (`--season`, the web form's choice),
+    else the coming season of the import day. Entries are matched within it only, so last
+    season's list and this season's coexist (docs/domain.md §6.7)."""
+    return ctx.season if ctx.season is not None else season_of(ctx.import_day)
 
 
 def resident_duplicate_error(row: ParsedRow, numbers: str) -> tuple[str, str]:
@@ -455,10 +454,11 @@ def find_under_weaker_keys(ctx: ImportContext, plan: ImportPlan) -> None:
     updates that entry."""
     candidates = [row for row in plan.rows if plan.states[row.number] == "new"
                   and (row.values.get("id_number") or row.values.get("phone"))]
+    season = list_season(ctx)
     # The entries without an ID number in the villages of these rows: few, one query per batch.
     found: dict[tuple[int, str], dict[str, Any]] = {}
     for batch in batched(sorted({row.resolved["village_id"] for row in candidates})):
-        for values in ctx.writable(ReturningResident).filter(village_id__any_of=batch).exclude(
+        for values in ctx.writable(ReturningResident).filter(village_id__any_of=batch, season=season).exclude(
                 match_key__startswith="id:").values("pk", "village_id", "match_key", "household_id").order_by():
             found[(values["village_id"], values["match_key"])] = values
     if not found:
@@ -615,12 +615,14 @@ class ResidentKind(ImportKind):
         return None
 
     def key_values(self, row: ParsedRow) -> dict[str, Any]:
-        return {"village_id": row.resolved.get("village_id"), "match_key": row_match_key(row)}
+        return {"village_id": row.resolved.get("village_id"), "season": _LIST_SEASON.get(),
+                "match_key": row_match_key(row)}
 
     def duplicate_error(self, row: ParsedRow, numbers: str) -> tuple[str, str]:
         return resident_duplicate_error(row, numbers)
 
     def resolve(self, ctx: ImportContext, rows: list[ParsedRow]) -> None:
+        _LIST_SEASON.set(list_season(ctx))
         resolve_villages(ctx, rows)
         match_households(ctx, [row for row in rows if row.ok])
 
@@ -647,10 +649,16 @@ class ResidentKind(ImportKind):
         return [*super().compare_fields(present), "village_group", "household_id", *personal]
 
     def refine_plan(self, ctx: ImportContext, plan: ImportPlan) -> None:
-        if ctx.season is not None:
-            refuse_other_season_entries(ctx.season, plan)
         keep_hand_links(plan)
         find_under_weaker_keys(ctx, plan)
+
+    def job_season(self, season: int | None) -> int | None:
+        # Fixed at upload: the coming season of that day unless another was chosen.
+        return season if season is not None else season_of(import_engine.local_today())
+
+    def job_rows_query(self, job) -> dict[str, str] | None:
+        # Every season: the rows of the job's own season, whatever season the list shows by default.
+        return {"import_job": str(job.pk), "season": "all"}
 
     def extra_counts(self, plan: ImportPlan) -> dict[str, int]:
         return {"unlinked": sum(1 for row in plan.rows if plan.fields[row.number].get("household_id") is None)}

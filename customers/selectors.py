@@ -42,10 +42,12 @@ def residents_for(user) -> QuerySet:
 
 def possible_duplicate(user) -> Exists:
     """True for a resident whose ID number (its HMAC) is listed in another village the
-    user can see too: one person on two lists, for an administrator to judge. Entries the
-    user cannot see never count (docs/security.md, "Existence oracles")."""
+    user can see too, for the same season: one person on two lists, for an administrator to
+    judge (the same person on last season's list and this season's is no duplicate). Entries
+    the user cannot see never count (docs/security.md, "Existence oracles")."""
     others = for_user(user, ReturningResident).filter(
-        id_number_hmac=OuterRef("id_number_hmac")).exclude(village_id=OuterRef("village_id"))
+        id_number_hmac=OuterRef("id_number_hmac"), season=OuterRef("season")).exclude(
+        village_id=OuterRef("village_id"))
     return Exists(others) & ~Q(id_number_hmac="")
 
 
@@ -217,12 +219,10 @@ class ListCoverage:
 
 def list_coverage(user, *, today: date, limit: int = HOME_ROWS) -> ListCoverage:
     """Villages with at least one listed resident (imported or typed in, not met on a visit)
-    arriving in the season of `today`: three queries."""
+    of the season of `today` (the stored season, docs/domain.md §6.7): three queries."""
     season = season_of(today)
-    first, last = season_days(season)
-    sent = Exists(ReturningResident.objects.filter(
-        village=OuterRef("pk"), arrival_date__gte=first, arrival_date__lte=last,
-    ).exclude(source=ReturningResident.Source.VISIT))
+    sent = Exists(ReturningResident.objects.filter(village=OuterRef("pk"), season=season).exclude(
+        source=ReturningResident.Source.VISIT))
     villages = for_user(user, Village)
     counts = villages.aggregate(villages=Count("pk"), sent=Count("pk", filter=Q(sent)))
     missing = list(villages.filter(~Q(sent)).select_related("grid").order_by("grid__code", "code")[:limit])

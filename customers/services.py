@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zhoukou_grid.core.audit import audit_record
-from zhoukou_grid.core.lunar_calendar import lunar_new_year, season_of
+from zhoukou_grid.core.lunar_calendar import lunar_new_year, nearest_season, season_of
 from zhoukou_grid.core.scoping import for_user, get_writable_or_404, require_perm, writable_for_user
 from zhoukou_grid.territory.models import Village
 
@@ -105,10 +105,11 @@ def resident_link_household(*, user: User, resident_id: int, household_id: int) 
 
 # --- Returning residents: the rules of one entry, for the API, the pages and the import ---------
 
-# A person is listed at most once per village (the database's unique key, the import's key):
-# not city-wide, which would tell a user that a number is listed outside their territory
-# (docs/security.md, "Existence oracles").
-RESIDENT_KEY_FIELDS = ("village_id", "match_key")
+# A person is listed at most once per village and season (the database's unique key, the
+# import's key): not city-wide, which would tell a user that a number is listed outside their
+# territory (docs/security.md, "Existence oracles"), and not across seasons, since a village
+# sends a list every year with mostly the same people (docs/domain.md §6.7).
+RESIDENT_KEY_FIELDS = ("village_id", "season", "match_key")
 # What a user writes; status, timestamps, source and the key are the service's.
 RESIDENT_FIELDS = (
     "name", "village_id", "village_group", "household_id", "head_name", "phone", "id_number", "workplace",
@@ -145,12 +146,12 @@ def resident_match_key(*, name: str, id_hmac: str, phone_hmac: str, village_id: 
                                              village_id=village_id, account_no=account_no)
 
 
-def resident_is_listed(*, village_id: int, match_key: str, id_hmac: str = "",
+def resident_is_listed(*, village_id: int, season: int, match_key: str, id_hmac: str = "",
                        exclude_pk: int | None = None) -> bool:
-    """Whether the village's list already has this person (same key, or same ID number).
-    Only the village is asked: entries of other villages never change the answer."""
+    """Whether the village's list of `season` already has this person (same key, or same ID
+    number). Only the village is asked: entries of other villages never change the answer."""
     same = ReturningResident.objects.filter(Q(match_key=match_key) | Q(id_number_hmac=id_hmac) if id_hmac
-                                            else Q(match_key=match_key), village_id=village_id)
+                                            else Q(match_key=match_key), village_id=village_id, season=season)
     if exclude_pk is not None:
         same = same.exclude(pk=exclude_pk)
     return same.exists()
@@ -183,8 +184,12 @@ def _resident_apply(user, resident: ReturningResident, changes: dict) -> list[st
     resident.match_key = resident_match_key(
         name=resident.name, id_hmac=resident.id_number_hmac, phone_hmac=resident.phone_hmac,
         village_id=resident.village_id, account_no=resident.account_no)
-    if not errors and resident_is_listed(village_id=resident.village_id, match_key=resident.match_key,
-                                         id_hmac=resident.id_number_hmac, exclude_pk=resident.pk):
+    # An entry typed in or edited belongs to the season of its arrival (docs/domain.md §6.7).
+    if resident.arrival_date is not None:
+        resident.season = nearest_season(resident.arrival_date)
+    if not errors and resident.season is not None and resident_is_listed(
+            village_id=resident.village_id, season=resident.season, match_key=resident.match_key,
+            id_hmac=resident.id_number_hmac, exclude_pk=resident.pk):
         errors["non_field_errors"] = [_(
             "This person is already on this village's list (same ID number, or same name and phone).")]
     if errors:

@@ -87,9 +87,7 @@ def _households_per_transformer(season: int, exclude_villages=None, only_village
     """Distinct returning households per transformer on the lists of `season` (one query)."""
     from customers.models import ReturningResident
 
-    first, end = outlook_engine.season_arrival_range(season)
-    residents = ReturningResident.objects.filter(household__isnull=False, arrival_date__gte=first,
-                                                 arrival_date__lt=end)
+    residents = ReturningResident.objects.filter(household__isnull=False, season=season)
     if exclude_villages is not None:
         residents = residents.exclude(village_id__in=exclude_villages)
     if only_villages is not None:
@@ -104,8 +102,7 @@ def returning_for_outlook(today: dt.date) -> dict[int, int]:
     from customers.models import ReturningResident
 
     season = demo_season(today)
-    first, end = outlook_engine.season_arrival_range(season.season)
-    reported = list(ReturningResident.objects.filter(arrival_date__gte=first, arrival_date__lt=end).values_list(
+    reported = list(ReturningResident.objects.filter(season=season.season).values_list(
         "village_id", flat=True).distinct().order_by())
     counts = _households_per_transformer(season.season)
     for transformer_id, n in _households_per_transformer(season.last_season, exclude_villages=reported).items():

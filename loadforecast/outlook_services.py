@@ -5,8 +5,9 @@ The outlook is kept apart from the 21-day projection: its own runs (`OutlookRun`
 station and run date, a re-run replaces it) and items (`OutlookItem`), never alerts.
 Estimated households are last season's lists of the villages that have sent none this
 season, shifted by the days between the two New Years (`outlook_engine.estimated_stays`).
-A resident belongs to the season whose New Year is nearest to its arrival date
-(`outlook_engine.season_arrival_range`), so the season is read from the arrival dates.
+A resident's season is the one stored with its entry (`ReturningResident.season`: the
+season its list was imported for, or the New Year nearest to its arrival date), so a
+village's list of last season and its list of this season never mix.
 """
 
 from __future__ import annotations
@@ -97,19 +98,17 @@ def read_outlook_inputs(station: Station, window: outlook_engine.SeasonWindow,
 
     villages = list(Village.objects.filter(grid__station_id=station.pk).order_by("code").values_list(
         "pk", "code", "name"))
-    this_first, this_end = outlook_engine.season_arrival_range(window.season)
     reported = set(ReturningResident.objects.filter(
-        village__grid__station_id=station.pk, arrival_date__gte=this_first, arrival_date__lt=this_end,
+        village__grid__station_id=station.pk, season=window.season,
     ).values_list("village_id", flat=True).distinct().order_by())
 
     e_household = np.zeros(0, dtype=np.int64)
     e_arrival = np.zeros(0, dtype="datetime64[D]")
     e_departure = np.zeros(0, dtype="datetime64[D]")
     if outlook_settings.use_estimates:
-        last_first, last_end = outlook_engine.season_arrival_range(window.season - 1)
         rows = list(ReturningResident.objects.filter(
-            household__transformer__grid__station_id=station.pk, arrival_date__gte=last_first,
-            arrival_date__lt=last_end).exclude(village_id__in=reported).values_list(
+            household__transformer__grid__station_id=station.pk, season=window.season - 1,
+        ).exclude(village_id__in=reported).values_list(
             "household_id", "village_id", "arrival_date", "departure_date").order_by())
         if rows:
             h_index = _household_index(station)

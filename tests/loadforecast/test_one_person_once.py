@@ -67,3 +67,18 @@ def test_every_station_picks_the_same_record(world):
     assert list(first) == [0, 1, 1, 1, 1, 0, 0, 0]
     assert list(second) == [0, 0, 0, 0, 0, 1, 1, 0]
     assert (first + second).max() == 1
+
+
+@pytest.mark.django_db
+def test_a_person_listed_for_two_seasons_counts_only_on_the_days_of_each_stay(world):
+    """Last season's entry and this season's entry of one person and village coexist (one entry
+    per person, village and season); a window counts the person on this season's days only."""
+    a1 = world.grids["a1"]
+    household = HouseholdFactory(village=a1.village, transformer=a1.transformer, line=a1.line)
+    person = {"name": "岑", "phone": "13800000099", "id_number": ID_NUMBER}
+    last = ReturningResidentFactory(village=a1.village, household=household, **person,
+                                    arrival_date=dt.date(2026, 2, 10), departure_date=None)
+    this = ReturningResidentFactory(village=a1.village, household=household, **person,
+                                    arrival_date=dt.date(2027, 2, 3), departure_date=dt.date(2027, 2, 6))
+    assert (last.season, this.season, last.match_key) == (2026, 2027, this.match_key)
+    assert list(_present(world.station_a1)) == [0, 0, 1, 1, 1, 0, 0, 0]

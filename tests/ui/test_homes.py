@@ -158,16 +158,18 @@ def test_county_admin_sees_list_coverage_imports_and_progress(client, world, cou
 
 
 def test_list_coverage_counts_the_season_of_today_only(world, county_admin):
-    from customers.selectors import list_coverage, season_days
-    from zhoukou_grid.core.lunar_calendar import season_of
+    """By the entries' stored season (docs/domain.md §6.7): last season's list of a village is
+    not this season's, wherever its dates fall."""
+    from customers.selectors import list_coverage
+    from zhoukou_grid.core.lunar_calendar import lunar_new_year, season_of
 
     today = timezone.localdate()
-    first, last = season_days(season_of(today))
-    assert season_of(first) == season_of(last) == season_of(today)
-    assert season_of(first - dt.timedelta(days=1)) == season_of(today) - 1
-    ReturningResidentFactory(village=world.grids["a1"].village, arrival_date=first - dt.timedelta(days=1))
+    season = season_of(today)
+    village = world.grids["a1"].village
+    last = ReturningResidentFactory(village=village, arrival_date=lunar_new_year(season - 1) - dt.timedelta(days=3))
+    assert last.season == season - 1
     assert list_coverage(county_admin, today=today).sent == 0
-    ReturningResidentFactory(village=world.grids["a1"].village, arrival_date=first)
+    ReturningResidentFactory(village=village, arrival_date=lunar_new_year(season) - dt.timedelta(days=3))
     assert list_coverage(county_admin, today=today).sent == 1
 
 

@@ -6,10 +6,16 @@ users. Each gets the shared `SeedContext`, its own `random.Random` and the scale
 yields row tuples (COPY on PostgreSQL, bulk_create elsewhere), so the city scale
 (600,000 residents) stays a streaming write.
 
-Residents: arrivals spread over the 25 days before the Lunar New Year of 2027-02-06
-(more of them in the last ten days), departures mostly empty (the default stay) or
-between 初八 and 正月十五, a share listed without an account (unlinked, as village lists
-often are). Linked residents belong to a household of their own village. ID numbers
+Residents: placed relative to the day the seed runs (`SeedContext.season`). This season's
+lists (the coming New Year, or the one whose festival window is still open) for every
+village but a few that have not reported yet (`SeedContext.unreported_villages`), with
+arrivals spread over the 25 days before New Year (more of them in the last ten days) and
+departures mostly empty (the default stay) or between 初八 and 正月十五; a share listed
+without an account (unlinked, as village lists often are). Last season's lists for the
+villages that have not reported (the outlook estimates them from these) and for the
+back-test stations (`SeedContext.backtest_station_ids`), dated around last season's New
+Year. Until a resident has a season of its own, last season's people are others than this
+season's (distinct match keys). Linked residents belong to a household of their own village. ID numbers
 carry the county's area code, a birth date from 1955 to 2008 and a valid GB 11643
 check digit. ID and phone numbers are written as the model stores them: encrypted, with
 their HMACs and masked forms (`customers.models.personal_columns`), and so are the key
@@ -33,9 +39,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from django.db.models import Q
 
-from zhoukou_grid.core.lunar_calendar import nearest_season
+from zhoukou_grid.core.lunar_calendar import lunar_new_year
 from zhoukou_grid.territory.demo import (
     GIVEN_NAME_CHARS,
     HOME_VILLAGE_SHARE,
@@ -55,11 +62,10 @@ from zhoukou_grid.territory.demo import (
 from .models import Heating, KeyCustomer, ReturningResident, ServicePlan, contact_phone_columns, personal_columns
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-LUNAR_NEW_YEAR = date(2027, 2, 6)  # 正月初一
-ARRIVAL_WINDOW_DAYS = 25  # arrivals from 2027-01-12 to New Year's Eve 2027-02-05
-CHUBA = LUNAR_NEW_YEAR + timedelta(days=7)  # 正月初八, 2027-02-13
-YUANXIAO = LUNAR_NEW_YEAR + timedelta(days=14)  # 正月十五, 2027-02-20
-LISTED_AT = datetime(2027, 1, 8, 9, 30, tzinfo=SHANGHAI)  # when the village lists came in
+ARRIVAL_WINDOW_DAYS = 25  # arrivals from New Year − 25 days to New Year's Eve
+CHUBA_DAYS = 7  # 正月初八 is New Year + 7 days
+YUANXIAO_DAYS = 14  # 正月十五
+LISTS_BEFORE_NEW_YEAR_DAYS = 29  # when a past season's village lists came in
 
 
 @dataclass(frozen=True)
@@ -70,7 +76,7 @@ class ResidentTargets:
 
 
 RESIDENT_TARGETS = {
-    "demo": ResidentTargets(1_500, 1_000),
+    "demo": ResidentTargets(2_400, 1_600),  # about a quarter of the households have someone working away
     "city": ResidentTargets(600_000, 400_000),
     "tiny": ResidentTargets(240, 150),
 }
@@ -150,19 +156,26 @@ def _given_name(rng: random.Random) -> str:
     return given + rng.choice(GIVEN_NAME_CHARS) if rng.random() < 0.75 else given
 
 
-def _arrival(rng: random.Random) -> date:
+def _arrival(rng: random.Random, new_year: date) -> date:
     """Days before New Year: few a month ahead, most in the last ten days (腊月二十 onwards)."""
     days_before = min(ARRIVAL_WINDOW_DAYS, max(1, round(rng.triangular(0.5, ARRIVAL_WINDOW_DAYS + 0.5, 4))))
-    return LUNAR_NEW_YEAR - timedelta(days=days_before)
+    return new_year - timedelta(days=days_before)
 
 
-def _departure(rng: random.Random) -> date | None:
+def _departure(rng: random.Random, new_year: date) -> date | None:
     draw = rng.random()
     if draw < 0.55:
         return None  # the default stay (DOMAIN 6.4)
     if draw < 0.95:
-        return CHUBA + timedelta(days=rng.randrange((YUANXIAO - CHUBA).days + 1))
-    return YUANXIAO + timedelta(days=rng.randrange(1, 15))
+        return new_year + timedelta(days=CHUBA_DAYS + rng.randrange(YUANXIAO_DAYS - CHUBA_DAYS + 1))
+    return new_year + timedelta(days=YUANXIAO_DAYS + rng.randrange(1, 15))
+
+
+def listed_at(ctx: SeedContext, new_year: date) -> datetime:
+    """When a season's village lists came in: a month before its New Year, never after
+    the day before the seed's today (lists of a season still to come arrived lately)."""
+    day = min(new_year - timedelta(days=LISTS_BEFORE_NEW_YEAR_DAYS), ctx.today - timedelta(days=1))
+    return datetime(day.year, day.month, day.day, 9, 30, tzinfo=SHANGHAI)
 
 
 # --- Returning residents ------------------------------------------------------------------
@@ -175,13 +188,48 @@ RESIDENT_FIELDS = (
 HOUSEHOLD_CHUNK = 20_000
 
 
+MIGRATION_SIGMA = 2.0  # spread (lognormal) of the share of households working away, per district
+
+
+def migration_weights(ctx: SeedContext) -> dict[int, float]:
+    """Per transformer district, how likely its households are to be on a returning list:
+    some villages send most of their young people away, others few (the same for both
+    seasons, drawn once per run). Households of a district have contiguous ids."""
+    weights = ctx.extras.get("migration_weights")
+    if weights is None:
+        rng = random.Random(f"{ctx.seed}:migration_weights")
+        weights = {t.id: rng.lognormvariate(0.0, MIGRATION_SIGMA) for t in ctx.transformers.values()}
+        ctx.extras["migration_weights"] = weights
+    return weights
+
+
+def _weighted_sample(rng: random.Random, ids: np.ndarray, weights: np.ndarray, count: int) -> list[int]:
+    """`count` of `ids` drawn without replacement with the given weights (Efraimidis–Spirakis
+    keys, one vectorised pass: 1.5 million households at city scale), in id order."""
+    count = min(count, ids.size)
+    if count <= 0:
+        return []
+    draws = np.random.default_rng(rng.getrandbits(64)).random(ids.size)
+    keys = np.log(draws) / weights
+    chosen = np.argpartition(-keys, count - 1)[:count]
+    return sorted(int(i) for i in ids[chosen])
+
+
 def _household_sample(ctx: SeedContext, rng: random.Random, count: int) -> list[int]:
-    """The ids of `count` households written by this run, in id order."""
+    """The ids of `count` households written by this run, in id order, more of them in the
+    districts with a larger migration weight."""
     first = ctx.first_ids.get("household")
     total = ctx.counts.get("household", 0)
     if first is None or total == 0:
         return []
-    return sorted(rng.sample(range(first, first + total), min(count, total)))
+    districts = [t for t in ctx.transformers.values() if t.household_count]
+    if sum(t.household_count for t in districts) != total:  # not this run's districts: uniform
+        return sorted(rng.sample(range(first, first + total), min(count, total)))
+    weights = migration_weights(ctx)
+    ids = np.concatenate([np.arange(t.first_household_id, t.first_household_id + t.household_count)
+                          for t in districts])
+    per_household = np.concatenate([np.full(t.household_count, weights[t.id]) for t in districts])
+    return _weighted_sample(rng, ids, per_household, count)
 
 
 def _households(ids: list[int]):
@@ -194,23 +242,18 @@ def _households(ids: list[int]):
             "pk", "account_no", "name", "village_id")
 
 
-def generate_residents(ctx: SeedContext, rng: random.Random, scale: Scale):
-    targets = resident_targets(scale)
-    unlinked = round(targets.residents * targets.unlinked_share)
-    households = _household_sample(ctx, rng, targets.households)
-    linked = targets.residents - unlinked
-    if not households:
-        linked, unlinked = 0, targets.residents
-    # One resident per sampled household, the rest spread over them (families come home together).
-    per_household = [1] * len(households)
-    for _ in range(max(0, linked - len(households))):
-        per_household[rng.randrange(len(households))] += 1
-    villages = list(ctx.villages.values())
-    area_of_village = {v.id: v.grid.station.county.spec.code for v in villages}
-    groups_of_village = {v.id: v.groups for v in villages}
+def _resident_writer(ctx: SeedContext, rng: random.Random, season: int):
+    """Functions making resident rows of `season`: `row` a new person (match keys kept unique
+    over every list the run writes, `ctx.extras["resident_keys"]`), `again` the same person
+    as another season's row, with this season's dates."""
+    new_year = lunar_new_year(season)
+    villages = ctx.villages
+    area_of_village = {v.id: v.grid.station.county.spec.code for v in villages.values()}
+    groups_of_village = {v.id: v.groups for v in villages.values()}
     group_names = [f"{chinese_number(n)}组" for n in range(1, 20)]
-    used_keys: set[str] = set()
+    used_keys: set[str] = ctx.extras.setdefault("resident_keys", set())
     build_key = ReturningResident.build_match_key
+    created = listed_at(ctx, new_year)
 
     def person(village_id: int, surname: str | None, account_no: str) -> tuple:
         while True:
@@ -229,25 +272,109 @@ def generate_residents(ctx: SeedContext, rng: random.Random, scale: Scale):
 
     def row(village_id, household_id, account_no, head_name, surname):
         name, personal, key = person(village_id, surname, account_no)
-        arrival = _arrival(rng)
+        arrival = _arrival(rng, new_year)
         group = group_names[rng.randrange(groups_of_village[village_id])] if rng.random() < 0.6 else ""
         return (
             village_id, group, household_id, account_no, head_name, name, *personal,
             _pick(rng, WORKPLACES, WORKPLACE_CUM), _pick(rng, (1, 2, 3, 4, 5), PERSONS_CUM), arrival,
-            nearest_season(arrival), _departure(rng), _pick(rng, HEATING_VALUES, HEATING_CUM),
+            season, _departure(rng, new_year), _pick(rng, HEATING_VALUES, HEATING_CUM),
             rng.choice(EXTRA_LOADS) if rng.random() < 0.03 else "", "",
-            ReturningResident.Status.EXPECTED, ReturningResident.Source.IMPORT, key, LISTED_AT, LISTED_AT,
+            ReturningResident.Status.EXPECTED, ReturningResident.Source.IMPORT, key, created, created,
         )
 
+    arrival_at = RESIDENT_FIELDS.index("arrival_date")
+    after_dates = RESIDENT_FIELDS.index("heating")
+    created_at = RESIDENT_FIELDS.index("created_at")
+
+    def again(other: tuple) -> tuple:
+        return (*other[:arrival_at], _arrival(rng, new_year), season, _departure(rng, new_year),
+                *other[after_dates:created_at], created, created)
+
+    return row, again
+
+
+def _spread(rng: random.Random, households: int, residents: int) -> list[int]:
+    """Residents per household: one each, the rest spread over them (families come home together)."""
+    per_household = [1] * households
+    for _ in range(max(0, residents - households)):
+        per_household[rng.randrange(households)] += 1
+    return per_household
+
+
+def generate_residents(ctx: SeedContext, rng: random.Random, scale: Scale):
+    """This season's lists: every village but the unreported ones."""
+    targets = resident_targets(scale)
+    unlinked = round(targets.residents * targets.unlinked_share)
+    households = _household_sample(ctx, rng, targets.households)
+    linked = targets.residents - unlinked
+    if not households:
+        linked, unlinked = 0, targets.residents
+    per_household = _spread(rng, len(households), linked)
+    unreported = ctx.unreported_villages()
+    row, _ = _resident_writer(ctx, rng, ctx.season.season)
+    villages = [v for v in ctx.villages.values() if v.id not in unreported]
+    # The people of the villages with last season's lists too: mostly the same people then.
+    listed: dict[int, list[tuple]] = ctx.extras.setdefault("listed_people", {})
+    keep = last_season_villages(ctx)
     for (household_id, account_no, head_name, village_id), count in zip(_households(households), per_household,
                                                                         strict=True):
+        if village_id in unreported:
+            continue
         for _ in range(count):
-            yield row(village_id, household_id, account_no, head_name, head_name[0])
+            resident = row(village_id, household_id, account_no, head_name, head_name[0])
+            if village_id in keep:
+                listed.setdefault(village_id, []).append(resident)
+            yield resident
     for _ in range(unlinked):
         village = villages[rng.randrange(len(villages))]
         # Listed by name only, sometimes with the head of household the clerk remembered.
         head_name = person_name(rng) if rng.random() < 0.5 else ""
         yield row(village.id, None, "", head_name, head_name[:1] or None)
+
+
+def last_season_villages(ctx: SeedContext) -> set[int]:
+    """The villages with last season's lists: the unreported ones and the back-test stations'."""
+    stations = set(ctx.backtest_station_ids())
+    return ctx.unreported_villages() | {v.id for v in ctx.villages.values() if v.grid.station.id in stations}
+
+
+RETURNING_AGAIN = 0.85  # of this season's people, the share also on last season's list of their village
+NEW_ON_LAST_LIST = 0.1  # last season's people who are not on this season's list, per one listed again
+
+
+def generate_last_season_residents(ctx: SeedContext, rng: random.Random, scale: Scale):
+    """Last season's lists of `last_season_villages`, linked residents only: in the villages
+    that reported this season mostly the same people (their households, ID and phone
+    numbers and match keys) with last season's dates, and a few others; in the villages that
+    have not, people drawn as densely as this season's lists."""
+    from .models import Household
+
+    targets = resident_targets(scale)
+    villages = sorted(last_season_villages(ctx))
+    row, again = _resident_writer(ctx, rng, ctx.season.last_season)
+    listed: dict[int, list[tuple]] = ctx.extras.get("listed_people", {})
+    household_at = RESIDENT_FIELDS.index("household_id")
+    taken: set[int] = set()
+    new_in_village: dict[int, int] = {}
+    for village_id in villages:
+        people = [r for r in listed.get(village_id, ()) if rng.random() < RETURNING_AGAIN]
+        taken.update(r[household_at] for r in listed.get(village_id, ()))
+        new_in_village[village_id] = round(len(people) * NEW_ON_LAST_LIST)
+        yield from (again(r) for r in people)
+    rows = np.array(Household.objects.filter(village_id__in=villages).values_list("pk", "transformer_id", "village_id")
+                    .order_by("pk"), dtype=np.int64).reshape(-1, 3)
+    rows = rows[~np.isin(rows[:, 0], np.fromiter(taken, dtype=np.int64, count=len(taken)))]
+    unreported = np.isin(rows[:, 2], np.fromiter(ctx.unreported_villages(), dtype=np.int64))
+    share = targets.households / max(1, scale.households)
+    wanted = round(int(unreported.sum()) * share) + sum(new_in_village.values())
+    weights = migration_weights(ctx)
+    households = _weighted_sample(rng, rows[:, 0], np.array([weights.get(int(t), 1.0) for t in rows[:, 1]]), wanted)
+    linked = round(len(households) * (targets.residents * (1 - targets.unlinked_share)) / max(1, targets.households))
+    per_household = _spread(rng, len(households), linked)
+    for (household_id, account_no, head_name, village_id), count in zip(_households(households), per_household,
+                                                                        strict=True):
+        for _ in range(count):
+            yield row(village_id, household_id, account_no, head_name, head_name[0])
 
 
 # --- Key customers -------------------------------------------------------------------------
@@ -330,7 +457,7 @@ def generate_key_customers(ctx: SeedContext, rng: random.Random, scale: Scale):
             KeyCustomer.Supply.DUAL if rng.random() < spec.dual_share else KeyCustomer.Supply.SINGLE, feeder, backup,
             "、".join(rng.sample(spec.loads, min(len(spec.loads), 2 + rng.randrange(2)))),
             "；".join(rng.sample(spec.seasonal, min(len(spec.seasonal), 1 + rng.randrange(2)))),
-            date(2026, 9, 1) + timedelta(days=rng.randrange(110)),
+            ctx.today - timedelta(days=96) + timedelta(days=rng.randrange(110)),
         )
     ctx.extras["key_customers"] = plan_inputs
 
@@ -397,7 +524,8 @@ def generate_plans(ctx: SeedContext, rng: random.Random, scale: Scale):
     ).order_by("pk").values_list("user_id", "role", "station_id", "county_id"):
         approvers.setdefault((role, station_id or county_id), user_id)
     ids = ctx.id_counter("service_plan")
-    base = datetime(2026, 11, 2, 10, 0, tzinfo=SHANGHAI)
+    first = ctx.today - timedelta(days=34)  # the plans were drafted over the last five weeks
+    base = datetime(first.year, first.month, first.day, 10, 0, tzinfo=SHANGHAI)
     for customer_id, grid_id, _category in customers:
         manager = managers.get(grid_id)
         station_id, county_id = station_of[grid_id]
@@ -539,6 +667,8 @@ SEED_STEPS = [
         generate_households,
     ),
     TableStep("returning_resident", "customers.ReturningResident", RESIDENT_FIELDS, generate_residents),
+    TableStep("returning_resident_last_season", "customers.ReturningResident", RESIDENT_FIELDS,
+              generate_last_season_residents),
     TableStep("key_customer", "customers.KeyCustomer", KEY_CUSTOMER_FIELDS, generate_key_customers),
     TableStep("service_plan", "customers.ServicePlan", PLAN_FIELDS, generate_plans),
 ]

@@ -12,6 +12,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
 
+from zhoukou_grid.core.lunar_calendar import lunar_new_year
+
+from . import outlook_engine
 from .backtest import LEVEL_NAMES, backtest_report
 from .models import Level
 
@@ -36,8 +39,17 @@ class BacktestForm(forms.Form):
         return data
 
 
+def default_period(today: dt.date) -> tuple[dt.date, dt.date]:
+    """The festival window (N − 15 … N + 14, docs/domain.md §6.7) of the last festival whose
+    window has closed: the season before the one the outlook looks at on `today`."""
+    settings = outlook_engine.OutlookSettings()
+    new_year = lunar_new_year(outlook_engine.season_window(today, settings).season - 1)
+    return (new_year - dt.timedelta(days=settings.window_days_before),
+            new_year + dt.timedelta(days=settings.window_days_after))
+
+
 class BacktestView(LoginRequiredMixin, PermissionRequiredMixin, TemplateView):
-    """Back-test of the user's transformers; the last two weeks by default."""
+    """Back-test of the user's transformers; by default the window of the last festival."""
 
     permission_required = "loadforecast.view_assetprojection"
     template_name = "loadforecast/backtest.html"
@@ -45,7 +57,8 @@ class BacktestView(LoginRequiredMixin, PermissionRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         today = timezone.localdate()
-        initial = {"first_date": today - dt.timedelta(days=14), "last_date": today - dt.timedelta(days=1)}
+        first, last = default_period(today)
+        initial = {"first_date": first, "last_date": last}
         form = BacktestForm(self.request.GET if "first_date" in self.request.GET else {
             k: v.isoformat() for k, v in initial.items()})
         report = None

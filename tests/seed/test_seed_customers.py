@@ -21,7 +21,19 @@ from zhoukou_grid.territory.models import County, Grid, Village
 
 pytestmark = pytest.mark.django_db
 
-NEW_YEAR = date(2027, 2, 6)
+# The demo is placed relative to the day it is seeded; these checks seed it on one day
+# (tests/seed/test_seed_season.py seeds it on others).
+TODAY = date(2026, 12, 6)
+SEASON = demo.demo_season(TODAY)
+NEW_YEAR = SEASON.new_year  # 2027-02-06
+
+
+def this_season():
+    return ReturningResident.objects.filter(season=SEASON.season)
+
+
+def last_season():
+    return ReturningResident.objects.filter(season=SEASON.last_season)
 
 
 def seed(*args: str) -> str:
@@ -50,17 +62,36 @@ def customers_digest() -> str:
 
 @pytest.fixture
 def demo_world():
-    return seed("--scale", "demo")
+    return seed("--scale", "demo", "--today", TODAY.isoformat())
+
+
+def unreported_villages() -> set[int]:
+    """The villages of the territory with no resident of this season."""
+    return set(Village.objects.values_list("pk", flat=True)) - set(this_season().values_list("village_id", flat=True))
 
 
 def test_demo_counts(demo_world):
     targets = customers_demo.RESIDENT_TARGETS["demo"]
-    assert ReturningResident.objects.count() == targets.residents == 1_500
-    linked = ReturningResident.objects.filter(household__isnull=False)
-    assert linked.values("household").distinct().count() == targets.households == 1_000
+    assert this_season().count() + last_season().count() == ReturningResident.objects.count()
+    # This season: the target, less the linked residents of the villages that have not reported.
+    linked = this_season().filter(household__isnull=False)
+    assert 0.75 * targets.households < linked.values("household").distinct().count() < targets.households == 1_600
     unlinked = ReturningResident.objects.filter(household__isnull=True)
-    assert unlinked.count() == round(1_500 * targets.unlinked_share)
+    assert unlinked.count() == this_season().filter(household__isnull=True).count() == round(
+        2_400 * targets.unlinked_share)
     assert not unlinked.exclude(account_no="").exists()
+    # A few villages, at least one per station and none of the sample spreadsheets', have not reported.
+    missing = unreported_villages()
+    stations = set(Village.objects.filter(pk__in=missing).values_list("grid__station_id", flat=True))
+    assert stations == set(Village.objects.values_list("grid__station_id", flat=True))
+    assert len(missing) <= 0.2 * Village.objects.count()
+    assert not Village.objects.filter(pk__in=missing, name__in=["朱口村", "后常营村", "小王庄村"]).exists()
+    # Last season: every unreported village has a list (the outlook estimates from it),
+    # as has every village of the back-test stations; linked residents only.
+    last = last_season()
+    assert missing <= set(last.values_list("village_id", flat=True))
+    assert not last.filter(household__isnull=True).exists()
+    assert last.values("household").distinct().count() > 300
     assert KeyCustomer.objects.count() == 40
     # Every key customer has exactly one approved plan; some have a newer draft.
     approved = Counter(ServicePlan.objects.filter(status="approved").values_list("customer_id", flat=True))
@@ -98,16 +129,20 @@ def test_residents_are_consistent_with_the_territory(demo_world):
 
 
 def test_arrivals_departures_and_heating(demo_world):
-    arrivals = list(ReturningResident.objects.values_list("arrival_date", "departure_date", "heating"))
-    assert min(a for a, _, _ in arrivals) >= date(2027, 1, 12)
-    assert max(a for a, _, _ in arrivals) <= date(2027, 2, 5)
+    last = list(last_season().values_list("arrival_date", flat=True))
+    assert min(last) >= SEASON.last_new_year - timedelta(days=25)
+    assert max(last) < SEASON.last_new_year
+    arrivals = list(this_season().values_list("arrival_date", "departure_date", "heating"))
+    assert min(a for a, _, _ in arrivals) >= NEW_YEAR - timedelta(days=25) == date(2027, 1, 12)
+    assert max(a for a, _, _ in arrivals) <= NEW_YEAR - timedelta(days=1) == date(2027, 2, 5)
     days = Counter(a for a, _, _ in arrivals)
     assert len(days) >= 20  # spread over the window
     last_ten = sum(n for day, n in days.items() if (NEW_YEAR - day).days <= 10)
     assert last_ten > len(arrivals) / 2  # most come home in the last ten days
     departures = [d for _, d, _ in arrivals]
     empty = sum(1 for d in departures if d is None)
-    festival = sum(1 for d in departures if d is not None and date(2027, 2, 13) <= d <= date(2027, 2, 20))
+    festival = sum(1 for d in departures if d is not None
+                   and NEW_YEAR + timedelta(days=7) <= d <= NEW_YEAR + timedelta(days=14))
     assert empty + festival > 0.9 * len(arrivals) and empty > 0 and festival > 0
     heating = Counter(h for _, _, h in arrivals)
     assert {"electric_heater", "air_conditioner", "electric_blanket", "coal"} <= set(heating)
@@ -132,12 +167,12 @@ def test_key_customers_lie_in_their_grid(demo_world):
 
 
 def test_the_same_seed_gives_the_same_customers_data():
-    seed("--scale", "tiny")
+    seed("--scale", "tiny", "--today", TODAY.isoformat())
     first = customers_digest()
-    assert ReturningResident.objects.count() == customers_demo.RESIDENT_TARGETS["tiny"].residents
-    seed("--scale", "tiny", "--reset")
+    assert 0 < this_season().count() <= customers_demo.RESIDENT_TARGETS["tiny"].residents
+    seed("--scale", "tiny", "--reset", "--today", TODAY.isoformat())
     assert customers_digest() == first
-    seed("--scale", "tiny", "--reset", "--seed", "7")
+    seed("--scale", "tiny", "--reset", "--seed", "7", "--today", TODAY.isoformat())
     assert customers_digest() != first
 
 
@@ -160,8 +195,8 @@ def test_every_plan_version_is_approved_after_it_was_drafted(demo_world):
     approved = ServicePlan.objects.filter(approved_at__isnull=False)
     assert approved.exists()
     assert not approved.filter(approved_at__lt=F("created_at")).exists()
-    # Drafts are dated by the demo's story, not by the day the demo was seeded.
-    assert ServicePlan.objects.filter(created_at__date__lt=date(2026, 12, 1)).exists()
+    # Drafts were made over the weeks before the day the demo was seeded.
+    assert ServicePlan.objects.filter(created_at__date__lt=TODAY - timedelta(days=20)).exists()
 
 
 def test_the_database_refuses_an_approval_before_the_draft(world):
@@ -172,3 +207,19 @@ def test_the_database_refuses_an_approval_before_the_draft(world):
     plan = ServicePlan.objects.create(customer=KeyCustomerFactory(grid=world.grids["a1"].grid), version=1)
     with pytest.raises(IntegrityError), transaction.atomic():
         ServicePlan.objects.filter(pk=plan.pk).update(approved_at=F("created_at") - timedelta(days=1))
+
+
+def test_last_seasons_lists_name_mostly_the_same_people(demo_world):
+    """A village's list is mostly the same people every season (ReturningResident.season):
+    the same match key, household and ID number HMAC, last season's dates."""
+    reported = set(this_season().values_list("village_id", flat=True))
+    last = last_season().filter(village_id__in=reported)
+    assert last.count() > 300
+    this_people = {(v, k): (h, i) for v, k, h, i in this_season().values_list(
+        "village_id", "match_key", "household_id", "id_number_hmac")}
+    again = [(v, k, h, i) for v, k, h, i in last.values_list("village_id", "match_key", "household_id",
+                                                             "id_number_hmac") if (v, k) in this_people]
+    assert len(again) >= 0.75 * last.count()
+    assert all(this_people[(v, k)] == (h, i) for v, k, h, i in again)
+    assert len(again) < last.count()  # and a few who have not put their names down this season
+    assert not last.filter(arrival_date__gte=SEASON.last_new_year).exists()

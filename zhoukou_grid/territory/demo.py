@@ -16,10 +16,13 @@ returning-resident lists expect.
 from __future__ import annotations
 
 import bisect
+import datetime as dt
 import itertools
 import random
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+
+from zhoukou_grid.core.lunar_calendar import lunar_new_year
 
 # --- Scales -----------------------------------------------------------------------
 
@@ -211,6 +214,54 @@ def split_total(total: int, weights: Sequence[float], minimums: Sequence[int] | 
     return [p + m for p, m in zip(parts, minimums, strict=True)]
 
 
+# --- The demo season, relative to the day the seed runs ------------------------------------
+
+#: The festival window around a New Year N: N − 15 … N + 14 (docs/domain.md §6.7 defaults;
+#: loadforecast.outlook_engine.OutlookSettings holds the same numbers, a test checks).
+WINDOW_DAYS_BEFORE = 15
+WINDOW_DAYS_AFTER = 14
+#: Share of each station's villages that have not sent this season's list yet (at least one
+#: per station with three villages or more; never a village of the sample spreadsheets).
+UNREPORTED_SHARE = 0.12
+#: The stations (first of the first county) whose last festival is metered and projected,
+#: for the back-test page.
+BACKTEST_STATIONS = 3
+
+
+@dataclass(frozen=True)
+class DemoSeason:
+    """The seasons the demo is placed in, for a seed run on `today`.
+
+    `season` is the one the season outlook looks at on `today` (the first New Year on or
+    after today − 14 days: while the festival window is still open it is the current
+    one, the day after it the next); `last_season` the one before, whose festival has
+    passed and is back-tested.
+    """
+
+    today: dt.date
+    season: int
+    new_year: dt.date
+    last_season: int
+    last_new_year: dt.date
+
+    @property
+    def eve(self) -> dt.date:
+        return self.new_year - dt.timedelta(days=1)
+
+    @property
+    def last_window(self) -> tuple[dt.date, dt.date]:
+        return (self.last_new_year - dt.timedelta(days=WINDOW_DAYS_BEFORE),
+                self.last_new_year + dt.timedelta(days=WINDOW_DAYS_AFTER))
+
+
+def demo_season(today: dt.date) -> DemoSeason:
+    season = today.year - 1
+    while lunar_new_year(season) < today - dt.timedelta(days=WINDOW_DAYS_AFTER):
+        season += 1
+    return DemoSeason(today=today, season=season, new_year=lunar_new_year(season), last_season=season - 1,
+                      last_new_year=lunar_new_year(season - 1))
+
+
 # --- What the steps keep for the steps after them ------------------------------------------
 
 @dataclass(slots=True)
@@ -276,6 +327,7 @@ class SeedContext:
     seed: int
     scale: Scale
     first_ids: dict[str, int]
+    today: dt.date = field(default_factory=dt.date.today)  # the seed's "today" (Asia/Shanghai)
     counties: dict[int, CountyRec] = field(default_factory=dict)
     stations: dict[int, StationRec] = field(default_factory=dict)
     grids: dict[int, GridRec] = field(default_factory=dict)
@@ -287,6 +339,34 @@ class SeedContext:
 
     def id_counter(self, table: str) -> Iterator[int]:
         return itertools.count(self.first_ids.get(table, 1))
+
+    @property
+    def season(self) -> DemoSeason:
+        return demo_season(self.today)
+
+    def unreported_villages(self) -> set[int]:
+        """Villages with no list of this season (yet): drawn once per run, the same for a seed."""
+        cached = self.extras.get("unreported_villages")
+        if cached is None:
+            rng = random.Random(f"{self.seed}:unreported_villages")
+            pinned = {name for names in PINNED_VILLAGES.values() for name in names}
+            cached = set()
+            for station in self.stations.values():
+                villages = [v for g in station.grid_ids for v in self.grids[g].village_ids
+                            if self.villages[v].name not in pinned]
+                if len(villages) < 3:
+                    continue
+                count = max(1, round(len(villages) * UNREPORTED_SHARE))
+                cached.update(rng.sample(villages, count))
+            self.extras["unreported_villages"] = cached
+        return cached
+
+    def backtest_station_ids(self) -> list[int]:
+        """The stations whose last festival the demo meters and projects (the back-test)."""
+        if not self.counties:
+            return []
+        first = self.counties[min(self.counties)]
+        return sorted(first.station_ids)[:BACKTEST_STATIONS]
 
 
 Row = tuple

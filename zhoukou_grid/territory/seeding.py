@@ -15,6 +15,7 @@ transformers; households are streamed one batch at a time.
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import io
 import random
@@ -32,6 +33,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.management.color import no_style
 from django.db import connection, models, transaction
 from django.db.models import Max
+from django.utils import timezone
 
 from zhoukou_grid.territory.demo import (
     DEMO_USERS,
@@ -313,9 +315,12 @@ class _Progress:
 
 
 def run_seed(*, scale: Scale, seed: int, out: ProgressCallback | None = None,
-             steps: list[TableStep | DbStep] | None = None) -> tuple[SeedContext, list[StepStats]]:
+             steps: list[TableStep | DbStep] | None = None,
+             today: dt.date | None = None) -> tuple[SeedContext, list[StepStats]]:
     """Generate and write every step, all in one transaction. The caller decides whether
-    existing data may be kept (see `has_seeded_data`)."""
+    existing data may be kept (see `has_seeded_data`). `today` (default: today in the
+    project's time zone) places the demo: the metered days before it, the season to come
+    and the one before (`demo.demo_season`)."""
     steps = seed_steps() if steps is None else steps
     stats: list[StepStats] = []
     is_postgres = connection.vendor == "postgresql"
@@ -325,7 +330,8 @@ def run_seed(*, scale: Scale, seed: int, out: ProgressCallback | None = None,
             # commit, millions of queued trigger events. Check each COPY as it ends instead.
             with connection.cursor() as cursor:
                 cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        ctx = SeedContext(seed=seed, scale=scale, first_ids=_first_free_ids(steps))
+        ctx = SeedContext(seed=seed, scale=scale, first_ids=_first_free_ids(steps),
+                          today=today or timezone.localdate())
         for step in steps:
             rng = random.Random(f"{seed}:{step.name}")
             started = time.perf_counter()

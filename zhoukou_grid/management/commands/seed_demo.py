@@ -1,7 +1,8 @@
-"""python manage.py seed_demo [--scale demo|city] [--seed N] [--if-empty | --reset]"""
+"""python manage.py seed_demo [--scale demo|city] [--seed N] [--today YYYY-MM-DD] [--if-empty | --reset]"""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from pathlib import Path
@@ -32,12 +33,15 @@ class Command(BaseCommand):
         mode.add_argument("--reset", action="store_true",
                           help="wipe the territory, network and household tables (and every row referring to "
                                "them, role assignments included) and seed again")
+        parser.add_argument("--today", type=dt.date.fromisoformat,
+                            help="place the demo as if seeded on this day (default: today): the metered days "
+                                 "before it, the coming Spring Festival's lists and the last one's back-test")
         parser.add_argument("--stats-json", type=Path, help="also write the per-step figures to this JSON file")
         parser.add_argument("--force", action="store_true",
                             help="seed even though DEBUG is off (benchmarks); the demo passwords are public")
 
     def handle(self, *args, scale: str, seed: int, if_empty: bool, reset: bool, stats_json: Path | None,
-               force: bool = False, verbosity: int = 1, **options):
+               force: bool = False, verbosity: int = 1, today: dt.date | None = None, **options):
         chosen = SCALES[scale]
         if not (settings.DEBUG or getattr(settings, "TESTING", False) or force):
             # A superuser with a published password must not appear on a production server.
@@ -61,11 +65,15 @@ class Command(BaseCommand):
         with transaction.atomic():  # a failed reseed leaves the old data in place
             if reset:
                 wipe_seeded_data()
-            _, stats = run_seed(scale=chosen, seed=seed, out=out)
+            ctx, stats = run_seed(scale=chosen, seed=seed, out=out, today=today)
         total = time.perf_counter() - started
         if out:
             rows = sum(s.rows for s in stats)
             out(self.style.SUCCESS(f"Seeded {rows:,} rows in {total:.1f} s ({rows / total:,.0f} rows/s)."))
+            season = ctx.season
+            out(f"Demo placed on {season.today}: this season's New Year {season.new_year} (除夕 {season.eve}), "
+                f"{len(ctx.unreported_villages())} villages without this season's list; "
+                f"last season's New Year {season.last_new_year} metered for the back-test.")
         if stats_json:
             stats_json.write_text(json.dumps({
                 "scale": chosen.name, "seed": seed, "total_seconds": round(total, 3),

@@ -5,6 +5,11 @@ django-import-export's per-row path takes minutes on 100,000 rows (a SELECT and 
 per row, and on PostgreSQL a failing batch aborts the transaction with no row to blame);
 here nothing touches the database until every row has been checked, and the writes are
 batched upserts of the new and changed rows only.
+
+A kind that streams (`ImportKind.stream_batch_rows`, the residents) goes through these
+steps a batch of rows at a time inside one transaction (`_run_streaming`): memory stays
+flat in the row count, and the answer (counts, errors, row numbers, all or nothing) is the
+one of the whole file at once.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ import zipfile
 from collections.abc import Iterator
 from typing import Any
 
-BLOCK_ROWS = 20_000
+BLOCK_ROWS = 5_000  # rows per message: what the parent holds of the reader's output at once
 # A worksheet whose XML is larger than this is read a slice at a time (`_sliced_rows`):
 # python-calamine holds a whole sheet as its own cells (about 1.5 KB per row of a residents
 # list), so a 1,000,000-row sheet would take 1.5 GB at once; a slice of this many bytes of

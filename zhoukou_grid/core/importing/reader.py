@@ -48,7 +48,10 @@ DELIMITERS = (",", "\t", ";")
 ENCRYPTED_STREAMS = ("EncryptedPackage".encode("utf-16-le"), "EncryptionInfo".encode("utf-16-le"))
 # Zip bombs: an XLSX is refused before reading when its members declare more than this
 # much uncompressed data in all, or a member expands more than MAX_RATIO times.
-MAX_UNCOMPRESSED_BYTES = 400 * 1024 * 1024
+# 1 GB: a 1,000,000-row residents list with inline strings (XlsxWriter, WPS) expands to
+# 700 MB; each member is inflated in bounded memory, and a large sheet read a slice at a
+# time, so the size is a sanity bound, not a memory one (setting IMPORT_MAX_UNCOMPRESSED_BYTES).
+MAX_UNCOMPRESSED_BYTES = 1024 * 1024 * 1024
 MAX_RATIO = 200
 MAX_MEMBERS = 2000
 # The cell extent of each sheet: python-calamine allocates a cell for every position of the
@@ -224,7 +227,8 @@ def check_zip_container(data: bytes) -> int:
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         raise _damaged_workbook() from None
     total = sum(member.file_size for member in members)
-    too_big = len(members) > MAX_MEMBERS or total > MAX_UNCOMPRESSED_BYTES or any(
+    max_total = int(getattr(settings, "IMPORT_MAX_UNCOMPRESSED_BYTES", MAX_UNCOMPRESSED_BYTES))
+    too_big = len(members) > MAX_MEMBERS or total > max_total or any(
         member.file_size > 10 * 1024 * 1024 and member.file_size > MAX_RATIO * max(member.compress_size, 1)
         for member in members)
     if too_big:

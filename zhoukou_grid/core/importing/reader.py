@@ -593,23 +593,6 @@ def _feed(stream, data: bytes) -> None:
         pass
 
 
-def _decode(data: bytes) -> str:
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text": UTF-16 with a BOM
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError:
-            pass
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise SpreadsheetError(
-        _("The file cannot be read as text in UTF-8 or GBK (it is in another encoding). Save it from Excel or WPS "
-          "as .xlsx, or as CSV in UTF-8, and upload it again.")
-    )
-
-
 def _looks_binary(text: str) -> bool:
     sample = text[:4096]
     if "\x00" in sample:
@@ -637,13 +620,10 @@ def _web_page() -> SpreadsheetError:
                               "its name says. Open it in Excel or WPS, save it as .xlsx and upload it again."))
 
 
-def _read_csv(data: bytes) -> list[Row]:
-    return list(_csv_stream(data).rows())
-
-
 def _encoding(data: bytes) -> str:
-    """The encoding of a CSV file (see _decode), checked a megabyte at a time: the decoded
-    text of a large file is never held whole."""
+    """The encoding of a CSV file, checked a megabyte at a time (the decoded text of a large
+    file is never held whole): UTF-16 with its BOM, else strictly UTF-8 (with or without
+    BOM), else GB18030; UTF-8 bytes do not reliably fail as GB18030, GBK bytes do fail as UTF-8."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text": UTF-16 with a BOM
         if _decodes(data, "utf-16"):
             return "utf-16"

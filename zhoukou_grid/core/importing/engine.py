@@ -5,6 +5,11 @@ django-import-export's per-row path takes minutes on 100,000 rows (a SELECT and 
 per row, and on PostgreSQL a failing batch aborts the transaction with no row to blame);
 here nothing touches the database until every row has been checked, and the writes are
 batched upserts of the new and changed rows only.
+
+A kind that streams (`ImportKind.stream_batch_rows`, the residents) goes through these
+steps a batch of rows at a time inside one transaction (`_run_streaming`): memory stays
+flat in the row count, and the answer (counts, errors, row numbers, all or nothing) is the
+one of the whole file at once.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import BooleanField, ExpressionWrapper, Field, ForeignObject, Lookup, Model, Value
 from django.utils import timezone
@@ -520,6 +526,11 @@ def _run_streaming(kind: ImportKind, ctx: ImportContext, sheet: SheetStream, hea
                 kind.write(ctx, plan)
                 lap("write")
             del parsed, valid, plan, rejected, batch
+            if settings.DEBUG and not connection.force_debug_cursor:
+                # DEBUG keeps every statement's text (9,000 of them; each lookup names thousands of
+                # codes): the memory would grow with the rows. A query count being pinned
+                # (force_debug_cursor) keeps its log.
+                connection.queries_log.clear()
         known_after = ctx.duplicates.finish()
         if known_after is None:
             kind.finish_pass(ctx, counts, writing)

@@ -30,7 +30,7 @@ import zipfile
 from collections.abc import Iterator
 from typing import Any
 
-BLOCK_ROWS = 20_000
+BLOCK_ROWS = 5_000  # rows per message: what the parent holds of the reader's output at once
 # A worksheet whose XML is larger than this is read a slice at a time (`_sliced_rows`):
 # python-calamine holds a whole sheet as its own cells (about 1.5 KB per row of a residents
 # list), so a 1,000,000-row sheet would take 1.5 GB at once; a slice of this many bytes of
@@ -72,6 +72,11 @@ def workbook_messages(data: bytes, limits: tuple[int, int, int] | None = None,
         yield "none", None
         return
     archive, sheet_members = _sheet_members(data, [meta.name for meta in workbook.sheets_metadata])
+    if any(member.file_size > slice_bytes for member in sheet_members.values()):
+        # calamine keeps its own copy of the file's bytes: dropped while large sheets are sliced,
+        # opened again only for a sheet read whole.
+        del workbook
+        workbook = None
     yield "open", None
     for index in visible:
         block: list[list[Any]] = []
@@ -81,6 +86,8 @@ def workbook_messages(data: bytes, limits: tuple[int, int, int] | None = None,
                 # An XLSX sheet: its extent was measured before this process started (reader.py).
                 rows = _sliced_rows(archive, member, index, slice_bytes)
             else:
+                if workbook is None:
+                    workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
                 sheet = workbook.get_sheet_by_index(index)
                 if limits is not None and sheet.height and sheet.width:
                     extent = (sheet.end[0] + 1, sheet.end[1] + 1)

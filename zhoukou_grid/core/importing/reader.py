@@ -48,7 +48,10 @@ DELIMITERS = (",", "\t", ";")
 ENCRYPTED_STREAMS = ("EncryptedPackage".encode("utf-16-le"), "EncryptionInfo".encode("utf-16-le"))
 # Zip bombs: an XLSX is refused before reading when its members declare more than this
 # much uncompressed data in all, or a member expands more than MAX_RATIO times.
-MAX_UNCOMPRESSED_BYTES = 400 * 1024 * 1024
+# 1 GB: a 1,000,000-row residents list with inline strings (XlsxWriter, WPS) expands to
+# 700 MB; each member is inflated in bounded memory, and a large sheet read a slice at a
+# time, so the size is a sanity bound, not a memory one (setting IMPORT_MAX_UNCOMPRESSED_BYTES).
+MAX_UNCOMPRESSED_BYTES = 1024 * 1024 * 1024
 MAX_RATIO = 200
 MAX_MEMBERS = 2000
 # The cell extent of each sheet: python-calamine allocates a cell for every position of the
@@ -224,7 +227,8 @@ def check_zip_container(data: bytes) -> int:
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         raise _damaged_workbook() from None
     total = sum(member.file_size for member in members)
-    too_big = len(members) > MAX_MEMBERS or total > MAX_UNCOMPRESSED_BYTES or any(
+    max_total = int(getattr(settings, "IMPORT_MAX_UNCOMPRESSED_BYTES", MAX_UNCOMPRESSED_BYTES))
+    too_big = len(members) > MAX_MEMBERS or total > max_total or any(
         member.file_size > 10 * 1024 * 1024 and member.file_size > MAX_RATIO * max(member.compress_size, 1)
         for member in members)
     if too_big:
@@ -589,23 +593,6 @@ def _feed(stream, data: bytes) -> None:
         pass
 
 
-def _decode(data: bytes) -> str:
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text": UTF-16 with a BOM
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError:
-            pass
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise SpreadsheetError(
-        _("The file cannot be read as text in UTF-8 or GBK (it is in another encoding). Save it from Excel or WPS "
-          "as .xlsx, or as CSV in UTF-8, and upload it again.")
-    )
-
-
 def _looks_binary(text: str) -> bool:
     sample = text[:4096]
     if "\x00" in sample:
@@ -633,13 +620,10 @@ def _web_page() -> SpreadsheetError:
                               "its name says. Open it in Excel or WPS, save it as .xlsx and upload it again."))
 
 
-def _read_csv(data: bytes) -> list[Row]:
-    return list(_csv_stream(data).rows())
-
-
 def _encoding(data: bytes) -> str:
-    """The encoding of a CSV file (see _decode), checked a megabyte at a time: the decoded
-    text of a large file is never held whole."""
+    """The encoding of a CSV file, checked a megabyte at a time (the decoded text of a large
+    file is never held whole): UTF-16 with its BOM, else strictly UTF-8 (with or without
+    BOM), else GB18030; UTF-8 bytes do not reliably fail as GB18030, GBK bytes do fail as UTF-8."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text": UTF-16 with a BOM
         if _decodes(data, "utf-16"):
             return "utf-16"

@@ -202,14 +202,15 @@ def generate_targets(ctx: SeedContext, rng: random.Random, scale: Scale):
 
 VISIT_FIELDS = ("id", "round_id", "grid_manager_id", "grid_id", "household_id", "key_customer_id", "village_id",
                 "planned_date", "status", "done_at", "agenda", "missed_reason", "cancel_reason", "rescheduled_from_id",
-                "created_at")
+                "created_at", "guidance")
 
 
 def generate_visits(ctx: SeedContext, rng: random.Random, scale: Scale):
     for visit in _plan(ctx, scale):
         created = datetime.combine(visit.round.start - timedelta(days=3), time(10), SHANGHAI)
         yield (visit.id, visit.round.id, visit.manager_id, visit.grid_id, visit.household_id, visit.key_customer_id,
-               None, visit.planned_date, visit.status, visit.done_at, "", visit.missed_reason, "", None, created)
+               None, visit.planned_date, visit.status, visit.done_at, "", visit.missed_reason, "", None, created,
+               sum(1 << i for i, given in enumerate(visit.guidance) if given) if visit.log_id is not None else 0)
 
 
 LOG_FIELDS = ("id", "visit_id", "client_key", "submitted_at", "submitted_by_id", "met_person", "needs", "concerns",

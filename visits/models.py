@@ -186,6 +186,9 @@ class Visit(TargetMixin):
     rescheduled_from = models.OneToOneField("self", on_delete=models.SET_NULL, null=True, blank=True,
                                             related_name="rescheduled_to", verbose_name=_("instead of"))
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    # The log's guidance flags as bits (bit i = VisitLog.GUIDANCE_FIELDS[i]), copied here when the
+    # log is written so the progress report counts guidance without joining every log of the city.
+    guidance = models.PositiveSmallIntegerField(_("guidance given"), default=0, editable=False)
 
     territory_paths = GRID_PATHS
 
@@ -251,6 +254,11 @@ class VisitLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.visit_id} {self.submitted_at:%Y-%m-%d}"
+
+    @property
+    def guidance_bits(self) -> int:
+        """The guidance flags as `Visit.guidance` stores them."""
+        return sum(1 << i for i, name in enumerate(self.GUIDANCE_FIELDS) if getattr(self, name))
 
 
 class ChecklistItem(models.TextChoices):

@@ -12,6 +12,7 @@ from datetime import date
 
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.lookups import Exact
 from django.utils import timezone
 
 from zhoukou_grid.core.scoping import for_user, territory_of
@@ -94,8 +95,11 @@ def _visit_aggregates() -> dict:
         "key_customers_visited": Count("key_customer", filter=done, distinct=True),
         "villages_visited": Count("village", filter=done, distinct=True),
     }
-    for name in VisitLog.GUIDANCE_FIELDS:
-        aggregates[f"guidance_{name.removeprefix('guided_')}"] = Count("pk", filter=Q(**{f"log__{name}": True}))
+    # From the visit's copy of its log's flags: no join with the logs (a hash join reading every
+    # log of the city, 616k rows, for one county's 93k visits).
+    for bit, name in enumerate(VisitLog.GUIDANCE_FIELDS):
+        aggregates[f"guidance_{name.removeprefix('guided_')}"] = Count(
+            "pk", filter=Q(Exact(F("guidance").bitand(1 << bit), 1 << bit)))
     return aggregates
 
 

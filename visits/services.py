@@ -688,7 +688,8 @@ def visit_log_submit(
         residents_mark_arrived(user=user, resident_ids=resident_ids, at=done_at or now)
     visit.status = Visit.Status.DONE
     visit.done_at = done_at or now
-    visit.save(update_fields=["status", "done_at"])
+    visit.guidance = log.guidance_bits
+    visit.save(update_fields=["status", "done_at", "guidance"])
     audit_record(user=user, action="visitlog.submitted", object_type="visitlog", object_id=log.pk,
                  detail={"visit": visit.pk, "hazards": len(hazards), "issues": len(issues),
                          "cards": cards_handed_out + cards_posted, "residents": len(resident_ids)})

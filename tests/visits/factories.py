@@ -83,10 +83,18 @@ class VisitLogFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = "visits.VisitLog"
+        skip_postgeneration_save = True
 
     visit = factory.SubFactory(VisitFactory, status="done", done_at=factory.LazyFunction(timezone.now))
     client_key = factory.Sequence(lambda n: f"factory-log-{n}")
     submitted_by = factory.LazyAttribute(lambda o: o.visit.grid_manager)
+
+    @factory.post_generation
+    def copy_guidance(obj, create, extracted, **kwargs):
+        """The visit keeps a copy of the log's guidance flags, as `visit_log_submit` does."""
+        if create:
+            obj.visit.guidance = obj.guidance_bits
+            obj.visit.save(update_fields=["guidance"])
 
 
 class PhotoFactory(factory.django.DjangoModelFactory):

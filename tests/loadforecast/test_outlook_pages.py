@@ -43,6 +43,10 @@ def test_station_staff_see_headline_items_and_order_by_dates(outlook, station_st
     assert "data-late" not in html  # weeks ahead, nothing late
     assert world.grids["a2"].village.name in html  # the village without a list
     assert 'data-source="normal"' in html and 'data-source="forecast"' in html
+    # The estimated share of the increase reads as a percentage, not a fraction.
+    share = run.headline["estimated_share"]
+    assert 0 < share < 1
+    assert f"新增负荷中估算部分占比：{round(share * 100)}%" in html
 
 
 @pytest.mark.django_db
@@ -76,6 +80,8 @@ def test_county_page_sums_stations_and_shows_list_coverage(outlook, county_admin
     html = _client(county_admin).get(url).content.decode()
     assert 'data-station="JA-GDS-01"' in html and 'data-station="JA-GDS-02"' in html
     assert "1 / 2" in html  # village a1 reported, a2 not
+    share = OutlookRun.objects.get(station=world.station_a1, run_date=RUN_DATE).headline["estimated_share"]
+    assert f"估算占比 {round(share * 100)}%" in html
     assert world.grids["a2"].village.name in html
     assert _client(outsider).get(url).status_code == 404
 

@@ -50,6 +50,7 @@ from .services import (
     compute_station,
     measure_plan,
     read_station_inputs,
+    recommended_measures,
     settings_for_station,
 )
 
@@ -165,21 +166,7 @@ def _measures_with_order_by(j: int, measures: engine.Measures, inputs: StationIn
                             window: outlook_engine.SeasonWindow, first_heavy: dt.date | None,
                             outlook_settings: outlook_engine.OutlookSettings, line: bool) -> list[dict]:
     """The §6.5 measures of asset j, each with its order-by date (first heavy day − lead time)."""
-    if not measures.needed[j]:
-        return []
-    out: list[dict] = []
-    if not line:
-        k = int(measures.transfer_to[j])
-        if k >= 0:
-            out.append({"kind": "transfer", "kva": round(float(measures.transfer_kva[j]), 1),
-                        "neighbour_id": inputs.t_ids[k], "neighbour_code": inputs.t_codes[k]})
-        if measures.phase_balancing[j]:
-            out.append({"kind": "phase_balance", "households": int(measures.phase_households_to_move[j])})
-        if not np.isnan(measures.temporary_rating_kva[j]):
-            out.append({"kind": "temp_capacity", "kva": float(measures.temporary_rating_kva[j])})
-    out.append({"kind": "staggered", "kw": round(float(measures.staggered_use_kw[j]), 1)})
-    patrol = window.first_day + dt.timedelta(days=int(measures.patrol_day[j]))
-    out.append({"kind": "patrol", "date": patrol.isoformat()})
+    out = recommended_measures(j, measures, inputs, window.first_day, line)
     for measure in out:
         if first_heavy is not None:
             order_by = outlook_engine.order_by_date(first_heavy, measure["kind"], outlook_settings)

@@ -431,8 +431,10 @@ def write_projections(run: ProjectionRun, computed: StationProjection, inputs: S
     return total
 
 
-def _recommended(j: int, measures: engine.Measures, inputs: StationInputs, run_date: dt.date,
-                 line: bool) -> list[dict]:
+def recommended_measures(j: int, measures: engine.Measures, inputs: StationInputs, first_day: dt.date,
+                         line: bool) -> list[dict]:
+    """The §6.5 measures sized for asset j (none when it needs none); the patrol's day counts
+    from `first_day`, the projection's first day (the run date, or the outlook window's)."""
     if not measures.needed[j]:
         return []
     out: list[dict] = []
@@ -446,7 +448,7 @@ def _recommended(j: int, measures: engine.Measures, inputs: StationInputs, run_d
         if not np.isnan(measures.temporary_rating_kva[j]):
             out.append({"kind": "temp_capacity", "kva": float(measures.temporary_rating_kva[j])})
     out.append({"kind": "staggered", "kw": round(float(measures.staggered_use_kw[j]), 1)})
-    patrol = run_date + dt.timedelta(days=int(measures.patrol_day[j]))
+    patrol = first_day + dt.timedelta(days=int(measures.patrol_day[j]))
     out.append({"kind": "patrol", "date": patrol.isoformat()})
     return out
 
@@ -509,7 +511,7 @@ def _apply_episodes(run: ProjectionRun, computed: StationProjection, inputs: Sta
         for e in range(episodes.asset.size):
             j = int(episodes.asset[e])
             values = _episode_values(run, episodes, e, result,
-                                     _recommended(j, measures, inputs, run.run_date, prefix == "l"), thresholds)
+                                     recommended_measures(j, measures, inputs, run.run_date, prefix == "l"), thresholds)
             match = _continued_alert(by_asset.get((prefix, ids[j]), []), changes, values, run.run_date)
             if match is None:
                 changes.new.append(Alert(transformer_id=ids[j] if prefix == "t" else None,
